@@ -1,0 +1,148 @@
+// All running numbers. Every operation on one number runs after the previous one on it has finished,
+// so rapid POST / PUT / DELETE sequences can never open two connections with the same key.
+import { createHash } from "node:crypto";
+import type { Logger } from "../log.ts";
+import type { Account } from "../store/clients.ts";
+import { AccountRunner, type RunnerDeps } from "./runner.ts";
+import { DECIDED_STATES, type AccountState } from "./states.ts";
+
+export type PoolDeps = Omit<RunnerDeps, "claimKey" | "releaseKey" | "onStateChange">;
+
+export class AccountPool {
+  private readonly runners = new Map<number, AccountRunner>();
+  private readonly queues = new Map<number, Promise<unknown>>();
+  private readonly keyHolders = new Map<string, number>();
+  private readonly waiters = new Map<number, Set<() => void>>();
+  private readonly deps: RunnerDeps;
+
+  constructor(deps: PoolDeps, private readonly log: Logger) {
+    this.deps = {
+      ...deps,
+      claimKey: (id, key) => this.claimKey(id, key),
+      releaseKey: (id) => this.releaseKey(id),
+      onStateChange: (id) => this.notify(id),
+    };
+  }
+
+  /** Runs `op` after every earlier operation on this number has settled. */
+  private serial<T>(accountId: number, op: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(accountId) ?? Promise.resolve();
+    const next = prev.then(op, op);
+    const tail = next.catch(() => {});
+    this.queues.set(accountId, tail);
+    void tail.then(() => {
+      if (this.queues.get(accountId) === tail) this.queues.delete(accountId);
+    });
+    return next;
+  }
+
+  private runnerFor(account: Account): AccountRunner {
+    let r = this.runners.get(account.id);
+    if (!r) {
+      r = new AccountRunner(account.id, this.deps, this.log.child({ client: account.clientId, number: account.number }));
+      this.runners.set(account.id, r);
+    }
+    return r;
+  }
+
+  start(account: Account): Promise<void> {
+    return this.serial(account.id, async () => {
+      this.deps.clients.setWanted(account.id, "running");
+      this.runnerFor(account).start();
+    });
+  }
+
+  stop(account: Account): Promise<void> {
+    return this.serial(account.id, async () => {
+      this.deps.clients.setWanted(account.id, "stopped");
+      const r = this.runners.get(account.id);
+      if (r) {
+        await r.stop();
+        this.runners.delete(account.id);
+      } else {
+        this.deps.clients.setState(account.id, { state: "stopped", stateReason: null });
+      }
+    });
+  }
+
+  /** Stops the number, applies `change` while nothing runs, then starts it again. */
+  restart(account: Account, change: () => void): Promise<void> {
+    return this.serial(account.id, async () => {
+      const r = this.runners.get(account.id);
+      if (r) {
+        await r.stop();
+        this.runners.delete(account.id);
+      }
+      change();
+      this.deps.clients.setWanted(account.id, "running");
+      this.runnerFor(account).start();
+    });
+  }
+
+  /** Resolves with the state once it is decided (online, a failure, flood wait) or `timeoutMs` passed. */
+  async waitDecided(accountId: number, timeoutMs: number): Promise<void> {
+    await (this.queues.get(accountId) ?? Promise.resolve());
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const state = this.runners.get(accountId)?.state ?? "stopped";
+      if (DECIDED_STATES.has(state)) return;
+      await new Promise<void>((resolve) => {
+        const set = this.waiters.get(accountId) ?? new Set();
+        this.waiters.set(accountId, set);
+        const done = () => {
+          clearTimeout(timer);
+          set.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.max(1, deadline - Date.now()));
+        set.add(done);
+      });
+    }
+  }
+
+  stateOf(accountId: number): AccountState | null {
+    return this.runners.get(accountId)?.state ?? null;
+  }
+
+  runner(accountId: number): AccountRunner | undefined {
+    return this.runners.get(accountId);
+  }
+
+  /** Brings back every number that was running, a few at a time so Telegram sees no burst. */
+  async restore(accounts: Account[], concurrency = 25, spacingMs = 20): Promise<void> {
+    const wanted = accounts.filter((a) => a.wanted === "running");
+    let next = 0;
+    const worker = async () => {
+      while (next < wanted.length) {
+        const account = wanted[next++]!;
+        await this.start(account);
+        await this.waitDecided(account.id, this.deps.connectTimeoutMs + 1000);
+        await Bun.sleep(spacingMs);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, wanted.length) }, worker));
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.runners.values()].map((r) => this.serial(r.accountId, () => r.stop())));
+  }
+
+  private notify(accountId: number): void {
+    for (const w of [...(this.waiters.get(accountId) ?? [])]) w();
+  }
+
+  private claimKey(accountId: number, key: Uint8Array): string | null {
+    const id = createHash("sha256").update(key).digest("hex");
+    const holder = this.keyHolders.get(id);
+    if (holder !== undefined && holder !== accountId && this.runners.get(holder)?.running) {
+      return this.deps.clients.accountById(holder)?.number ?? String(holder);
+    }
+    this.releaseKey(accountId);
+    this.keyHolders.set(id, accountId);
+    return null;
+  }
+
+  private releaseKey(accountId: number): void {
+    for (const [k, v] of this.keyHolders) if (v === accountId) this.keyHolders.delete(k);
+  }
+}

@@ -1,0 +1,196 @@
+// Runs one number: connect, stay online, reconnect after losses with backoff, stop cleanly.
+// Invariant: at most one Telegram connection per runner, and a new one is opened only after the
+// previous one has fully closed — the same auth key live twice gets it killed (AUTH_KEY_DUPLICATED).
+import { join } from "node:path";
+import { TelegramFailure, TERMINAL_FAILURES, type TelegramConnection, type TelegramConnector, type TelegramEvents } from "../domain/telegram-port.ts";
+import { errorText, type Logger } from "../log.ts";
+import { readSessionFile, type SessionFile } from "../sessions/read.ts";
+import type { ClientStore } from "../store/clients.ts";
+import type { PeerStore } from "../store/peers.ts";
+import { backoffMs, interruptibleSleep } from "./backoff.ts";
+import type { AccountState } from "./states.ts";
+
+/** What the message bridge plugs into a running number. */
+export interface AccountHooks {
+  onMessage: TelegramEvents["onMessage"];
+  onReadOutbox: TelegramEvents["onReadOutbox"];
+  onOnline(conn: TelegramConnection): void;
+  onOffline(): void;
+}
+
+export interface RunnerDeps {
+  connector: TelegramConnector;
+  clients: ClientStore;
+  peers: PeerStore;
+  sessionsDir: string;
+  apiId: number | null;
+  apiHash: string | null;
+  connectTimeoutMs: number;
+  backoffBaseMs: number;
+  log: Logger;
+  hooks: (accountId: number) => AccountHooks;
+  /** Claims the session's auth key for this runner; false when another number holds the same key. */
+  claimKey(accountId: number, key: Uint8Array): string | null;
+  releaseKey(accountId: number): void;
+  onStateChange(accountId: number, state: AccountState): void;
+}
+
+const toFailure = (e: unknown): TelegramFailure => (e instanceof TelegramFailure ? e : new TelegramFailure("error", errorText(e)));
+
+export class AccountRunner {
+  private wanted = false;
+  private loop: Promise<void> | null = null;
+  private conn: TelegramConnection | null = null;
+  private wakeSleep: (() => void) | null = null;
+  private signalLost: ((f: TelegramFailure | null) => void) | null = null;
+  state: AccountState = "stopped";
+
+  constructor(
+    readonly accountId: number,
+    private readonly deps: RunnerDeps,
+    private readonly log: Logger,
+  ) {}
+
+  get running(): boolean {
+    return this.loop !== null;
+  }
+
+  get connection(): TelegramConnection | null {
+    return this.state === "online" ? this.conn : null;
+  }
+
+  /** Starts the loop unless it runs already (starting a running number again is harmless). */
+  start(): void {
+    if (this.loop) return;
+    this.wanted = true;
+    this.setState("starting", null);
+    this.loop = this.run().finally(() => {
+      this.loop = null;
+      this.deps.releaseKey(this.accountId);
+    });
+  }
+
+  /** Stops and resolves only when the connection and every timer of it are gone. */
+  async stop(finalState: AccountState = "stopped", reason: string | null = null): Promise<void> {
+    this.wanted = false;
+    this.wakeSleep?.();
+    this.signalLost?.(null);
+    const conn = this.conn;
+    if (conn) await conn.close().catch(() => {});
+    if (this.loop) await this.loop;
+    this.setState(finalState, reason);
+  }
+
+  private setState(state: AccountState, reason: string | null, floodUntil: number | null = null): void {
+    const changed = state !== this.state;
+    this.state = state;
+    this.deps.clients.setState(this.accountId, { state, stateReason: reason, floodUntil });
+    if (changed) {
+      const fields: Record<string, unknown> = { state };
+      if (reason) fields.reason = reason;
+      if (floodUntil) fields.floodUntil = new Date(floodUntil).toISOString();
+      this.log.info("state", fields);
+    }
+    this.deps.onStateChange(this.accountId, state);
+  }
+
+  private async pause(ms: number): Promise<void> {
+    const sleep = interruptibleSleep(ms);
+    this.wakeSleep = sleep.wake;
+    await sleep.done;
+    this.wakeSleep = null;
+  }
+
+  private async run(): Promise<void> {
+    let attempt = 0;
+    let lastFailure: string | null = null;
+    while (this.wanted) {
+      this.setState(attempt === 0 ? "connecting" : "reconnecting", lastFailure);
+
+      const account = this.deps.clients.accountById(this.accountId);
+      if (!account) return this.setState("error", "the number was removed");
+      if (!this.deps.apiId || !this.deps.apiHash) {
+        return this.setState("error", "TELEGRAM_API_ID and TELEGRAM_API_HASH are not set; set both and start the number again");
+      }
+      let file: SessionFile;
+      try {
+        file = readSessionFile(join(this.deps.sessionsDir, account.sessionPath));
+      } catch (e) {
+        return this.setState("error", `session file "${account.sessionPath}" ${errorText(e)}`);
+      }
+      const holder = this.deps.claimKey(this.accountId, file.session.authKey);
+      if (holder) return this.setState("error", `the session's key is already in use by number ${holder}; one key may run only once`);
+
+      const known = this.deps.peers.all(this.accountId);
+      if (known.length === 0 && file.entities.length > 0) {
+        // First start from a Telethon session: its entity table is a ready set of access hashes.
+        this.deps.peers.save(
+          this.accountId,
+          file.entities.map((e) => ({ userId: e.userId, accessHash: e.accessHash, username: e.username, phone: e.phone, firstName: e.name, lastName: null, isBot: false, hasPhoto: false })),
+        );
+      }
+      const updateState =
+        account.pts !== null && account.qts !== null && account.updDate !== null
+          ? { pts: account.pts, qts: account.qts, date: account.updDate }
+          : file.updateState
+            ? { pts: file.updateState.pts, qts: file.updateState.qts, date: file.updateState.date }
+            : null;
+
+      const lost = new Promise<TelegramFailure | null>((resolve) => (this.signalLost = resolve));
+      const hooks = this.deps.hooks(this.accountId);
+      let failure: TelegramFailure | null;
+      try {
+        this.conn = await this.deps.connector.connect({
+          session: file.session,
+          apiId: this.deps.apiId,
+          apiHash: this.deps.apiHash,
+          timeoutMs: this.deps.connectTimeoutMs,
+          updateState,
+          knownPeers: this.deps.peers.all(this.accountId),
+          log: this.log,
+          events: {
+            onMessage: hooks.onMessage,
+            onReadOutbox: hooks.onReadOutbox,
+            onPeers: (list) => this.deps.peers.save(this.accountId, list),
+            onUpdateState: (s) => this.deps.clients.setUpdateState(this.accountId, s),
+            onLost: (f) => this.signalLost?.(f),
+          },
+        });
+        if (!this.wanted) {
+          await this.conn.close();
+          this.conn = null;
+          break;
+        }
+        attempt = 0;
+        this.deps.clients.setSelf(this.accountId, this.conn.self.userId);
+        this.setState("online", null);
+        hooks.onOnline(this.conn);
+        failure = await lost;
+        hooks.onOffline();
+      } catch (e) {
+        failure = toFailure(e);
+      }
+      this.signalLost = null;
+      if (this.conn) {
+        const conn = this.conn;
+        this.conn = null;
+        await conn.close().catch(() => {});
+      }
+      if (!this.wanted || !failure) break;
+      this.deps.releaseKey(this.accountId);
+      lastFailure = `${failure.kind}: ${failure.reason}`;
+
+      if (TERMINAL_FAILURES.has(failure.kind)) return this.setState(failure.kind as AccountState, failure.reason);
+      if (failure.kind === "flood_wait" && failure.floodSeconds) {
+        const until = Date.now() + failure.floodSeconds * 1000;
+        this.setState("flood_wait", failure.reason, until);
+        await this.pause(failure.floodSeconds * 1000);
+        attempt = 1;
+        continue;
+      }
+      const delay = backoffMs(attempt++, this.deps.backoffBaseMs);
+      this.setState("reconnecting", `${lastFailure}; retrying in ${Math.ceil(delay / 1000)} s`);
+      await this.pause(delay);
+    }
+  }
+}

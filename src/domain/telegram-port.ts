@@ -1,0 +1,138 @@
+// What the appliance needs from Telegram, in plain types. src/telegram/ implements it with GramJS;
+// nothing outside src/telegram/ imports GramJS.
+import type { SessionData } from "../sessions/read.ts";
+
+/** Why a connection could not be made or was lost. Terminal kinds need an operator (PUT) to recover. */
+export type FailureKind =
+  | "unauthorized" // AUTH_KEY_UNREGISTERED, SESSION_REVOKED, …: the key is not (or no longer) valid
+  | "banned" // USER_DEACTIVATED(_BAN)
+  | "duplicated" // AUTH_KEY_DUPLICATED: the key was used by two connections at once and is dead
+  | "flood_wait" // FLOOD_WAIT_n on connect: retry after `floodSeconds`
+  | "network" // refused, reset, dropped
+  | "timeout" // no answer within our own timeout (GramJS's connect() may hang forever)
+  | "error"; // anything else
+
+export const TERMINAL_FAILURES: ReadonlySet<FailureKind> = new Set(["unauthorized", "banned", "duplicated"]);
+
+export class TelegramFailure extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    /** Readable, secret-free: e.g. the RPC error name. */
+    readonly reason: string,
+    readonly floodSeconds?: number,
+  ) {
+    super(`${kind}: ${reason}`);
+  }
+}
+
+/** A Telegram user as one account sees it; the access hash is valid for that account only. */
+export interface PeerInfo {
+  userId: string;
+  accessHash: string | null;
+  username: string | null;
+  phone: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  isBot: boolean;
+  hasPhoto: boolean;
+}
+
+export interface SelfInfo {
+  userId: string;
+  firstName: string | null;
+  lastName: string | null;
+  username: string | null;
+  phone: string | null;
+}
+
+export interface UpdateState {
+  pts: number;
+  qts: number;
+  date: number;
+}
+
+export type MediaKind = "photo" | "document" | "voice" | "audio" | "video" | "video_note" | "sticker";
+
+/** A handle to download media later (the adapter encodes what it needs; opaque to the domain). */
+export interface MediaRef {
+  kind: MediaKind;
+  fileName: string;
+  mimeType: string;
+  size: number | null;
+  /** Opaque adapter data (e.g. the message id to re-fetch on FILE_REFERENCE_EXPIRED). */
+  handle: unknown;
+}
+
+/** A private-chat message as the bridge needs it (already filtered to one-to-one chats). */
+export interface ChatMessage {
+  /** The other side of the chat (not the account owner). */
+  peer: PeerInfo;
+  messageId: number;
+  /** true: written by the account owner (from any device, including us). */
+  out: boolean;
+  date: number;
+  text: string;
+  media: MediaRef | null;
+  /** Contacts, locations, polls … rendered as readable text by the adapter. */
+  kind: "text" | "media" | "contact" | "location" | "poll" | "other";
+  editDate: number | null;
+}
+
+export interface OutgoingFile {
+  name: string;
+  mimeType: string;
+  bytes: Uint8Array;
+}
+
+export interface SentMessage {
+  messageId: number;
+}
+
+/** Callbacks from a live connection. Each returns once the event is durably handled. */
+export interface TelegramEvents {
+  /** New or edited private message. Resolve only after it is stored: the update state moves on after. */
+  onMessage(message: ChatMessage): Promise<void>;
+  /** The peer read our messages up to `maxId`. */
+  onReadOutbox(peerUserId: string, maxId: number): Promise<void>;
+  /** Users seen in updates (access hashes to keep). */
+  onPeers(peers: PeerInfo[]): void;
+  /** The update state after everything up to it was handled; persist it for catch-up. */
+  onUpdateState(state: UpdateState): void;
+  /** The connection is gone and will not come back by itself; the pool decides what next. */
+  onLost(failure: TelegramFailure): void;
+}
+
+export interface ConnectOptions {
+  session: SessionData;
+  apiId: number;
+  apiHash: string;
+  /** Our own bound on connect + getMe (GramJS's connect() can hang forever). */
+  timeoutMs: number;
+  /** Where to resume catch-up from; null: ask Telegram for the current state and start there. */
+  updateState: UpdateState | null;
+  /** Access hashes this account already knows (from our store or a Telethon session file). */
+  knownPeers: PeerInfo[];
+  events: TelegramEvents;
+  log: import("../log.ts").Logger;
+}
+
+/** One live connection of one account. */
+export interface TelegramConnection {
+  readonly self: SelfInfo;
+  sendText(peer: PeerInfo, text: string, randomId: bigint): Promise<SentMessage>;
+  sendFile(peer: PeerInfo, file: OutgoingFile, caption: string, randomId: bigint): Promise<SentMessage>;
+  resolveUsername(username: string): Promise<PeerInfo | null>;
+  resolvePhone(phone: string): Promise<PeerInfo | null>;
+  /** Fetches a user by id with a known access hash (refreshes name, username, photo). */
+  getUser(peer: PeerInfo): Promise<PeerInfo | null>;
+  downloadMedia(media: MediaRef, maxBytes: number): Promise<Uint8Array>;
+  /** The user's current profile photo, or null when none. */
+  downloadProfilePhoto(peer: PeerInfo): Promise<Uint8Array | null>;
+  /** Closes every socket and timer of this connection; resolves only when nothing of it remains. */
+  close(): Promise<void>;
+}
+
+export interface TelegramConnector {
+  /** Connects, verifies with getMe, runs catch-up. Throws TelegramFailure. */
+  connect(options: ConnectOptions): Promise<TelegramConnection>;
+}

@@ -1,0 +1,30 @@
+// The HTTP app: every route, and one error handler so nothing answers a bare 500 or HTML.
+import { Elysia } from "elysia";
+import type { ClientService } from "../accounts/service.ts";
+import type { Logger } from "../log.ts";
+import { clientRoutes } from "./client-routes.ts";
+import { docs } from "./docs.ts";
+import { errorResponse, json } from "./respond.ts";
+
+export interface AppDeps {
+  service: ClientService;
+  log: Logger;
+  version: string;
+  extraRoutes?: Elysia[];
+}
+
+export function buildApp(deps: AppDeps) {
+  let app = new Elysia()
+    .onError(({ code, error }) => {
+      if (code === "NOT_FOUND") return errorResponse(404, "no such route");
+      if (code === "PARSE") return errorResponse(400, "body could not be parsed", "body");
+      if (code === "VALIDATION") return errorResponse(400, "invalid request");
+      deps.log.error("request failed", { error: error instanceof Error ? error : String(error) });
+      return errorResponse(500, "internal error");
+    })
+    .get("/health", () => json(200, { status: "ok", version: deps.version }), { detail: { tags: ["operator"], summary: "Liveness" } })
+    .use(docs(deps.version))
+    .use(clientRoutes(deps.service));
+  for (const r of deps.extraRoutes ?? []) app = app.use(r) as unknown as typeof app;
+  return app;
+}

@@ -1,0 +1,69 @@
+// Reads a request body with a size cap and turns JSON, form-encoded or multipart bodies into fields.
+export class BodyError extends Error {
+  constructor(
+    readonly status: 400 | 413 | 415,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export async function readBodyText(request: Request, maxBytes = MAX_BODY_BYTES): Promise<string> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) throw new BodyError(413, `body is larger than ${maxBytes} bytes`);
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw new BodyError(413, `body is larger than ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new BodyError(400, "body is not valid UTF-8");
+  }
+}
+
+/** Fields of a JSON object, form-encoded or multipart body. Empty body → no fields. */
+export async function readFields(request: Request, maxBytes = MAX_BODY_BYTES): Promise<Record<string, unknown>> {
+  const type = (request.headers.get("content-type") ?? "").toLowerCase();
+  if (type.startsWith("multipart/form-data")) {
+    const declared = Number(request.headers.get("content-length") ?? "0");
+    if (declared > maxBytes) throw new BodyError(413, `body is larger than ${maxBytes} bytes`);
+    let form: FormData;
+    try {
+      form = await request.formData();
+    } catch {
+      throw new BodyError(400, "body is not valid multipart/form-data");
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of form.entries()) if (typeof v === "string") out[k] = v;
+    return out;
+  }
+  const text = await readBodyText(request, maxBytes);
+  if (text.trim() === "") return {};
+  if (type.includes("json") || (!type.includes("x-www-form-urlencoded") && /^\s*[{[]/.test(text))) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      throw new BodyError(400, `body is not valid JSON: ${(e as Error).message}`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new BodyError(400, "body must be a JSON object");
+    return parsed as Record<string, unknown>;
+  }
+  if (type === "" || type.startsWith("application/x-www-form-urlencoded") || type.startsWith("text/plain")) {
+    return Object.fromEntries(new URLSearchParams(text));
+  }
+  throw new BodyError(415, `unsupported content type "${type.split(";")[0]}"; send JSON or a form`);
+}

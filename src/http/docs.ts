@@ -1,0 +1,54 @@
+// The Swagger page at /docs and the OpenAPI JSON at /docs/json. Swagger UI's files are embedded in
+// the binary and served from here: the page works on a box with no internet.
+import { openapi } from "@elysiajs/openapi";
+import { Elysia } from "elysia";
+import swaggerBundle from "../../node_modules/swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
+import swaggerCss from "../../node_modules/swagger-ui-dist/swagger-ui.css" with { type: "file" };
+
+const ASSETS: Record<string, { path: string; type: string }> = {
+  "swagger-ui-bundle.js": { path: swaggerBundle, type: "text/javascript; charset=utf-8" },
+  "swagger-ui.css": { path: swaggerCss, type: "text/css; charset=utf-8" },
+};
+
+export function docs(version: string) {
+  return new Elysia()
+    .get(
+      "/docs/assets/:file",
+      ({ params }) => {
+        const asset = ASSETS[params.file];
+        if (!asset) return new Response(JSON.stringify({ error: "not found" }), { status: 404, headers: { "content-type": "application/json" } });
+        return new Response(Bun.file(asset.path), { headers: { "content-type": asset.type, "cache-control": "public, max-age=86400" } });
+      },
+      { detail: { hide: true } },
+    )
+    .use(
+      openapi({
+        path: "/docs",
+        specPath: "/docs/json",
+        provider: "swagger-ui",
+        exclude: { paths: ["/docs", "/docs/json", "/docs/assets/:file"] },
+        swagger: {
+          cdn: "/docs/assets/swagger-ui-bundle.js",
+          theme: "/docs/assets/swagger-ui.css",
+          autoDarkMode: false,
+          // Swagger UI would otherwise send the spec to validator.swagger.io.
+          validatorUrl: "none",
+        },
+        documentation: {
+          info: {
+            title: "planfix-telegram",
+            version,
+            description:
+              "Bridges personal Telegram accounts to Planfix chats. Manage numbers under /client (client token, or the admin token " +
+              "to create a client); point the Planfix chat integration at /planfix.",
+          },
+          components: {
+            securitySchemes: {
+              bearer: { type: "http", scheme: "bearer", description: "Client token (or the admin token)" },
+              tokenHeader: { type: "apiKey", in: "header", name: "token", description: "The same token in a `token` header" },
+            },
+          },
+        },
+      }),
+    );
+}

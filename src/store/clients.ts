@@ -1,0 +1,95 @@
+// Clients and their numbers (accounts): the only SQL for them.
+import { and, asc, eq } from "drizzle-orm";
+import type { Db } from "./db.ts";
+import { accounts, clients, peers } from "./schema.ts";
+
+export type Client = typeof clients.$inferSelect;
+export type Account = typeof accounts.$inferSelect;
+export type NewAccount = Omit<typeof accounts.$inferInsert, "id" | "createdAt" | "updatedAt">;
+
+export interface AccountStateChange {
+  state: string;
+  stateReason: string | null;
+  floodUntil?: number | null;
+}
+
+export class ClientStore {
+  constructor(private readonly db: Db) {}
+
+  createClient(name: string, tokenHash: string): Client {
+    return this.db.insert(clients).values({ name, tokenHash }).returning().get();
+  }
+
+  clientByName(name: string): Client | undefined {
+    return this.db.select().from(clients).where(eq(clients.name, name)).get();
+  }
+
+  clientByTokenHash(tokenHash: string): Client | undefined {
+    return this.db.select().from(clients).where(eq(clients.tokenHash, tokenHash)).get();
+  }
+
+  clientById(id: number): Client | undefined {
+    return this.db.select().from(clients).where(eq(clients.id, id)).get();
+  }
+
+  allClients(): Client[] {
+    return this.db.select().from(clients).orderBy(asc(clients.name)).all();
+  }
+
+  accountByNumber(number: string): Account | undefined {
+    return this.db.select().from(accounts).where(eq(accounts.number, number)).get();
+  }
+
+  accountById(id: number): Account | undefined {
+    return this.db.select().from(accounts).where(eq(accounts.id, id)).get();
+  }
+
+  /** The client's own number, or undefined — never another client's. */
+  accountOfClient(clientId: number, number: string): Account | undefined {
+    return this.db.select().from(accounts).where(and(eq(accounts.clientId, clientId), eq(accounts.number, number))).get();
+  }
+
+  accountsOfClient(clientId: number): Account[] {
+    return this.db.select().from(accounts).where(eq(accounts.clientId, clientId)).orderBy(asc(accounts.number)).all();
+  }
+
+  allAccounts(): Account[] {
+    return this.db.select().from(accounts).orderBy(asc(accounts.id)).all();
+  }
+
+  insertAccount(values: NewAccount): Account {
+    return this.db.insert(accounts).values(values).returning().get();
+  }
+
+  updateAccount(id: number, values: Partial<NewAccount>): Account {
+    return this.db.update(accounts).set({ ...values, updatedAt: Date.now() }).where(eq(accounts.id, id)).returning().get();
+  }
+
+  setWanted(id: number, wanted: "running" | "stopped"): void {
+    this.db.update(accounts).set({ wanted, updatedAt: Date.now() }).where(eq(accounts.id, id)).run();
+  }
+
+  setState(id: number, change: AccountStateChange): void {
+    this.db
+      .update(accounts)
+      .set({ state: change.state, stateReason: change.stateReason, stateSince: Date.now(), floodUntil: change.floodUntil ?? null })
+      .where(eq(accounts.id, id))
+      .run();
+  }
+
+  setSelf(id: number, selfUserId: string): void {
+    this.db.update(accounts).set({ selfUserId }).where(eq(accounts.id, id)).run();
+  }
+
+  setUpdateState(id: number, s: { pts: number; qts: number; date: number }): void {
+    this.db.update(accounts).set({ pts: s.pts, qts: s.qts, updDate: s.date }).where(eq(accounts.id, id)).run();
+  }
+
+  /** A different session may be a different Telegram user: forget its update state and access hashes. */
+  resetTelegramIdentity(id: number): void {
+    this.db.transaction((tx) => {
+      tx.update(accounts).set({ pts: null, qts: null, updDate: null, selfUserId: null }).where(eq(accounts.id, id)).run();
+      tx.delete(peers).where(eq(peers.accountId, id)).run();
+    });
+  }
+}

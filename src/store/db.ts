@@ -1,0 +1,30 @@
+// Opens (or creates) the SQLite database and brings its schema up to date from the embedded migrations.
+import { Database } from "bun:sqlite";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { embeddedMigrations } from "./migrations.macro.ts" with { type: "macro" };
+import * as schema from "./schema.ts";
+
+export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
+
+export function openDb(file: string): Db {
+  mkdirSync(dirname(file), { recursive: true });
+  const sqlite = new Database(file, { create: true, strict: true });
+  // WAL: readers never block the writer; synchronous=NORMAL in WAL still survives a process kill -9.
+  sqlite.exec("PRAGMA journal_mode = WAL");
+  sqlite.exec("PRAGMA synchronous = NORMAL");
+  sqlite.exec("PRAGMA foreign_keys = ON");
+  sqlite.exec("PRAGMA busy_timeout = 5000");
+  const db = drizzle(sqlite, { schema }) as Db;
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const migrations = embeddedMigrations();
+  // drizzle's dialect.migrate is what drizzle-orm/bun-sqlite/migrator calls after reading the folder;
+  // we hand it the inlined migrations instead. It records applied hashes in __drizzle_migrations.
+  const internal = db as unknown as { dialect: { migrate(m: unknown, s: unknown, c: unknown): void }; session: unknown };
+  internal.dialect.migrate(migrations, internal.session, { migrationsFolder: "(embedded)" });
+}

@@ -1,0 +1,55 @@
+// Telegram users each account has seen, with that account's access hash for them.
+import { and, eq, sql } from "drizzle-orm";
+import type { PeerInfo } from "../domain/telegram-port.ts";
+import type { Db } from "./db.ts";
+import { peers } from "./schema.ts";
+
+export class PeerStore {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts or refreshes; a known access hash is never replaced by a missing one. */
+  save(accountId: number, list: readonly PeerInfo[]): void {
+    if (list.length === 0) return;
+    this.db.transaction((tx) => {
+      for (const p of list) {
+        tx.insert(peers)
+          .values({ accountId, userId: p.userId, accessHash: p.accessHash, username: p.username?.toLowerCase() ?? null, phone: p.phone, firstName: p.firstName, lastName: p.lastName })
+          .onConflictDoUpdate({
+            target: [peers.accountId, peers.userId],
+            set: {
+              accessHash: sql`coalesce(excluded.access_hash, ${peers.accessHash})`,
+              username: sql`coalesce(excluded.username, ${peers.username})`,
+              phone: sql`coalesce(excluded.phone, ${peers.phone})`,
+              firstName: sql`coalesce(excluded.first_name, ${peers.firstName})`,
+              lastName: sql`coalesce(excluded.last_name, ${peers.lastName})`,
+              updatedAt: Date.now(),
+            },
+          })
+          .run();
+      }
+    });
+  }
+
+  byId(accountId: number, userId: string): PeerInfo | undefined {
+    const row = this.db.select().from(peers).where(and(eq(peers.accountId, accountId), eq(peers.userId, userId))).get();
+    return row ? toPeer(row) : undefined;
+  }
+
+  byUsername(accountId: number, username: string): PeerInfo | undefined {
+    const row = this.db.select().from(peers).where(and(eq(peers.accountId, accountId), eq(peers.username, username.toLowerCase()))).get();
+    return row ? toPeer(row) : undefined;
+  }
+
+  byPhone(accountId: number, phone: string): PeerInfo | undefined {
+    const row = this.db.select().from(peers).where(and(eq(peers.accountId, accountId), eq(peers.phone, phone))).get();
+    return row ? toPeer(row) : undefined;
+  }
+
+  all(accountId: number): PeerInfo[] {
+    return this.db.select().from(peers).where(eq(peers.accountId, accountId)).all().map(toPeer);
+  }
+}
+
+function toPeer(row: typeof peers.$inferSelect): PeerInfo {
+  return { userId: row.userId, accessHash: row.accessHash, username: row.username, phone: row.phone, firstName: row.firstName, lastName: row.lastName, isBot: false, hasPhoto: false };
+}
