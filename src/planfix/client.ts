@@ -77,7 +77,7 @@ export interface PlanfixFailure {
   kind: PlanfixFailureKind;
   /** HTTP status when Planfix answered. */
   status?: number;
-  /** Readable and free of the token, e.g. `Planfix answered 400: Invalid parameters`. */
+  /** Readable and free of the token, e.g. `Planfix answered newMessage with 400: Invalid parameters`. */
   message: string;
   /** From a Retry-After header (429/503), when present. */
   retryAfterMs?: number;
@@ -105,7 +105,7 @@ export class PlanfixClient {
 
   /** A message from Telegram into Planfix. Planfix cannot de-duplicate these: do not resend after `ok`. */
   async newMessage(m: NewMessageCommand): Promise<PlanfixOutcome> {
-    const attachments = m.attachments ?? [];
+    const attachments = (m.attachments ?? []).map((a) => ({ name: a.name.trim() === "" ? fileNameOf(a.url) : a.name, url: a.url }));
     let message = m.message;
     if (message.trim() === "" && attachments.length > 0) message = attachments.map((a) => a.name).join(", ");
     const missing = firstEmpty({ chatId: m.chatId, message, contactId: m.contactId, contactName: m.contactName });
@@ -120,13 +120,13 @@ export class PlanfixClient {
     push(pairs, "title", m.title);
     pushContact(pairs, m);
     for (const a of attachments) {
-      pairs.push(["attachments[name]", a.name.trim() === "" ? fileNameOf(a.url) : a.name]);
+      pairs.push(["attachments[name]", a.name]);
       pairs.push(["attachments[url]", a.url]);
     }
     if (m.isEcho === true) pairs.push(["isEcho", "true"]);
     push(pairs, "userEmail", m.userEmail);
     for (const [k, v] of Object.entries(m.data ?? {})) push(pairs, `data_${k}`, String(v));
-    return accepted(await this.call("newMessage", pairs));
+    return this.scrubbed(accepted(await this.call("newMessage", pairs)));
   }
 
   /** ✓ / ✓✓ / failure of a message Planfix sent out through us. */
@@ -138,17 +138,17 @@ export class PlanfixClient {
       ["messageStatus", s.status],
     ];
     push(pairs, "messageStatusText", s.text);
-    return accepted(await this.call("messageStatus", pairs));
+    return this.scrubbed(accepted(await this.call("messageStatus", pairs)));
   }
 
   async getTask(chatId: PlanfixId): Promise<PlanfixLookupOutcome> {
     if (firstEmpty({ chatId })) return localReject("getTask", "chatId");
-    return lookup(await this.call("getTask", [["chatId", text(chatId)]]));
+    return this.scrubbed(lookup(await this.call("getTask", [["chatId", text(chatId)]])));
   }
 
   async getContact(contactId: PlanfixId): Promise<PlanfixLookupOutcome> {
     if (firstEmpty({ contactId })) return localReject("getContact", "contactId");
-    return lookup(await this.call("getContact", [["contactId", text(contactId)]]));
+    return this.scrubbed(lookup(await this.call("getContact", [["contactId", text(contactId)]])));
   }
 
   async updateContact(c: ContactCard): Promise<PlanfixOutcome> {
@@ -156,7 +156,7 @@ export class PlanfixClient {
     if (missing) return localReject("updateContact", missing);
     const pairs: FormPair[] = [];
     pushContact(pairs, c);
-    return accepted(await this.call("updateContact", pairs));
+    return this.scrubbed(accepted(await this.call("updateContact", pairs)));
   }
 
   /** One POST; resolves to Planfix's answer or a failure, never throws. */
@@ -191,7 +191,7 @@ export class PlanfixClient {
         redirect: "manual",
       });
       const answer = await res.text();
-      return { status: res.status, text: answer, retryAfter: res.headers.get("retry-after") };
+      return { cmd, status: res.status, text: answer, retryAfter: res.headers.get("retry-after") };
     } catch (e) {
       if (timedOut) {
         return this.fail({ retry: true, kind: "timeout", message: `Planfix at ${where} did not answer ${cmd} within ${this.timeoutMs} ms` });
@@ -202,6 +202,12 @@ export class PlanfixClient {
     }
   }
 
+  /** Planfix's own answer text is quoted in messages; make sure it cannot leak the token either. */
+  private scrubbed<T extends { ok: boolean }>(o: T): T {
+    if (o.ok || !("message" in o) || typeof o.message !== "string") return o;
+    return { ...o, message: scrub(o.message, this.endpoint.token) };
+  }
+
   private fail(f: Omit<PlanfixFailure, "ok">): PlanfixFailure {
     const message = scrub(f.message, this.endpoint.token);
     return { ok: false, ...f, message };
@@ -209,6 +215,7 @@ export class PlanfixClient {
 }
 
 interface Answer {
+  cmd: string;
   status: number;
   text: string;
   retryAfter: string | null;
@@ -230,7 +237,7 @@ function lookup(a: Answer | PlanfixFailure): PlanfixLookupOutcome {
   if (a.status >= 200 && a.status < 300) {
     const found = readNumber(a.text);
     if (found) return { ok: true, found: true, ...found };
-    return { ok: false, retry: false, kind: "other", status: a.status, message: `Planfix answered ${a.status} without a number: ${excerpt(a.text)}` };
+    return { ok: false, retry: false, kind: "other", status: a.status, message: `Planfix answered ${a.cmd} with ${a.status} but no number: ${excerpt(a.text)}` };
   }
   if (a.status === 400) {
     const error = errorOf(a.text);
@@ -242,14 +249,14 @@ function lookup(a: Answer | PlanfixFailure): PlanfixLookupOutcome {
 function classify(a: Answer): PlanfixFailure {
   const s = a.status;
   const said = errorOf(a.text) ?? excerpt(a.text);
-  const message = `Planfix answered ${s}${said ? `: ${said}` : ""}`;
+  const message = `Planfix answered ${a.cmd} with ${s}${said ? `: ${said}` : ""}`;
   const retryAfterMs = parseRetryAfter(a.retryAfter);
   const base = retryAfterMs === undefined ? {} : { retryAfterMs };
   if (s >= 500) return { ok: false, retry: true, kind: "server", status: s, message, ...base };
   if (s === 400) return { ok: false, retry: false, kind: "rejected", status: s, message };
   if (s === 401) return { ok: false, retry: false, kind: "unauthorized", status: s, message };
   if (s === 408 || s === 429) return { ok: false, retry: true, kind: "other", status: s, message, ...base };
-  if (s >= 300 && s < 400) return { ok: false, retry: false, kind: "other", status: s, message: `Planfix answered ${s} (redirect): check url_planfix` };
+  if (s >= 300 && s < 400) return { ok: false, retry: false, kind: "other", status: s, message: `Planfix answered ${a.cmd} with ${s} (a redirect): check url_planfix` };
   return { ok: false, retry: false, kind: "other", status: s, message };
 }
 
