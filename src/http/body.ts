@@ -40,7 +40,7 @@ export async function readFields(request: Request, maxBytes = MAX_BODY_BYTES): P
   if (type.startsWith("multipart/form-data")) {
     const declared = Number(request.headers.get("content-length") ?? "0");
     if (declared > maxBytes) throw new BodyError(413, `body is larger than ${maxBytes} bytes`);
-    let form: FormData;
+    let form: Awaited<ReturnType<Request["formData"]>>;
     try {
       form = await request.formData();
     } catch {

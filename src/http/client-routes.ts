@@ -1,5 +1,6 @@
 // /client — the management API of spec §1, and /admin/clients for the operator.
 import { Elysia } from "elysia";
+import type { OpenAPIV3 } from "openapi-types";
 import { ListInput, NumberInput, StartInput, UpdateInput, validate } from "../accounts/input.ts";
 import { ApiError, type Caller, type ClientService } from "../accounts/service.ts";
 import { tokenFromHeaders } from "../auth/tokens.ts";
@@ -7,7 +8,7 @@ import { BodyError, readFields } from "./body.ts";
 import { errorResponses, requestBody } from "./openapi-schemas.ts";
 import { errorResponse, json } from "./respond.ts";
 
-const NumberViewSchema = {
+const NumberViewSchema: OpenAPIV3.SchemaObject = {
   type: "object",
   properties: {
     name: { type: "string", example: "acme" },
@@ -35,7 +36,7 @@ const startExample = {
   path_session: "acme",
 };
 
-const security = [{ bearer: [] }, { tokenHeader: [] }];
+const security: OpenAPIV3.SecurityRequirementObject[] = [{ bearer: [] }, { tokenHeader: [] }];
 
 async function handle(request: Request, run: (caller: Caller, fields: Record<string, unknown>) => Promise<Response> | Response, service: ClientService): Promise<Response> {
   try {
@@ -86,7 +87,7 @@ export function clientRoutes(service: ClientService) {
             "200": { description: "The number was known; its state", content: { "application/json": { schema: NumberViewSchema } } },
             "201": {
               description: "Started; `token` is present when this call created the client",
-              content: { "application/json": { schema: { ...NumberViewSchema, properties: { token: { type: "string" }, ...NumberViewSchema.properties } } } },
+              content: { "application/json": { schema: { ...NumberViewSchema, properties: { token: { type: "string", description: "The client token, shown once" }, ...NumberViewSchema.properties } } } },
             },
             ...errorResponses(400, 401, 409, 413, 415, 422, 503),
           },

@@ -58,17 +58,20 @@ export function parseStringSession(text: string): SessionData {
   const dcId = raw[0] ?? 0;
   let serverAddress: string;
   let offset: number;
-  if (raw.length === 1 + 4 + 2 + 256) {
+  // GramJS: int16 address length + address. Telethon: 4 or 16 raw IP bytes. A plausible GramJS length
+  // wins, as in GramJS's own decoder (an IPv6 address starts with a "length" far above 100).
+  const len = raw.length >= 3 ? raw.readInt16BE(1) : -1;
+  if (len > 0 && len <= 100 && raw.length === 3 + len + 2 + 256) {
+    serverAddress = raw.subarray(3, 3 + len).toString("utf8");
+    offset = 3 + len;
+  } else if (raw.length === 1 + 4 + 2 + 256) {
     serverAddress = Array.from(raw.subarray(1, 5)).join(".");
     offset = 5;
   } else if (raw.length === 1 + 16 + 2 + 256) {
     serverAddress = ipv6(raw.subarray(1, 17));
     offset = 17;
   } else {
-    const len = raw.length >= 3 ? raw.readInt16BE(1) : -1;
-    if (len <= 0 || len > 100 || raw.length !== 3 + len + 2 + 256) throw new SessionReadError("is not a valid session string");
-    serverAddress = raw.subarray(3, 3 + len).toString("utf8");
-    offset = 3 + len;
+    throw new SessionReadError("is not a valid session string");
   }
   const port = raw.readUInt16BE(offset);
   const authKey = new Uint8Array(raw.subarray(offset + 2));

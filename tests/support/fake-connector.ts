@@ -1,0 +1,47 @@
+// A TelegramConnector without Telegram, for unit tests of the pool and the management API.
+// (The end-to-end tests use the real GramJS adapter against the loopback MTProto server.)
+import { TelegramFailure, type ConnectOptions, type TelegramConnection, type TelegramConnector } from "../../src/domain/telegram-port.ts";
+
+export interface FakeBehaviour {
+  /** Decides each connect: resolve to go online, throw a TelegramFailure to fail. */
+  onConnect?: (options: ConnectOptions, attempt: number) => Promise<void> | void;
+}
+
+export class FakeConnector implements TelegramConnector {
+  attempts = 0;
+  live = new Map<string, number>();
+  maxLiveSameKey = 0;
+  readonly connections: { options: ConnectOptions; closed: boolean; lose(f: TelegramFailure): void }[] = [];
+
+  constructor(private readonly behaviour: FakeBehaviour = {}) {}
+
+  async connect(options: ConnectOptions): Promise<TelegramConnection> {
+    const key = Buffer.from(options.session.authKey).toString("hex").slice(0, 16);
+    this.live.set(key, (this.live.get(key) ?? 0) + 1);
+    this.maxLiveSameKey = Math.max(this.maxLiveSameKey, this.live.get(key)!);
+    const release = () => this.live.set(key, this.live.get(key)! - 1);
+    try {
+      await this.behaviour.onConnect?.(options, ++this.attempts);
+    } catch (e) {
+      release();
+      throw e;
+    }
+    const entry = { options, closed: false, lose: (f: TelegramFailure) => options.events.onLost(f) };
+    this.connections.push(entry);
+    const fail = () => Promise.reject(new TelegramFailure("error", "fake connector"));
+    return {
+      self: { userId: "1000", firstName: "Fake", lastName: null, username: null, phone: null },
+      sendText: fail,
+      sendFile: fail,
+      resolveUsername: async () => null,
+      resolvePhone: async () => null,
+      getUser: async () => null,
+      downloadMedia: fail,
+      downloadProfilePhoto: async () => null,
+      close: async () => {
+        if (!entry.closed) release();
+        entry.closed = true;
+      },
+    };
+  }
+}
