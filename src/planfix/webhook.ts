@@ -76,7 +76,7 @@ const isHttpUrl = (s: string) => {
 const AttachmentSchema = v.object({
   name: v.optional(v.string(textMessage)),
   url: v.pipe(required, v.check(isHttpUrl, "must be an http(s) URL")),
-});
+}, textMessage);
 
 const WebhookSchema = v.pipe(
   v.object({
@@ -95,7 +95,7 @@ const WebhookSchema = v.pipe(
     telegramUserName: optional,
     telegramUserId: optional,
     attachments: v.array(AttachmentSchema),
-  }),
+  }, textMessage), // an absent key is reported by the object itself: make that "required" too
   v.forward(
     v.partialCheck(
       [["message"], ["attachments"]],
