@@ -161,7 +161,7 @@ export interface FakePlanfix {
   waitFor<T>(predicate: () => T, timeoutMs?: number): Promise<NonNullable<T>>;
   /** Forgets recorded commands and downloads (tasks and contacts stay: Planfix does not forget them). */
   clear(): void;
-  /** Back to a fresh Planfix: no commands, tasks, contacts, faults, latency; data form as started. */
+  /** Back to the Planfix as started: no commands, tasks, contacts or faults; numbering, latency and data form as at start. */
   reset(): void;
 
   fail(mode: FaultMode, options?: FaultOptions): void;
@@ -620,8 +620,11 @@ export async function startFakePlanfix(options: FakePlanfixOptions = {}): Promis
       tasks = [];
       contacts = [];
       fault = undefined;
-      latencyMs = 0;
+      latencyMs = options.latencyMs ?? 0;
       dataForm = initialDataForm;
+      seq = 0;
+      nextTask = 1001;
+      nextContact = 5001;
     },
     fail(mode, o = {}) {
       const f: Fault = { mode, ...o };
