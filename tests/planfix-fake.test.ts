@@ -206,6 +206,22 @@ describe("control API (for scripts)", () => {
     const { json } = await control("/files", { name: "a.txt", text: "hello", mime: "text/plain" });
     expect(await (await fetch(json.url)).text()).toBe("hello");
   });
+
+  test("POST /webhook sends a Planfix-style webhook and reports the answer", async () => {
+    // Aimed at the fake itself: a webhook carries `token`, not `planfix_token`, so the answer is 401.
+    const { json } = await control("/webhook", { url: planfix.url, fields: { token: "x", chatId: "1", message: "hi", messageId: 5 }, attachments: [{ name: "a", url: "http://x/a" }] });
+    expect(json).toMatchObject({ status: 401, body: { error: "Invalid token" } });
+    expect(planfix.commands()[0]!.pairs).toEqual([
+      ["cmd", "newMessage"],
+      ["providerId", "prov-a"],
+      ["token", "x"],
+      ["chatId", "1"],
+      ["message", "hi"],
+      ["messageId", "5"],
+      ["attachments[name]", "a"],
+      ["attachments[url]", "http://x/a"],
+    ]);
+  });
 });
 
 test("the CLI prints url_planfix, logs each command as a JSON line, and stops on SIGTERM", async () => {

@@ -296,7 +296,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Text fields of a multipart body, in order (file parts keep only their name as value is irrelevant here). */
+/** Text fields of a multipart body, in order; uploaded-file parts are skipped (Planfix sends links, not files). */
 function decodeMultipart(body: string, contentType: string): FormPair[] | undefined {
   const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
   const boundary = m?.[1] ?? m?.[2];
