@@ -1,0 +1,245 @@
+// One TCP connection: transport framing → MTProto decryption → service messages / RPC dispatch.
+// Requests are handled strictly in arrival order; a connection can be held (server stall, or the short
+// grace period of a duplicate-key check) and then resumes where it stopped.
+import type { Socket } from "node:net";
+import { randomBytes } from "node:crypto";
+import { CryptoError, decryptFromClient, encryptToClient } from "./crypto.ts";
+import { FrameError, FullFrameReader, FullFrameWriter } from "./transport.ts";
+import {
+  destroySessionOk,
+  gunzipTl,
+  ID,
+  newSessionCreated,
+  pong,
+  readContainer,
+  readObject,
+  RpcError,
+  rpcError,
+  rpcResult,
+  serializeResult,
+  unwrapQuery,
+  type MsgIdGenerator,
+  type TlRequest,
+} from "./tl.ts";
+import { AUTH_FREE, handlers, type CallContext } from "./handlers.ts";
+import type { Faults } from "./faults.ts";
+import type { Render } from "./render.ts";
+import type { World, WorldSession } from "./world.ts";
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  readonly world: World;
+  readonly render: Render;
+  readonly faults: Faults;
+  readonly host: string;
+  readonly port: number;
+  readonly msgIds: MsgIdGenerator;
+  readonly stalled: boolean;
+  /** First authenticated packet: the connection now belongs to `session`. */
+  attach(conn: Connection): void;
+  detach(conn: Connection): void;
+  /** First initConnection on this connection: "ok", or "suspect" when another live connection of the
+   * same key already initialized under a different session id (settled after a grace period). */
+  checkDuplicate(conn: Connection): "ok" | "suspect";
+  settleDuplicate(conn: Connection): void;
+  readonly duplicateGraceMs: number;
+  countCall(method: string): void;
+  internalError(method: string, e: unknown): void;
+}
+
+let nextConnectionId = 1;
+
+export class Connection {
+  readonly id = nextConnectionId++;
+  session?: WorldSession;
+  /** Client MTProto session id currently in use on this connection. */
+  mtSessionId?: bigint;
+  /** Set once this connection carried initConnection (main GramJS senders do, file senders don't). */
+  initialized = false;
+  closed = false;
+  readonly openedAt = Date.now();
+  private readonly reader = new FullFrameReader();
+  private readonly writer = new FullFrameWriter();
+  private readonly queue: Buffer[] = [];
+  private held = false;
+  private keyIdBytes = Buffer.alloc(8);
+  private readonly salt = randomBytes(8).readBigInt64LE(0);
+  private seq = 0;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly host: ConnectionHost,
+  ) {
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("error", () => this.close());
+    socket.on("close", () => this.close());
+  }
+
+  get remote(): string {
+    return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.length = 0;
+    this.socket.destroy();
+    this.host.detach(this);
+  }
+
+  /** Processes queued packets unless held or the server is stalled. */
+  pump(): void {
+    while (!this.closed && !this.held && !this.host.stalled && this.queue.length) {
+      this.handlePacket(this.queue.shift()!);
+    }
+  }
+
+  /** Pushes a server-initiated object (an Updates) to the client. */
+  push(body: Buffer): void {
+    if (this.mtSessionId === undefined || this.host.stalled) return;
+    this.send(body, false);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    try {
+      for (const packet of this.reader.push(chunk)) this.queue.push(packet);
+    } catch (e) {
+      if (e instanceof FrameError) return this.close();
+      throw e;
+    }
+    this.pump();
+  }
+
+  private handlePacket(packet: Buffer): void {
+    if (packet.length < 8) return this.close();
+    const keyId = packet.readBigInt64LE(0);
+    const session = keyId === 0n ? undefined : this.host.world.sessionsByKeyId.get(keyId);
+    if (!session || (this.session && this.session !== session)) {
+      // Unknown key (or key exchange, which this server does not do): Telegram's transport error -404.
+      this.socket.write(FullFrameWriter.transportError(404));
+      return this.close();
+    }
+    let msg;
+    try {
+      msg = decryptFromClient(session.key, packet);
+    } catch (e) {
+      if (e instanceof CryptoError) return this.close();
+      throw e;
+    }
+    if (!this.session) {
+      this.session = session;
+      packet.copy(this.keyIdBytes, 0, 0, 8);
+      this.host.attach(this);
+    }
+    if (msg.sessionId !== this.mtSessionId) {
+      // A new client session: tell it our salt, as Telegram does (GramJS adopts it).
+      this.mtSessionId = msg.sessionId;
+      this.seq = 0;
+      this.send(newSessionCreated(msg.msgId, randomBytes(8).readBigInt64LE(0), this.salt), false);
+    }
+    this.handleMessage(msg.msgId, msg.body);
+  }
+
+  private handleMessage(msgId: bigint, body: Buffer): void {
+    if (body.length < 4) return;
+    switch (body.readUInt32LE(0)) {
+      case ID.msgContainer:
+        for (const item of readContainer(body)) {
+          if (this.held || this.closed) {
+            // A duplicate check paused us mid-container: keep the rest in order for later.
+            this.deferred.push(item);
+            continue;
+          }
+          this.handleMessage(item.msgId, item.body);
+        }
+        return;
+      case ID.gzipPacked:
+        return this.handleMessage(msgId, gunzipTl(body));
+      case ID.ping:
+      case ID.pingDelayDisconnect:
+        return this.send(pong(msgId, body.readBigInt64LE(4)), true);
+      case ID.destroySession:
+        return this.send(destroySessionOk(body.readBigInt64LE(4)), true);
+      case ID.msgsAck:
+      case ID.msgsStateReq:
+      case ID.msgResendReq:
+      case ID.msgsAllInfo:
+      case ID.httpWait:
+        return;
+      default:
+        return this.handleRpc(msgId, body);
+    }
+  }
+
+  /** Container items that arrived while the connection was held by a duplicate check. */
+  private deferred: { msgId: bigint; body: Buffer }[] = [];
+
+  private handleRpc(msgId: bigint, body: Buffer): void {
+    let req: TlRequest;
+    try {
+      req = readObject(body) as TlRequest;
+    } catch {
+      return this.send(rpcError(msgId, 400, "INPUT_CONSTRUCTOR_INVALID"), true);
+    }
+    if (!req || req.classType !== "request") return this.send(rpcError(msgId, 400, "INPUT_METHOD_INVALID"), true);
+    const { query, initConnection } = unwrapQuery(req);
+    if (initConnection && !this.initialized) {
+      this.initialized = true;
+      if (this.host.checkDuplicate(this) === "suspect") {
+        this.held = true;
+        setTimeout(() => {
+          this.host.settleDuplicate(this);
+          this.held = false;
+          if (this.closed) return;
+          this.dispatch(msgId, query);
+          const rest = this.deferred.splice(0);
+          for (const item of rest) this.handleMessage(item.msgId, item.body);
+          this.pump();
+        }, this.host.duplicateGraceMs);
+        return;
+      }
+    }
+    this.dispatch(msgId, query);
+  }
+
+  private dispatch(msgId: bigint, query: TlRequest): void {
+    const session = this.session!;
+    const name = query.className;
+    this.host.countCall(name);
+    try {
+      if (session.duplicated) throw new RpcError(406, "AUTH_KEY_DUPLICATED");
+      const user = this.host.world.user(session.userId);
+      if (!AUTH_FREE.has(name)) {
+        if (session.revoked) throw new RpcError(session.revoked.code, session.revoked.message);
+        if (user.banned) throw new RpcError(401, "USER_DEACTIVATED_BAN");
+      }
+      this.host.faults.check(name, user.id);
+      const handler = handlers[name];
+      if (!handler) throw new RpcError(400, "METHOD_NOT_SUPPORTED_BY_LOOPBACK");
+      const ctx: CallContext = {
+        world: this.host.world,
+        render: this.host.render,
+        session,
+        user,
+        host: this.host.host,
+        port: this.host.port,
+      };
+      const result = serializeResult(handler(ctx, query));
+      this.send(rpcResult(msgId, result), true);
+    } catch (e) {
+      if (e instanceof RpcError) return this.send(rpcError(msgId, e.code, e.errorMessage), true);
+      this.host.internalError(name, e);
+      this.send(rpcError(msgId, 400, "LOOPBACK_INTERNAL_ERROR"), true);
+    }
+  }
+
+  private send(body: Buffer, isResponse: boolean): void {
+    if (this.closed || !this.session || this.mtSessionId === undefined) return;
+    const msgId = this.host.msgIds.next(isResponse);
+    const seqNo = this.seq++ * 2 + 1;
+    const packet = encryptToClient(this.session.key, this.keyIdBytes, this.salt, this.mtSessionId, msgId, seqNo, body);
+    this.socket.write(this.writer.encode(packet));
+  }
+}
