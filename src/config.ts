@@ -9,7 +9,7 @@ export interface Settings {
   host: string;
   dataDir: string;
   sessionsDir: string;
-  publicUrl: string | null;
+  publicUrl: string;
   telegramApiId: number | null;
   telegramApiHash: string | null;
   adminToken: string | null;
@@ -19,6 +19,8 @@ export interface Settings {
   startTimeoutMs: number;
   fileTtlDays: number;
   maxFileBytes: number;
+  retryCapMs: number;
+  offlineGiveUpMs: number;
 }
 
 interface Option {
@@ -42,6 +44,8 @@ export const OPTIONS: readonly Option[] = [
   { env: "START_TIMEOUT", help: "seconds POST /client waits for a number to come online", default: "10" },
   { env: "FILE_TTL_DAYS", help: "days media links given to Planfix stay valid", default: "30" },
   { env: "MAX_FILE_MB", help: "largest file bridged in either direction, in MB", default: "50" },
+  { env: "RETRY_CAP_SECONDS", help: "longest pause between two delivery attempts (retries go on for 72 h)", default: "60" },
+  { env: "OFFLINE_GIVE_UP_MINUTES", help: "how long a message for Telegram waits for its number to come online", default: "15" },
 ];
 
 export class SettingsError extends Error {}
@@ -114,5 +118,7 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
     startTimeoutMs: positiveNumber(raw, "START_TIMEOUT", 10, false) * 1000,
     fileTtlDays: positiveNumber(raw, "FILE_TTL_DAYS", 30, false),
     maxFileBytes: Math.round(positiveNumber(raw, "MAX_FILE_MB", 50, false) * 1024 * 1024),
+    retryCapMs: positiveNumber(raw, "RETRY_CAP_SECONDS", 60, false) * 1000,
+    offlineGiveUpMs: positiveNumber(raw, "OFFLINE_GIVE_UP_MINUTES", 15, false) * 60_000,
   };
 }

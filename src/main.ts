@@ -1,7 +1,15 @@
 // Entry point: settings → store → account pool → HTTP; brings running numbers back; shuts down on signals.
 import { join } from "node:path";
 import { AccountPool } from "./accounts/pool.ts";
-import type { AccountHooks } from "./accounts/runner.ts";
+import { bridgeHooks, ConnectionRegistry } from "./bridge/bridge.ts";
+import { InboundBridge } from "./bridge/inbound.ts";
+import { LookupLimiter } from "./bridge/lookup-limiter.ts";
+import { OutboundBridge } from "./bridge/outbound.ts";
+import { DEFAULT_RETRY } from "./bridge/retry.ts";
+import { planfixRoutes } from "./http/planfix-routes.ts";
+import { FileStore } from "./store/files.ts";
+import { JobStore } from "./store/jobs.ts";
+import { OutboxStore } from "./store/outbox.ts";
 import { ClientService } from "./accounts/service.ts";
 import { loadAdminToken } from "./auth/admin-token.ts";
 import { helpText, loadSettings, SettingsError, type Settings } from "./config.ts";
@@ -44,7 +52,14 @@ const clients = new ClientStore(db);
 const peers = new PeerStore(db);
 const adminToken = loadAdminToken(settings.adminToken, settings.dataDir, log);
 
-const noBridge: AccountHooks = { onMessage: async () => {}, onReadOutbox: async () => {}, onOnline: () => {}, onOffline: () => {} };
+const jobs = new JobStore(db);
+const outbox = new OutboxStore(db);
+const files = new FileStore(db, join(settings.dataDir, "files"), settings.fileTtlDays * 86_400_000);
+const registry = new ConnectionRegistry();
+const retry = { ...DEFAULT_RETRY, capMs: settings.retryCapMs };
+const connection = (id: number) => registry.get(id);
+const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, defaultProviderId: settings.providerId, maxFileBytes: settings.maxFileBytes, planfixTimeoutMs: 15_000, retry, log, connection });
+const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: settings.maxFileBytes, downloadTimeoutMs: 60_000, retry, offlineGiveUpMs: settings.offlineGiveUpMs, maxFloodWaitMs: 15 * 60_000, log, connection });
 
 const pool = new AccountPool(
   {
@@ -57,25 +72,31 @@ const pool = new AccountPool(
     connectTimeoutMs: Math.min(settings.startTimeoutMs, 30_000),
     backoffBaseMs: 1000,
     log,
-    hooks: () => noBridge,
+    hooks: (accountId) => bridgeHooks(accountId, { registry, inbound, outbound, jobs }),
   },
   log,
 );
 const service = new ClientService(clients, pool, { sessionsDir: settings.sessionsDir, apiId: settings.telegramApiId, apiHash: settings.telegramApiHash, startTimeoutMs: settings.startTimeoutMs, adminToken }, log);
 
-const app = buildApp({ service, log, version });
+const app = buildApp({ service, log, version, extraRoutes: [planfixRoutes({ clients, outbound, files, log })] });
 app.listen({ port: settings.port, hostname: settings.host, maxRequestBodySize: 8 * 1024 * 1024 });
 log.info("listening", { host: settings.host, port: settings.port, version, dataDir: settings.dataDir, telegramEndpoint: settings.telegramEndpoint });
 if (!settings.telegramApiId || !settings.telegramApiHash) log.warn("TELEGRAM_API_ID / TELEGRAM_API_HASH are not set: numbers cannot start until they are");
 
 void pool.restore(clients.allAccounts()).catch((e) => log.error("restore failed", { error: errorText(e) }));
+// What was accepted before a stop or a crash is delivered now (Planfix-bound items need no Telegram).
+inbound.resumeAll();
+outbound.resumeAll();
+const sweeper = setInterval(() => files.sweep(), 3600_000);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   log.info("shutting down", { signal });
+  clearInterval(sweeper);
   await app.stop().catch(() => {});
+  await Promise.all([inbound.stop(), outbound.stop()]);
   await pool.stopAll();
   db.$client.close();
   log.info("stopped");

@@ -1,5 +1,5 @@
 // The HTTP app: every route, and one error handler so nothing answers a bare 500 or HTML.
-import { Elysia } from "elysia";
+import { Elysia, type AnyElysia } from "elysia";
 import type { ClientService } from "../accounts/service.ts";
 import type { Logger } from "../log.ts";
 import { clientRoutes } from "./client-routes.ts";
@@ -10,7 +10,7 @@ export interface AppDeps {
   service: ClientService;
   log: Logger;
   version: string;
-  extraRoutes?: Elysia[];
+  extraRoutes?: AnyElysia[];
 }
 
 export function buildApp(deps: AppDeps) {

@@ -57,3 +57,87 @@ export const peers = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.accountId, t.userId] }), index("peers_username").on(t.accountId, t.username), index("peers_phone").on(t.accountId, t.phone)],
 );
+
+/**
+ * Planfix → Telegram: one row per Planfix message (idempotent by client + messageId). Each part (the
+ * text, then every file in order) is sent with a random_id derived from `randomSeed` and the part's
+ * index, so resending after a crash is deduplicated by Telegram itself.
+ */
+export const outboundJobs = sqliteTable(
+  "outbound_jobs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    clientId: integer("client_id").notNull().references(() => clients.id, { onDelete: "cascade" }),
+    planfixMessageId: text("planfix_message_id").notNull(),
+    accountId: integer("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+    chatId: text("chat_id").notNull(),
+    contactId: text("contact_id").notNull(),
+    /** Telegram user id of the recipient; known at accept time (chat, telegramUserId or a resolved lookup). */
+    peerUserId: text("peer_user_id").notNull(),
+    /** JSON {username, phone}: other ways to find the recipient when this account has no access hash. */
+    lookup: text("lookup"),
+    text: text("text").notNull(),
+    /** JSON [{name,url}] in Planfix's order. */
+    attachments: text("attachments").notNull(),
+    randomSeed: text("random_seed").notNull(),
+    state: text("state", { enum: ["pending", "sent", "failed"] }).notNull().default("pending"),
+    partsDone: integer("parts_done").notNull().default(0),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at").notNull().default(0),
+    lastError: text("last_error"),
+    readReported: integer("read_reported", { mode: "boolean" }).notNull().default(false),
+    createdAt: integer("created_at").notNull().default(now),
+  },
+  (t) => [uniqueIndex("outbound_jobs_message").on(t.clientId, t.planfixMessageId), index("outbound_jobs_pending").on(t.accountId, t.state, t.id)],
+);
+
+/** Telegram messages we sent for Planfix: so their echoes are not bridged back, and reads map to jobs. */
+export const sentMessages = sqliteTable(
+  "sent_messages",
+  {
+    accountId: integer("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+    peerUserId: text("peer_user_id").notNull(),
+    tgMessageId: integer("tg_message_id").notNull(),
+    jobId: integer("job_id").notNull().references(() => outboundJobs.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.peerUserId, t.tgMessageId] }), index("sent_messages_job").on(t.jobId)],
+);
+
+/**
+ * Telegram → Planfix, and our status reports: a durable outbox. A row is written before the Telegram
+ * update is acknowledged; `dedupKey` (number + peer + message id [+ edit date]) keeps it unique.
+ * Rows of one chat (`chatKey`) are delivered strictly in id order.
+ */
+export const planfixOutbox = sqliteTable(
+  "planfix_outbox",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    accountId: integer("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+    chatKey: text("chat_key").notNull(),
+    kind: text("kind", { enum: ["message", "status"] }).notNull(),
+    dedupKey: text("dedup_key").notNull().unique(),
+    /** JSON: the Telegram message (kind message) or the status command (kind status). */
+    event: text("event").notNull(),
+    /** JSON: the prepared Planfix command, once media is downloaded (so a retry does not redo it). */
+    command: text("command"),
+    state: text("state", { enum: ["pending", "done", "failed"] }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at").notNull().default(0),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull().default(now),
+    deliveredAt: integer("delivered_at"),
+  },
+  (t) => [index("planfix_outbox_pending").on(t.accountId, t.state, t.id)],
+);
+
+/** Media offered to Planfix at <PUBLIC_URL>/files/<id>/<name>. */
+export const files = sqliteTable("files", {
+  id: text("id").primaryKey(),
+  accountId: integer("account_id").references(() => accounts.id, { onDelete: "set null" }),
+  path: text("path").notNull(),
+  name: text("name").notNull(),
+  mimeType: text("mime_type").notNull(),
+  size: integer("size").notNull(),
+  createdAt: integer("created_at").notNull().default(now),
+  expiresAt: integer("expires_at").notNull(),
+});

@@ -100,7 +100,7 @@ describe("locating session files inside SESSIONS_DIR", () => {
       throw new Error("accepted");
     } catch (e) {
       expect(e).toBeInstanceOf(SessionFileError);
-      expect((e as SessionFileError).status).toBe(status as number);
+      expect((e as SessionFileError).status).toBe(status as 400 | 422);
     }
   });
 });

@@ -1,0 +1,34 @@
+// Ties the two directions to the account pool: which connection is live, and the hooks a number runs.
+import type { AccountHooks } from "../accounts/runner.ts";
+import type { TelegramConnection } from "../domain/telegram-port.ts";
+import type { JobStore } from "../store/jobs.ts";
+import type { InboundBridge } from "./inbound.ts";
+import type { OutboundBridge } from "./outbound.ts";
+
+export class ConnectionRegistry {
+  private readonly live = new Map<number, TelegramConnection>();
+  get(accountId: number): TelegramConnection | null {
+    return this.live.get(accountId) ?? null;
+  }
+  set(accountId: number, conn: TelegramConnection | null): void {
+    if (conn) this.live.set(accountId, conn);
+    else this.live.delete(accountId);
+  }
+}
+
+export function bridgeHooks(accountId: number, deps: { registry: ConnectionRegistry; inbound: InboundBridge; outbound: OutboundBridge; jobs: JobStore }): AccountHooks {
+  return {
+    onMessage: (message) => deps.inbound.accept(accountId, message),
+    onReadOutbox: async (peerUserId, maxId) => {
+      for (const job of deps.jobs.takeRead(accountId, peerUserId, maxId)) {
+        deps.inbound.enqueueStatus(accountId, peerUserId, `read:${job.id}`, { messageId: job.planfixMessageId, status: "read" });
+      }
+    },
+    onOnline: (conn) => {
+      deps.registry.set(accountId, conn);
+      deps.outbound.kick(accountId);
+      deps.inbound.kick(accountId);
+    },
+    onOffline: () => deps.registry.set(accountId, null),
+  };
+}

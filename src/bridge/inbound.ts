@@ -1,0 +1,216 @@
+// Telegram → Planfix. onMessage stores the message in the outbox (deduplicated by number + peer +
+// message id [+ edit date]) and only then lets the Telegram update state move on; a per-number pump
+// prepares each item (media downloaded, contact card built) and delivers it, per chat in order.
+import type { ChatMessage, PeerInfo, TelegramConnection } from "../domain/telegram-port.ts";
+import { errorText, type Logger } from "../log.ts";
+import { PlanfixClient, type NewMessageCommand, type MessageStatusCommand, type PlanfixOutcome } from "../planfix/index.ts";
+import type { Account, ClientStore } from "../store/clients.ts";
+import type { FileStore } from "../store/files.ts";
+import type { JobStore } from "../store/jobs.ts";
+import type { OutboxRow, OutboxStore } from "../store/outbox.ts";
+import type { PeerStore } from "../store/peers.ts";
+import { chatIdFor } from "./chat-id.ts";
+import { ignoreReason } from "./filters.ts";
+import { Pump } from "./pump.ts";
+import { nextAttemptAt, type RetryPolicy } from "./retry.ts";
+
+export interface InboundDeps {
+  clients: ClientStore;
+  peers: PeerStore;
+  outbox: OutboxStore;
+  jobs: JobStore;
+  files: FileStore;
+  publicUrl: string;
+  defaultProviderId: string;
+  maxFileBytes: number;
+  planfixTimeoutMs: number;
+  retry: RetryPolicy;
+  log: Logger;
+  connection(accountId: number): TelegramConnection | null;
+}
+
+/** What is kept of a Telegram message in the outbox (JSON). */
+interface StoredMessage {
+  message: ChatMessage;
+}
+
+const EDIT_PREFIX = "✏️ edited: ";
+const BATCH = 16;
+
+export class InboundBridge {
+  private readonly pumps = new Map<number, Pump>();
+  /** Profile photo links already offered, per account and user (refreshed after a day). */
+  private readonly avatars = new Map<string, { url: string; at: number }>();
+
+  constructor(private readonly deps: InboundDeps) {}
+
+  /** Stores a Telegram message for Planfix. Resolves once it is in SQLite (or deliberately skipped). */
+  async accept(accountId: number, message: ChatMessage): Promise<void> {
+    const account = this.deps.clients.accountById(accountId);
+    if (!account) return;
+    const peer = message.peer;
+    const skip = ignoreReason(message, account.selfUserId);
+    if (skip) {
+      this.deps.log.debug("not bridged", { number: account.number, peer: peer.userId, why: skip });
+      return;
+    }
+    // Our own sends come back as outgoing messages: they are already in Planfix.
+    if (message.out && message.editDate === null && this.deps.jobs.isOurs(accountId, peer.userId, message.messageId)) return;
+    const dedupKey = `m:${accountId}:${peer.userId}:${message.messageId}:${message.editDate ?? 0}`;
+    const stored: StoredMessage = { message };
+    if (this.deps.outbox.add({ accountId, chatKey: peer.userId, kind: "message", dedupKey, event: stored })) this.kick(accountId);
+  }
+
+  /** Queues a messageStatus for Planfix, in the same per-chat order as messages. */
+  enqueueStatus(accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): void {
+    if (this.deps.outbox.add({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
+  }
+
+  kick(accountId: number): void {
+    let pump = this.pumps.get(accountId);
+    if (!pump) {
+      pump = new Pump(
+        () => this.round(accountId),
+        (e) => this.deps.log.error("outbox round failed", { accountId, error: errorText(e) }),
+      );
+      this.pumps.set(accountId, pump);
+    }
+    pump.kick();
+  }
+
+  /** Starts delivery of whatever was left pending (after a restart). */
+  resumeAll(): void {
+    for (const id of this.deps.outbox.accountsWithPending()) this.kick(id);
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.pumps.values()) p.stop();
+    await Promise.all([...this.pumps.values()].map((p) => p.idle()));
+  }
+
+  private async round(accountId: number): Promise<number | null> {
+    const account = this.deps.clients.accountById(accountId);
+    if (!account) return null;
+    const heads = this.deps.outbox.dueHeads(accountId, Date.now(), BATCH);
+    // Different chats in parallel; within a chat only its head is ever in flight.
+    await Promise.all(heads.map((row) => this.deliver(account, row)));
+    return this.deps.outbox.nextDueAt(accountId);
+  }
+
+  private planfix(account: Account): PlanfixClient {
+    return new PlanfixClient({ url: account.urlPlanfix, token: account.tokenPlanfix, providerId: account.providerId ?? this.deps.defaultProviderId }, { timeoutMs: this.deps.planfixTimeoutMs });
+  }
+
+  private async deliver(account: Account, row: OutboxRow): Promise<void> {
+    try {
+      let outcome: PlanfixOutcome;
+      if (row.kind === "status") {
+        outcome = await this.planfix(account).messageStatus(JSON.parse(row.event) as MessageStatusCommand);
+      } else {
+        const command = row.command ? (JSON.parse(row.command) as NewMessageCommand) : await this.prepare(account, row);
+        if (command === "wait") return this.later(row, "waiting for the number to come online to fetch media", false);
+        if (command === "skip") return this.deps.outbox.delivered(row.id);
+        if (!row.command) this.deps.outbox.saveCommand(row.id, command);
+        outcome = await this.planfix(account).newMessage(command);
+      }
+      if (outcome.ok) {
+        this.deps.outbox.delivered(row.id);
+        if (account.planfixError) this.deps.clients.updateAccount(account.id, { planfixError: null });
+        return;
+      }
+      if (outcome.retry && Date.now() - row.createdAt < this.deps.retry.giveUpAfterMs) {
+        return this.later(row, outcome.message, true, outcome.retryAfterMs);
+      }
+      // 400/401 (or retries exhausted): this item stops here, and the number's status shows why.
+      this.deps.outbox.failed(row.id, outcome.message);
+      this.deps.clients.updateAccount(account.id, { planfixError: outcome.message });
+      this.deps.log.warn("Planfix refused an item", { number: account.number, item: row.id, error: outcome.message });
+    } catch (e) {
+      this.later(row, errorText(e), true);
+    }
+  }
+
+  private later(row: OutboxRow, error: string, countsAsAttempt: boolean, afterMs?: number): void {
+    const attempts = countsAsAttempt ? row.attempts + 1 : row.attempts;
+    const at = afterMs ? Date.now() + afterMs : countsAsAttempt ? nextAttemptAt(this.deps.retry, row.attempts) : Date.now() + 2000;
+    this.deps.outbox.retryLater(row.id, attempts, at, error);
+  }
+
+  /** Builds the newMessage command: contact card, text, media downloaded and offered at our URL. */
+  private async prepare(account: Account, row: OutboxRow): Promise<NewMessageCommand | "wait" | "skip"> {
+    const { message } = JSON.parse(row.event) as StoredMessage;
+    if (message.out && message.editDate === null) {
+      // An echo of our own send that overtook the send's result: settle the send first, then decide.
+      if (this.deps.jobs.hasPending(account.id, message.peer.userId)) return "wait";
+      if (this.deps.jobs.isOurs(account.id, message.peer.userId, message.messageId)) return "skip";
+    }
+    const known = this.deps.peers.byId(account.id, message.peer.userId);
+    const peer: PeerInfo = { ...message.peer, username: message.peer.username ?? known?.username ?? null, phone: message.peer.phone ?? known?.phone ?? null, firstName: message.peer.firstName ?? known?.firstName ?? null, lastName: message.peer.lastName ?? known?.lastName ?? null };
+    const conn = this.deps.connection(account.id);
+
+    let text = message.text;
+    const attachments: { name: string; url: string }[] = [];
+    if (message.media) {
+      if (!conn) return "wait";
+      const m = message.media;
+      if (m.size !== null && m.size > this.deps.maxFileBytes) {
+        text = joinText(text, `[${m.fileName}: ${mb(m.size)} MB, over the ${mb(this.deps.maxFileBytes)} MB limit — not transferred]`);
+      } else {
+        try {
+          const bytes = await conn.downloadMedia(m, this.deps.maxFileBytes);
+          const f = this.deps.files.save(account.id, m.fileName, m.mimeType, bytes);
+          attachments.push({ name: f.name, url: this.fileUrl(f.id, f.name) });
+        } catch (e) {
+          if (/limit|too (big|large)|larger/i.test(errorText(e))) text = joinText(text, `[${m.fileName}: over the ${mb(this.deps.maxFileBytes)} MB limit — not transferred]`);
+          else throw e;
+        }
+      }
+      if (!text.trim()) text = m.fileName;
+    }
+    if (message.editDate !== null) text = EDIT_PREFIX + text;
+    if (!text.trim() && attachments.length === 0) text = "[empty message]";
+
+    const command: NewMessageCommand = {
+      chatId: chatIdFor(account.number, peer.userId),
+      channel: account.number,
+      message: text,
+      title: `Telegram: ${displayName(peer)}${peer.username ? ` (@${peer.username})` : ""}`,
+      contactId: peer.userId,
+      contactName: peer.firstName?.trim() || (peer.username ? `@${peer.username}` : "") || peer.phone || `Telegram ${peer.userId}`,
+      attachments,
+    };
+    if (peer.lastName?.trim()) command.contactLastName = peer.lastName.trim();
+    if (peer.phone) command.contactPhone = peer.phone;
+    if (peer.username) command.contactData = `Telegram: https://t.me/${peer.username}`;
+    if (message.out) command.isEcho = true;
+    const ico = conn && peer.hasPhoto ? await this.avatar(account, peer, conn) : null;
+    if (ico) command.contactIco = ico;
+    return command;
+  }
+
+  private async avatar(account: Account, peer: PeerInfo, conn: TelegramConnection): Promise<string | null> {
+    const key = `${account.id}:${peer.userId}`;
+    const cached = this.avatars.get(key);
+    if (cached && Date.now() - cached.at < 24 * 3600_000) return cached.url;
+    try {
+      const bytes = await conn.downloadProfilePhoto(peer);
+      if (!bytes) return null;
+      const f = this.deps.files.save(account.id, `avatar_${peer.userId}.jpg`, "image/jpeg", bytes);
+      const url = this.fileUrl(f.id, f.name);
+      this.avatars.set(key, { url, at: Date.now() });
+      return url;
+    } catch (e) {
+      // A missing avatar must not hold up the message.
+      this.deps.log.debug("profile photo not fetched", { number: account.number, peer: peer.userId, error: errorText(e) });
+      return null;
+    }
+  }
+
+  private fileUrl(id: string, name: string): string {
+    return `${this.deps.publicUrl}/files/${id}/${encodeURIComponent(name)}`;
+  }
+}
+
+const mb = (n: number) => (n / 1048576).toFixed(1).replace(/\.0$/, "");
+const joinText = (a: string, b: string) => (a.trim() ? `${a}\n${b}` : b);
+const displayName = (p: PeerInfo) => [p.firstName, p.lastName].filter((x) => x?.trim()).join(" ") || (p.username ? `@${p.username}` : p.phone ?? p.userId);

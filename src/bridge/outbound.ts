@@ -1,0 +1,248 @@
+// Planfix → Telegram. The webhook's message is stored as a job (idempotent by client + messageId) and
+// answered at once; a per-number pump sends jobs per chat in order: the text first, then each file in
+// Planfix's order, every part with a random_id derived from the job so a resend is deduplicated by Telegram.
+import { createHash, randomBytes } from "node:crypto";
+import { TelegramFailure, type OutgoingFile, type PeerInfo, type TelegramConnection } from "../domain/telegram-port.ts";
+import { errorText, type Logger } from "../log.ts";
+import type { PlanfixInboundMessage } from "../planfix/index.ts";
+import type { Account, Client, ClientStore } from "../store/clients.ts";
+import type { JobRow, JobStore } from "../store/jobs.ts";
+import type { PeerStore } from "../store/peers.ts";
+import { chatIdFor, parseChatId } from "./chat-id.ts";
+import { DownloadError, downloadUrl } from "./download.ts";
+import type { InboundBridge } from "./inbound.ts";
+import type { LookupLimiter } from "./lookup-limiter.ts";
+import { Pump } from "./pump.ts";
+import { nextAttemptAt, type RetryPolicy } from "./retry.ts";
+
+export class WebhookError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface OutboundDeps {
+  clients: ClientStore;
+  peers: PeerStore;
+  jobs: JobStore;
+  inbound: InboundBridge;
+  limiter: LookupLimiter;
+  maxFileBytes: number;
+  downloadTimeoutMs: number;
+  retry: RetryPolicy;
+  /** How long a job waits for its number to come online before it is reported as an error. */
+  offlineGiveUpMs: number;
+  /** Flood waits longer than this are reported as errors instead of waited out. */
+  maxFloodWaitMs: number;
+  log: Logger;
+  connection(accountId: number): TelegramConnection | null;
+}
+
+const IMAGE = /\.(jpe?g|png|webp|gif|bmp)$/i;
+const MIME: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp", gif: "image/gif", bmp: "image/bmp", pdf: "application/pdf", txt: "text/plain", mp4: "video/mp4", mp3: "audio/mpeg", ogg: "audio/ogg", zip: "application/zip", docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" };
+
+/** A 64-bit signed random_id for part `part` of a job: stable across restarts. */
+export function partRandomId(seed: string, part: number): bigint {
+  return createHash("sha256").update(`${seed}:${part}`).digest().readBigInt64BE(0);
+}
+
+export class OutboundBridge {
+  private readonly pumps = new Map<number, Pump>();
+
+  constructor(private readonly deps: OutboundDeps) {}
+
+  /**
+   * Accepts Planfix's newMessage for `client`: routes it to a number and a recipient, stores the job,
+   * and returns the chatId / contactId to answer. A repeated messageId returns the first answer.
+   */
+  async accept(client: Client, m: PlanfixInboundMessage): Promise<{ chatId: string; contactId: string }> {
+    const account = this.route(client, m);
+    const prior = this.deps.jobs.byMessage(client.id, m.messageId);
+    if (prior) return { chatId: prior.chatId, contactId: prior.contactId };
+
+    const lookup = { username: m.telegramUserName || undefined, phone: m.contactPhone?.replace(/\D/g, "") || undefined };
+    const parsed = m.chatId ? parseChatId(m.chatId) : null;
+    let userId: string;
+    if (parsed) userId = parsed.userId;
+    else if (m.telegramUserId && /^\d{1,20}$/.test(m.telegramUserId)) userId = m.telegramUserId;
+    else userId = await this.resolveFirst(account, lookup);
+
+    const chatId = chatIdFor(account.number, userId);
+    const { job } = this.deps.jobs.addOrGet({
+      clientId: client.id,
+      planfixMessageId: m.messageId,
+      accountId: account.id,
+      chatId,
+      contactId: userId,
+      peerUserId: userId,
+      lookup: lookup.username || lookup.phone ? JSON.stringify(lookup) : null,
+      text: m.message,
+      attachments: JSON.stringify(m.attachments),
+      randomSeed: randomBytes(16).toString("hex"),
+    });
+    this.kick(account.id);
+    return { chatId: job.chatId, contactId: job.contactId };
+  }
+
+  /** A first message (no chat yet): the answer must carry the chat, so the recipient is resolved now. */
+  private async resolveFirst(account: Account, by: { username?: string; phone?: string }): Promise<string> {
+    const field = by.username ? "telegramUserName" : "contactPhone";
+    if (!by.username && !by.phone) throw new WebhookError(400, "a recipient is needed: chatId, telegramUserId, telegramUserName or contactPhone", "contactPhone");
+    const conn = this.deps.connection(account.id);
+    if (!conn) throw new WebhookError(409, `number ${account.number} is ${account.state}; the recipient cannot be looked up now`, "channel");
+    let found: PeerInfo | null;
+    try {
+      found = await this.lookup(account.id, conn, by);
+    } catch (e) {
+      throw new WebhookError(409, `the recipient could not be looked up: ${e instanceof TelegramFailure ? e.reason : errorText(e)}`, field);
+    }
+    if (!found) throw new WebhookError(400, `no Telegram user found for ${by.username ? `@${by.username}` : `phone ${by.phone}`}`, field);
+    return found.userId;
+  }
+
+  private route(client: Client, m: PlanfixInboundMessage): Account {
+    const own = (number: string) => this.deps.clients.accountOfClient(client.id, number);
+    if (m.chatId) {
+      const parsed = parseChatId(m.chatId);
+      const account = parsed && own(parsed.number);
+      if (!account) throw new WebhookError(400, `chatId "${m.chatId}" is not a chat of this client's numbers`, "chatId");
+      return account;
+    }
+    if (m.channel) {
+      const account = own(m.channel.replace(/\D/g, ""));
+      if (!account) throw new WebhookError(400, `channel "${m.channel}" is not a number of this client`, "channel");
+      return account;
+    }
+    const all = this.deps.clients.accountsOfClient(client.id);
+    if (all.length === 1) return all[0]!;
+    throw new WebhookError(400, "channel is needed: this client has several numbers", "channel");
+  }
+
+  kick(accountId: number): void {
+    let pump = this.pumps.get(accountId);
+    if (!pump) {
+      pump = new Pump(
+        () => this.round(accountId),
+        (e) => this.deps.log.error("send round failed", { accountId, error: errorText(e) }),
+      );
+      this.pumps.set(accountId, pump);
+    }
+    pump.kick();
+  }
+
+  resumeAll(): void {
+    for (const id of this.deps.jobs.accountsWithPending()) this.kick(id);
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.pumps.values()) p.stop();
+    await Promise.all([...this.pumps.values()].map((p) => p.idle()));
+  }
+
+  private async round(accountId: number): Promise<number | null> {
+    const heads = this.deps.jobs.dueHeads(accountId, Date.now());
+    await Promise.all(heads.map((job) => this.send(job)));
+    return this.deps.jobs.nextDueAt(accountId);
+  }
+
+  private async send(job: JobRow): Promise<void> {
+    const account = this.deps.clients.accountById(job.accountId);
+    if (!account) return;
+    const conn = this.deps.connection(job.accountId);
+    if (!conn) {
+      if (Date.now() - job.createdAt > this.deps.offlineGiveUpMs) return this.fail(job, `number ${account.number} has been offline too long (${account.state})`);
+      return this.deps.jobs.retryLater(job.id, job.attempts, Date.now() + 2000, `number ${account.number} is ${account.state}`);
+    }
+    try {
+      const peer = await this.recipient(job, conn);
+      if (!peer) return this.fail(job, "unknown recipient: this Telegram account cannot reach the user (no access hash, username or phone that resolves)");
+      const attachments = JSON.parse(job.attachments) as { name: string; url: string }[];
+      const parts: ({ kind: "text"; text: string } | { kind: "file"; name: string; url: string })[] = [];
+      if (job.text.trim()) parts.push({ kind: "text", text: job.text });
+      for (const a of attachments) parts.push({ kind: "file", name: a.name, url: a.url });
+      for (let i = job.partsDone; i < parts.length; i++) {
+        const part = parts[i]!;
+        const randomId = partRandomId(job.randomSeed, i);
+        let sent;
+        if (part.kind === "text") sent = await conn.sendText(peer, part.text, randomId);
+        else sent = await conn.sendFile(peer, await this.download(part), "", randomId);
+        this.deps.jobs.partSent(job, i, sent.messageId);
+      }
+      this.deps.jobs.finish(job.id, "sent");
+      this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
+    } catch (e) {
+      this.onError(job, e);
+    }
+  }
+
+  private onError(job: JobRow, e: unknown): void {
+    const fresh = this.deps.jobs.byId(job.id) ?? job;
+    if (e instanceof DownloadError) {
+      if (e.retry && fresh.attempts < 5) return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), e.message);
+      return this.fail(fresh, e.message);
+    }
+    if (e instanceof TelegramFailure) {
+      if (e.kind === "flood_wait" && e.floodSeconds !== undefined && e.floodSeconds * 1000 <= this.deps.maxFloodWaitMs) {
+        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, Date.now() + e.floodSeconds * 1000 + 250, `Telegram asked to wait ${e.floodSeconds} s`);
+      }
+      if (e.kind === "flood_wait") return this.fail(fresh, `Telegram flood limits: ${e.reason}${e.floodSeconds ? ` (wait ${e.floodSeconds} s)` : ""}`);
+      if (e.kind === "network" || e.kind === "timeout") {
+        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), e.message);
+      }
+      if (e.kind === "unauthorized" || e.kind === "banned" || e.kind === "duplicated") {
+        // The number is going down; the job waits for it (and gives up after offlineGiveUpMs).
+        return this.deps.jobs.retryLater(job.id, fresh.attempts, Date.now() + 2000, e.message);
+      }
+      return this.fail(fresh, `Telegram refused the message: ${e.reason}`);
+    }
+    if (fresh.attempts < 5) return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), errorText(e));
+    this.fail(fresh, errorText(e));
+  }
+
+  private fail(job: JobRow, reason: string): void {
+    this.deps.jobs.finish(job.id, "failed", reason);
+    this.deps.log.warn("message not delivered to Telegram", { accountId: job.accountId, job: job.id, reason });
+    this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: reason });
+  }
+
+  private async download(part: { name: string; url: string }): Promise<OutgoingFile> {
+    const { bytes, mimeType } = await downloadUrl(part.url, { maxBytes: this.deps.maxFileBytes, timeoutMs: this.deps.downloadTimeoutMs, name: part.name });
+    const ext = part.name.split(".").pop()?.toLowerCase() ?? "";
+    const byName = MIME[ext];
+    // The name's extension decides photo vs document; a generic server type defers to it.
+    const mime = byName && (mimeType === "application/octet-stream" || IMAGE.test(part.name)) ? byName : mimeType;
+    return { name: part.name, mimeType: mime, bytes };
+  }
+
+  /** The recipient with this account's access hash: known peer → username → phone. */
+  private async recipient(job: JobRow, conn: TelegramConnection): Promise<PeerInfo | null> {
+    const known = this.deps.peers.byId(job.accountId, job.peerUserId);
+    if (known?.accessHash) return known;
+    const lookup = job.lookup ? (JSON.parse(job.lookup) as { username?: string; phone?: string }) : {};
+    const found = await this.lookup(job.accountId, conn, lookup);
+    return found && found.userId === job.peerUserId ? found : null;
+  }
+
+  /** Resolves a username or phone through Telegram, cached in the peer store and rate-limited. */
+  async lookup(accountId: number, conn: TelegramConnection, by: { username?: string; phone?: string }): Promise<PeerInfo | null> {
+    if (by.username) {
+      const cached = this.deps.peers.byUsername(accountId, by.username);
+      if (cached?.accessHash) return cached;
+    }
+    if (by.phone) {
+      const cached = this.deps.peers.byPhone(accountId, by.phone);
+      if (cached?.accessHash) return cached;
+    }
+    if (!(await this.deps.limiter.acquire(accountId, 10_000))) throw new TelegramFailure("flood_wait", "too many lookups on this number; slowing down", 10);
+    let found: PeerInfo | null = null;
+    if (by.username) found = await conn.resolveUsername(by.username);
+    if (!found && by.phone) found = await conn.resolvePhone(by.phone);
+    if (found) this.deps.peers.save(accountId, [found]);
+    return found;
+  }
+
+}

@@ -1,0 +1,121 @@
+// POST /planfix — the URL a Planfix admin enters in the chat integration; and GET /files/… — the
+// media we offer Planfix. Planfix's answers: 200 {chatId, contactId}, 400/401 {"error": …}.
+import { Elysia } from "elysia";
+import { hashToken } from "../auth/tokens.ts";
+import { WebhookError, type OutboundBridge } from "../bridge/outbound.ts";
+import { errorText, type Logger } from "../log.ts";
+import { parsePlanfixWebhook } from "../planfix/index.ts";
+import type { ClientStore } from "../store/clients.ts";
+import type { FileStore } from "../store/files.ts";
+import { BodyError, readBodyText } from "./body.ts";
+import { errorResponses } from "./openapi-schemas.ts";
+import { json } from "./respond.ts";
+
+const invalid = (field: string, problem: string) => json(400, { error: "Invalid parameters", field, problem });
+
+export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBridge; files: FileStore; log: Logger }) {
+  return new Elysia()
+    .post(
+      "/planfix",
+      async ({ request }) => {
+        // Read the content type before the body, and parse the raw text ourselves: repeated
+        // attachments[name]/[url] pairs must keep their order, which a map-based parser loses.
+        const type = request.headers.get("content-type");
+        let text: string;
+        try {
+          text = await readBodyText(request);
+        } catch (e) {
+          return e instanceof BodyError ? json(e.status, { error: e.status === 413 ? "Body too large" : "Invalid parameters", field: "body", problem: e.message }) : invalid("body", "unreadable");
+        }
+        const parsed = parsePlanfixWebhook(text, type);
+        const token = parsed.ok ? parsed.value.token : tokenOf(text, type);
+        const client = token ? deps.clients.clientByTokenHash(hashToken(token)) : undefined;
+        if (!client) return json(401, { error: "Invalid token" });
+        if (!parsed.ok) return invalid(parsed.field, parsed.problem);
+        try {
+          return json(200, await deps.outbound.accept(client, parsed.value));
+        } catch (e) {
+          if (e instanceof WebhookError) return json(e.status, { error: e.status === 400 ? "Invalid parameters" : e.message, field: e.field, problem: e.message });
+          deps.log.error("webhook failed", { client: client.id, error: errorText(e) });
+          throw e;
+        }
+      },
+      {
+        parse: "none",
+        detail: {
+          tags: ["planfix"],
+          summary: "Planfix chat webhook (an employee's message)",
+          description:
+            "Enter `<PUBLIC_URL>/planfix` as the webhook URL of the Planfix chat integration and the client token as \"your token\". " +
+            "Form-encoded as Planfix sends it (JSON accepted too). The message is stored, answered at once with the chat and contact ids, " +
+            "and sent to Telegram in the background, in order per chat: the text first, then each attachment as its own message " +
+            "(images as photos, other files as documents, under their own names). The outcome comes back to Planfix as messageStatus " +
+            "sent / read / error. A repeated messageId sends nothing new and gets the same answer. Without chatId (an employee writes first), " +
+            "contactPhone or telegramUserName is looked up on the number and the new chatId is answered.",
+          requestBody: {
+            required: true,
+            content: {
+              "application/x-www-form-urlencoded": {
+                schema: {
+                  type: "object",
+                  required: ["cmd", "token", "messageId"],
+                  properties: {
+                    cmd: { type: "string", enum: ["newMessage"] },
+                    providerId: { type: "string" },
+                    token: { type: "string", description: "The client token" },
+                    chatId: { type: "string", description: "As we gave it: <number>_<telegram user id>. Absent on a first message." },
+                    channel: { type: "string", description: "The number (optional when chatId is given)" },
+                    message: { type: "string" },
+                    messageId: { type: "string" },
+                    userName: { type: "string" },
+                    userLastName: { type: "string" },
+                    contactPhone: { type: "string" },
+                    telegramUserName: { type: "string" },
+                    telegramUserId: { type: "string" },
+                    "attachments[name]": { type: "string", description: "Repeated, paired in order with attachments[url]" },
+                    "attachments[url]": { type: "string" },
+                  },
+                },
+                example: { cmd: "newMessage", providerId: "planfix-telegram", token: "<client token>", chatId: "380955821319_6800630955", message: "Hello!", messageId: "50345842" },
+              },
+            },
+          },
+          responses: {
+            "200": { description: "Accepted", content: { "application/json": { schema: { type: "object", properties: { chatId: { type: "string" }, contactId: { type: "string" } } } } } },
+            ...errorResponses(400, 401, 409, 413),
+          },
+        },
+      },
+    )
+    .get(
+      "/files/:id/:name",
+      ({ params }) => {
+        const f = deps.files.find(params.id, decodeURIComponent(params.name));
+        if (!f) return json(404, { error: "file not found or expired" });
+        return new Response(Bun.file(f.fullPath), {
+          headers: { "content-type": f.mimeType, "content-length": String(f.size), "content-disposition": `inline; filename*=UTF-8''${encodeURIComponent(f.name)}` },
+        });
+      },
+      {
+        detail: {
+          tags: ["planfix"],
+          summary: "Media from Telegram, offered to Planfix",
+          description: "Links handed to Planfix in newMessage attachments and contactIco. Unguessable ids; expire after FILE_TTL_DAYS. Wrong or expired: 404.",
+          responses: { "200": { description: "The file" }, "404": { description: "Unknown or expired" } },
+        },
+      },
+    );
+}
+
+/** The token of a body that failed validation, so a bad body with a bad token is still a 401. */
+function tokenOf(text: string, type: string | null): string | null {
+  try {
+    if ((type ?? "").includes("json") || text.trimStart().startsWith("{")) {
+      const v = JSON.parse(text) as { token?: unknown };
+      return typeof v.token === "string" ? v.token : null;
+    }
+    return new URLSearchParams(text).get("token");
+  } catch {
+    return null;
+  }
+}
