@@ -33,24 +33,34 @@ export class ConnectClientError extends Error {
 
 type SessionLike = string | WorldSession | WorldUser | number;
 
+/** A server in another process (e.g. the CLI): only its address is known. */
+export interface ServerAddress {
+  host: string;
+  port: number;
+}
+
 /** A silent GramJS logger (level none): GramJS otherwise prints to the console on every reconnect. */
 export function silentLogger(): Logger {
   return new Logger(LogLevel.NONE);
 }
 
 /**
- * Builds a real TelegramClient for `session` (StringSession text, a world session, a user or a user id),
+ * Builds a real TelegramClient for `session` (StringSession text, or a world session, user or user id
+ * when `server` is in-process),
  * connects it through the endpoint connection class and resolves once connect() succeeded.
  * On failure the client is stopped and ConnectClientError is thrown: "timeout" (stalled server),
  * "refused" (connect() resolved false) or "rpc" (the initial request got an rpc_error, e.g.
  * AUTH_KEY_DUPLICATED — `cause` is GramJS's RPCError).
  */
 export async function connectClient(
-  server: TelegramServer,
+  server: TelegramServer | ServerAddress,
   session: SessionLike,
   opts: ConnectClientOptions = {},
 ): Promise<TelegramClient> {
-  const text = typeof session === "string" ? session : server.sessionString(session);
+  let text: string;
+  if (typeof session === "string") text = session;
+  else if ("sessionString" in server) text = server.sessionString(session);
+  else throw new Error("connectClient: pass StringSession text when the server runs elsewhere");
   const client = new TelegramClient(new StringSession(text), 1, "loopback", {
     connection: endpointConnection(opts.endpoint ?? `${server.host}:${server.port}`),
     baseLogger: silentLogger(),

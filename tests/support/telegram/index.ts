@@ -2,5 +2,5 @@
 export { TelegramServer, stringSession, newAuthKey, tinyPng, LOOPBACK_HOST, type ServerOptions, type Builtins } from "./server.ts";
 export { Driver, waitFor, type DriverMessage, type DriverMedia, type PeerTarget, type UserRef, type SendFileOptions } from "./driver.ts";
 export { Faults, type FaultRule, type FaultOptions } from "./faults.ts";
-export { connectClient, stopClient, silentLogger, ConnectClientError, type ConnectClientOptions } from "./client.ts";
+export { connectClient, stopClient, silentLogger, ConnectClientError, type ConnectClientOptions, type ServerAddress } from "./client.ts";
 export { SERVICE_USER_ID, type UserSpec, type WorldUser, type WorldSession, type WorldChat, type PeerRef } from "./world.ts";
