@@ -1,0 +1,424 @@
+// The GramJS implementation of the TelegramConnector port: one TelegramClient per connection, never
+// reconnected in place. Any loss (dropped socket, missing pong, dead key) closes the client completely
+// and is reported once through events.onLost; the pool then connects again with a new client, so the
+// same auth key is never live twice.
+//
+// connect(): new client → connect() and getMe under options.timeoutMs → catch-up (getDifference from
+// options.updateState, or updates.getState when there is none) → resolve. Catch-up runs BEFORE connect
+// resolves, so events.onMessage may be called while connect() is still pending; handlers must not
+// need the connection object. Catch-up is not bounded by timeoutMs (a long backlog is legitimate);
+// a stalled server during it is caught by the keepalive.
+import { Api, TelegramClient } from "telegram";
+import { UpdateConnectionState } from "telegram/network";
+import { StringSession } from "telegram/sessions";
+import {
+  TERMINAL_FAILURES,
+  TelegramFailure,
+  type ConnectOptions,
+  type MediaRef,
+  type OutgoingFile,
+  type PeerInfo,
+  type SelfInfo,
+  type SentMessage,
+  type TelegramConnection,
+  type TelegramConnector,
+  type TelegramEvents,
+} from "../domain/telegram-port.ts";
+import type { Logger } from "../log.ts";
+import { toStringSession } from "../sessions/read.ts";
+import { endpointConnection } from "./endpoint.ts";
+import { isNotFound, toFailure } from "./errors.ts";
+import { internals, longText, toLong, type SenderInternals } from "./gram.ts";
+import { RoutedGramLogger } from "./gramlog.ts";
+import { Keepalive } from "./keepalive.ts";
+import {
+  PHOTO_REFUSALS,
+  downloadLocation,
+  isFileReferenceError,
+  locationOf,
+  randomLong,
+  sendsAsPhoto,
+  tooLarge,
+  uploadBytes,
+  uploadedMedia,
+  type FileTransport,
+} from "./media.ts";
+import { isMediaHandle, mediaRefOf, type MediaHandle } from "./messages.ts";
+import { PeerBook, inputPeer, inputUser, peerFromUser } from "./peers.ts";
+import { shutdownClient } from "./shutdown.ts";
+import { withTimeout } from "./timing.ts";
+import { UpdateEngine } from "./updates.ts";
+
+export interface GramjsConnectorOptions {
+  /** `host:port` every MTProto connection goes to (tests, demos); null: Telegram's own addresses. */
+  endpoint: string | null;
+  /** Keepalive ping period (default 30 s). */
+  pingIntervalMs?: number;
+  /** How long a ping may wait for its pong before the connection counts as dead (default 15 s). */
+  pingTimeoutMs?: number;
+  /** updates.getState every this many pings (default 20, i.e. every 10 min). */
+  stateCheckEvery?: number;
+  /** Most users remembered per connection for filling in short updates (default 5000). */
+  peerBookLimit?: number;
+}
+
+/** Largest profile photo we download. */
+const MAX_PROFILE_PHOTO_BYTES = 10 * 1024 * 1024;
+/** Telegram closes the connection if no ping arrives within this many seconds. */
+const PING_DISCONNECT_DELAY_S = 75;
+
+export function createGramjsConnector(opts: GramjsConnectorOptions): TelegramConnector {
+  const connection = opts.endpoint ? endpointConnection(opts.endpoint) : undefined;
+  const cfg: Required<Omit<GramjsConnectorOptions, "endpoint">> & { connection: typeof connection } = {
+    connection,
+    pingIntervalMs: opts.pingIntervalMs ?? 30_000,
+    pingTimeoutMs: opts.pingTimeoutMs ?? 15_000,
+    stateCheckEvery: opts.stateCheckEvery ?? 20,
+    peerBookLimit: opts.peerBookLimit ?? 5000,
+  };
+  return { connect: (o) => GramjsConnection.open(o, cfg) };
+}
+
+type Config = Required<Omit<GramjsConnectorOptions, "endpoint">> & { connection: ReturnType<typeof endpointConnection> | undefined };
+
+class GramjsConnection implements TelegramConnection {
+  self!: SelfInfo;
+  private readonly client: TelegramClient;
+  private readonly log: Logger;
+  private readonly events: TelegramEvents;
+  private readonly peers: PeerBook;
+  private readonly engine: UpdateEngine;
+  private readonly keepalive: Keepalive;
+  private readonly transport: FileTransport;
+  private sender: SenderInternals | undefined;
+  /** connect() has resolved: from now on losses go to events.onLost. */
+  private live = false;
+  private lost: TelegramFailure | null = null;
+  private closing: Promise<void> | null = null;
+  private readonly lostSignal: Promise<never>;
+  private signalLost!: (f: TelegramFailure) => void;
+  private lastError: unknown = null;
+
+  static async open(o: ConnectOptions, cfg: Config): Promise<GramjsConnection> {
+    const c = new GramjsConnection(o, cfg);
+    try {
+      await withTimeout(c.race(c.handshake()), o.timeoutMs, () => new TelegramFailure("timeout", `no answer within ${o.timeoutMs} ms`));
+      c.keepalive.start();
+      await c.race(c.engine.start(o.updateState));
+      if (c.lost) throw c.lost;
+      c.live = true;
+      return c;
+    } catch (e) {
+      const failure = c.lost ?? toFailure(e);
+      c.lost ??= failure;
+      await c.close();
+      c.log.info("telegram connect failed", { kind: failure.kind, reason: failure.reason });
+      throw failure;
+    }
+  }
+
+  private constructor(o: ConnectOptions, private readonly cfg: Config) {
+    this.log = o.log;
+    this.events = o.events;
+    this.lostSignal = new Promise<never>((_, reject) => (this.signalLost = reject));
+    this.lostSignal.catch(() => {});
+    this.peers = new PeerBook(o.knownPeers, cfg.peerBookLimit);
+
+    const session = new StringSession(toStringSession(o.session));
+    // We keep access hashes ourselves (onPeers); GramJS's session cache grows with every update.
+    session.processEntities = () => {};
+    // Nothing is persisted through GramJS (and its save() throws for ports above 32767).
+    session.save = () => "";
+    this.client = new TelegramClient(session, o.apiId, o.apiHash, {
+      ...(cfg.connection ? { connection: cfg.connection } : {}),
+      connectionRetries: 1,
+      reconnectRetries: 0,
+      retryDelay: 0,
+      autoReconnect: false,
+      floodSleepThreshold: 0,
+      requestRetries: 2,
+      baseLogger: new RoutedGramLogger(o.log),
+    });
+    const c = internals(this.client);
+    c._loopStarted = true; // no GramJS ping loop: ours is stoppable and does not reconnect
+    c._entityCache.add = () => {};
+    c._switchDC = async () => {
+      throw new TelegramFailure("error", "DC_MIGRATE_UNSUPPORTED");
+    };
+    this.client.onError = async (e: Error) => {
+      this.lastError = e;
+      this.log.debug("gramjs error", { error: e });
+    };
+    // GramJS creates the main sender inside connect(); take it over the moment it is assigned.
+    Object.defineProperty(this.client, "_sender", {
+      configurable: true,
+      enumerable: false,
+      get: () => this.sender,
+      set: (s: SenderInternals | undefined) => {
+        this.sender = s;
+        if (s) this.hookSender(s);
+      },
+    });
+
+    this.engine = new UpdateEngine({
+      getState: () => this.call<Api.updates.State>(new Api.updates.GetState()),
+      getDifference: (s) => this.call<Api.updates.TypeDifference>(new Api.updates.GetDifference({ pts: s.pts, qts: s.qts, date: s.date })),
+      events: this.events,
+      peers: this.peers,
+      log: this.log,
+      fail: (f) => this.lose(f),
+    });
+    this.keepalive = new Keepalive({
+      intervalMs: cfg.pingIntervalMs,
+      timeoutMs: cfg.pingTimeoutMs,
+      stateEvery: cfg.stateCheckEvery,
+      ping: () => this.ping(),
+      checkState: () => this.checkState(),
+      onDead: (f) => this.lose(f),
+    });
+    this.transport = {
+      call: (r) => this.call(r),
+      homeDcId: o.session.dcId,
+      downloadFromDc: (location, dcId, size) => this.downloadFromDc(location, dcId, size),
+    };
+  }
+
+  // ── lifecycle ───────────────────────────────────────────────────────────────────────────────
+
+  private hookSender(s: SenderInternals): void {
+    s._updateCallback = (_client, update) => this.onPushed(update);
+    // Every broken-connection path of MTProtoSender (recv/send failure, bad buffer) calls reconnect().
+    // We never reconnect in place: the client is closed and the pool decides.
+    s.reconnect = () => this.lose(new TelegramFailure("network", "connection to Telegram dropped"));
+  }
+
+  private onPushed(update: unknown): void {
+    if (update instanceof UpdateConnectionState) {
+      // broken: the server answered -404, it does not know our auth key.
+      if (update.state === UpdateConnectionState.broken) this.lose(new TelegramFailure("unauthorized", "AUTH_KEY_UNREGISTERED (-404)"));
+      return;
+    }
+    if (this.closing || this.lost) return;
+    this.engine.push(update as Api.TypeUpdates);
+  }
+
+  private async handshake(): Promise<void> {
+    const ok = await this.client.connect();
+    if (!ok) {
+      const why = this.lastError ? toFailure(this.lastError) : null;
+      throw new TelegramFailure(why?.kind === "network" || why?.kind === "timeout" ? why.kind : "network", why?.reason ?? "could not connect");
+    }
+    const users = await this.call<Api.TypeUser[]>(new Api.users.GetUsers({ id: [new Api.InputUserSelf()] }));
+    const me = users[0];
+    if (!(me instanceof Api.User)) throw new TelegramFailure("unauthorized", "getMe returned no user");
+    internals(this.client)._selfInputPeer = new Api.InputPeerUser({ userId: me.id, accessHash: me.accessHash ?? toLong("0") });
+    this.self = {
+      userId: me.id.toString(),
+      firstName: me.firstName ?? null,
+      lastName: me.lastName ?? null,
+      username: me.username ?? null,
+      phone: me.phone ?? null,
+    };
+  }
+
+  /** The connection is gone: close everything, then (if connect() had resolved) tell the pool once. */
+  private lose(failure: TelegramFailure): void {
+    if (this.lost || this.closing) return;
+    this.lost = failure;
+    this.log.warn("telegram connection lost", { kind: failure.kind, reason: failure.reason });
+    void this.close().then(() => {
+      if (this.live) this.events.onLost(failure);
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    const reason = this.lost ?? new TelegramFailure("network", "connection closed");
+    this.signalLost(reason);
+    this.keepalive.stop();
+    this.engine.stop();
+    this.closing = shutdownClient(this.client, this.log, reason).catch((e) => {
+      this.log.warn("telegram close: cleanup error", { error: e });
+    });
+    return this.closing;
+  }
+
+  /** `p`, or the connection's loss if that comes first. */
+  private race<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([p, this.lostSignal]);
+  }
+
+  /** An RPC on the main connection with errors mapped; a dead key drops the connection. */
+  private async call<R>(request: Api.AnyRequest): Promise<R> {
+    if (this.lost) throw this.lost;
+    if (this.closing) throw new TelegramFailure("network", "connection closed");
+    try {
+      return (await this.race(this.client.invoke(request))) as R;
+    } catch (e) {
+      const f = toFailure(e);
+      if (TERMINAL_FAILURES.has(f.kind)) this.lose(f);
+      throw f;
+    }
+  }
+
+  private async ping(): Promise<void> {
+    const s = this.sender;
+    if (!s || this.closing) throw new TelegramFailure("network", "connection closed");
+    await this.race(s.send(new Api.PingDelayDisconnect({ pingId: randomLong(), disconnectDelay: PING_DISCONNECT_DELAY_S })));
+  }
+
+  private async checkState(): Promise<void> {
+    try {
+      const s = await this.call<Api.updates.State>(new Api.updates.GetState());
+      this.engine.check({ pts: s.pts });
+    } catch (e) {
+      const f = toFailure(e);
+      if (f.kind === "network" || f.kind === "timeout" || TERMINAL_FAILURES.has(f.kind)) throw f;
+      this.log.debug("telegram getState failed", { kind: f.kind, reason: f.reason });
+    }
+  }
+
+  // ── sending ─────────────────────────────────────────────────────────────────────────────────
+
+  async sendText(peer: PeerInfo, text: string, randomId: bigint): Promise<SentMessage> {
+    const rid = toLong(randomId);
+    const request = new Api.messages.SendMessage({ peer: inputPeer(peer), message: text, randomId: rid });
+    const result = await this.engine.trackSend(peer.userId, this.call<Api.TypeUpdates>(request));
+    return this.sentId(result, rid.toString());
+  }
+
+  async sendFile(peer: PeerInfo, file: OutgoingFile, caption: string, randomId: bigint): Promise<SentMessage> {
+    const rid = toLong(randomId);
+    const asPhoto = sendsAsPhoto(file);
+    const input = await uploadBytes(this.transport, file.name, file.bytes);
+    const send = (photo: boolean) =>
+      this.engine.trackSend(
+        peer.userId,
+        this.call<Api.TypeUpdates>(new Api.messages.SendMedia({ peer: inputPeer(peer), media: uploadedMedia(file, input, photo), message: caption, randomId: rid })),
+      );
+    let result: Api.TypeUpdates;
+    try {
+      result = await send(asPhoto);
+    } catch (e) {
+      if (!(asPhoto && e instanceof TelegramFailure && PHOTO_REFUSALS.has(e.reason))) throw e;
+      this.log.info("telegram refused a picture as photo; sending it as a document", { reason: e.reason });
+      result = await send(false);
+    }
+    return this.sentId(result, rid.toString());
+  }
+
+  private sentId(result: Api.TypeUpdates, randomId: string): SentMessage {
+    const id = this.engine.acceptOwnResult(result, randomId);
+    if (id === null) throw new TelegramFailure("error", `NO_MESSAGE_ID in ${result.className}`);
+    return { messageId: id };
+  }
+
+  // ── lookups ─────────────────────────────────────────────────────────────────────────────────
+
+  async resolveUsername(username: string): Promise<PeerInfo | null> {
+    const name = username.trim().replace(/^@/, "");
+    if (!/^[A-Za-z0-9_]{4,32}$/.test(name)) return null;
+    let res: Api.contacts.ResolvedPeer;
+    try {
+      res = await this.call<Api.contacts.ResolvedPeer>(new Api.contacts.ResolveUsername({ username: name }));
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+    if (!(res.peer instanceof Api.PeerUser)) return null;
+    const id = res.peer.userId.toString();
+    const user = res.users.find((u) => u.id.toString() === id);
+    return user ? peerFromUser(user) : null;
+  }
+
+  async resolvePhone(phone: string): Promise<PeerInfo | null> {
+    const digits = phone.replace(/\D/g, "");
+    if (digits.length < 5) return null;
+    let res: Api.contacts.ImportedContacts;
+    try {
+      res = await this.call<Api.contacts.ImportedContacts>(
+        new Api.contacts.ImportContacts({
+          contacts: [new Api.InputPhoneContact({ clientId: randomLong(), phone: `+${digits}`, firstName: `+${digits}`, lastName: "" })],
+        }),
+      );
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+    const imported = res.imported[0];
+    const user = imported ? res.users.find((u) => u.id.toString() === imported.userId.toString()) : res.users[0];
+    return user ? peerFromUser(user) : null;
+  }
+
+  async getUser(peer: PeerInfo): Promise<PeerInfo | null> {
+    let users: Api.TypeUser[];
+    try {
+      users = await this.call<Api.TypeUser[]>(new Api.users.GetUsers({ id: [inputUser(peer)] }));
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+    const user = users[0];
+    const info = user ? peerFromUser(user) : null;
+    if (info && info.accessHash === null) info.accessHash = peer.accessHash;
+    return info;
+  }
+
+  // ── files ───────────────────────────────────────────────────────────────────────────────────
+
+  async downloadMedia(media: MediaRef, maxBytes: number): Promise<Uint8Array> {
+    const h = media.handle;
+    if (!isMediaHandle(h)) throw new TelegramFailure("error", "MEDIA_HANDLE_INVALID");
+    if (media.size !== null && media.size > maxBytes) throw tooLarge(media.size, maxBytes);
+    try {
+      return await downloadLocation(this.transport, locationOf(h), h.dcId, media.size, maxBytes);
+    } catch (e) {
+      if (!isFileReferenceError(e)) throw e;
+      const fresh = await this.refetchMedia(h);
+      if (!fresh) throw new TelegramFailure("error", "MEDIA_GONE");
+      return downloadLocation(this.transport, locationOf(fresh), fresh.dcId, media.size, maxBytes);
+    }
+  }
+
+  /** The media handle of the same message again, with a fresh file reference. */
+  private async refetchMedia(h: MediaHandle): Promise<MediaHandle | null> {
+    const res = await this.call<Api.messages.TypeMessages>(new Api.messages.GetMessages({ id: [new Api.InputMessageID({ id: h.messageId })] }));
+    if (res instanceof Api.messages.MessagesNotModified) return null;
+    const msg = res.messages.find((m) => m.id === h.messageId);
+    if (!(msg instanceof Api.Message)) return null;
+    const ref = mediaRefOf(msg, h.peerUserId);
+    return ref && isMediaHandle(ref.handle) ? ref.handle : null;
+  }
+
+  async downloadProfilePhoto(peer: PeerInfo): Promise<Uint8Array | null> {
+    let users: Api.TypeUser[];
+    try {
+      users = await this.call<Api.TypeUser[]>(new Api.users.GetUsers({ id: [inputUser(peer)] }));
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+    const user = users[0];
+    if (!(user instanceof Api.User) || !(user.photo instanceof Api.UserProfilePhoto)) return null;
+    const hash = user.min ? peer.accessHash : (longText(user.accessHash) ?? peer.accessHash);
+    const location = new Api.InputPeerPhotoFileLocation({
+      big: true,
+      peer: inputPeer({ ...peer, accessHash: hash }),
+      photoId: user.photo.photoId,
+    });
+    return downloadLocation(this.transport, location, user.photo.dcId, null, MAX_PROFILE_PHOTO_BYTES);
+  }
+
+  private async downloadFromDc(location: Api.TypeInputFileLocation, dcId: number, size: number | null): Promise<Uint8Array> {
+    if (this.lost) throw this.lost;
+    try {
+      const out = await this.race(this.client.downloadFile(location, { dcId, ...(size ? { fileSize: toLong(String(size)) } : {}) }));
+      if (!out || typeof out === "string") throw new TelegramFailure("error", "DOWNLOAD_EMPTY");
+      return new Uint8Array(out);
+    } catch (e) {
+      const f = toFailure(e);
+      if (TERMINAL_FAILURES.has(f.kind)) this.lose(f);
+      throw f;
+    }
+  }
+}

@@ -1,0 +1,93 @@
+// Maps whatever GramJS throws (RPC errors, socket errors, our own timeouts) to a TelegramFailure.
+import { errors } from "telegram";
+import { TelegramFailure, type FailureKind } from "../domain/telegram-port.ts";
+import { errorText } from "../log.ts";
+
+/** The key is not (or no longer) authorized: an operator must supply a new session. */
+const UNAUTHORIZED = new Set([
+  "AUTH_KEY_UNREGISTERED",
+  "AUTH_KEY_INVALID",
+  "AUTH_KEY_PERM_EMPTY",
+  "SESSION_REVOKED",
+  "SESSION_EXPIRED",
+  "SESSION_PASSWORD_NEEDED",
+  "UNAUTHORIZED",
+]);
+
+/** The account itself is gone: USER_DEACTIVATED_BAN (banned) and USER_DEACTIVATED (deleted/deactivated). */
+const BANNED = new Set(["USER_DEACTIVATED_BAN", "USER_DEACTIVATED"]);
+
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EADDRNOTAVAIL",
+]);
+
+const NETWORK_MESSAGES = [/not connected/i, /socket was closed/i, /connection closed/i, /socket hang up/i, /disconnect/i];
+
+/** The RPC error name (e.g. "PEER_ID_INVALID") when `e` is an error Telegram answered with. */
+export function rpcName(e: unknown): string | null {
+  if (e instanceof errors.FloodWaitError) return `FLOOD_WAIT_${e.seconds}`;
+  if (e instanceof errors.RPCError) {
+    const m = e.errorMessage;
+    return typeof m === "string" && m ? m : null;
+  }
+  return null;
+}
+
+function floodSeconds(e: unknown, name: string | null): number | null {
+  if (e instanceof errors.FloodWaitError || e instanceof errors.FloodTestPhoneWaitError || e instanceof errors.SlowModeWaitError) {
+    return e.seconds;
+  }
+  const m = name?.match(/^(?:FLOOD_WAIT|FLOOD_PREMIUM_WAIT|SLOWMODE_WAIT|FLOOD_TEST_PHONE_WAIT)_(\d+)$/);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * The failure for an error from a Telegram call.
+ * - PEER_FLOOD ("this account is limited") is `error`, not `flood_wait`: it carries no wait time,
+ *   it lasts hours to days, and retrying is exactly what gets limited accounts banned.
+ * - Errors about the other party (PEER_ID_INVALID, USER_IS_BLOCKED, INPUT_USER_DEACTIVATED, …) are
+ *   `error` with the RPC name as reason.
+ */
+export function toFailure(e: unknown): TelegramFailure {
+  if (e instanceof TelegramFailure) return e;
+  const name = rpcName(e);
+  const seconds = floodSeconds(e, name);
+  if (seconds !== null) return new TelegramFailure("flood_wait", name ?? `FLOOD_WAIT_${seconds}`, seconds);
+  if (name) return new TelegramFailure(kindOfRpc(name), name);
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && NETWORK_CODES.has(code)) return new TelegramFailure("network", code);
+  const text = errorText(e);
+  if (NETWORK_MESSAGES.some((re) => re.test(text))) return new TelegramFailure("network", text);
+  if (/timeout|timed out/i.test(text)) return new TelegramFailure("timeout", text);
+  return new TelegramFailure("error", text);
+}
+
+export function kindOfRpc(name: string): FailureKind {
+  if (UNAUTHORIZED.has(name)) return "unauthorized";
+  if (BANNED.has(name)) return "banned";
+  if (name === "AUTH_KEY_DUPLICATED") return "duplicated";
+  return "error";
+}
+
+/** True for RPC errors that mean "no such user/username" rather than a failure of the call. */
+export function isNotFound(e: unknown): boolean {
+  const name = e instanceof TelegramFailure ? e.reason : rpcName(e);
+  return (
+    name === "USERNAME_NOT_OCCUPIED" ||
+    name === "USERNAME_INVALID" ||
+    name === "PEER_ID_INVALID" ||
+    name === "USER_ID_INVALID" ||
+    name === "PHONE_NUMBER_INVALID" ||
+    name === "PHONE_NOT_OCCUPIED"
+  );
+}

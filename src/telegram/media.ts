@@ -1,0 +1,129 @@
+// Files in and out. Uploads and home-DC downloads run on the main connection (no second socket with
+// the same key, no GramJS exported-sender loops); only files stored on another DC go through GramJS's
+// own downloadFile, which exports the authorization to that DC.
+import { Api } from "telegram";
+import { generateRandomBytes, readBigIntFromBuffer } from "telegram/Helpers";
+import { TelegramFailure, type OutgoingFile } from "../domain/telegram-port.ts";
+import { toLong } from "./gram.ts";
+import type { MediaHandle } from "./messages.ts";
+
+export const PART_SIZE = 512 * 1024;
+const BIG_FILE_THRESHOLD = 10 * 1024 * 1024;
+/** Telegram's limit for photos (larger images go as documents). */
+const MAX_PHOTO_BYTES = 10 * 1024 * 1024;
+
+/** Errors with which Telegram refuses a picture as a photo; the same upload is then sent as a document. */
+export const PHOTO_REFUSALS = new Set([
+  "PHOTO_INVALID_DIMENSIONS",
+  "PHOTO_EXT_INVALID",
+  "PHOTO_SAVE_FILE_INVALID",
+  "PHOTO_INVALID",
+  "PHOTO_CROP_SIZE_SMALL",
+  "IMAGE_PROCESS_FAILED",
+  "PHOTO_FILE_MISSING",
+]);
+
+export interface FileTransport {
+  /** An RPC on the main connection (errors already mapped to TelegramFailure). */
+  call<R>(request: Api.AnyRequest): Promise<R>;
+  homeDcId: number;
+  /** Download from another DC (GramJS exports the authorization there). */
+  downloadFromDc(location: Api.TypeInputFileLocation, dcId: number, size: number | null): Promise<Uint8Array>;
+}
+
+/**
+ * Whether an outgoing file goes as a photo: JPEG or PNG (by MIME type or extension) up to 10 MB —
+ * the formats Telegram reliably accepts as photos. GIF, WebP, HEIC, BMP, … go as documents (Telegram
+ * would turn GIFs into animations and WebP into stickers). A picture Telegram still refuses as a photo
+ * (dimensions, aspect ratio) is re-sent as a document.
+ */
+export function sendsAsPhoto(file: OutgoingFile): boolean {
+  if (file.bytes.length === 0 || file.bytes.length > MAX_PHOTO_BYTES) return false;
+  const mime = file.mimeType.toLowerCase();
+  if (mime === "image/jpeg" || mime === "image/jpg" || mime === "image/png") return true;
+  if (mime && mime !== "application/octet-stream") return false;
+  return /\.(jpe?g|png)$/i.test(file.name);
+}
+
+export function randomLong() {
+  return readBigIntFromBuffer(generateRandomBytes(8), true, true);
+}
+
+/** Uploads the bytes in 512 KB parts on the main connection; returns the InputFile to send. */
+export async function uploadBytes(t: FileTransport, name: string, bytes: Uint8Array): Promise<Api.TypeInputFile> {
+  const fileId = randomLong();
+  const big = bytes.length > BIG_FILE_THRESHOLD;
+  const parts = Math.max(1, Math.ceil(bytes.length / PART_SIZE));
+  for (let i = 0; i < parts; i++) {
+    const chunk = Buffer.from(bytes.buffer, bytes.byteOffset + i * PART_SIZE, Math.min(PART_SIZE, bytes.length - i * PART_SIZE));
+    const ok = big
+      ? await t.call<boolean>(new Api.upload.SaveBigFilePart({ fileId, filePart: i, fileTotalParts: parts, bytes: chunk }))
+      : await t.call<boolean>(new Api.upload.SaveFilePart({ fileId, filePart: i, bytes: chunk }));
+    if (!ok) throw new TelegramFailure("error", `upload part ${i} refused`);
+  }
+  return big ? new Api.InputFileBig({ id: fileId, parts, name }) : new Api.InputFile({ id: fileId, parts, name, md5Checksum: "" });
+}
+
+export function uploadedMedia(file: OutgoingFile, input: Api.TypeInputFile, asPhoto: boolean): Api.TypeInputMedia {
+  if (asPhoto) return new Api.InputMediaUploadedPhoto({ file: input });
+  return new Api.InputMediaUploadedDocument({
+    file: input,
+    mimeType: file.mimeType || "application/octet-stream",
+    attributes: [new Api.DocumentAttributeFilename({ fileName: file.name })],
+    forceFile: true,
+  });
+}
+
+export function locationOf(h: MediaHandle): Api.TypeInputFileLocation {
+  const common = { id: toLong(h.id), accessHash: toLong(h.accessHash), fileReference: Buffer.from(h.fileReference, "base64") };
+  return h.loc === "photo"
+    ? new Api.InputPhotoFileLocation({ ...common, thumbSize: h.thumbSize })
+    : new Api.InputDocumentFileLocation({ ...common, thumbSize: "" });
+}
+
+export function tooLarge(size: number, maxBytes: number): TelegramFailure {
+  return new TelegramFailure("error", `FILE_TOO_LARGE: ${size} bytes, limit ${maxBytes}`);
+}
+
+/**
+ * Downloads a file by location: on the main connection when it lives on our DC, else through GramJS.
+ * Stops with FILE_TOO_LARGE as soon as more than `maxBytes` arrived.
+ */
+export async function downloadLocation(
+  t: FileTransport,
+  location: Api.TypeInputFileLocation,
+  dcId: number,
+  size: number | null,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  if (size !== null && size > maxBytes) throw tooLarge(size, maxBytes);
+  if (dcId !== t.homeDcId) return checked(await t.downloadFromDc(location, dcId, size), maxBytes);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (let offset = 0; ; offset += PART_SIZE) {
+    let res: Api.upload.TypeFile;
+    try {
+      res = await t.call<Api.upload.TypeFile>(new Api.upload.GetFile({ location, offset: toLong(String(offset)), limit: PART_SIZE }));
+    } catch (e) {
+      const m = e instanceof TelegramFailure ? e.reason.match(/^FILE_MIGRATE_(\d+)$/) : null;
+      if (m && offset === 0) return checked(await t.downloadFromDc(location, Number(m[1]), size), maxBytes);
+      throw e;
+    }
+    if (!(res instanceof Api.upload.File)) throw new TelegramFailure("error", "CDN_REDIRECT_UNSUPPORTED");
+    const bytes = Buffer.from(res.bytes);
+    total += bytes.length;
+    if (total > maxBytes) throw tooLarge(total, maxBytes);
+    chunks.push(bytes);
+    if (bytes.length < PART_SIZE) break;
+  }
+  return new Uint8Array(Buffer.concat(chunks, total));
+}
+
+function checked(bytes: Uint8Array, maxBytes: number): Uint8Array {
+  if (bytes.length > maxBytes) throw tooLarge(bytes.length, maxBytes);
+  return bytes;
+}
+
+export function isFileReferenceError(e: unknown): boolean {
+  return e instanceof TelegramFailure && /^FILE_REFERENCE_/.test(e.reason);
+}
