@@ -12,6 +12,7 @@ import { NewMessage, type NewMessageEvent } from "telegram/events";
 import { endpointConnection, parseTelegramEndpoint } from "../src/telegram/endpoint.ts";
 import { authKeyId, decryptFromClient, encryptFromClientForTest, igeEncrypt } from "./support/telegram/crypto.ts";
 import { FrameError, FullFrameReader, FullFrameWriter } from "./support/telegram/transport.ts";
+import { parseSendMessage, updateShortChatMessage, updateShortMessage, updateShortSentMessage } from "./support/telegram/fastpath.ts";
 import { connectClient, silentLogger, stopClient, waitFor } from "./support/telegram/index.ts";
 
 describe("crypto", () => {
@@ -45,6 +46,41 @@ describe("crypto", () => {
     expect(msg.body.equals(body)).toBe(true);
     packet[packet.length - 1]! ^= 1;
     expect(() => decryptFromClient(key, packet)).toThrow("msg_key");
+  });
+});
+
+describe("hand-written TL fast path", () => {
+  test("matches GramJS's bytes, and falls back on anything unusual", () => {
+    const long = (v: bigint) => v as never; // GramJS serializes native bigints for its long fields
+    const text = "привет, hello ✓ ".repeat(30);
+    expect(
+      updateShortMessage({ id: 7, userId: 1000005, message: text, pts: 12, date: 1700000000 }).equals(
+        new Api.UpdateShortMessage({ id: 7, userId: long(1000005n), message: text, pts: 12, ptsCount: 1, date: 1700000000 }).getBytes(),
+      ),
+    ).toBe(true);
+    expect(
+      updateShortChatMessage({ id: 3, fromId: 11, chatId: 4000001, message: "hi", pts: 2, date: 5 }).equals(
+        new Api.UpdateShortChatMessage({ id: 3, fromId: long(11n), chatId: long(4000001n), message: "hi", pts: 2, ptsCount: 1, date: 5 }).getBytes(),
+      ),
+    ).toBe(true);
+    expect(
+      updateShortSentMessage({ id: 9, pts: 4, date: 6 }).equals(new Api.UpdateShortSentMessage({ out: true, id: 9, pts: 4, ptsCount: 1, date: 6 }).getBytes()),
+    ).toBe(true);
+
+    const peer = new Api.InputPeerUser({ userId: long(1000003n), accessHash: long(-1234567890123n) });
+    const parsed = parseSendMessage(new Api.messages.SendMessage({ peer, message: text, randomId: long(-42n), silent: true }).getBytes());
+    expect(parsed).toMatchObject({ message: text, randomId: -42n, peer: { kind: "user", userId: 1000003n, accessHash: -1234567890123n } });
+    expect(parseSendMessage(new Api.messages.SendMessage({ peer: new Api.InputPeerSelf(), message: "me", randomId: long(1n) }).getBytes())?.peer).toEqual({
+      kind: "self",
+    });
+    const withEntities = new Api.messages.SendMessage({
+      peer,
+      message: "bold",
+      randomId: long(1n),
+      entities: [new Api.MessageEntityBold({ offset: 0, length: 4 })],
+    });
+    expect(parseSendMessage(withEntities.getBytes())).toBeNull();
+    expect(parseSendMessage(new Api.updates.GetState().getBytes())).toBeNull();
   });
 });
 

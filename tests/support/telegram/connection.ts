@@ -22,6 +22,7 @@ import {
   type TlRequest,
 } from "./tl.ts";
 import { AUTH_FREE, handlers, type CallContext } from "./handlers.ts";
+import { parseSendMessage } from "./fastpath.ts";
 import type { Faults } from "./faults.ts";
 import type { Render } from "./render.ts";
 import type { World, WorldSession } from "./world.ts";
@@ -177,6 +178,8 @@ export class Connection {
   private deferred: { msgId: bigint; body: Buffer }[] = [];
 
   private handleRpc(msgId: bigint, body: Buffer): void {
+    const fast = parseSendMessage(body);
+    if (fast) return this.dispatch(msgId, fast as unknown as TlRequest);
     let req: TlRequest;
     try {
       req = readObject(body) as TlRequest;

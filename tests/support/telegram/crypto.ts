@@ -19,12 +19,39 @@ export function authKeyId(key: Uint8Array): bigint {
   return createHash("sha1").update(key).digest().readBigInt64LE(12);
 }
 
+/** The slices of an auth key MTProto 2.0 hashes, cut once per key (Buffer views cost a little each). */
+interface KeyParts {
+  kdf: [Buffer, Buffer, Buffer, Buffer]; // [x..x+36], [40+x..76+x] for x = 0 and x = 8
+  msgKeyIn: Buffer; // [88..120]
+  msgKeyOut: Buffer; // [96..128]
+}
+const keyPartsCache = new WeakMap<Buffer, KeyParts>();
+function keyParts(authKey: Buffer): KeyParts {
+  let p = keyPartsCache.get(authKey);
+  if (!p) {
+    p = {
+      kdf: [authKey.subarray(0, 36), authKey.subarray(40, 76), authKey.subarray(8, 44), authKey.subarray(48, 84)],
+      msgKeyIn: authKey.subarray(88, 120),
+      msgKeyOut: authKey.subarray(96, 128),
+    };
+    keyPartsCache.set(authKey, p);
+  }
+  return p;
+}
+
 /** Key and IV for one message; x = 0 for client→server, 8 for server→client. */
 function keyIv(authKey: Buffer, msgKey: Buffer, x: 0 | 8): { key: Buffer; iv: Buffer } {
-  const a = sha256(msgKey, authKey.subarray(x, x + 36));
-  const b = sha256(authKey.subarray(40 + x, 76 + x), msgKey);
-  const key = Buffer.concat([a.subarray(0, 8), b.subarray(8, 24), a.subarray(24, 32)]);
-  const iv = Buffer.concat([b.subarray(0, 8), a.subarray(8, 24), b.subarray(24, 32)]);
+  const parts = keyParts(authKey).kdf;
+  const a = sha256(msgKey, x ? parts[2] : parts[0]);
+  const b = sha256(x ? parts[3] : parts[1], msgKey);
+  const key = Buffer.allocUnsafe(32);
+  const iv = Buffer.allocUnsafe(32);
+  a.copy(key, 0, 0, 8);
+  b.copy(key, 8, 8, 24);
+  a.copy(key, 24, 24, 32);
+  b.copy(iv, 0, 0, 8);
+  a.copy(iv, 8, 8, 24);
+  b.copy(iv, 24, 24, 32);
   return { key, iv };
 }
 
@@ -75,8 +102,8 @@ export function decryptFromClient(authKey: Buffer, packet: Buffer): DecryptedMes
   const msgKey = packet.subarray(8, 24);
   const { key, iv } = keyIv(authKey, msgKey, 0);
   const plain = igeDecrypt(packet.subarray(24), key, iv);
-  const check = sha256(authKey.subarray(88, 120), plain).subarray(8, 24);
-  if (!check.equals(msgKey)) throw new CryptoError("msg_key mismatch");
+  const check = sha256(keyParts(authKey).msgKeyIn, plain);
+  if (check.compare(msgKey, 0, 16, 8, 24) !== 0) throw new CryptoError("msg_key mismatch");
   const length = plain.readInt32LE(28);
   if (length < 4 || length > plain.length - 32 || length % 4 !== 0) throw new CryptoError("bad message length");
   const padding = plain.length - 32 - length;
@@ -110,7 +137,7 @@ export function encryptToClient(
   plain.writeInt32LE(body.length, 28);
   plain.set(body, 32);
   randomBytes(padLen).copy(plain, 32 + body.length);
-  const msgKey = sha256(authKey.subarray(96, 128), plain).subarray(8, 24);
+  const msgKey = sha256(keyParts(authKey).msgKeyOut, plain).subarray(8, 24);
   const { key, iv } = keyIv(authKey, msgKey, 8);
   return Buffer.concat([keyIdBytes, msgKey, igeEncrypt(plain, key, iv)]);
 }

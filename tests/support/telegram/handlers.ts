@@ -3,6 +3,7 @@
 // RpcError. Anything not listed here is answered 400 METHOD_NOT_SUPPORTED_BY_LOOPBACK by the connection.
 import { Api } from "telegram";
 import { RpcError } from "./tl.ts";
+import { updateShortSentMessage, type RawInputPeer } from "./fastpath.ts";
 import { long, toBigint, type Render } from "./render.ts";
 import {
   nowSeconds,
@@ -50,6 +51,7 @@ function checkUser(ctx: CallContext, userId: unknown, accessHash: unknown): Worl
 }
 
 export function resolveInputPeer(ctx: CallContext, peer: unknown): PeerRef {
+  if (peer && typeof peer === "object" && "kind" in peer) peer = fromRawPeer(peer as RawInputPeer);
   if (peer instanceof Api.InputPeerSelf) return { kind: "user", id: ctx.user.id };
   if (peer instanceof Api.InputPeerUser) return { kind: "user", id: checkUser(ctx, peer.userId, peer.accessHash).id };
   if (peer instanceof Api.InputPeerChat) {
@@ -58,6 +60,13 @@ export function resolveInputPeer(ctx: CallContext, peer: unknown): PeerRef {
     return { kind: "chat", id: chat.id };
   }
   throw peerInvalid();
+}
+
+/** The fast parser's peers, as the GramJS classes the rest of this module checks for. */
+function fromRawPeer(p: RawInputPeer): Api.TypeInputPeer {
+  if (p.kind === "self") return new Api.InputPeerSelf();
+  if (p.kind === "chat") return new Api.InputPeerChat({ chatId: long(p.chatId) });
+  return new Api.InputPeerUser({ userId: long(p.userId), accessHash: long(p.accessHash) });
 }
 
 function resolveInputUser(ctx: CallContext, u: unknown): WorldUser {
@@ -171,7 +180,8 @@ function messagesResult(ctx: CallContext, msgs: (StoredMessage | number)[]): Api
   return new Api.messages.Messages({ messages: out, users: ctx.render.users(ctx.user.id, users), chats: ctx.render.chats(chats) });
 }
 
-function sendResult(ctx: CallContext, msg: StoredMessage, randomId: bigint, short: boolean): Api.TypeUpdates {
+function sendResult(ctx: CallContext, msg: StoredMessage, randomId: bigint, short: boolean): Api.TypeUpdates | Buffer {
+  if (short && !msg.entities?.length) return updateShortSentMessage({ id: msg.id, pts: msg.pts, date: msg.date });
   if (short) {
     return new Api.UpdateShortSentMessage({
       out: true,

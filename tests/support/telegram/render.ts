@@ -13,12 +13,13 @@ import type {
   WorldUser,
 } from "./world.ts";
 import { nowSeconds } from "./world.ts";
+import { updateShortChatMessage, updateShortMessage } from "./fastpath.ts";
 
 // GramJS types `long` fields as big-integer's BigInteger, but its serializer takes native bigints too
 // (checked: identical bytes). These helpers keep that single cast in one place.
 type Long = Api.long;
 export const long = (v: bigint | number): Long => BigInt(v) as unknown as Long;
-export const toBigint = (v: unknown): bigint => BigInt(String(v));
+export const toBigint = (v: unknown): bigint => (typeof v === "bigint" ? v : BigInt(String(v)));
 
 export function apiPeer(p: PeerRef): Api.TypePeer {
   return p.kind === "user" ? new Api.PeerUser({ userId: long(p.id) }) : new Api.PeerChat({ chatId: long(p.id) });
@@ -170,9 +171,14 @@ export class Render implements Renderer {
 
   // ---- Renderer (pushed updates) ----------------------------------------------------------------
 
-  newMessage(m: StoredMessage, pts: number): Api.TypeUpdates {
+  newMessage(m: StoredMessage, pts: number): Api.TypeUpdates | Buffer {
     // Plain incoming text comes as the short constructors; everything else as full updates.
     if (!m.out && !m.media) {
+      if (!m.entities?.length) {
+        return m.peer.kind === "user"
+          ? updateShortMessage({ id: m.id, userId: m.fromId, message: m.text, pts, date: m.date })
+          : updateShortChatMessage({ id: m.id, fromId: m.fromId, chatId: m.peer.id, message: m.text, pts, date: m.date });
+      }
       if (m.peer.kind === "user") {
         return new Api.UpdateShortMessage({
           id: m.id,

@@ -165,8 +165,8 @@ export interface Delivery {
   userId: number;
   exceptKeyId?: bigint;
   kind: "message" | "edit" | "read";
-  /** Built lazily: only when that user has a live connection. */
-  build: () => Api.TypeUpdates;
+  /** Built lazily: only when that user has a live connection (a Buffer is already serialized TL). */
+  build: () => Api.TypeUpdates | Buffer;
 }
 
 export interface SendOutcome {
@@ -205,6 +205,7 @@ export class World {
   /** `${userId}:${fileId}` → parts being uploaded. */
   private readonly uploads = new Map<string, { parts: Buffer[]; totalParts?: number; at: number }>();
   private readonly hashSecret = randomBytes(32);
+  private readonly hashCache = new Map<string, bigint>();
   private nextUserId = 1_000_001;
   private nextChatId = 4_000_001;
   private nextPhone = 1;
@@ -289,7 +290,14 @@ export class World {
 
   /** Access hashes differ per viewer, as in Telegram: HMAC(viewer, target) as a signed 64-bit value. */
   accessHash(viewerId: number, targetId: number): bigint {
-    return createHmac("sha256", this.hashSecret).update(`${viewerId}:${targetId}`).digest().readBigInt64LE(0);
+    const key = `${viewerId}:${targetId}`;
+    let h = this.hashCache.get(key);
+    if (h === undefined) {
+      h = createHmac("sha256", this.hashSecret).update(key).digest().readBigInt64LE(0);
+      if (this.hashCache.size > 200_000) this.hashCache.clear();
+      this.hashCache.set(key, h);
+    }
+    return h;
   }
 
   setName(userId: number, firstName: string, lastName = ""): void {
@@ -517,7 +525,7 @@ export class World {
 }
 
 export interface Renderer {
-  newMessage(copy: StoredMessage, pts: number): Api.TypeUpdates;
+  newMessage(copy: StoredMessage, pts: number): Api.TypeUpdates | Buffer;
   editMessage(copy: StoredMessage, pts: number): Api.TypeUpdates;
   pts(viewerId: number, entry: PtsEntry): Api.TypeUpdates;
 }
