@@ -157,6 +157,15 @@ describe("connect", () => {
     expect((await connectFails(owner)).kind).toBe("unauthorized");
   });
 
+  test("a key the server does not know (transport error -404) → unauthorized", async () => {
+    const owner = newUser();
+    const session = { ...parseStringSession(server.sessionString(owner)), authKey: new Uint8Array(256).fill(7) };
+    const t0 = Date.now();
+    const f = await connectFails(owner, { session });
+    expect(f.kind).toBe("unauthorized");
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
   test("banned account → banned", async () => {
     const owner = newUser();
     server.banUser(owner.id);
@@ -427,6 +436,28 @@ describe("files", () => {
     await Bun.sleep(100);
     expect(ev.messages).toEqual([]); // our own sends are not echoed
     expect(ev.states[ev.states.length - 1]!.pts).toBe(owner.mailbox.pts);
+  });
+
+  test("a file on another DC: the file connection fails in bounded time and leaves nothing behind", async () => {
+    // The loopback server does no key exchange, so a connection to "another DC" (a new auth key)
+    // fails; GramJS's own exported-sender code would retry that forever, even after destroy().
+    const owner = newUser();
+    const alice = server.builtins!.alice;
+    const ev = recorder();
+    const session = { ...parseStringSession(server.sessionString(owner)), dcId: server.world.dcId === 1 ? 3 : 1 };
+    const c = await connect(owner, ev, { session });
+    server.driver.sendPhoto(alice, owner, tinyPng(), "");
+    await waitFor(() => ev.messages.length === 1, 3000, "photo");
+    const t0 = Date.now();
+    const err = await c.downloadMedia(ev.messages[0]!.media!, 1 << 20).catch((e) => e);
+    expect(err).toBeInstanceOf(TelegramFailure);
+    expect(err.kind).toBe("network");
+    expect(Date.now() - t0).toBeLessThan(3000);
+    for (let i = 0; i < 5; i++) {
+      await Bun.sleep(300);
+      expect(server.metrics().sockets).toBe(1); // only the main connection: no retry loop
+    }
+    expect(ev.lost).toEqual([]);
   });
 
   test("profile photo: Alice's bytes; Bob has none", async () => {

@@ -8,7 +8,7 @@
 // resolves, so events.onMessage may be called while connect() is still pending; handlers must not
 // need the connection object. Catch-up is not bounded by timeoutMs (a long backlog is legitimate);
 // a stalled server during it is caught by the keepalive.
-import { Api, TelegramClient } from "telegram";
+import { Api, TelegramClient, errors } from "telegram";
 import { UpdateConnectionState } from "telegram/network";
 import { StringSession } from "telegram/sessions";
 import {
@@ -28,8 +28,9 @@ import type { Logger } from "../log.ts";
 import { toStringSession } from "../sessions/read.ts";
 import { endpointConnection } from "./endpoint.ts";
 import { isNotFound, toFailure } from "./errors.ts";
-import { internals, longText, toLong, type SenderInternals } from "./gram.ts";
+import { internals, longText, toLong, type ConnectionInternals, type SenderInternals } from "./gram.ts";
 import { RoutedGramLogger } from "./gramlog.ts";
+import { CrossDcDownloader } from "./crossdc.ts";
 import { Keepalive } from "./keepalive.ts";
 import {
   PHOTO_REFUSALS,
@@ -90,6 +91,7 @@ class GramjsConnection implements TelegramConnection {
   private readonly engine: UpdateEngine;
   private readonly keepalive: Keepalive;
   private readonly transport: FileTransport;
+  private readonly crossDc: CrossDcDownloader;
   private sender: SenderInternals | undefined;
   /** connect() has resolved: from now on losses go to events.onLost. */
   private live = false;
@@ -179,23 +181,56 @@ class GramjsConnection implements TelegramConnection {
     this.transport = {
       call: (r) => this.call(r),
       homeDcId: o.session.dcId,
-      downloadFromDc: (location, dcId, size) => this.downloadFromDc(location, dcId, size),
+      getFileFromDc: (dcId, request) => this.crossDc.getFile(dcId, request),
     };
+    this.crossDc = new CrossDcDownloader({
+      client: this.client,
+      log: this.log,
+      connection: cfg.connection,
+      call: (r) => this.call(r),
+      race: (p) => this.race(p),
+      timeoutMs: Math.max(o.timeoutMs, 10_000),
+    });
   }
 
   // ── lifecycle ───────────────────────────────────────────────────────────────────────────────
 
   private hookSender(s: SenderInternals): void {
     s._updateCallback = (_client, update) => this.onPushed(update);
+    const connect = s.connect.bind(s);
+    s.connect = (connection, force) => {
+      this.watchTransport(connection as ConnectionInternals);
+      return connect(connection, force);
+    };
     // Every broken-connection path of MTProtoSender (recv/send failure, bad buffer) calls reconnect().
     // We never reconnect in place: the client is closed and the pool decides.
     s.reconnect = () => this.lose(new TelegramFailure("network", "connection to Telegram dropped"));
   }
 
+  /**
+   * Transport errors (a 4-byte negative code instead of a packet) are swallowed by GramJS's TCP
+   * connection, which just closes: -404 (the server does not know our auth key) would look like a
+   * dropped connection and be retried forever. Catch it on the way.
+   */
+  private watchTransport(connection: ConnectionInternals): void {
+    const recv = connection._recv.bind(connection);
+    connection._recv = async () => {
+      try {
+        return await recv();
+      } catch (e) {
+        if (e instanceof errors.InvalidBufferError) {
+          if (e.code === 404) this.lose(new TelegramFailure("unauthorized", "AUTH_KEY_UNREGISTERED (transport error -404)"));
+          else if (e.code !== undefined) this.lose(new TelegramFailure("network", `transport error -${e.code}`));
+        }
+        throw e;
+      }
+    };
+  }
+
   private onPushed(update: unknown): void {
     if (update instanceof UpdateConnectionState) {
       // broken: the server answered -404, it does not know our auth key.
-      if (update.state === UpdateConnectionState.broken) this.lose(new TelegramFailure("unauthorized", "AUTH_KEY_UNREGISTERED (-404)"));
+      if (update.state === UpdateConnectionState.broken) this.lose(new TelegramFailure("unauthorized", "AUTH_KEY_UNREGISTERED (transport error -404)"));
       return;
     }
     if (this.closing || this.lost) return;
@@ -237,9 +272,12 @@ class GramjsConnection implements TelegramConnection {
     this.signalLost(reason);
     this.keepalive.stop();
     this.engine.stop();
-    this.closing = shutdownClient(this.client, this.log, reason).catch((e) => {
-      this.log.warn("telegram close: cleanup error", { error: e });
-    });
+    this.closing = Promise.all([this.crossDc.close(), shutdownClient(this.client, this.log, reason)]).then(
+      () => {},
+      (e) => {
+        this.log.warn("telegram close: cleanup error", { error: e });
+      },
+    );
     return this.closing;
   }
 
@@ -407,18 +445,5 @@ class GramjsConnection implements TelegramConnection {
       photoId: user.photo.photoId,
     });
     return downloadLocation(this.transport, location, user.photo.dcId, null, MAX_PROFILE_PHOTO_BYTES);
-  }
-
-  private async downloadFromDc(location: Api.TypeInputFileLocation, dcId: number, size: number | null): Promise<Uint8Array> {
-    if (this.lost) throw this.lost;
-    try {
-      const out = await this.race(this.client.downloadFile(location, { dcId, ...(size ? { fileSize: toLong(String(size)) } : {}) }));
-      if (!out || typeof out === "string") throw new TelegramFailure("error", "DOWNLOAD_EMPTY");
-      return new Uint8Array(out);
-    } catch (e) {
-      const f = toFailure(e);
-      if (TERMINAL_FAILURES.has(f.kind)) this.lose(f);
-      throw f;
-    }
   }
 }

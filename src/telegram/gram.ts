@@ -38,7 +38,13 @@ export interface SenderInternals {
   _pendingState: { values(): PendingRequest[]; clear(): void };
   _sendQueue: { _pendingStates: PendingRequest[]; clear(): void };
   send(request: Api.AnyRequest | Api.PingDelayDisconnect): Promise<unknown>;
+  connect(connection: unknown, force?: boolean): Promise<boolean>;
   disconnect(): Promise<void>;
+}
+
+/** A GramJS Connection (transport) instance: `_recv` reads one transport packet. */
+export interface ConnectionInternals {
+  _recv(): Promise<Buffer>;
 }
 
 export interface ClientInternals {

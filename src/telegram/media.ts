@@ -1,6 +1,6 @@
 // Files in and out. Uploads and home-DC downloads run on the main connection (no second socket with
-// the same key, no GramJS exported-sender loops); only files stored on another DC go through GramJS's
-// own downloadFile, which exports the authorization to that DC.
+// the same key, no GramJS exported-sender loops); files stored on another DC go through a file
+// connection to that DC (crossdc.ts).
 import { Api } from "telegram";
 import { generateRandomBytes, readBigIntFromBuffer } from "telegram/Helpers";
 import { TelegramFailure, type OutgoingFile } from "../domain/telegram-port.ts";
@@ -27,8 +27,8 @@ export interface FileTransport {
   /** An RPC on the main connection (errors already mapped to TelegramFailure). */
   call<R>(request: Api.AnyRequest): Promise<R>;
   homeDcId: number;
-  /** Download from another DC (GramJS exports the authorization there). */
-  downloadFromDc(location: Api.TypeInputFileLocation, dcId: number, size: number | null): Promise<Uint8Array>;
+  /** upload.getFile on another DC (errors mapped). */
+  getFileFromDc(dcId: number, request: Api.upload.GetFile): Promise<Api.upload.TypeFile>;
 }
 
 /**
@@ -86,8 +86,9 @@ export function tooLarge(size: number, maxBytes: number): TelegramFailure {
 }
 
 /**
- * Downloads a file by location: on the main connection when it lives on our DC, else through GramJS.
- * Stops with FILE_TOO_LARGE as soon as more than `maxBytes` arrived.
+ * Downloads a file by location, in 512 KB parts: on the main connection when it lives on our DC, else
+ * on a file connection to its DC (following FILE_MIGRATE_n). Stops with FILE_TOO_LARGE as soon as more
+ * than `maxBytes` arrived.
  */
 export async function downloadLocation(
   t: FileTransport,
@@ -97,16 +98,21 @@ export async function downloadLocation(
   maxBytes: number,
 ): Promise<Uint8Array> {
   if (size !== null && size > maxBytes) throw tooLarge(size, maxBytes);
-  if (dcId !== t.homeDcId) return checked(await t.downloadFromDc(location, dcId, size), maxBytes);
   const chunks: Buffer[] = [];
   let total = 0;
-  for (let offset = 0; ; offset += PART_SIZE) {
+  let dc = dcId;
+  let migrations = 0;
+  for (let offset = 0; ; ) {
+    const request = new Api.upload.GetFile({ location, offset: toLong(String(offset)), limit: PART_SIZE });
     let res: Api.upload.TypeFile;
     try {
-      res = await t.call<Api.upload.TypeFile>(new Api.upload.GetFile({ location, offset: toLong(String(offset)), limit: PART_SIZE }));
+      res = dc === t.homeDcId ? await t.call<Api.upload.TypeFile>(request) : await t.getFileFromDc(dc, request);
     } catch (e) {
       const m = e instanceof TelegramFailure ? e.reason.match(/^FILE_MIGRATE_(\d+)$/) : null;
-      if (m && offset === 0) return checked(await t.downloadFromDc(location, Number(m[1]), size), maxBytes);
+      if (m && migrations++ < 2) {
+        dc = Number(m[1]);
+        continue;
+      }
       throw e;
     }
     if (!(res instanceof Api.upload.File)) throw new TelegramFailure("error", "CDN_REDIRECT_UNSUPPORTED");
@@ -115,13 +121,9 @@ export async function downloadLocation(
     if (total > maxBytes) throw tooLarge(total, maxBytes);
     chunks.push(bytes);
     if (bytes.length < PART_SIZE) break;
+    offset += PART_SIZE;
   }
   return new Uint8Array(Buffer.concat(chunks, total));
-}
-
-function checked(bytes: Uint8Array, maxBytes: number): Uint8Array {
-  if (bytes.length > maxBytes) throw tooLarge(bytes.length, maxBytes);
-  return bytes;
 }
 
 export function isFileReferenceError(e: unknown): boolean {
