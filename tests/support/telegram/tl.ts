@@ -45,9 +45,21 @@ export interface TlRequest {
   [field: string]: unknown;
 }
 
-/** Reads exactly one TL object; requests come back as GramJS request instances. */
+/**
+ * Reads exactly one TL object; requests come back as GramJS request instances.
+ * GramJS's TypeNotFoundError calls `alert()` when one exists — and Bun has one, which prints and, on a
+ * terminal, waits for Enter. Unknown constructors from a client must not freeze the server, so alert is
+ * hidden for the duration of the read.
+ */
 export function readObject(body: Buffer): unknown {
-  return new BinaryReader(body).tgReadObject();
+  const g = globalThis as { alert?: unknown };
+  const saved = g.alert;
+  g.alert = undefined;
+  try {
+    return new BinaryReader(body).tgReadObject();
+  } finally {
+    g.alert = saved;
+  }
 }
 
 /** TL `bytes`: length-prefixed and padded to 4. */
