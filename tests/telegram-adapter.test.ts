@@ -275,6 +275,7 @@ describe("messages", () => {
     expect(m.peer.accessHash).toBe(String(server.world.accessHash(owner.id, alice.id)));
     expect(m.peer.isBot).toBe(false);
     expect(ev.peers.some((p) => p.userId === String(alice.id) && p.accessHash === m.peer.accessHash)).toBe(true);
+    expect(ev.peers.some((p) => p.userId === String(owner.id))).toBe(false); // not ourselves
     // The short update named the sender by id only: getDifference fetched the user.
     expect(server.calls.get("updates.GetDifference")).toBe(differences + 1);
     const last = ev.states[ev.states.length - 1]!;
@@ -460,6 +461,33 @@ describe("files", () => {
     expect(ev.lost).toEqual([]);
   });
 
+  test("FILE_REFERENCE_EXPIRED: the message is fetched again and the download goes on", async () => {
+    const owner = newUser();
+    const alice = server.builtins!.alice;
+    const ev = recorder();
+    const c = await connect(owner, ev);
+    const bytes = Buffer.from("some document bytes");
+    server.driver.sendFile(alice, owner, bytes, "notes.txt", "text/plain");
+    await waitFor(() => ev.messages.length === 1, 3000, "document");
+    server.faults.fail("upload.GetFile", 400, "FILE_REFERENCE_EXPIRED", { userId: owner.id });
+    const got = await c.downloadMedia(ev.messages[0]!.media!, 1 << 20);
+    expect(Buffer.from(got).equals(bytes)).toBe(true);
+    expect(server.calls.get("messages.GetMessages")).toBeGreaterThanOrEqual(1);
+  });
+
+  test("a picture Telegram refuses as a photo is sent as a document", async () => {
+    const owner = newUser();
+    const alice = server.builtins!.alice;
+    const c = await connect(owner, recorder());
+    server.faults.fail("messages.SendMedia", 400, "PHOTO_INVALID_DIMENSIONS", { userId: owner.id });
+    const png = tinyPng([4, 5, 6]);
+    const r = await c.sendFile(peerOf(owner, alice), { name: "wide.png", mimeType: "image/png", bytes: png }, "", 6001n);
+    const m = server.driver.messages(alice, owner).find((x) => x.copies[owner.id] === r.messageId)!;
+    expect(m.media!.kind).toBe("document");
+    expect(m.media!.fileName).toBe("wide.png");
+    expect(Buffer.from(m.media!.bytes!).equals(png)).toBe(true);
+  });
+
   test("profile photo: Alice's bytes; Bob has none", async () => {
     const owner = newUser();
     const { alice, bob } = server.builtins!;
@@ -559,6 +587,50 @@ describe("catch-up", () => {
     expect(ev.states.length).toBe(initial); // still storing
     await waitFor(() => ev.messages.length === 1, 3000, "message");
     await waitFor(() => ev.states.length === initial + 1, 3000, "state");
+  });
+
+  test("a burst larger than the update queue: every message once, in order", async () => {
+    const owner = newUser();
+    const alice = server.builtins!.alice;
+    const ev = recorder();
+    ev.delayMs = 1;
+    await connect(owner, ev, { knownPeers: [peerOf(owner, alice)] });
+    const differences = server.calls.get("updates.GetDifference") ?? 0;
+    const texts = Array.from({ length: 400 }, (_, i) => `burst ${i}`);
+    for (const t of texts) server.driver.sendText(alice, owner, t);
+    await waitFor(() => ev.messages.length >= 400, 10_000, "burst");
+    await Bun.sleep(100);
+    expect(ev.messages.map((m) => m.text)).toEqual(texts);
+    expect(ev.states[ev.states.length - 1]!.pts).toBe(owner.mailbox.pts);
+    // The queue overflowed: the rest came through getDifference.
+    expect(server.calls.get("updates.GetDifference")!).toBeGreaterThan(differences);
+  }, 15_000);
+
+  test("a failing onMessage drops the connection without advancing the state; reconnecting redelivers", async () => {
+    const owner = newUser();
+    const alice = server.builtins!.alice;
+    const ev = recorder();
+    let fail = true;
+    const stored: string[] = [];
+    ev.onMessage = async (m) => {
+      if (fail && m.text === "poison") throw new Error("database is locked");
+      stored.push(m.text);
+    };
+    await connect(owner, ev, { knownPeers: [peerOf(owner, alice)] });
+    server.driver.sendText(alice, owner, "before");
+    await waitFor(() => stored.length === 1, 3000, "first");
+    server.driver.sendText(alice, owner, "poison");
+    await waitFor(() => ev.lost.length === 1, 3000, "onLost");
+    expect(ev.lost[0]!.kind).toBe("error");
+    await noConnections(owner);
+    const saved = ev.states[ev.states.length - 1]!;
+    expect(saved.pts).toBe(owner.mailbox.pts - 1);
+
+    fail = false;
+    server.driver.sendText(alice, owner, "after");
+    const ev2 = recorder();
+    await connect(owner, ev2, { updateState: saved, knownPeers: [peerOf(owner, alice)] });
+    expect(ev2.messages.map((m) => m.text)).toEqual(["poison", "after"]);
   });
 
   test("a pts gap is filled with getDifference", async () => {

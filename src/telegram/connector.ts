@@ -167,6 +167,7 @@ class GramjsConnection implements TelegramConnection {
       getDifference: (s) => this.call<Api.updates.TypeDifference>(new Api.updates.GetDifference({ pts: s.pts, qts: s.qts, date: s.date })),
       events: this.events,
       peers: this.peers,
+      selfId: () => this.self?.userId ?? null,
       log: this.log,
       fail: (f) => this.lose(f),
     });

@@ -61,6 +61,8 @@ export interface EngineDeps {
   getDifference(state: UpdateState): Promise<Api.updates.TypeDifference>;
   events: TelegramEvents;
   peers: PeerBook;
+  /** The account's own user id (not reported through onPeers). */
+  selfId(): string | null;
   log: Logger;
   /** The engine cannot go on (a handler or getDifference failed): the connection must be dropped. */
   fail(failure: TelegramFailure): void;
@@ -352,7 +354,8 @@ export class UpdateEngine {
 
   private reportPeers(users: Api.TypeUser[]): void {
     if (!users.length || this.stopped) return;
-    const changed = this.deps.peers.learn(users);
+    const self = this.deps.selfId();
+    const changed = this.deps.peers.learn(users).filter((p) => p.userId !== self);
     if (changed.length) this.deps.events.onPeers(changed);
   }
 
