@@ -65,7 +65,7 @@ class RawClient {
     const msg = await this.state.decryptMessageData(packet);
     const push = async (id: bigint, obj: unknown): Promise<void> => {
       obj = await obj;
-      if (obj && typeof obj === "object" && "messages" in obj && (obj as { CONSTRUCTOR_ID: number }).CONSTRUCTOR_ID === 0x73f1f8dc) {
+      if (obj && typeof obj === "object" && "messages" in obj && (obj as unknown as { CONSTRUCTOR_ID: number }).CONSTRUCTOR_ID === 0x73f1f8dc) {
         for (const inner of (obj as { messages: { msgId: unknown; obj: unknown }[] }).messages) await push(BigInt(String(inner.msgId)), inner.obj);
       } else this.received.push({ msgId: id, obj });
     };
