@@ -223,7 +223,8 @@ export class World {
     const id = spec.id ?? this.nextUserId++;
     if (this.users.has(id)) throw new WorldError(`user ${id} exists`);
     if (id >= this.nextUserId) this.nextUserId = id + 1;
-    const phone = digitsOnly(spec.phone ?? `7999${String(this.nextPhone++).padStart(7, "0")}`);
+    let phone = spec.phone === undefined ? "" : digitsOnly(spec.phone);
+    while (!phone || (spec.phone === undefined && this.byPhone.has(phone))) phone = `7999${String(this.nextPhone++).padStart(7, "0")}`;
     if (this.byPhone.has(phone)) throw new WorldError(`phone ${phone} is taken`);
     if (spec.username && !/^[a-zA-Z][a-zA-Z0-9_]{3,31}$/.test(spec.username))
       throw new WorldError(`bad username ${spec.username}`);
