@@ -229,6 +229,16 @@ describe("losing the connection", () => {
     expect(server.liveConnections({ userId: owner.id })).toBe(0);
   });
 
+  test("a healthy connection survives many keepalive rounds; updates.getState runs periodically", async () => {
+    const owner = newUser();
+    const ev = recorder();
+    const states = server.calls.get("updates.GetState") ?? 0;
+    await connect(owner, ev, {}, { pingIntervalMs: 50, pingTimeoutMs: 500, stateCheckEvery: 3 });
+    await Bun.sleep(1000);
+    expect(ev.lost).toEqual([]);
+    expect(server.calls.get("updates.GetState")! - states).toBeGreaterThanOrEqual(3);
+  });
+
   test("stalled server mid-session → keepalive notices: onLost timeout", async () => {
     const owner = newUser();
     const ev = recorder();

@@ -24,7 +24,7 @@ import {
   type TelegramConnector,
   type TelegramEvents,
 } from "../domain/telegram-port.ts";
-import type { Logger } from "../log.ts";
+import { errorText, type Logger } from "../log.ts";
 import { toStringSession } from "../sessions/read.ts";
 import { endpointConnection } from "./endpoint.ts";
 import { isNotFound, toFailure } from "./errors.ts";
@@ -65,8 +65,6 @@ export interface GramjsConnectorOptions {
 
 /** Largest profile photo we download. */
 const MAX_PROFILE_PHOTO_BYTES = 10 * 1024 * 1024;
-/** Telegram closes the connection if no ping arrives within this many seconds. */
-const PING_DISCONNECT_DELAY_S = 75;
 
 export function createGramjsConnector(opts: GramjsConnectorOptions): TelegramConnector {
   const connection = opts.endpoint ? endpointConnection(opts.endpoint) : undefined;
@@ -100,9 +98,15 @@ class GramjsConnection implements TelegramConnection {
   private readonly lostSignal: Promise<never>;
   private signalLost!: (f: TelegramFailure) => void;
   private lastError: unknown = null;
+  private readonly pingIntervalMs: number;
 
   static async open(o: ConnectOptions, cfg: Config): Promise<GramjsConnection> {
-    const c = new GramjsConnection(o, cfg);
+    let c: GramjsConnection;
+    try {
+      c = new GramjsConnection(o, cfg);
+    } catch (e) {
+      throw new TelegramFailure("error", `cannot set up the client: ${errorText(e)}`);
+    }
     try {
       await withTimeout(c.race(c.handshake()), o.timeoutMs, () => new TelegramFailure("timeout", `no answer within ${o.timeoutMs} ms`));
       c.keepalive.start();
@@ -119,9 +123,10 @@ class GramjsConnection implements TelegramConnection {
     }
   }
 
-  private constructor(o: ConnectOptions, private readonly cfg: Config) {
+  private constructor(o: ConnectOptions, cfg: Config) {
     this.log = o.log;
     this.events = o.events;
+    this.pingIntervalMs = cfg.pingIntervalMs;
     this.lostSignal = new Promise<never>((_, reject) => (this.signalLost = reject));
     this.lostSignal.catch(() => {});
     this.peers = new PeerBook(o.knownPeers, cfg.peerBookLimit);
@@ -263,7 +268,12 @@ class GramjsConnection implements TelegramConnection {
     this.lost = failure;
     this.log.warn("telegram connection lost", { kind: failure.kind, reason: failure.reason });
     void this.close().then(() => {
-      if (this.live) this.events.onLost(failure);
+      if (!this.live) return; // connect() is still running: it rejects with this failure instead
+      try {
+        this.events.onLost(failure);
+      } catch (e) {
+        this.log.error("telegram onLost handler failed", { error: e });
+      }
     });
   }
 
@@ -303,7 +313,9 @@ class GramjsConnection implements TelegramConnection {
   private async ping(): Promise<void> {
     const s = this.sender;
     if (!s || this.closing) throw new TelegramFailure("network", "connection closed");
-    await this.race(s.send(new Api.PingDelayDisconnect({ pingId: randomLong(), disconnectDelay: PING_DISCONNECT_DELAY_S })));
+    // Telegram closes the connection by itself if the next ping does not come within disconnectDelay.
+    const disconnectDelay = Math.ceil(this.pingIntervalMs / 1000) + 45;
+    await this.race(s.send(new Api.PingDelayDisconnect({ pingId: randomLong(), disconnectDelay })));
   }
 
   private async checkState(): Promise<void> {
