@@ -286,6 +286,32 @@ describe("messages", () => {
     expect(res.messages[1]).toBeInstanceOf(Api.MessageEmpty);
     expect(res.users.some((u) => u.id.toString() === String(ivan.id))).toBe(true);
   });
+  test("contacts and locations from the driver; history; entity by phone after importing the contact", async () => {
+    const lena = freshUser({ phone: "+7 (912) 555-00-11" });
+    const alice = await connect(b.alice);
+    const got = newMessages(alice);
+    server.driver.sendContact(lena, b.alice, { phone: b.bob.phone, firstName: "Bob" });
+    server.driver.sendLocation(lena, b.alice, 55.75, 37.62);
+    await waitFor(() => got.length >= 2);
+    const contact = got[0]!.message.media as Api.MessageMediaContact;
+    expect(contact).toBeInstanceOf(Api.MessageMediaContact);
+    expect(contact.userId.toString()).toBe(String(b.bob.id));
+    const geo = (got[1]!.message.media as Api.MessageMediaGeo).geo as Api.GeoPoint;
+    expect([geo.lat, geo.long]).toEqual([55.75, 37.62]);
+
+    await alice.invoke(
+      new Api.contacts.ImportContacts({ contacts: [new Api.InputPhoneContact({ clientId: BigInt(9) as never, phone: "79125550011", firstName: "L", lastName: "" })] }),
+    );
+    const byPhone = (await alice.getEntity("+79125550011")) as Api.User;
+    expect(byPhone.id.toString()).toBe(String(lena.id));
+    const contacts = await alice.invoke(new Api.contacts.GetContacts({ hash: BigInt(0) as never }));
+    expect((contacts as Api.contacts.Contacts).users.some((u) => u.id.toString() === String(lena.id))).toBe(true);
+
+    const history = (await alice.invoke(
+      new Api.messages.GetHistory({ peer: byPhone, offsetId: 0, offsetDate: 0, addOffset: 0, limit: 10, maxId: 0, minId: 0, hash: BigInt(0) as never }),
+    )) as Api.messages.Messages;
+    expect(history.messages.map((m) => (m as Api.Message).media?.className)).toEqual(["MessageMediaGeo", "MessageMediaContact"]);
+  });
 });
 
 describe("files", () => {

@@ -351,7 +351,14 @@ export class World {
   saveFilePart(userId: number, fileId: bigint, part: number, bytes: Buffer, totalParts?: number): void {
     const key = `${userId}:${fileId}`;
     let u = this.uploads.get(key);
-    if (!u) this.uploads.set(key, (u = { parts: [], totalParts, at: Date.now() }));
+    if (!u) {
+      // Uploads never used by a send are forgotten after 10 minutes (checked as new ones start).
+      if (this.uploads.size >= 256) {
+        const cutoff = Date.now() - 10 * 60_000;
+        for (const [k, v] of this.uploads) if (v.at < cutoff) this.uploads.delete(k);
+      }
+      this.uploads.set(key, (u = { parts: [], totalParts, at: Date.now() }));
+    }
     u.parts[part] = bytes;
     if (totalParts !== undefined) u.totalParts = totalParts;
   }
