@@ -379,7 +379,7 @@ class GramjsConnection implements TelegramConnection {
     if (!(res.peer instanceof Api.PeerUser)) return null;
     const id = res.peer.userId.toString();
     const user = res.users.find((u) => u.id.toString() === id);
-    return user ? peerFromUser(user) : null;
+    return this.remember(user ? peerFromUser(user) : null);
   }
 
   async resolvePhone(phone: string): Promise<PeerInfo | null> {
@@ -398,7 +398,7 @@ class GramjsConnection implements TelegramConnection {
     }
     const imported = res.imported[0];
     const user = imported ? res.users.find((u) => u.id.toString() === imported.userId.toString()) : res.users[0];
-    return user ? peerFromUser(user) : null;
+    return this.remember(user ? peerFromUser(user) : null);
   }
 
   async getUser(peer: PeerInfo): Promise<PeerInfo | null> {
@@ -412,7 +412,13 @@ class GramjsConnection implements TelegramConnection {
     const user = users[0];
     const info = user ? peerFromUser(user) : null;
     if (info && info.accessHash === null) info.accessHash = peer.accessHash;
-    return info;
+    return this.remember(info);
+  }
+
+  /** Users we looked up are known from now on (their short updates need no getDifference). */
+  private remember(p: PeerInfo | null): PeerInfo | null {
+    if (p?.accessHash) this.peers.put(p);
+    return p;
   }
 
   // ── files ───────────────────────────────────────────────────────────────────────────────────
