@@ -205,12 +205,6 @@ export function contentOf(msg: Api.Message, peerUserId: string): Pick<ChatMessag
   return { text: joinText(`[unsupported message: ${type}]`, caption), kind: "other", media: null };
 }
 
-/** The other side of a private chat, or null when the message is not in a one-to-one chat with a user. */
-export function privatePeerId(msg: Api.TypeMessage): string | null {
-  if (!(msg instanceof Api.Message)) return null;
-  return msg.peerId instanceof Api.PeerUser ? msg.peerId.userId.toString() : null;
-}
-
 /** A private-chat message as the port wants it; null for anything else (groups, channels, service messages). */
 export function toChatMessage(msg: Api.TypeMessage, peer: PeerInfo): ChatMessage | null {
   if (!(msg instanceof Api.Message)) return null;
