@@ -43,6 +43,7 @@ export class AccountRunner {
   private conn: TelegramConnection | null = null;
   private wakeSleep: (() => void) | null = null;
   private signalLost: ((f: TelegramFailure | null) => void) | null = null;
+  private cancelConnect: AbortController | null = null;
   state: AccountState = "stopped";
 
   constructor(
@@ -74,6 +75,7 @@ export class AccountRunner {
   async stop(finalState: AccountState = "stopped", reason: string | null = null): Promise<void> {
     this.wanted = false;
     this.wakeSleep?.();
+    this.cancelConnect?.abort();
     this.signalLost?.(null);
     const conn = this.conn;
     if (conn) await conn.close().catch(() => {});
@@ -139,8 +141,10 @@ export class AccountRunner {
       const lost = new Promise<TelegramFailure | null>((resolve) => (this.signalLost = resolve));
       const hooks = this.deps.hooks(this.accountId);
       let failure: TelegramFailure | null;
+      this.cancelConnect = new AbortController();
       try {
         this.conn = await this.deps.connector.connect({
+          signal: this.cancelConnect.signal,
           session: file.session,
           apiId: this.deps.apiId,
           apiHash: this.deps.apiHash,
@@ -171,6 +175,7 @@ export class AccountRunner {
         failure = toFailure(e);
       }
       this.signalLost = null;
+      this.cancelConnect = null;
       if (this.conn) {
         const conn = this.conn;
         this.conn = null;

@@ -11,6 +11,7 @@ import type { OutboxRow, OutboxStore } from "../store/outbox.ts";
 import type { PeerStore } from "../store/peers.ts";
 import { chatIdFor } from "./chat-id.ts";
 import { ignoreReason } from "./filters.ts";
+import { dueAndNext } from "./heads.ts";
 import { Pump } from "./pump.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retry.ts";
 
@@ -91,10 +92,10 @@ export class InboundBridge {
   private async round(accountId: number): Promise<number | null> {
     const account = this.deps.clients.accountById(accountId);
     if (!account) return null;
-    const heads = this.deps.outbox.dueHeads(accountId, Date.now(), BATCH);
+    const { due } = dueAndNext(this.deps.outbox.heads(accountId), Date.now());
     // Different chats in parallel; within a chat only its head is ever in flight.
-    await Promise.all(heads.map((row) => this.deliver(account, row)));
-    return this.deps.outbox.nextDueAt(accountId);
+    await Promise.all(due.slice(0, BATCH).map((row) => this.deliver(account, row)));
+    return dueAndNext(this.deps.outbox.heads(accountId), Date.now()).next;
   }
 
   private planfix(account: Account): PlanfixClient {

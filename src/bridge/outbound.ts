@@ -12,7 +12,9 @@ import { chatIdFor, parseChatId } from "./chat-id.ts";
 import { DownloadError, downloadUrl } from "./download.ts";
 import type { InboundBridge } from "./inbound.ts";
 import type { LookupLimiter } from "./lookup-limiter.ts";
+import { dueAndNext } from "./heads.ts";
 import { Pump } from "./pump.ts";
+import { splitText } from "./split-text.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retry.ts";
 
 export class WebhookError extends Error {
@@ -144,9 +146,9 @@ export class OutboundBridge {
   }
 
   private async round(accountId: number): Promise<number | null> {
-    const heads = this.deps.jobs.dueHeads(accountId, Date.now());
-    await Promise.all(heads.map((job) => this.send(job)));
-    return this.deps.jobs.nextDueAt(accountId);
+    const { due } = dueAndNext(this.deps.jobs.heads(accountId), Date.now());
+    await Promise.all(due.map((job) => this.send(job)));
+    return dueAndNext(this.deps.jobs.heads(accountId), Date.now()).next;
   }
 
   private async send(job: JobRow): Promise<void> {
@@ -162,15 +164,21 @@ export class OutboundBridge {
       if (!peer) return this.fail(job, "unknown recipient: this Telegram account cannot reach the user (no access hash, username or phone that resolves)");
       const attachments = JSON.parse(job.attachments) as { name: string; url: string }[];
       const parts: ({ kind: "text"; text: string } | { kind: "file"; name: string; url: string })[] = [];
-      if (job.text.trim()) parts.push({ kind: "text", text: job.text });
+      for (const chunk of splitText(job.text)) parts.push({ kind: "text", text: chunk });
       for (const a of attachments) parts.push({ kind: "file", name: a.name, url: a.url });
       for (let i = job.partsDone; i < parts.length; i++) {
         const part = parts[i]!;
         const randomId = partRandomId(job.randomSeed, i);
-        let sent;
-        if (part.kind === "text") sent = await conn.sendText(peer, part.text, randomId);
-        else sent = await conn.sendFile(peer, await this.download(part), "", randomId);
-        this.deps.jobs.partSent(job, i, sent.messageId);
+        let messageId: number | null;
+        try {
+          const sent = part.kind === "text" ? await conn.sendText(peer, part.text, randomId) : await conn.sendFile(peer, await this.download(part), "", randomId);
+          messageId = sent.messageId;
+        } catch (e) {
+          // This part was sent before a crash or a lost answer: Telegram refuses its random_id again.
+          if (!(e instanceof TelegramFailure && e.reason === "RANDOM_ID_DUPLICATE")) throw e;
+          messageId = null;
+        }
+        this.deps.jobs.partSent(job, i, messageId);
       }
       this.deps.jobs.finish(job.id, "sent");
       this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });

@@ -114,6 +114,8 @@ export interface ConnectOptions {
   knownPeers: PeerInfo[];
   events: TelegramEvents;
   log: import("../log.ts").Logger;
+  /** Cancels a connect in progress (the number is being stopped): it rejects once everything is closed. */
+  signal?: AbortSignal;
 }
 
 /** One live connection of one account. */

@@ -1,5 +1,5 @@
 // SQL for Planfix → Telegram jobs and the Telegram messages they produced.
-import { and, asc, eq, lte, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { outboundJobs, sentMessages } from "./schema.ts";
 
@@ -29,28 +29,17 @@ export class JobStore {
     return this.db.select().from(outboundJobs).where(eq(outboundJobs.id, id)).get();
   }
 
-  /** The oldest pending job of each chat of an account, if due: chats are served in strict order. */
-  dueHeads(accountId: number, now: number): JobRow[] {
-    const heads = this.db
+  /** The oldest pending job of each chat of an account: chats are served in strict order. */
+  heads(accountId: number): JobRow[] {
+    const ids = this.db
       .select({ id: sql<number>`min(${outboundJobs.id})` })
       .from(outboundJobs)
       .where(and(eq(outboundJobs.accountId, accountId), eq(outboundJobs.state, "pending")))
       .groupBy(outboundJobs.chatId)
       .all()
       .map((r) => r.id);
-    return heads
-      .map((id) => this.byId(id)!)
-      .filter((j) => j.nextAttemptAt <= now)
-      .sort((a, b) => a.id - b.id);
-  }
-
-  nextDueAt(accountId: number): number | null {
-    const r = this.db
-      .select({ at: sql<number | null>`min(${outboundJobs.nextAttemptAt})` })
-      .from(outboundJobs)
-      .where(and(eq(outboundJobs.accountId, accountId), eq(outboundJobs.state, "pending")))
-      .get();
-    return r?.at ?? null;
+    if (ids.length === 0) return [];
+    return this.db.select().from(outboundJobs).where(inArray(outboundJobs.id, ids)).orderBy(asc(outboundJobs.id)).all();
   }
 
   hasPending(accountId: number, peerUserId: string): boolean {

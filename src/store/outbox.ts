@@ -1,5 +1,5 @@
 // SQL for the Planfix-bound outbox: Telegram messages and our status reports, delivered per chat in order.
-import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { planfixOutbox } from "./schema.ts";
 
@@ -23,36 +23,17 @@ export class OutboxStore {
     return !!this.db.select({ id: planfixOutbox.id }).from(planfixOutbox).where(eq(planfixOutbox.dedupKey, dedupKey)).get();
   }
 
-  /**
-   * The next deliverable item of each chat of an account: the oldest pending one per chat, if it is due.
-   * A chat whose head waits for a retry holds back everything behind it (strict order).
-   */
-  dueHeads(accountId: number, now: number, limit: number): OutboxRow[] {
-    const heads = this.db
+  /** The oldest pending item of each chat of an account: only a chat's head may be delivered. */
+  heads(accountId: number): OutboxRow[] {
+    const ids = this.db
       .select({ id: sql<number>`min(${planfixOutbox.id})` })
       .from(planfixOutbox)
       .where(and(eq(planfixOutbox.accountId, accountId), eq(planfixOutbox.state, "pending")))
       .groupBy(planfixOutbox.chatKey)
       .all()
       .map((r) => r.id);
-    if (heads.length === 0) return [];
-    return this.db
-      .select()
-      .from(planfixOutbox)
-      .where(and(inArray(planfixOutbox.id, heads), lte(planfixOutbox.nextAttemptAt, now)))
-      .orderBy(asc(planfixOutbox.id))
-      .limit(limit)
-      .all();
-  }
-
-  /** When the earliest pending item of the account becomes due (for the worker's sleep). */
-  nextDueAt(accountId: number): number | null {
-    const r = this.db
-      .select({ at: sql<number | null>`min(${planfixOutbox.nextAttemptAt})` })
-      .from(planfixOutbox)
-      .where(and(eq(planfixOutbox.accountId, accountId), eq(planfixOutbox.state, "pending")))
-      .get();
-    return r?.at ?? null;
+    if (ids.length === 0) return [];
+    return this.db.select().from(planfixOutbox).where(inArray(planfixOutbox.id, ids)).orderBy(asc(planfixOutbox.id)).all();
   }
 
   accountsWithPending(): number[] {

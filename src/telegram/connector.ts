@@ -129,6 +129,11 @@ class GramjsConnection implements TelegramConnection {
     this.pingIntervalMs = cfg.pingIntervalMs;
     this.lostSignal = new Promise<never>((_, reject) => (this.signalLost = reject));
     this.lostSignal.catch(() => {});
+    const cancel = () => {
+      if (!this.live) this.lose(new TelegramFailure("error", "connect cancelled: the number is stopping"));
+    };
+    if (o.signal?.aborted) queueMicrotask(cancel);
+    else o.signal?.addEventListener("abort", cancel, { once: true });
     this.peers = new PeerBook(o.knownPeers, cfg.peerBookLimit);
 
     const session = new StringSession(toStringSession(o.session));
