@@ -38,15 +38,7 @@ export const StartInput = v.object({
 });
 
 /** PUT /client: the number plus whatever changes. */
-export const UpdateInput = v.object({
-  name: v.optional(text(200, "client name")),
-  number: NumberField,
-  url_planfix: v.optional(UrlField),
-  token_planfix: v.optional(text(500, "Planfix chat key")),
-  name_session: v.optional(text(255, "session name")),
-  path_session: v.optional(text(1000, "session path")),
-  provider_id: v.optional(ProviderId),
-});
+export const UpdateInput = v.object({ ...v.partial(StartInput).entries, number: NumberField });
 
 /** GET / DELETE /client: which number. */
 export const NumberInput = v.object({

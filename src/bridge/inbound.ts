@@ -12,7 +12,7 @@ import type { PeerStore } from "../store/peers.ts";
 import { chatIdFor } from "./chat-id.ts";
 import { ignoreReason } from "./filters.ts";
 import { dueAndNext } from "./heads.ts";
-import { Pump } from "./pump.ts";
+import { PumpSet } from "./pump.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retry.ts";
 
 export interface InboundDeps {
@@ -39,7 +39,10 @@ const EDIT_PREFIX = "✏️ edited: ";
 const BATCH = 16;
 
 export class InboundBridge {
-  private readonly pumps = new Map<number, Pump>();
+  private readonly pumps = new PumpSet(
+    (id) => this.round(id),
+    (id, e) => this.deps.log.error("outbox round failed", { accountId: id, error: errorText(e) }),
+  );
   /** Profile photo links already offered, per account and user (refreshed after a day). */
   private readonly avatars = new Map<string, { url: string; at: number }>();
 
@@ -68,15 +71,7 @@ export class InboundBridge {
   }
 
   kick(accountId: number): void {
-    let pump = this.pumps.get(accountId);
-    if (!pump) {
-      pump = new Pump(
-        () => this.round(accountId),
-        (e) => this.deps.log.error("outbox round failed", { accountId, error: errorText(e) }),
-      );
-      this.pumps.set(accountId, pump);
-    }
-    pump.kick();
+    this.pumps.kick(accountId);
   }
 
   /** Starts delivery of whatever was left pending (after a restart). */
@@ -84,9 +79,8 @@ export class InboundBridge {
     for (const id of this.deps.outbox.accountsWithPending()) this.kick(id);
   }
 
-  async stop(): Promise<void> {
-    for (const p of this.pumps.values()) p.stop();
-    await Promise.all([...this.pumps.values()].map((p) => p.idle()));
+  stop(): Promise<void> {
+    return this.pumps.stop();
   }
 
   private async round(accountId: number): Promise<number | null> {

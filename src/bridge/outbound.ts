@@ -13,7 +13,7 @@ import { DownloadError, downloadUrl } from "./download.ts";
 import type { InboundBridge } from "./inbound.ts";
 import type { LookupLimiter } from "./lookup-limiter.ts";
 import { dueAndNext } from "./heads.ts";
-import { Pump } from "./pump.ts";
+import { PumpSet } from "./pump.ts";
 import { splitText } from "./split-text.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retry.ts";
 
@@ -53,7 +53,10 @@ export function partRandomId(seed: string, part: number): bigint {
 }
 
 export class OutboundBridge {
-  private readonly pumps = new Map<number, Pump>();
+  private readonly pumps = new PumpSet(
+    (id) => this.round(id),
+    (id, e) => this.deps.log.error("send round failed", { accountId: id, error: errorText(e) }),
+  );
 
   constructor(private readonly deps: OutboundDeps) {}
 
@@ -125,24 +128,15 @@ export class OutboundBridge {
   }
 
   kick(accountId: number): void {
-    let pump = this.pumps.get(accountId);
-    if (!pump) {
-      pump = new Pump(
-        () => this.round(accountId),
-        (e) => this.deps.log.error("send round failed", { accountId, error: errorText(e) }),
-      );
-      this.pumps.set(accountId, pump);
-    }
-    pump.kick();
+    this.pumps.kick(accountId);
   }
 
   resumeAll(): void {
     for (const id of this.deps.jobs.accountsWithPending()) this.kick(id);
   }
 
-  async stop(): Promise<void> {
-    for (const p of this.pumps.values()) p.stop();
-    await Promise.all([...this.pumps.values()].map((p) => p.idle()));
+  stop(): Promise<void> {
+    return this.pumps.stop();
   }
 
   private async round(accountId: number): Promise<number | null> {

@@ -52,3 +52,30 @@ export class Pump {
     while (this.running) await Bun.sleep(5);
   }
 }
+
+/** One pump per number, created on first kick. */
+export class PumpSet {
+  private readonly pumps = new Map<number, Pump>();
+
+  constructor(
+    private readonly round: (accountId: number) => Promise<number | null>,
+    private readonly onError: (accountId: number, e: unknown) => void,
+  ) {}
+
+  kick(accountId: number): void {
+    let pump = this.pumps.get(accountId);
+    if (!pump) {
+      pump = new Pump(
+        () => this.round(accountId),
+        (e) => this.onError(accountId, e),
+      );
+      this.pumps.set(accountId, pump);
+    }
+    pump.kick();
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.pumps.values()) p.stop();
+    await Promise.all([...this.pumps.values()].map((p) => p.idle()));
+  }
+}

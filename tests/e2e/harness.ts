@@ -6,7 +6,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { TelegramServer, type ServerOptions, type WorldUser } from "../support/telegram/index.ts";
-import { startFakePlanfix, type FakePlanfix } from "../support/planfix/server.ts";
+import { callJson } from "../support/call-json.ts";
+import { startFakePlanfix } from "../support/planfix/server.ts";
 
 export const BINARY = resolve(import.meta.dir, "../../dist/planfix-telegram");
 export const ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef";
@@ -102,21 +103,8 @@ export class Appliance {
     this.proc = null;
   }
 
-  async call(method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN, headers: Record<string, string> = {}) {
-    const h: Record<string, string> = { ...headers };
-    if (token) h.authorization = `Bearer ${token}`;
-    let payload: string | undefined;
-    if (body !== undefined) {
-      payload = typeof body === "string" ? body : JSON.stringify(body);
-      h["content-type"] ??= "application/json";
-    }
-    const res = await fetch(this.url + path, { method, headers: h, body: payload });
-    const text = await res.text();
-    let json: any = null;
-    try {
-      json = JSON.parse(text);
-    } catch {}
-    return { status: res.status, json, text };
+  call(method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN, headers: Record<string, string> = {}) {
+    return callJson(this.url, method, path, body, token, headers);
   }
 
   logText(): string {

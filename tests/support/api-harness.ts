@@ -11,6 +11,7 @@ import { toStringSession } from "../../src/sessions/read.ts";
 import { ClientStore } from "../../src/store/clients.ts";
 import { openDb } from "../../src/store/db.ts";
 import { PeerStore } from "../../src/store/peers.ts";
+import { callJson } from "./call-json.ts";
 import { FakeConnector, type FakeBehaviour } from "./fake-connector.ts";
 
 export const ADMIN = "admin-token-for-tests-0123456789";
@@ -40,22 +41,7 @@ export async function startApiHarness(behaviour: FakeBehaviour = {}, opts: { api
     writeFileSync(join(sessionsDir, name), text);
     return name;
   };
-  const call = async (method: string, path: string, body?: unknown, token?: string | null, headers: Record<string, string> = {}) => {
-    const h: Record<string, string> = { ...headers };
-    if (token) h.authorization = `Bearer ${token}`;
-    let payload: string | undefined;
-    if (body !== undefined) {
-      payload = typeof body === "string" ? body : JSON.stringify(body);
-      h["content-type"] ??= "application/json";
-    }
-    const res = await fetch(url + path, { method, headers: h, body: payload });
-    const text = await res.text();
-    let json: any = null;
-    try {
-      json = JSON.parse(text);
-    } catch {}
-    return { status: res.status, json, text };
-  };
+  const call = (method: string, path: string, body?: unknown, token?: string | null, headers: Record<string, string> = {}) => callJson(url, method, path, body, token, headers);
   return {
     dir,
     sessionsDir,
