@@ -3,6 +3,7 @@
 // prepares each item (media downloaded, contact card built) and delivers it, per chat in order.
 import type { ChatMessage, PeerInfo, TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
+import { logFields } from "./log-fields.ts";
 import { PlanfixClient, type NewMessageCommand, type MessageStatusCommand, type PlanfixOutcome } from "../planfix/index.ts";
 import type { Account, ClientStore } from "../store/clients.ts";
 import type { FileStore } from "../store/files.ts";
@@ -41,7 +42,7 @@ const BATCH = 16;
 export class InboundBridge {
   private readonly pumps = new PumpSet(
     (id) => this.round(id),
-    (id, e) => this.deps.log.error("outbox round failed", { accountId: id, error: errorText(e) }),
+    (id, e) => this.deps.log.error("outbox round failed", { ...logFields(this.deps.clients, id), error: errorText(e) }),
   );
   /** Profile photo links already offered, per account and user (refreshed after a day). */
   private readonly avatars = new Map<string, { url: string; at: number }>();
@@ -55,7 +56,7 @@ export class InboundBridge {
     const peer = message.peer;
     const skip = ignoreReason(message, account.selfUserId);
     if (skip) {
-      this.deps.log.debug("not bridged", { number: account.number, peer: peer.userId, why: skip });
+      this.deps.log.debug("not bridged", { client: account.clientId, number: account.number, peer: peer.userId, why: skip });
       return;
     }
     // Our own sends come back as outgoing messages: they are already in Planfix.
@@ -119,7 +120,7 @@ export class InboundBridge {
       // 400/401 (or retries exhausted): this item stops here, and the number's status shows why.
       this.deps.outbox.failed(row.id, outcome.message);
       this.deps.clients.updateAccount(account.id, { planfixError: outcome.message });
-      this.deps.log.warn("Planfix refused an item", { number: account.number, item: row.id, error: outcome.message });
+      this.deps.log.warn("Planfix refused an item", { client: account.clientId, number: account.number, item: row.id, error: outcome.message });
     } catch (e) {
       this.later(row, errorText(e), true);
     }
@@ -196,7 +197,7 @@ export class InboundBridge {
       return url;
     } catch (e) {
       // A missing avatar must not hold up the message.
-      this.deps.log.debug("profile photo not fetched", { number: account.number, peer: peer.userId, error: errorText(e) });
+      this.deps.log.debug("profile photo not fetched", { client: account.clientId, number: account.number, peer: peer.userId, error: errorText(e) });
       return null;
     }
   }

@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { TelegramFailure, type OutgoingFile, type PeerInfo, type TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
+import { logFields } from "./log-fields.ts";
 import type { PlanfixInboundMessage } from "../planfix/index.ts";
 import type { Account, Client, ClientStore } from "../store/clients.ts";
 import type { JobRow, JobStore } from "../store/jobs.ts";
@@ -55,7 +56,7 @@ export function partRandomId(seed: string, part: number): bigint {
 export class OutboundBridge {
   private readonly pumps = new PumpSet(
     (id) => this.round(id),
-    (id, e) => this.deps.log.error("send round failed", { accountId: id, error: errorText(e) }),
+    (id, e) => this.deps.log.error("send round failed", { ...logFields(this.deps.clients, id), error: errorText(e) }),
   );
 
   constructor(private readonly deps: OutboundDeps) {}
@@ -207,7 +208,7 @@ export class OutboundBridge {
 
   private fail(job: JobRow, reason: string): void {
     this.deps.jobs.finish(job.id, "failed", reason);
-    this.deps.log.warn("message not delivered to Telegram", { accountId: job.accountId, job: job.id, reason });
+    this.deps.log.warn("message not delivered to Telegram", { ...logFields(this.deps.clients, job.accountId), job: job.id, reason });
     this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: reason });
   }
 
