@@ -160,6 +160,41 @@ describe("management API of the compiled binary", () => {
     expect(r.json).toMatchObject({ state: "online", telegram_user_id: String(anna.id) });
   });
 
+  test("a Telethon .session's access hashes and update state are used from the first start", async () => {
+    w = await world();
+    const anna = w.tg.addUser({ firstName: "Anna", phone: "380955821319" });
+    const ivan = w.tg.addUser({ firstName: "Ivan", phone: "380671234567" });
+    const olga = w.tg.addUser({ firstName: "Olga", phone: "380501230000", phoneHidden: true });
+    // What Telethon saw before the move: Ivan's hash for Anna, and the update state at that time.
+    w.tg.driver.sendText(ivan, anna, "seen by Telethon");
+    const pts = w.tg.world.user(anna.id).mailbox.pts;
+    w.tg.driver.sendText(ivan, anna, "arrived between Telethon and us");
+    const s = w.tg.sessionOf(anna);
+    writeTelethonSession(join(w.dataDir, "sessions", "anna.session"), {
+      dcId: s.dcId,
+      serverAddress: "127.0.0.1",
+      port: w.tg.port,
+      authKey: s.key,
+      entities: [
+        { id: BigInt(ivan.id), hash: w.tg.world.accessHash(anna.id, ivan.id), phone: ivan.phone, name: "Ivan" },
+        { id: BigInt(olga.id), hash: w.tg.world.accessHash(anna.id, olga.id), name: "Olga" },
+      ],
+      updateState: { pts, qts: 0, date: Math.floor(Date.now() / 1000) - 5, seq: 0 },
+    });
+    await w.app.start();
+    const r = await w.app.call("POST", "/client", { ...w.startBody(anna), path_session: "anna.session" });
+    expect(r.json.state).toBe("online");
+    const chatId = `${anna.phone}_${ivan.id}`;
+    const got = await w.planfix.waitFor(() => (w.planfix.newMessages(chatId).length > 0 ? w.planfix.newMessages(chatId) : undefined));
+    await Bun.sleep(300);
+    expect(got.map((c) => c.fields.message)).toEqual(["arrived between Telethon and us"]);
+    // Olga never wrote to this appliance: only the imported hash lets a message reach her.
+    const toOlga = `${anna.phone}_${olga.id}`;
+    const hook = await w.planfix.sendWebhook(`${w.app.url}/planfix`, { token: r.json.token, chatId: toOlga, message: "hello Olga", messageId: "t1" });
+    expect(hook.status).toBe(200);
+    await w.tg.driver.waitForMessage(olga, (m) => m.text === "hello Olga");
+  });
+
   test("a session whose key Telegram does not know shows unauthorized", async () => {
     w = await world();
     const anna = w.tg.addUser({ firstName: "Anna", phone: "380955821319" });
