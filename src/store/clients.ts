@@ -1,6 +1,6 @@
 // Clients and their numbers (accounts): the only SQL for them.
 import { and, asc, eq } from "drizzle-orm";
-import type { Db } from "./db.ts";
+import { param as $, paramValue as $v, type Db } from "./db.ts";
 import { accounts, clients, peers } from "./schema.ts";
 
 export type Client = typeof clients.$inferSelect;
@@ -14,7 +14,18 @@ export interface AccountStateChange {
 }
 
 export class ClientStore {
-  constructor(private readonly db: Db) {}
+  // Prepared once: the queries every message runs (building and preparing SQL each time cost more than running it).
+  private readonly q;
+
+  constructor(private readonly db: Db) {
+    this.q = {
+      clientByTokenHash: db.select().from(clients).where(eq(clients.tokenHash, $("tokenHash"))).prepare(),
+      clientById: db.select().from(clients).where(eq(clients.id, $("id"))).prepare(),
+      accountById: db.select().from(accounts).where(eq(accounts.id, $("id"))).prepare(),
+      accountOfClient: db.select().from(accounts).where(and(eq(accounts.clientId, $("clientId")), eq(accounts.number, $("number")))).prepare(),
+      setUpdateState: db.update(accounts).set({ pts: $v("pts"), qts: $v("qts"), updDate: $v("date") }).where(eq(accounts.id, $("id"))).prepare(),
+    };
+  }
 
   createClient(name: string, tokenHash: string): Client {
     return this.db.insert(clients).values({ name, tokenHash }).returning().get();
@@ -25,11 +36,11 @@ export class ClientStore {
   }
 
   clientByTokenHash(tokenHash: string): Client | undefined {
-    return this.db.select().from(clients).where(eq(clients.tokenHash, tokenHash)).get();
+    return this.q.clientByTokenHash.get({ tokenHash });
   }
 
   clientById(id: number): Client | undefined {
-    return this.db.select().from(clients).where(eq(clients.id, id)).get();
+    return this.q.clientById.get({ id });
   }
 
   allClients(): Client[] {
@@ -41,12 +52,12 @@ export class ClientStore {
   }
 
   accountById(id: number): Account | undefined {
-    return this.db.select().from(accounts).where(eq(accounts.id, id)).get();
+    return this.q.accountById.get({ id });
   }
 
   /** The client's own number, or undefined — never another client's. */
   accountOfClient(clientId: number, number: string): Account | undefined {
-    return this.db.select().from(accounts).where(and(eq(accounts.clientId, clientId), eq(accounts.number, number))).get();
+    return this.q.accountOfClient.get({ clientId, number });
   }
 
   accountsOfClient(clientId: number): Account[] {
@@ -82,7 +93,7 @@ export class ClientStore {
   }
 
   setUpdateState(id: number, s: { pts: number; qts: number; date: number }): void {
-    this.db.update(accounts).set({ pts: s.pts, qts: s.qts, updDate: s.date }).where(eq(accounts.id, id)).run();
+    this.q.setUpdateState.run({ id, pts: s.pts, qts: s.qts, date: s.date });
   }
 
   /** A different session may be a different Telegram user: forget its update state and access hashes. */

@@ -1,5 +1,6 @@
 // Opens (or creates) the SQLite database and brings its schema up to date from the embedded migrations.
 import { Database } from "bun:sqlite";
+import { sql } from "drizzle-orm";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -7,6 +8,11 @@ import { embeddedMigrations } from "./migrations.macro.ts" with { type: "macro" 
 import * as schema from "./schema.ts";
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
+
+/** A named parameter of a prepared query (`.prepare()` once, then `.get({ name: value })`). */
+export const param = (name: string) => sql.placeholder(name);
+/** The same where drizzle's types want an SQL value (`update … set`, `insert … values`). */
+export const paramValue = (name: string) => sql`${sql.placeholder(name)}`;
 
 export function openDb(file: string): Db {
   mkdirSync(dirname(file), { recursive: true });

@@ -1,67 +1,97 @@
 // SQL for Planfix → Telegram jobs and the Telegram messages they produced.
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
-import type { Db } from "./db.ts";
+import { param as $, paramValue as $v, type Db } from "./db.ts";
 import { outboundJobs, sentMessages } from "./schema.ts";
 
 export type JobRow = typeof outboundJobs.$inferSelect;
 export type NewJob = Pick<typeof outboundJobs.$inferInsert, "clientId" | "planfixMessageId" | "accountId" | "chatId" | "contactId" | "peerUserId" | "lookup" | "text" | "attachments" | "randomSeed">;
 
 export class JobStore {
-  constructor(private readonly db: Db) {}
+  // Prepared once: every message runs these (building and preparing SQL each time cost more than running it).
+  private readonly q;
+
+  constructor(private readonly db: Db) {
+    const pending = db
+      .select({ id: sql<number>`min(${outboundJobs.id})` })
+      .from(outboundJobs)
+      .where(and(eq(outboundJobs.accountId, $("accountId")), eq(outboundJobs.state, "pending")))
+      .groupBy(outboundJobs.chatId);
+    const byMessage = and(eq(outboundJobs.clientId, $("clientId")), eq(outboundJobs.planfixMessageId, $("planfixMessageId")));
+    this.q = {
+      add: db
+        .insert(outboundJobs)
+        .values({
+          clientId: $v("clientId"),
+          planfixMessageId: $v("planfixMessageId"),
+          accountId: $v("accountId"),
+          chatId: $v("chatId"),
+          contactId: $v("contactId"),
+          peerUserId: $v("peerUserId"),
+          lookup: $v("lookup"),
+          text: $v("text"),
+          attachments: $v("attachments"),
+          randomSeed: $v("randomSeed"),
+        })
+        .onConflictDoNothing({ target: [outboundJobs.clientId, outboundJobs.planfixMessageId] })
+        .returning()
+        .prepare(),
+      byMessage: db.select().from(outboundJobs).where(byMessage).prepare(),
+      byId: db.select().from(outboundJobs).where(eq(outboundJobs.id, $("id"))).prepare(),
+      heads: db.select().from(outboundJobs).where(inArray(outboundJobs.id, pending)).orderBy(asc(outboundJobs.id)).prepare(),
+      hasPending: db
+        .select({ id: outboundJobs.id })
+        .from(outboundJobs)
+        .where(and(eq(outboundJobs.accountId, $("accountId")), eq(outboundJobs.peerUserId, $("peerUserId")), eq(outboundJobs.state, "pending")))
+        .prepare(),
+      sent: db
+        .insert(sentMessages)
+        .values({ accountId: $v("accountId"), peerUserId: $v("peerUserId"), tgMessageId: $v("tgMessageId"), jobId: $v("jobId") })
+        .onConflictDoNothing()
+        .prepare(),
+      partsDone: db.update(outboundJobs).set({ partsDone: $v("partsDone") }).where(eq(outboundJobs.id, $("id"))).prepare(),
+      finish: db.update(outboundJobs).set({ state: $v("state"), lastError: $v("error") }).where(eq(outboundJobs.id, $("id"))).prepare(),
+      isOurs: db
+        .select({ j: sentMessages.jobId })
+        .from(sentMessages)
+        .where(and(eq(sentMessages.accountId, $("accountId")), eq(sentMessages.peerUserId, $("peerUserId")), eq(sentMessages.tgMessageId, $("tgMessageId"))))
+        .prepare(),
+    };
+  }
 
   /** Inserts the job, or returns the existing one for a repeated Planfix messageId. */
   addOrGet(job: NewJob): { job: JobRow; created: boolean } {
-    const inserted = this.db.insert(outboundJobs).values(job).onConflictDoNothing({ target: [outboundJobs.clientId, outboundJobs.planfixMessageId] }).returning().get();
+    const inserted = this.q.add.get({ ...job, lookup: job.lookup ?? null });
     if (inserted) return { job: inserted, created: true };
-    const existing = this.db
-      .select()
-      .from(outboundJobs)
-      .where(and(eq(outboundJobs.clientId, job.clientId), eq(outboundJobs.planfixMessageId, job.planfixMessageId)))
-      .get()!;
-    return { job: existing, created: false };
+    return { job: this.byMessage(job.clientId, job.planfixMessageId)!, created: false };
   }
 
   byMessage(clientId: number, planfixMessageId: string): JobRow | undefined {
-    return this.db.select().from(outboundJobs).where(and(eq(outboundJobs.clientId, clientId), eq(outboundJobs.planfixMessageId, planfixMessageId))).get();
+    return this.q.byMessage.get({ clientId, planfixMessageId });
   }
 
   byId(id: number): JobRow | undefined {
-    return this.db.select().from(outboundJobs).where(eq(outboundJobs.id, id)).get();
+    return this.q.byId.get({ id });
   }
 
   /** The oldest pending job of each chat of an account: chats are served in strict order. */
   heads(accountId: number): JobRow[] {
-    const ids = this.db
-      .select({ id: sql<number>`min(${outboundJobs.id})` })
-      .from(outboundJobs)
-      .where(and(eq(outboundJobs.accountId, accountId), eq(outboundJobs.state, "pending")))
-      .groupBy(outboundJobs.chatId)
-      .all()
-      .map((r) => r.id);
-    if (ids.length === 0) return [];
-    return this.db.select().from(outboundJobs).where(inArray(outboundJobs.id, ids)).orderBy(asc(outboundJobs.id)).all();
+    return this.q.heads.all({ accountId });
   }
 
   hasPending(accountId: number, peerUserId: string): boolean {
-    return !!this.db
-      .select({ id: outboundJobs.id })
-      .from(outboundJobs)
-      .where(and(eq(outboundJobs.accountId, accountId), eq(outboundJobs.peerUserId, peerUserId), eq(outboundJobs.state, "pending")))
-      .get();
+    return !!this.q.hasPending.get({ accountId, peerUserId });
   }
 
   /** Records one sent part: the Telegram message id and the progress, in one transaction. */
   partSent(job: JobRow, part: number, tgMessageId: number | null): void {
-    this.db.transaction((tx) => {
-      if (tgMessageId !== null) {
-        tx.insert(sentMessages).values({ accountId: job.accountId, peerUserId: job.peerUserId, tgMessageId, jobId: job.id }).onConflictDoNothing().run();
-      }
-      tx.update(outboundJobs).set({ partsDone: part + 1 }).where(eq(outboundJobs.id, job.id)).run();
+    this.db.transaction(() => {
+      if (tgMessageId !== null) this.q.sent.run({ accountId: job.accountId, peerUserId: job.peerUserId, tgMessageId, jobId: job.id });
+      this.q.partsDone.run({ id: job.id, partsDone: part + 1 });
     });
   }
 
   finish(id: number, state: "sent" | "failed", error: string | null = null): void {
-    this.db.update(outboundJobs).set({ state, lastError: error }).where(eq(outboundJobs.id, id)).run();
+    this.q.finish.run({ id, state, error });
   }
 
   retryLater(id: number, attempts: number, at: number, error: string): void {
@@ -69,11 +99,7 @@ export class JobStore {
   }
 
   isOurs(accountId: number, peerUserId: string, tgMessageId: number): boolean {
-    return !!this.db
-      .select({ j: sentMessages.jobId })
-      .from(sentMessages)
-      .where(and(eq(sentMessages.accountId, accountId), eq(sentMessages.peerUserId, peerUserId), eq(sentMessages.tgMessageId, tgMessageId)))
-      .get();
+    return !!this.q.isOurs.get({ accountId, peerUserId, tgMessageId });
   }
 
   /** Jobs of this chat sent at or before `maxId` and not yet reported read; marks them reported. */

@@ -1,21 +1,36 @@
 // SQL for the Planfix-bound outbox: Telegram messages and our status reports, delivered per chat in order.
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
-import type { Db } from "./db.ts";
+import { param as $, paramValue as $v, type Db } from "./db.ts";
 import { planfixOutbox } from "./schema.ts";
 
 export type OutboxRow = typeof planfixOutbox.$inferSelect;
 
 export class OutboxStore {
-  constructor(private readonly db: Db) {}
+  // Prepared once: every message runs these (building and preparing SQL each time cost more than running it).
+  private readonly q;
+
+  constructor(private readonly db: Db) {
+    const pending = db
+      .select({ id: sql<number>`min(${planfixOutbox.id})` })
+      .from(planfixOutbox)
+      .where(and(eq(planfixOutbox.accountId, $("accountId")), eq(planfixOutbox.state, "pending")))
+      .groupBy(planfixOutbox.chatKey);
+    this.q = {
+      add: db
+        .insert(planfixOutbox)
+        .values({ accountId: $v("accountId"), chatKey: $v("chatKey"), kind: $v("kind"), dedupKey: $v("dedupKey"), event: $v("event") })
+        .onConflictDoNothing({ target: planfixOutbox.dedupKey })
+        .returning({ id: planfixOutbox.id })
+        .prepare(),
+      heads: db.select().from(planfixOutbox).where(inArray(planfixOutbox.id, pending)).orderBy(asc(planfixOutbox.id)).prepare(),
+      saveCommand: db.update(planfixOutbox).set({ command: $v("command") }).where(eq(planfixOutbox.id, $("id"))).prepare(),
+      delivered: db.update(planfixOutbox).set({ state: "done", deliveredAt: $v("at"), lastError: null }).where(eq(planfixOutbox.id, $("id"))).prepare(),
+    };
+  }
 
   /** Adds an item unless one with the same dedup key exists; true when it was new. */
   add(item: { accountId: number; chatKey: string; kind: "message" | "status"; dedupKey: string; event: unknown }): boolean {
-    const r = this.db
-      .insert(planfixOutbox)
-      .values({ accountId: item.accountId, chatKey: item.chatKey, kind: item.kind, dedupKey: item.dedupKey, event: JSON.stringify(item.event) })
-      .onConflictDoNothing({ target: planfixOutbox.dedupKey })
-      .returning({ id: planfixOutbox.id })
-      .get();
+    const r = this.q.add.get({ accountId: item.accountId, chatKey: item.chatKey, kind: item.kind, dedupKey: item.dedupKey, event: JSON.stringify(item.event) });
     return r !== undefined;
   }
 
@@ -25,15 +40,7 @@ export class OutboxStore {
 
   /** The oldest pending item of each chat of an account: only a chat's head may be delivered. */
   heads(accountId: number): OutboxRow[] {
-    const ids = this.db
-      .select({ id: sql<number>`min(${planfixOutbox.id})` })
-      .from(planfixOutbox)
-      .where(and(eq(planfixOutbox.accountId, accountId), eq(planfixOutbox.state, "pending")))
-      .groupBy(planfixOutbox.chatKey)
-      .all()
-      .map((r) => r.id);
-    if (ids.length === 0) return [];
-    return this.db.select().from(planfixOutbox).where(inArray(planfixOutbox.id, ids)).orderBy(asc(planfixOutbox.id)).all();
+    return this.q.heads.all({ accountId });
   }
 
   accountsWithPending(): number[] {
@@ -46,11 +53,11 @@ export class OutboxStore {
   }
 
   saveCommand(id: number, command: unknown): void {
-    this.db.update(planfixOutbox).set({ command: JSON.stringify(command) }).where(eq(planfixOutbox.id, id)).run();
+    this.q.saveCommand.run({ id, command: JSON.stringify(command) });
   }
 
   delivered(id: number): void {
-    this.db.update(planfixOutbox).set({ state: "done", deliveredAt: Date.now(), lastError: null }).where(eq(planfixOutbox.id, id)).run();
+    this.q.delivered.run({ id, at: Date.now() });
   }
 
   retryLater(id: number, attempts: number, at: number, error: string): void {

@@ -1,11 +1,16 @@
 // Telegram users each account has seen, with that account's access hash for them.
 import { and, eq, sql } from "drizzle-orm";
 import type { PeerInfo } from "../domain/telegram-port.ts";
-import type { Db } from "./db.ts";
+import { param as $, type Db } from "./db.ts";
 import { peers } from "./schema.ts";
 
 export class PeerStore {
-  constructor(private readonly db: Db) {}
+  // Prepared once: every message looks its peer up.
+  private readonly q;
+
+  constructor(private readonly db: Db) {
+    this.q = { byId: db.select().from(peers).where(and(eq(peers.accountId, $("accountId")), eq(peers.userId, $("userId")))).prepare() };
+  }
 
   /** Inserts or refreshes; a known access hash is never replaced by a missing one. */
   save(accountId: number, list: readonly PeerInfo[]): void {
@@ -31,7 +36,7 @@ export class PeerStore {
   }
 
   byId(accountId: number, userId: string): PeerInfo | undefined {
-    const row = this.db.select().from(peers).where(and(eq(peers.accountId, accountId), eq(peers.userId, userId))).get();
+    const row = this.q.byId.get({ accountId, userId });
     return row ? toPeer(row) : undefined;
   }
 
