@@ -15,7 +15,8 @@ export function docs(version: string) {
     .get(
       "/docs/assets/:file",
       ({ params }) => {
-        const asset = ASSETS[params.file];
+        // Own keys only: "constructor", "__proto__", "toString"… are not assets.
+        const asset = Object.hasOwn(ASSETS, params.file) ? ASSETS[params.file] : undefined;
         if (!asset) return new Response(JSON.stringify({ error: "not found" }), { status: 404, headers: { "content-type": "application/json" } });
         return new Response(Bun.file(asset.path), { headers: { "content-type": asset.type, "cache-control": "public, max-age=86400" } });
       },
