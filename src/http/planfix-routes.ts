@@ -90,7 +90,9 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
     .get(
       "/files/:id/:name",
       ({ params }) => {
-        const f = deps.files.find(params.id, decodeURIComponent(params.name));
+        // The router has already percent-decoded the segments: decoding again would turn a name with
+        // "%" in it (a file called "100% done.pdf") into a URIError, and accept double-encoded links.
+        const f = deps.files.find(params.id, params.name);
         if (!f) return json(404, { error: "file not found or expired" });
         return new Response(Bun.file(f.fullPath), {
           headers: { "content-type": f.mimeType, "content-length": String(f.size), "content-disposition": `inline; filename*=UTF-8''${encodeURIComponent(f.name)}` },

@@ -1,0 +1,32 @@
+// Regressions the fuzzer (bench/fuzz.ts) found in the compiled binary, repeated as plain e2e tests.
+import { afterEach, describe, expect, test } from "bun:test";
+import { world } from "./harness.ts";
+
+type World = Awaited<ReturnType<typeof world>>;
+let w: World;
+afterEach(async () => w && (await w.close()));
+
+describe("found by the fuzzer", () => {
+  test("a file whose name has a % in it downloads from its link; a link encoded twice does not", async () => {
+    w = await world();
+    const anna = w.tg.addUser({ firstName: "Anna", phone: "380955821319" });
+    const ivan = w.tg.addUser({ firstName: "Ivan", phone: "380671234567" });
+    await w.app.start();
+    const r = await w.app.call("POST", "/client", w.startBody(anna));
+    expect(r.json.state).toBe("online");
+    w.tg.driver.sendFile(ivan, anna, Buffer.from("all of it"), "100% done.txt", "text/plain");
+    const cmd = await w.planfix.waitFor(() => w.planfix.newMessages().find((c) => c.attachments[0]?.name === "100% done.txt"), 15_000);
+    const link = cmd.attachments[0]!.url;
+    const res = await fetch(link);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("all of it");
+    const [base, name] = [link.slice(0, link.lastIndexOf("/") + 1), link.slice(link.lastIndexOf("/") + 1)];
+    const twice = await fetch(base + encodeURIComponent(name));
+    expect(twice.status).toBe(404);
+    const broken = await fetch(`${base}${name}%25zz`);
+    expect(broken.status).toBe(404);
+    expect(((await broken.json()) as { error: unknown }).error).toBeString();
+    expect(w.app.logText()).not.toContain('"msg":"request failed"');
+  });
+
+});
