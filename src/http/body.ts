@@ -10,25 +10,38 @@ export class BodyError extends Error {
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-export async function readBodyText(request: Request, maxBytes = MAX_BODY_BYTES): Promise<string> {
+/** The body's bytes, at most `maxBytes` (declared or streamed); a body cut off by the client is a 400. */
+export async function readBodyBytes(request: Request, maxBytes = MAX_BODY_BYTES): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > maxBytes) throw new BodyError(413, `body is larger than ${maxBytes} bytes`);
-  if (!request.body) return "";
+  if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
+    let chunk: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      // The client closed the connection before the body was complete (shorter than its
+      // Content-Length, or a chunked body without its last chunk): nobody is left to answer.
+      throw new BodyError(400, "the body ended before it was complete (the connection closed)");
+    }
+    if (chunk.done) break;
+    size += chunk.value.byteLength;
     if (size > maxBytes) {
       await reader.cancel().catch(() => {});
       throw new BodyError(413, `body is larger than ${maxBytes} bytes`);
     }
-    chunks.push(value);
+    chunks.push(chunk.value);
   }
+  return Buffer.concat(chunks);
+}
+
+export async function readBodyText(request: Request, maxBytes = MAX_BODY_BYTES): Promise<string> {
+  const bytes = await readBodyBytes(request, maxBytes);
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     throw new BodyError(400, "body is not valid UTF-8");
   }
@@ -38,11 +51,11 @@ export async function readBodyText(request: Request, maxBytes = MAX_BODY_BYTES):
 export async function readFields(request: Request, maxBytes = MAX_BODY_BYTES): Promise<Record<string, unknown>> {
   const type = (request.headers.get("content-type") ?? "").toLowerCase();
   if (type.startsWith("multipart/form-data")) {
-    const declared = Number(request.headers.get("content-length") ?? "0");
-    if (declared > maxBytes) throw new BodyError(413, `body is larger than ${maxBytes} bytes`);
+    // Read under the same cap first: request.formData() would buffer a chunked body of any size.
+    const bytes = await readBodyBytes(request, maxBytes);
     let form: Awaited<ReturnType<Request["formData"]>>;
     try {
-      form = await request.formData();
+      form = await new Response(bytes, { headers: { "content-type": request.headers.get("content-type") ?? "" } }).formData();
     } catch {
       throw new BodyError(400, "body is not valid multipart/form-data");
     }

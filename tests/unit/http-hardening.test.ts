@@ -51,4 +51,29 @@ describe("hostile requests", () => {
     expect(failedRequests(h)).toEqual([]);
   });
 
+  test("a body cut short by the client is not a failed request", async () => {
+    h = await startApiHarness();
+    const head = (path: string, length: number, token = "") =>
+      `POST ${path} HTTP/1.1\r\nHost: x\r\n${token ? `Authorization: Bearer ${token}\r\n` : ""}Content-Type: application/json\r\nContent-Length: ${length}\r\n\r\n{"na`;
+    await raw(h.url, head("/client", 500, ADMIN), { end: true });
+    await raw(h.url, `POST /client HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN}\r\nContent-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n--b\r\n\r\n`, { end: true });
+    await Bun.sleep(100);
+    expect(failedRequests(h)).toEqual([]);
+    expect((await h.call("GET", "/health", undefined, null)).status).toBe(200);
+  });
+
+  test("a chunked multipart body over 1 MiB is a JSON 413 (never buffered whole)", async () => {
+    h = await startApiHarness();
+    const part = `--b\r\nContent-Disposition: form-data; name="name"\r\n\r\n${"x".repeat(2 * 1024 * 1024)}\r\n--b--\r\n`;
+    const body = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(part));
+        c.close();
+      },
+    });
+    const res = await fetch(`${h.url}/client`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}`, "content-type": "multipart/form-data; boundary=b" }, body });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: string }).error).toContain("larger than");
+  });
+
 });
