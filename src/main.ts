@@ -79,7 +79,10 @@ const pool = new AccountPool(
 const service = new ClientService(clients, pool, { sessionsDir: settings.sessionsDir, apiId: settings.telegramApiId, apiHash: settings.telegramApiHash, startTimeoutMs: settings.startTimeoutMs, adminToken }, log);
 
 const app = buildApp({ service, log, version, extraRoutes: [planfixRoutes({ clients, outbound, files, log })] });
-app.listen({ port: settings.port, hostname: settings.host, maxRequestBodySize: 8 * 1024 * 1024 });
+// The routes cap bodies themselves (1 MiB, declared or streamed, never buffered beyond that) and answer
+// 413 in JSON. Bun's own limit would answer a bare 413 with no body before any route sees the request,
+// so it is set out of the way.
+app.listen({ port: settings.port, hostname: settings.host, maxRequestBodySize: Number.MAX_SAFE_INTEGER });
 log.info("listening", { host: settings.host, port: settings.port, version, dataDir: settings.dataDir, telegramEndpoint: settings.telegramEndpoint });
 if (!settings.telegramApiId || !settings.telegramApiHash) log.warn("TELEGRAM_API_ID / TELEGRAM_API_HASH are not set: numbers cannot start until they are");
 

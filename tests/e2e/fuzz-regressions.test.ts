@@ -1,5 +1,6 @@
 // Regressions the fuzzer (bench/fuzz.ts) found in the compiled binary, repeated as plain e2e tests.
 import { afterEach, describe, expect, test } from "bun:test";
+import { exchange } from "../../bench/fuzz/http.ts";
 import { world } from "./harness.ts";
 
 type World = Awaited<ReturnType<typeof world>>;
@@ -29,4 +30,23 @@ describe("found by the fuzzer", () => {
     expect(w.app.logText()).not.toContain('"msg":"request failed"');
   });
 
+  test("a body far over the limit gets the application's JSON 413, not a bare one", async () => {
+    w = await world();
+    await w.app.start();
+    for (const [path, size] of [
+      ["/planfix", 9 * 1024 * 1024],
+      ["/client", 2 ** 40],
+    ] as const) {
+      const x = await exchange(w.app.port, {
+        method: "POST",
+        target: path,
+        headers: [["Authorization", `Bearer e2e-admin-token-0123456789abcdef`], ["Content-Type", "application/json"], ["Content-Length", String(size)]],
+        body: { kind: "bytes", bytes: Buffer.from("{}") },
+        pauseBeforeBodyMs: 50,
+      }, { timeoutMs: 5000 });
+      expect(x.responses[0]?.status).toBe(413);
+      expect(x.responses[0]?.headers["content-type"]).toContain("application/json");
+      expect(JSON.parse(Buffer.from(x.responses[0]!.body).toString()).error).toBeString();
+    }
+  });
 });
