@@ -15,8 +15,14 @@ export interface AppDeps {
 
 export function buildApp(deps: AppDeps) {
   let app = new Elysia()
-    .onError(({ code, error }) => {
-      if (code === "NOT_FOUND") return errorResponse(404, "no such route");
+    .onError(({ code, error, request }) => {
+      if (code === "NOT_FOUND") {
+        // A route that exists under other methods: say so, and which (405 with Allow).
+        const path = new URL(request.url).pathname;
+        const allow = allowedMethods(app.routes, path);
+        if (allow.length) return json(405, { error: `method ${request.method} is not allowed on ${path}; use ${allow.join(", ")}` }, { allow: allow.join(", ") });
+        return errorResponse(404, "no such route");
+      }
       if (code === "PARSE") return errorResponse(400, "body could not be parsed", "body");
       if (code === "VALIDATION") return errorResponse(400, "invalid request");
       deps.log.error("request failed", { error: error instanceof Error ? error : String(error) });
@@ -27,4 +33,18 @@ export function buildApp(deps: AppDeps) {
     .use(clientRoutes(deps.service));
   for (const r of deps.extraRoutes ?? []) app = app.use(r) as unknown as typeof app;
   return app;
+}
+
+/** The methods the app answers on `path` (HEAD wherever GET), from its route table. */
+export function allowedMethods(routes: readonly { method: string; path: string }[], path: string): string[] {
+  const methods = new Set<string>();
+  for (const r of routes) {
+    const pattern = r.path
+      .split("/")
+      .map((seg) => (seg.startsWith(":") ? "[^/]+" : seg === "*" ? ".*" : seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+      .join("/");
+    if (new RegExp(`^${pattern}/?$`).test(path)) methods.add(r.method.toUpperCase());
+  }
+  if (methods.has("GET")) methods.add("HEAD");
+  return [...methods].filter((m) => m !== "ALL").sort();
 }

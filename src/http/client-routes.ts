@@ -38,10 +38,16 @@ const startExample = {
 
 const security: OpenAPIV3.SecurityRequirementObject[] = [{ bearer: [] }, { tokenHeader: [] }];
 
-async function handle(request: Request, run: (caller: Caller, fields: Record<string, unknown>) => Promise<Response> | Response, service: ClientService): Promise<Response> {
+async function handle(request: Request, run: (caller: Caller, fields: Record<string, unknown>) => Promise<Response> | Response, service: ClientService, adminOnly = false): Promise<Response> {
   try {
     // The token is checked before anything else, the body included.
     const caller = service.authenticate(tokenFromHeaders((n) => request.headers.get(n)));
+    if (adminOnly && caller.kind !== "admin") throw new ApiError(401, "this list needs the admin token");
+    // Bun never hands a GET request's body to the application: refuse one rather than answer as if
+    // its fields had not been sent.
+    if ((request.method === "GET" || request.method === "HEAD") && sendsBody(request)) {
+      throw new ApiError(400, "a GET request's body is not read: send name and number in the query string", "body");
+    }
     const fields = { ...Object.fromEntries(new URL(request.url).searchParams), ...(await readFields(request)) };
     return await run(caller, fields);
   } catch (e) {
@@ -49,6 +55,10 @@ async function handle(request: Request, run: (caller: Caller, fields: Record<str
     if (e instanceof BodyError) return errorResponse(e.status, e.message, "body");
     throw e;
   }
+}
+
+function sendsBody(request: Request): boolean {
+  return Number(request.headers.get("content-length") ?? "0") > 0 || request.headers.has("transfer-encoding");
 }
 
 function parse<S extends Parameters<typeof validate>[0]>(schema: S, fields: Record<string, unknown>) {
@@ -112,7 +122,7 @@ export function clientRoutes(service: ClientService) {
           summary: "Is a number online?",
           description:
             "`{\"status\": \"online\" | \"offline\"}` plus the detailed state, its reason and since when. " +
-            "`name` and `number` as query parameters (or a body). Without `number`: every number of the caller's client.",
+            "`name` and `number` as query parameters (a GET request with a body is refused). Without `number`: every number of the caller's client.",
           security,
           parameters: [
             { name: "number", in: "query", required: false, schema: { type: "string" }, example: "380955821319" },
@@ -171,11 +181,9 @@ export function clientRoutes(service: ClientService) {
       ({ request }) =>
         handle(
           request,
-          (caller) => {
-            if (caller.kind !== "admin") throw new ApiError(401, "this list needs the admin token");
-            return json(200, { clients: service.adminOverview() });
-          },
+          () => json(200, { clients: service.adminOverview() }),
           service,
+          true,
         ),
       {
         detail: {

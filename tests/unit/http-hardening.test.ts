@@ -76,4 +76,34 @@ describe("hostile requests", () => {
     expect(((await res.json()) as { error: string }).error).toContain("larger than");
   });
 
+  test("GET /client with a body is refused, not answered as if no fields were sent", async () => {
+    h = await startApiHarness();
+    const a = await h.call("POST", "/client", start(h.session("a.txt")), ADMIN);
+    const got = await raw(h.url, `GET /client HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.json.token}\r\nContent-Type: application/json\r\nContent-Length: 25\r\nConnection: close\r\n\r\n{"number":"380501112233"}`);
+    expect(got).toStartWith("HTTP/1.1 400");
+    expect(got).toContain("send name and number in the query string");
+    expect((await h.call("GET", "/client?number=380955821319", undefined, a.json.token)).status).toBe(200);
+  });
+
+  test("/admin/clients refuses a client token before looking at the body", async () => {
+    h = await startApiHarness();
+    const a = await h.call("POST", "/client", start(h.session("a.txt")), ADMIN);
+    const r = await h.call("POST", "/admin/clients", undefined, a.json.token);
+    expect(r.status).toBe(405);
+    const got = await raw(h.url, `GET /admin/clients HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.json.token}\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{oops`);
+    expect(got).toStartWith("HTTP/1.1 401");
+  });
+
+  test("a method the route does not take is a 405 naming the allowed ones", async () => {
+    h = await startApiHarness();
+    const r = await fetch(`${h.url}/client`, { method: "PATCH" });
+    expect(r.status).toBe(405);
+    expect(r.headers.get("allow")).toBe("DELETE, GET, HEAD, POST, PUT");
+    expect(((await r.json()) as { error: string }).error).toContain("PATCH");
+    const health = await fetch(`${h.url}/health`, { method: "POST" });
+    expect(health.status).toBe(405);
+    expect(health.headers.get("allow")).toBe("GET, HEAD");
+    expect((await h.call("GET", "/nope", undefined, null)).status).toBe(404);
+  });
+
 });
