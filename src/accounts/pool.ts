@@ -131,6 +131,12 @@ export class AccountPool {
     for (const w of [...(this.waiters.get(accountId) ?? [])]) w();
   }
 
+  /** The running number (other than `exceptAccountId`) whose session has this auth key, if any. */
+  keyHolder(key: Uint8Array, exceptAccountId: number | null): number | null {
+    const holder = this.keyHolders.get(createHash("sha256").update(key).digest("hex"));
+    return holder !== undefined && holder !== exceptAccountId && this.runners.get(holder)?.running ? holder : null;
+  }
+
   private claimKey(accountId: number, key: Uint8Array): string | null {
     const id = createHash("sha256").update(key).digest("hex");
     const holder = this.keyHolders.get(id);

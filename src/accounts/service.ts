@@ -4,10 +4,11 @@
 import { hashToken, newToken, sameSecret } from "../auth/tokens.ts";
 import type { Logger } from "../log.ts";
 import { locateSessionFile, SessionFileError } from "../sessions/locate.ts";
-import { readSessionFile } from "../sessions/read.ts";
+import { readSessionFile, type SessionFile } from "../sessions/read.ts";
 import type { Account, Client, ClientStore } from "../store/clients.ts";
 import type { StartInput, UpdateInput } from "./input.ts";
 import type { AccountPool } from "./pool.ts";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 
 export class ApiError extends Error {
@@ -98,13 +99,23 @@ export class ClientService {
       if (e instanceof SessionFileError) throw new ApiError(e.status, e.message, e.field);
       throw e;
     }
+    const field = pathSession ? "path_session" : "name_session";
+    let file: SessionFile;
     try {
-      readSessionFile(join(this.settings.sessionsDir, rel));
+      file = readSessionFile(join(this.settings.sessionsDir, rel));
     } catch (e) {
-      throw new ApiError(422, `session file "${rel}" ${(e as Error).message}`, pathSession ? "path_session" : "name_session");
+      throw new ApiError(422, `session file "${rel}" ${(e as Error).message}`, field);
     }
-    const other = this.store.allAccounts().find((a) => a.sessionPath === rel && a.id !== exceptAccountId);
-    if (other) throw new ApiError(409, `session file "${rel}" is already used by another number; a session may run only once`, pathSession ? "path_session" : "name_session");
+    // The same file under another name (a symlink, a hard link) is the same session.
+    const identity = fileIdentity(join(this.settings.sessionsDir, rel));
+    const other = this.store
+      .allAccounts()
+      .find((a) => a.id !== exceptAccountId && (a.sessionPath === rel || (identity !== null && fileIdentity(join(this.settings.sessionsDir, a.sessionPath)) === identity)));
+    if (other) throw new ApiError(409, `session file "${rel}" is already used by another number; a session may run only once`, field);
+    // A copy of a running number's session carries its key: starting it would only fail (one key, one connection).
+    if (this.pool.keyHolder(file.session.authKey, exceptAccountId) !== null) {
+      throw new ApiError(409, `session file "${rel}" holds the key of a session another number is running; a session may run only once`, field);
+    }
     return rel;
   }
 
@@ -192,5 +203,15 @@ export class ClientService {
       created_at: new Date(c.createdAt).toISOString(),
       numbers: this.store.accountsOfClient(c.id).map((a) => this.view(a)),
     }));
+  }
+}
+
+/** Device and inode of the file a path leads to (symlinks followed), or null when there is none. */
+function fileIdentity(path: string): string | null {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
   }
 }
