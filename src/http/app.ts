@@ -18,7 +18,7 @@ export function buildApp(deps: AppDeps) {
     .onError(({ code, error, request }) => {
       if (code === "NOT_FOUND") {
         // A route that exists under other methods: say so, and which (405 with Allow).
-        const path = new URL(request.url).pathname;
+        const path = pathOf(request.url);
         const allow = allowedMethods(app.routes, path);
         if (allow.length) return json(405, { error: `method ${request.method} is not allowed on ${path}; use ${allow.join(", ")}` }, { allow: allow.join(", ") });
         return errorResponse(404, "no such route");
@@ -35,9 +35,19 @@ export function buildApp(deps: AppDeps) {
   return app;
 }
 
+/** The path of a request URL; "" for what is not one (CONNECT's authority-form "host:port"). */
+function pathOf(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return "";
+  }
+}
+
 /** The methods the app answers on `path` (HEAD wherever GET), from its route table. */
 export function allowedMethods(routes: readonly { method: string; path: string }[], path: string): string[] {
   const methods = new Set<string>();
+  if (!path.startsWith("/")) return [];
   for (const r of routes) {
     const pattern = r.path
       .split("/")

@@ -104,6 +104,10 @@ describe("hostile requests", () => {
     expect(health.status).toBe(405);
     expect(health.headers.get("allow")).toBe("GET, HEAD");
     expect((await h.call("GET", "/nope", undefined, null)).status).toBe(404);
+    // CONNECT's target is "host:port", not a path: still a JSON 404, not the runtime's HTML 500.
+    const connectAnswer = await raw(h.url, "CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect(connectAnswer).toStartWith("HTTP/1.1 404");
+    expect(connectAnswer).toContain('{"error":');
   });
 
   test("another name for a live session — symlink, hard link or copy — is a 409, and nothing is created", async () => {
