@@ -141,9 +141,11 @@ export class OutboundBridge {
   }
 
   private async round(accountId: number): Promise<number | null> {
-    const { due } = dueAndNext(this.deps.jobs.heads(accountId), Date.now());
+    const { due, next } = dueAndNext(this.deps.jobs.heads(accountId), Date.now());
+    if (due.length === 0) return next;
     await Promise.all(due.map((job) => this.send(job)));
-    return dueAndNext(this.deps.jobs.heads(accountId), Date.now()).next;
+    // Something was done: the next round looks at the heads again at once (one query per round).
+    return Date.now();
   }
 
   private async send(job: JobRow): Promise<void> {
