@@ -1,0 +1,389 @@
+// Counting after the drain: every tagged message on both sides, classified. Pure functions over what
+// was sent (Load), what Planfix recorded, what the customers' mailboxes hold, and when kills happened.
+import type { ReceivedCommand } from "../../tests/support/planfix/server.ts";
+import type { KillRecord } from "./faults.ts";
+import type { StoredMessage } from "../../tests/support/telegram/world.ts";
+import { sha, type PtItem, type PtPart, type TpItem } from "./load.ts";
+import type { SeenMessage } from "./observe.ts";
+
+/** A Planfix request the appliance made just before a kill may have been processed by Planfix even
+ *  though the appliance never saw the answer; the request can reach Planfix up to this long after the
+ *  process was gone (it sat in a socket buffer of this very process). */
+const IN_FLIGHT_SLACK_MS = 1000;
+
+export interface DirectionStats {
+  sent: number;
+  delivered: number;
+  lost: number;
+  /** Messages that arrived more than once (any part, any number of extra copies). */
+  duplicated: number;
+  /** Of those: the one item per chat that was in flight at a kill (at-least-once at the crash instant). */
+  redeliveredAfterKill: number;
+  unexplainedDuplicates: number;
+  orderViolations: number;
+  /** Messages on the far side that match nothing sent, or arrived in the wrong chat. */
+  unknown: number;
+  maxDelayMs: number;
+  p50DelayMs: number;
+  p99DelayMs: number;
+  /** Readable examples of every problem, a few per kind. */
+  problems: string[];
+}
+
+export interface TpStats extends DirectionStats {
+  media: number;
+  edits: number;
+  /** Edits that arrived without the "edited" mark. */
+  badEdits: number;
+  /** Media whose link is missing or serves other bytes. */
+  badAttachments: number;
+}
+
+export interface PtStats extends DirectionStats {
+  parts: number;
+  partsDelivered: number;
+  /** Webhooks still without a 200 at the end (Planfix would still be retrying them); not in lost. */
+  neverAccepted: number;
+  /** Every webhook request, repeats of answered ones included. */
+  webhookAttempts: number;
+  webhookOutcomes: Record<string, number>;
+  /** Webhooks answered with a 4xx although they were valid. */
+  refused: number;
+  /** 200 answers naming another chat/contact. */
+  wrongAnswers: number;
+  repeats: number;
+  maxAcceptDelayMs: number;
+  /** Attachments that arrived with other bytes. */
+  corrupt: number;
+  /** messageStatus "sent" for delivered items. */
+  statusSent: number;
+  statusMissing: number;
+  statusRedeliveredAfterKill: number;
+  statusUnexplainedDuplicates: number;
+  statusErrors: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function note(problems: string[], counts: Map<string, number>, kind: string, text: string): void {
+  const n = (counts.get(kind) ?? 0) + 1;
+  counts.set(kind, n);
+  if (n <= 5) problems.push(`${kind}: ${text}`);
+}
+
+/** A kill that can explain a repeat: the first copy reached Planfix before the process was gone
+ *  (plus slack), the second after the kill. Each kill explains at most one repeat per chat. */
+function explainingKill(kills: KillRecord[], firstAt: number, againAt: number, used: Set<string>, scope: string): boolean {
+  for (const [i, k] of kills.entries()) {
+    if (k.crash) continue;
+    const key = `${i}:${scope}`;
+    if (used.has(key)) continue;
+    if (firstAt <= k.exitedAt + IN_FLIGHT_SLACK_MS && againAt >= k.at) {
+      used.add(key);
+      return true;
+    }
+  }
+  return false;
+}
+
+export function analyzeTelegramToPlanfix(input: {
+  runId: string;
+  chatIds: string[];
+  sent: TpItem[];
+  commands: ReceivedCommand[];
+  kills: KillRecord[];
+  /** sha of the bytes each attachment link served at the end (or an error text). */
+  fetched: Map<string, string>;
+}): TpStats {
+  const problems: string[] = [];
+  const counts = new Map<string, number>();
+  const tagRe = new RegExp(`DRLT${input.runId}-\\d{6}`);
+  const byTag = new Map(input.sent.map((i) => [i.tag, i]));
+  const chatOf = new Map(input.chatIds.map((id, i) => [id, i]));
+  const perChat: { tag: string; cmd: ReceivedCommand }[][] = input.chatIds.map(() => []);
+  const occurrences = new Map<string, ReceivedCommand[]>();
+  let unknown = 0;
+  const received = input.commands.filter((c) => c.accepted && c.cmd === "newMessage").sort((a, b) => a.seq - b.seq);
+  for (const cmd of received) {
+    const tag = tagRe.exec(cmd.fields.message ?? "")?.[0];
+    const item = tag ? byTag.get(tag) : undefined;
+    const chat = chatOf.get(cmd.fields.chatId ?? "");
+    if (!item || chat === undefined || item.chat !== chat) {
+      unknown++;
+      note(problems, counts, "unknown message in Planfix", `chat ${cmd.fields.chatId} isEcho=${cmd.fields.isEcho ?? "-"} "${(cmd.fields.message ?? "").slice(0, 60)}"`);
+      continue;
+    }
+    perChat[chat]!.push({ tag: tag!, cmd });
+    const list = occurrences.get(tag!) ?? [];
+    list.push(cmd);
+    occurrences.set(tag!, list);
+  }
+
+  // Duplicates: a repeat right after its first copy in its chat, around a kill, is the redelivery the
+  // design allows; anything else is unexplained.
+  const used = new Set<string>();
+  const dupTags = new Set<string>();
+  let redelivered = 0;
+  let unexplained = 0;
+  for (const [chat, list] of perChat.entries()) {
+    const seenTags = new Set<string>();
+    for (const [i, r] of list.entries()) {
+      if (!seenTags.has(r.tag)) {
+        seenTags.add(r.tag);
+        continue;
+      }
+      dupTags.add(r.tag);
+      const prev = list[i - 1];
+      if (prev && prev.tag === r.tag && explainingKill(input.kills, prev.cmd.at, r.cmd.at, used, `tp:${chat}`)) redelivered++;
+      else {
+        unexplained++;
+        note(problems, counts, "unexplained duplicate (Telegram → Planfix)", `${r.tag} in chat ${input.chatIds[chat]} again at +${r.cmd.at - (occurrences.get(r.tag)![0]!.at)} ms`);
+      }
+    }
+  }
+
+  // Order: first copies in each chat in the order the customer wrote them. Edits are left out: after a
+  // restart, getDifference hands over the new messages and the edits of a gap separately.
+  let orderViolations = 0;
+  for (const list of perChat) {
+    let max = -1;
+    const first = new Set<string>();
+    for (const r of list) {
+      if (first.has(r.tag)) continue;
+      first.add(r.tag);
+      if (byTag.get(r.tag)!.kind === "edit") continue;
+      const seq = byTag.get(r.tag)!.seq;
+      if (seq < max) {
+        orderViolations++;
+        note(problems, counts, "order (Telegram → Planfix)", `${r.tag} (#${seq}) after #${max} in chat ${r.cmd.fields.chatId}`);
+      }
+      max = Math.max(max, seq);
+    }
+  }
+
+  const delays: number[] = [];
+  let lost = 0;
+  let badAttachments = 0;
+  let badEdits = 0;
+  let media = 0;
+  for (const item of input.sent) {
+    const occ = occurrences.get(item.tag);
+    if (!occ) {
+      lost++;
+      note(problems, counts, "lost (Telegram → Planfix)", `${item.tag} (${item.kind}) in chat ${input.chatIds[item.chat]}`);
+      continue;
+    }
+    delays.push(occ[0]!.at - item.sentAt);
+    if (item.kind === "edit" && !(occ[0]!.fields.message ?? "").startsWith("✏️ edited: ")) {
+      badEdits++;
+      note(problems, counts, "edit not marked as edited", `${item.tag}: "${(occ[0]!.fields.message ?? "").slice(0, 40)}"`);
+    }
+    if (item.kind === "photo" || item.kind === "file") {
+      media++;
+      const att = occ[0]!.attachments;
+      const got = att.length === 1 ? input.fetched.get(att[0]!.url) : `${att.length} attachments`;
+      if (got !== item.sha) {
+        badAttachments++;
+        note(problems, counts, "bad attachment (Telegram → Planfix)", `${item.tag}: expected ${item.sha}, link gave ${got ?? "nothing"}`);
+      }
+    }
+  }
+  delays.sort((a, b) => a - b);
+  return {
+    sent: input.sent.length,
+    delivered: input.sent.length - lost,
+    lost,
+    duplicated: dupTags.size,
+    redeliveredAfterKill: redelivered,
+    unexplainedDuplicates: unexplained,
+    orderViolations,
+    unknown,
+    maxDelayMs: delays.at(-1) ?? 0,
+    p50DelayMs: percentile(delays, 50),
+    p99DelayMs: percentile(delays, 99),
+    media,
+    edits: input.sent.filter((i) => i.kind === "edit").length,
+    badEdits,
+    badAttachments,
+    problems,
+  };
+}
+
+/** How a Telegram message sent by a number is recognised: exact text, document name, or photo bytes. */
+export function partKey(m: { text: string; media?: { kind: string; bytes?: Buffer; fileName?: string } }): string {
+  if (!m.media) return `text:${m.text}`;
+  if (m.media.kind === "photo") return `photo:${m.media.bytes ? sha(m.media.bytes) : "?"}`;
+  if (m.media.kind === "document") return `doc:${m.media.fileName ?? "?"}`;
+  return `other:${m.media.kind}`;
+}
+
+/** The key of a part as sent, matching partKey of the Telegram message it becomes. */
+export function expectedKey(p: PtPart): string {
+  return p.kind === "text" ? `text:${p.text}` : p.kind === "photo" ? `photo:${p.sha}` : `doc:${p.name}`;
+}
+
+/** partKey of a message in a loopback mailbox. */
+export function seenKey(m: StoredMessage): string {
+  const media = m.media?.kind === "photo" || m.media?.kind === "document" ? { kind: m.media.kind, bytes: m.media.bytes, fileName: m.media.kind === "document" ? m.media.fileName : undefined } : m.media ? { kind: m.media.kind } : undefined;
+  return partKey({ text: m.text, media });
+}
+
+export function analyzePlanfixToTelegram(input: { chatIds: string[]; sent: PtItem[]; seen: SeenMessage[][]; commands: ReceivedCommand[]; kills: KillRecord[] }): PtStats {
+  const problems: string[] = [];
+  const counts = new Map<string, number>();
+  const index = new Map<string, { item: PtItem; part: number }>();
+  for (const item of input.sent) {
+    for (const [p, part] of item.parts.entries()) {
+      index.set(expectedKey(part), { item, part: p });
+    }
+  }
+  const occ = new Map<string, SeenMessage[]>(); // `${tag}#${part}` → copies
+  let unknown = 0;
+  let corrupt = 0;
+  let orderViolations = 0;
+  for (const [chat, list] of input.seen.entries()) {
+    let maxItem = -1;
+    let maxPart = -1;
+    for (const s of list) {
+      const m = s.msg;
+      const ref = index.get(seenKey(m));
+      if (!ref || ref.item.chat !== chat) {
+        unknown++;
+        note(problems, counts, "unknown message in Telegram", `chat ${input.chatIds[chat]} "${m.text.slice(0, 60)}" ${m.media?.kind ?? ""}`);
+        continue;
+      }
+      const part = ref.item.parts[ref.part]!;
+      if (part.kind === "document" && m.media?.kind === "document" && sha(m.media.bytes) !== part.sha) {
+        corrupt++;
+        note(problems, counts, "corrupt attachment (Planfix → Telegram)", `${part.name}`);
+      }
+      const key = `${ref.item.tag}#${ref.part}`;
+      const copies = occ.get(key) ?? [];
+      copies.push(s);
+      occ.set(key, copies);
+      if (copies.length > 1) continue;
+      // Order: items of a chat in acceptance order, each item's parts in order (text first, then files).
+      const after = ref.item.seq > maxItem || (ref.item.seq === maxItem && ref.part > maxPart);
+      if (!after) {
+        orderViolations++;
+        note(problems, counts, "order (Planfix → Telegram)", `${key} after ${maxItem}#${maxPart} in chat ${input.chatIds[chat]}`);
+      } else {
+        maxItem = ref.item.seq;
+        maxPart = ref.part;
+      }
+    }
+  }
+
+  const statuses = new Map<string, ReceivedCommand[]>();
+  for (const c of input.commands) {
+    if (!c.accepted || c.cmd !== "messageStatus") continue;
+    const list = statuses.get(c.fields.messageId ?? "") ?? [];
+    list.push(c);
+    statuses.set(c.fields.messageId ?? "", list);
+  }
+
+  const delays: number[] = [];
+  const acceptDelays: number[] = [];
+  let lost = 0;
+  let duplicated = 0;
+  let neverAccepted = 0;
+  let parts = 0;
+  let partsDelivered = 0;
+  let statusSent = 0;
+  let statusMissing = 0;
+  let statusRedelivered = 0;
+  let statusUnexplained = 0;
+  let statusErrors = 0;
+  const used = new Set<string>();
+  const outcomes: Record<string, number> = {};
+  let attempts = 0;
+  let refused = 0;
+  let wrongAnswers = 0;
+  let repeats = 0;
+  for (const item of input.sent) {
+    for (const a of [...item.attempts, ...item.repeats]) {
+      outcomes[a.outcome] = (outcomes[a.outcome] ?? 0) + 1;
+      if (/^4\d\d$/.test(a.outcome)) {
+        refused++;
+        note(problems, counts, "webhook refused", `${item.tag} answered ${a.outcome}`);
+      }
+    }
+    attempts += item.attempts.length;
+    repeats += item.repeats.length;
+    if (item.wrongAnswer) {
+      wrongAnswers++;
+      note(problems, counts, "wrong webhook answer", `${item.tag}: ${item.wrongAnswer}`);
+    }
+    parts += item.parts.length;
+    const firsts = item.parts.map((_, p) => occ.get(`${item.tag}#${p}`)?.[0]);
+    const got = firsts.filter(Boolean).length;
+    partsDelivered += got;
+    if (item.parts.some((_, p) => (occ.get(`${item.tag}#${p}`)?.length ?? 0) > 1)) {
+      duplicated++;
+      note(problems, counts, "duplicate (Planfix → Telegram)", `${item.tag} (messageId ${item.messageId})`);
+    }
+    if (item.acceptedAt === null) {
+      neverAccepted++;
+      note(problems, counts, "never accepted", `${item.tag} after ${item.attempts.length} attempts (${item.attempts.at(-1)?.outcome})`);
+      continue;
+    }
+    acceptDelays.push(item.acceptedAt - item.firstAttemptAt);
+    if (got < item.parts.length) {
+      lost++;
+      note(problems, counts, "lost (Planfix → Telegram)", `${item.tag} (messageId ${item.messageId}): ${got}/${item.parts.length} parts in chat ${input.chatIds[item.chat]}`);
+      continue;
+    }
+    delays.push(Math.max(...firsts.map((s) => s!.seenAt)) - item.firstAttemptAt);
+    const st = statuses.get(item.messageId) ?? [];
+    const errors = st.filter((s) => s.fields.messageStatus === "error");
+    if (errors.length) {
+      statusErrors++;
+      note(problems, counts, "error status", `${item.tag}: ${errors[0]!.fields.messageStatusText}`);
+    }
+    const sent = st.filter((s) => s.fields.messageStatus === "sent");
+    if (sent.length === 0) {
+      statusMissing++;
+      note(problems, counts, "missing sent status", `${item.tag} (messageId ${item.messageId})`);
+    } else statusSent++;
+    for (const again of sent.slice(1)) {
+      if (explainingKill(input.kills, sent[0]!.at, again.at, used, `st:${item.chat}`)) statusRedelivered++;
+      else {
+        statusUnexplained++;
+        note(problems, counts, "unexplained duplicate status", `${item.tag} sent ×${sent.length}`);
+      }
+    }
+  }
+  delays.sort((a, b) => a - b);
+  return {
+    sent: input.sent.length,
+    delivered: input.sent.length - neverAccepted - lost,
+    lost,
+    duplicated,
+    redeliveredAfterKill: 0,
+    unexplainedDuplicates: duplicated,
+    orderViolations,
+    unknown,
+    maxDelayMs: delays.at(-1) ?? 0,
+    p50DelayMs: percentile(delays, 50),
+    p99DelayMs: percentile(delays, 99),
+    problems,
+    parts,
+    partsDelivered,
+    neverAccepted,
+    webhookAttempts: attempts + repeats,
+    webhookOutcomes: outcomes,
+    refused,
+    wrongAnswers,
+    repeats,
+    maxAcceptDelayMs: Math.max(0, ...acceptDelays),
+    corrupt,
+    statusSent,
+    statusMissing,
+    statusRedeliveredAfterKill: statusRedelivered,
+    statusUnexplainedDuplicates: statusUnexplained,
+    statusErrors,
+  };
+}
