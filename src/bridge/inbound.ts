@@ -63,7 +63,7 @@ export class InboundBridge {
     if (message.out && message.editDate === null && this.deps.jobs.isOurs(accountId, peer.userId, message.messageId)) return;
     const dedupKey = `m:${accountId}:${peer.userId}:${message.messageId}:${message.editDate ?? 0}`;
     const stored: StoredMessage = { message };
-    if (this.deps.outbox.add({ accountId, chatKey: peer.userId, kind: "message", dedupKey, event: stored })) this.kick(accountId);
+    if (await this.deps.outbox.addSoon({ accountId, chatKey: peer.userId, kind: "message", dedupKey, event: stored })) this.kick(accountId);
   }
 
   /** Queues a messageStatus for Planfix, in the same per-chat order as messages. */
@@ -108,7 +108,8 @@ export class InboundBridge {
         const command = row.command ? (JSON.parse(row.command) as NewMessageCommand) : await this.prepare(account, row);
         if (command === "wait") return this.later(row, "waiting for the number to come online to fetch media", false);
         if (command === "skip") return this.deps.outbox.delivered(row.id);
-        if (!row.command) this.deps.outbox.saveCommand(row.id, command);
+        // Downloaded media is kept so a retry does not fetch it again; a text-only command is cheaper to rebuild than to store.
+        if (!row.command && command.attachments?.length) this.deps.outbox.saveCommand(row.id, command);
         outcome = await this.planfix(account).newMessage(command);
       }
       if (outcome.ok) {

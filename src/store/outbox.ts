@@ -4,6 +4,13 @@ import { param as $, paramValue as $v, type Db } from "./db.ts";
 import { planfixOutbox } from "./schema.ts";
 
 export type OutboxRow = typeof planfixOutbox.$inferSelect;
+export interface OutboxItem {
+  accountId: number;
+  chatKey: string;
+  kind: "message" | "status";
+  dedupKey: string;
+  event: unknown;
+}
 
 export class OutboxStore {
   // Prepared once: every message runs these (building and preparing SQL each time cost more than running it).
@@ -29,9 +36,34 @@ export class OutboxStore {
   }
 
   /** Adds an item unless one with the same dedup key exists; true when it was new. */
-  add(item: { accountId: number; chatKey: string; kind: "message" | "status"; dedupKey: string; event: unknown }): boolean {
+  add(item: OutboxItem): boolean {
     const r = this.q.add.get({ accountId: item.accountId, chatKey: item.chatKey, kind: item.kind, dedupKey: item.dedupKey, event: JSON.stringify(item.event) });
     return r !== undefined;
+  }
+
+  /**
+   * The same, committed together with the other items added in this turn of the event loop (one
+   * transaction instead of one each: a commit costs more than the insert). Resolves once it is stored.
+   */
+  addSoon(item: OutboxItem): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      if (this.pending.push({ item, resolve, reject }) === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private pending: { item: OutboxItem; resolve(added: boolean): void; reject(e: unknown): void }[] = [];
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    let added: boolean[];
+    try {
+      added = this.db.transaction(() => batch.map((b) => this.add(b.item)));
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+      return;
+    }
+    batch.forEach((b, i) => b.resolve(added[i]!));
   }
 
   has(dedupKey: string): boolean {
