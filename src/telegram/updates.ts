@@ -201,6 +201,7 @@ export class UpdateEngine {
       if (this.stopped) return;
       try {
         await this.run(item);
+        this.emit();
       } catch (e) {
         if (this.stopped) return;
         const failure = e instanceof TelegramFailure ? e : new TelegramFailure("error", `update handling failed: ${(e as Error)?.message ?? e}`);
@@ -364,8 +365,12 @@ export class UpdateEngine {
     if (this.ownSent.length > OWN_SENT_MEMORY) this.ownSent.shift();
   }
 
+  /**
+   * Reports the state — once the queue has drained: during a burst only its end is reported (one
+   * write instead of one per update). A state reported later is never ahead of what was stored.
+   */
   private emit(): void {
-    if (this.stopped || !this.state) return;
+    if (this.stopped || !this.state || this.queued > 0) return;
     const key = `${this.state.pts}/${this.state.qts}/${this.state.date}`;
     if (key === this.lastEmitted) return;
     this.lastEmitted = key;
