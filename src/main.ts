@@ -92,15 +92,29 @@ inbound.resumeAll();
 outbound.resumeAll();
 const sweeper = setInterval(() => files.sweep(), 3600_000);
 
+/** Resolves true when `p` settles within `ms`, false when it is still running then. */
+const within = (ms: number, p: Promise<unknown>): Promise<boolean> =>
+  Promise.race([p.then(() => true, () => true), Bun.sleep(ms).then(() => false)]);
+
+// A stop waits a few seconds for deliveries in flight, not for as long as a stuck one could take (a
+// Planfix that does not answer, a stalled Telegram connection, a slow attachment: 15–60 s each), so
+// it ends well within a supervisor's grace period (Docker: 10 s). What is still running then is left
+// pending and delivered after the next start, exactly as after a crash.
+const STOP_HTTP_MS = 1_000;
+const STOP_DELIVERIES_MS = 4_000;
+const STOP_TELEGRAM_MS = 3_000;
+
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   log.info("shutting down", { signal });
   clearInterval(sweeper);
-  await app.stop().catch(() => {});
-  await Promise.all([inbound.stop(), outbound.stop()]);
-  await pool.stopAll();
+  await within(STOP_HTTP_MS, app.stop());
+  if (!(await within(STOP_DELIVERIES_MS, Promise.all([inbound.stop(), outbound.stop()])))) {
+    log.warn("stopping with deliveries still in flight; they are retried after the next start", { waitedMs: STOP_DELIVERIES_MS });
+  }
+  if (!(await within(STOP_TELEGRAM_MS, pool.stopAll()))) log.warn("Telegram connections did not close in time; exiting anyway", { waitedMs: STOP_TELEGRAM_MS });
   db.$client.close();
   log.info("stopped");
   process.exit(0);

@@ -298,4 +298,28 @@ describe("durability", () => {
     expect(received(w, ivan, anna).map((m) => m.text)).toEqual(Array.from({ length: 30 }, (_, i) => `out ${i}`));
     expect(w.tg.duplicateCount(anna)).toBe(0);
   });
+
+  test("SIGTERM with deliveries stuck (Planfix hanging, Telegram stalled) stops within seconds; both arrive once after the restart", async () => {
+    const { w, anna, ivan, chatId, hook } = await online();
+    await introduce(w, ivan, anna, chatId);
+    w.planfix.hang({ cmd: "newMessage" });
+    w.tg.driver.sendText(ivan, anna, "while Planfix hangs");
+    await w.planfix.waitFor(() => w.planfix.commands({ cmd: "newMessage" }).some((c) => c.status === "hang"));
+    w.tg.stall(true);
+    expect((await hook({ chatId, message: "while Telegram stalls", messageId: "stuck-1" })).status).toBe(200);
+    await Bun.sleep(500);
+    // Waiting for them would take the Planfix timeout (15 s) and the keepalive (up to 45 s): a supervisor
+    // (Docker: 10 s) would kill -9 it first.
+    const t0 = Date.now();
+    expect(await w.app.stop()).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(8000);
+    w.planfix.heal();
+    w.tg.stall(false);
+    await w.app.start();
+    await w.planfix.waitFor(() => texts(w, chatId).includes("while Planfix hangs"), 20_000);
+    await w.tg.driver.waitForMessage(ivan, (m) => m.text === "while Telegram stalls", 20_000);
+    await Bun.sleep(500);
+    expect(texts(w, chatId)).toEqual(["hi", "while Planfix hangs"]);
+    expect(received(w, ivan, anna).map((m) => m.text)).toEqual(["while Telegram stalls"]);
+  });
 });
