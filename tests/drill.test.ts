@@ -21,8 +21,8 @@ test(
       customersPerNumber: 3,
       drainSeconds: 60,
       // Only the minimum of each fault (spread at random over the load), so the run stays short.
-      every: { kill: 0, planfix: 0, tgDrop: 0, tgStall: 0, flood: 0 },
-      min: { kill: 2, planfix: 1, tgDrop: 1, tgStall: 1, flood: 2 },
+      every: { kill: 0, term: 0, planfix: 0, tgDrop: 0, tgStall: 0, flood: 0 },
+      min: { kill: 2, term: 1, planfix: 1, tgDrop: 1, tgStall: 1, flood: 2 },
     });
     const report = formatReport(r);
     if (r.failures.length) console.log(report);

@@ -78,7 +78,7 @@ function note(problems: string[], counts: Map<string, number>, kind: string, tex
  *  (plus slack), the second after the kill. Each kill explains at most one repeat per chat. */
 function explainingKill(kills: KillRecord[], firstAt: number, againAt: number, used: Set<string>, scope: string): boolean {
   for (const [i, k] of kills.entries()) {
-    if (k.crash) continue;
+    if (k.crash || k.termStopMs !== undefined) continue;
     const key = `${i}:${scope}`;
     if (used.has(key)) continue;
     if (firstAt <= k.exitedAt + IN_FLIGHT_SLACK_MS && againAt >= k.at) {

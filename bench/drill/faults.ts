@@ -2,8 +2,9 @@
 import type { Rng } from "./prng.ts";
 import { ADMIN_TOKEN, type DrillWorld } from "./setup.ts";
 
-export type FaultKind = "kill" | "planfix" | "tgDrop" | "tgStall" | "flood";
-export const FAULT_KINDS: FaultKind[] = ["kill", "planfix", "tgDrop", "tgStall", "flood"];
+/** kill: kill -9 and restart. term: SIGTERM (a graceful restart, e.g. an upgrade) under load. */
+export type FaultKind = "kill" | "term" | "planfix" | "tgDrop" | "tgStall" | "flood";
+export const FAULT_KINDS: FaultKind[] = ["kill", "term", "planfix", "tgDrop", "tgStall", "flood"];
 
 export interface PlannedFault {
   /** ms after the load started. */
@@ -41,7 +42,7 @@ export function planFaults(rng: Rng, loadMs: number, o: FaultPlanOptions): Plann
     const times: number[] = [];
     for (let i = 0; i < n; i++) {
       let t = r.between(lo, hi);
-      if (kind === "kill") {
+      if (kind === "kill" || kind === "term") {
         for (let tries = 0; tries < 50 && times.some((x) => Math.abs(x - t) < 6000); tries++) t = r.between(lo, hi);
       }
       times.push(t);
@@ -53,6 +54,9 @@ export function planFaults(rng: Rng, loadMs: number, o: FaultPlanOptions): Plann
           // Mostly a quick restart; sometimes a longer outage so a backlog builds up in Telegram.
           f.ms = r.chance(0.75) ? r.int(0, 1500) : r.int(3000, 10_000);
           if (r.chance(0.3)) f.again = r.int(300, 3000);
+          break;
+        case "term":
+          f.ms = r.int(0, 1000);
           break;
         case "planfix":
           f.planfixMode = r.pick(["500", "hang", "drop"] as const);
@@ -89,6 +93,8 @@ export interface KillRecord {
   onlineAt: number | null;
   /** A crash the drill did not cause, restarted by the watchdog. */
   crash?: boolean;
+  /** A graceful restart: how long SIGTERM took to stop it (null: it had to be killed after 15 s). */
+  termStopMs?: number | null;
 }
 
 export interface FaultEvent {
@@ -160,6 +166,16 @@ export class FaultRunner {
         await this.restart(at2, exited2, 0, false);
         return;
       }
+      case "term": {
+        while (this.busy) await Bun.sleep(50);
+        this.busy = true;
+        const at = Date.now();
+        const stopMs = await app.stop(15_000);
+        this.event("term", `SIGTERM (graceful restart): stopped ${stopMs === null ? "NOT within 15 s (killed)" : `in ${stopMs} ms`}; restart after ${f.ms} ms`);
+        await Bun.sleep(f.ms);
+        await this.restart(at, Date.now(), 0, false, stopMs);
+        return;
+      }
       case "planfix":
         planfix.fail(f.planfixMode!, { forMs: f.ms });
         this.event("planfix", `Planfix ${f.planfixMode === "500" ? "answers 500" : f.planfixMode === "hang" ? "hangs" : "drops connections"} for ${(f.ms / 1000).toFixed(1)} s`);
@@ -188,7 +204,7 @@ export class FaultRunner {
   }
 
   /** Starts the appliance again (a few tries), then waits in the background for every number to be online. */
-  private async restart(at: number, exitedAt: number, attempt: number, crash: boolean): Promise<void> {
+  private async restart(at: number, exitedAt: number, attempt: number, crash: boolean, termStopMs?: number | null): Promise<void> {
     this.busy = true;
     try {
       for (let i = attempt; i < 3; i++) {
@@ -196,6 +212,7 @@ export class FaultRunner {
           const startAt = Date.now();
           await this.w.app.start(20_000);
           const rec: KillRecord = { at, exitedAt, startAt, restartedAt: Date.now(), onlineAt: null, crash };
+          if (termStopMs !== undefined) rec.termStopMs = termStopMs;
           this.kills.push(rec);
           void this.waitOnline(rec);
           return;

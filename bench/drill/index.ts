@@ -45,8 +45,8 @@ export const DEFAULTS: DrillOptions = {
   drainSeconds: 120,
   retryCapSeconds: 5,
   planfixLatencyMs: 150,
-  every: { kill: 40, planfix: 35, tgDrop: 45, tgStall: 60, flood: 20 },
-  min: { kill: 2, planfix: 1, tgDrop: 1, tgStall: 1, flood: 1 },
+  every: { kill: 40, term: 90, planfix: 35, tgDrop: 45, tgStall: 60, flood: 20 },
+  min: { kill: 2, term: 0, planfix: 1, tgDrop: 1, tgStall: 1, flood: 1 },
   keep: false,
   logLevel: "info",
   log: () => {},
@@ -66,6 +66,11 @@ export interface DrillResult {
   faults: Record<FaultKind, number>;
   faultLog: { at: number; kind: FaultKind; detail: string }[];
   kills: number;
+  /** Graceful restarts (SIGTERM under load), and the longest of their stops. */
+  terms: number;
+  maxTermStopMs: number | null;
+  /** Restarts after which the numbers were not all online again within 60 s (with no new restart meanwhile). */
+  notBackOnline: number;
   crashes: number;
   restartFailures: string[];
   /** Longest start → /health answering, and start → every number online again, after a kill. */
@@ -211,7 +216,9 @@ export async function runDrill(partial: Partial<DrillOptions> = {}): Promise<Dri
   const tp = analyzeTelegramToPlanfix({ runId, chatIds, sent: load.tp, commands, kills: faults.kills, fetched });
   const pt = analyzePlanfixToTelegram({ chatIds, sent: load.pt, seen: watcher.seen, commands, kills: faults.kills });
   const faultCounts = Object.fromEntries(FAULT_KINDS.map((k) => [k, faults.events.filter((e) => e.kind === k).length])) as Record<FaultKind, number>;
-  const kills = faults.kills.filter((k) => !k.crash);
+  const kills = faults.kills.filter((k) => !k.crash && k.termStopMs === undefined);
+  const terms = faults.kills.filter((k) => k.termStopMs !== undefined);
+  const notBackOnline = faults.kills.filter((k, i) => k.onlineAt === null && (faults.kills[i + 1]?.at ?? Number.POSITIVE_INFINITY) > k.restartedAt + 60_000).length;
   let duplicateKeys = 0;
   for (const n of w.tg.duplicates.values()) duplicateKeys += n;
 
@@ -228,6 +235,9 @@ export async function runDrill(partial: Partial<DrillOptions> = {}): Promise<Dri
     faults: faultCounts,
     faultLog: faults.events.map((e) => ({ ...e, at: e.at - t0 })),
     kills: kills.length,
+    terms: terms.length,
+    maxTermStopMs: terms.some((t) => t.termStopMs === null) ? null : Math.max(0, ...terms.map((t) => t.termStopMs!)),
+    notBackOnline,
     crashes: w.app.crashes().length,
     restartFailures: faults.restartFailures,
     maxRestartMs: Math.max(0, ...faults.kills.map((k) => k.restartedAt - k.startAt)),
@@ -273,6 +283,8 @@ export function verdict(r: DrillResult): string[] {
   if (r.pt.statusErrors) f.push(`${r.pt.statusErrors} message(s) reported to Planfix as not delivered`);
   if (r.pt.statusMissing) f.push(`${r.pt.statusMissing} delivered message(s) without a "sent" status in Planfix`);
   if (r.pt.statusUnexplainedDuplicates) f.push(`${r.pt.statusUnexplainedDuplicates} unexplained duplicate status(es)`);
+  if (r.maxTermStopMs === null) f.push("a graceful restart hung: the appliance did not stop within 15 s of SIGTERM");
+  if (r.notBackOnline) f.push(`${r.notBackOnline} restart(s) after which the numbers were not all online within 60 s`);
   if (r.crashes) f.push(`the appliance crashed ${r.crashes} time(s)`);
   if (r.restartFailures.length) f.push(`${r.restartFailures.length} restart(s) failed: ${r.restartFailures[0]}`);
   if (r.cleanStopMs === null) f.push("the appliance did not stop within 15 s of SIGTERM at the end");

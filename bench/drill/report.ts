@@ -10,8 +10,8 @@ export function formatReport(r: DrillResult): string {
   line(`═══ drill report · seed ${r.seed} (reproduce: DRILL_SEED=${r.seed} DRILL_SECONDS=${r.options.seconds}) ═══`);
   line(`${r.clients} clients, ${r.numbers} numbers, ${r.chats} chats · load ${s(r.loadMs)} · drain ${s(r.drainMs)}${r.drained ? "" : " (NOT drained)"}`);
   line(
-    `faults: ${r.kills} kill -9 + restart, ${r.faults.planfix} Planfix outages, ${r.faults.tgDrop} Telegram drops, ${r.faults.tgStall} Telegram stalls, ${r.faults.flood} flood waits` +
-      ` · after a kill: /health ≤ ${s(r.maxRestartMs)} and every number online ≤ ${s(r.maxBackOnlineMs)} from the restart`,
+    `faults: ${r.kills} kill -9 + restart, ${r.terms} SIGTERM + restart (stop ≤ ${r.maxTermStopMs === null ? "HUNG" : s(r.maxTermStopMs)}), ${r.faults.planfix} Planfix outages, ${r.faults.tgDrop} Telegram drops, ${r.faults.tgStall} Telegram stalls, ${r.faults.flood} flood waits` +
+      ` · after a restart: /health ≤ ${s(r.maxRestartMs)} and every number online ≤ ${s(r.maxBackOnlineMs)} from the restart`,
   );
   line();
   line(`                       sent  delivered   lost  duplicated  order  longest delay  (p50 / p99)`);
