@@ -1,0 +1,184 @@
+// The appliance as the bench runs it: the compiled binary (or `bun src/main.ts`, optionally under the
+// CPU profiler) on a fresh data directory; numbers added through the management API, readiness polled
+// through GET /admin/clients.
+import type { Subprocess } from "bun";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { ADMIN_TOKEN, BINARY, ensureBinary, freePort } from "../../tests/e2e/harness.ts";
+import { now, sleep } from "./clock.ts";
+import { PLANFIX_TOKEN } from "./planfix-sink.ts";
+import type { BenchUser } from "./telegram-core.ts";
+
+export const CLIENT_NAME = "bench";
+const ROOT = resolve(import.meta.dir, "../..");
+
+export interface ApplianceRun {
+  /** "binary" (dist/planfix-telegram, the default) or "source" (bun src/main.ts). */
+  from: "binary" | "source";
+  /** With from = "source": write a CPU profile (.cpuprofile and .md) into this directory on exit. */
+  cpuProfileDir?: string;
+  /** With from = "source": a script for `bun --preload` (instrumentation while investigating). */
+  preload?: string;
+  env?: Record<string, string>;
+}
+
+export class BenchAppliance {
+  clientToken: string | null = null;
+  added = 0;
+  port = 0;
+  private proc: Subprocess<"ignore", "pipe", "inherit"> | null = null;
+  /** The last lines of its log (for error messages). */
+  private readonly tail: string[] = [];
+
+  private constructor(
+    readonly dir: string,
+    readonly dataDir: string,
+    private readonly run: ApplianceRun,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  static create(telegramPort: number, run: ApplianceRun): BenchAppliance {
+    if (run.from === "binary") ensureBinary();
+    const dir = mkdtempSync(join(tmpdir(), "pt-bench-"));
+    const dataDir = join(dir, "data");
+    mkdirSync(join(dataDir, "sessions"), { recursive: true });
+    return new BenchAppliance(dir, dataDir, run, {
+      TELEGRAM_API_ID: "12345",
+      TELEGRAM_API_HASH: "0123456789abcdef0123456789abcdef",
+      TELEGRAM_ENDPOINT: `127.0.0.1:${telegramPort}`,
+      LOG_LEVEL: "info",
+      START_TIMEOUT: "30",
+      ...run.env,
+    });
+  }
+
+  get pid(): number {
+    if (!this.proc) throw new Error("the appliance is not running");
+    return this.proc.pid;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.port = await freePort();
+    const prof = this.run.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${this.run.cpuProfileDir}`] : [];
+    if (this.run.preload) prof.push("--preload", this.run.preload);
+    const cmd = this.run.from === "binary" ? [BINARY] : [process.execPath, ...prof, join(ROOT, "src/main.ts")];
+    const proc = Bun.spawn(cmd, {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PORT: String(this.port), HOST: "127.0.0.1", DATA_DIR: this.dataDir, ADMIN_TOKEN, ...this.env },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    this.proc = proc;
+    void this.collect(proc.stdout);
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        if ((await fetch(`${this.url}/health`)).ok) return;
+      } catch {}
+      if (proc.exitCode !== null) throw new Error(`appliance exited with ${proc.exitCode}:\n${this.tail.join("\n")}`);
+      if (Date.now() > deadline) throw new Error(`appliance did not answer /health:\n${this.tail.join("\n")}`);
+      await sleep(50);
+    }
+  }
+
+  /** Reads the log so the pipe never fills; keeps the last lines. */
+  private async collect(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    let rest = "";
+    for await (const chunk of stream) {
+      rest += decoder.decode(chunk, { stream: true });
+      const parts = rest.split("\n");
+      rest = parts.pop()!;
+      for (const line of parts) if (line) this.tail.push(line);
+      if (this.tail.length > 400) this.tail.splice(0, this.tail.length - 200);
+    }
+  }
+
+  /** SIGTERM and wait (SIGKILL after 30 s). */
+  async stop(): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return;
+    proc.kill("SIGTERM");
+    const done = await Promise.race([proc.exited.then(() => true), sleep(30_000).then(() => false)]);
+    if (!done) {
+      proc.kill("SIGKILL");
+      await proc.exited;
+    }
+    this.proc = null;
+  }
+
+  async call(method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN): Promise<{ status: number; json: any; text: string }> {
+    const headers: Record<string, string> = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const res = await fetch(this.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    let json: any = null;
+    try {
+      json = JSON.parse(text);
+    } catch {}
+    return { status: res.status, json, text };
+  }
+
+  /** Adds numbers (up to `concurrency` POST /client at a time); each answer must say online. */
+  async addNumbers(numbers: BenchUser[], planfixUrl: string, concurrency = 16): Promise<{ failed: string[] }> {
+    const failed: string[] = [];
+    const body = (u: BenchUser) => {
+      const file = `${u.id}.session.txt`;
+      writeFileSync(join(this.dataDir, "sessions", file), u.session);
+      return { name: CLIENT_NAME, number: u.phone, url_planfix: planfixUrl, token_planfix: PLANFIX_TOKEN, path_session: file };
+    };
+    let list = numbers;
+    if (!this.clientToken && list.length > 0) {
+      // The first number creates the client (admin token); its token adds the rest.
+      const r = await this.call("POST", "/client", body(list[0]!));
+      if (r.status !== 201 || typeof r.json?.token !== "string") throw new Error(`creating the client failed: ${r.status} ${r.text}`);
+      this.clientToken = r.json.token as string;
+      if (r.json.state !== "online") failed.push(`${list[0]!.phone}: ${r.json.state}`);
+      this.added++;
+      list = list.slice(1);
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < list.length) {
+        const u = list[next++]!;
+        const r = await this.call("POST", "/client", body(u), this.clientToken);
+        if (r.status !== 201 || r.json?.state !== "online") failed.push(`${u.phone}: ${r.status} ${r.json?.state ?? r.text}`);
+        this.added++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, list.length) }, worker));
+    return { failed };
+  }
+
+  /** Numbers online according to GET /admin/clients. */
+  async online(): Promise<number> {
+    const r = await this.call("GET", "/admin/clients");
+    if (r.status !== 200) return 0;
+    let n = 0;
+    for (const c of (r.json?.clients ?? []) as { numbers: { state: string }[] }[]) for (const x of c.numbers) if (x.state === "online") n++;
+    return n;
+  }
+
+  /** Polls until `count` numbers are online; the time that took (ms since `since`), or null at timeout. */
+  async waitOnline(count: number, since: number, timeoutMs: number, everyMs = 250): Promise<number | null> {
+    while (now() - since < timeoutMs) {
+      try {
+        if ((await this.online()) >= count) return now() - since;
+      } catch {}
+      await sleep(everyMs);
+    }
+    return null;
+  }
+
+  async dispose(keep = false): Promise<void> {
+    await this.stop().catch(() => {});
+    if (!keep) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
