@@ -49,6 +49,7 @@ test(
 // duplicate, an order violation.
 describe("drill counting", () => {
   const chatIds = ["380950000000_1", "380950000000_2"];
+  // Planfix took the in-flight item at most 3 s before the kill and at most 1 s after the process was gone.
   const kill = { at: 10_000, exitedAt: 10_050, startAt: 10_100, restartedAt: 10_500, onlineAt: 11_000 };
   let seq = 0;
   const cmd = (chat: number, message: string, at: number, extra: Partial<ReceivedCommand> = {}): ReceivedCommand => ({
@@ -65,6 +66,8 @@ describe("drill counting", () => {
     // Not next to its first copy, or with no kill in between: unexplained.
     const apart = run(sent, [cmd(0, "DRLTx-000001 a", 9_000), cmd(0, "DRLTx-000002 b", 9_500), cmd(0, "DRLTx-000001 a", 11_000), cmd(1, "DRLTx-000003", 12_000)]);
     expect(apart).toMatchObject({ redeliveredAfterKill: 0, unexplainedDuplicates: 1 });
+    const longBefore = run(sent, [cmd(0, "DRLTx-000001 a", 1_000), cmd(0, "DRLTx-000001 a", 11_000), cmd(0, "DRLTx-000002 b", 12_000), cmd(1, "DRLTx-000003", 12_000)]);
+    expect(longBefore).toMatchObject({ redeliveredAfterKill: 0, unexplainedDuplicates: 1 });
     const noKill = run(sent, [cmd(0, "DRLTx-000001 a", 1_000), cmd(0, "DRLTx-000001 a", 2_000), cmd(0, "DRLTx-000002 b", 3_000), cmd(1, "DRLTx-000003", 4_000)]);
     expect(noKill).toMatchObject({ redeliveredAfterKill: 0, unexplainedDuplicates: 1 });
     // One kill explains one repeat per chat, not two.

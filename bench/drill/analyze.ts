@@ -6,10 +6,16 @@ import type { StoredMessage } from "../../tests/support/telegram/world.ts";
 import { sha, type PtItem, type PtPart, type TpItem } from "./load.ts";
 import type { SeenMessage } from "./observe.ts";
 
-/** A Planfix request the appliance made just before a kill may have been processed by Planfix even
- *  though the appliance never saw the answer; the request can reach Planfix up to this long after the
- *  process was gone (it sat in a socket buffer of this very process). */
-const IN_FLIGHT_SLACK_MS = 1000;
+/** When a repeat counts as the redelivery of the item in flight at a kill: Planfix took the first copy
+ *  no earlier than `beforeMs` before the kill (its answer, `latency` later, never reached a process that
+ *  had been alive and recording answers) and no later than `afterMs` after the process was gone (the
+ *  request sat in a socket buffer of the drill's own process); the repeat came after the kill. */
+export interface RedeliveryWindow {
+  beforeMs: number;
+  afterMs: number;
+}
+
+export const DEFAULT_WINDOW: RedeliveryWindow = { beforeMs: 3000, afterMs: 1000 };
 
 export interface DirectionStats {
   sent: number;
@@ -76,12 +82,12 @@ function note(problems: string[], counts: Map<string, number>, kind: string, tex
 
 /** A kill that can explain a repeat: the first copy reached Planfix before the process was gone
  *  (plus slack), the second after the kill. Each kill explains at most one repeat per chat. */
-function explainingKill(kills: KillRecord[], firstAt: number, againAt: number, used: Set<string>, scope: string): boolean {
+function explainingKill(kills: KillRecord[], win: RedeliveryWindow, firstAt: number, againAt: number, used: Set<string>, scope: string): boolean {
   for (const [i, k] of kills.entries()) {
     if (k.crash || k.termStopMs !== undefined) continue;
     const key = `${i}:${scope}`;
     if (used.has(key)) continue;
-    if (firstAt <= k.exitedAt + IN_FLIGHT_SLACK_MS && againAt >= k.at) {
+    if (firstAt >= k.at - win.beforeMs && firstAt <= k.exitedAt + win.afterMs && againAt >= k.at) {
       used.add(key);
       return true;
     }
@@ -95,9 +101,11 @@ export function analyzeTelegramToPlanfix(input: {
   sent: TpItem[];
   commands: ReceivedCommand[];
   kills: KillRecord[];
+  window?: RedeliveryWindow;
   /** sha of the bytes each attachment link served at the end (or an error text). */
   fetched: Map<string, string>;
 }): TpStats {
+  const win = input.window ?? DEFAULT_WINDOW;
   const problems: string[] = [];
   const counts = new Map<string, number>();
   const tagRe = new RegExp(`DRLT${input.runId}-\\d{6}`);
@@ -137,7 +145,7 @@ export function analyzeTelegramToPlanfix(input: {
       }
       dupTags.add(r.tag);
       const prev = list[i - 1];
-      if (prev && prev.tag === r.tag && explainingKill(input.kills, prev.cmd.at, r.cmd.at, used, `tp:${chat}`)) redelivered++;
+      if (prev && prev.tag === r.tag && explainingKill(input.kills, win, prev.cmd.at, r.cmd.at, used, `tp:${chat}`)) redelivered++;
       else {
         unexplained++;
         note(problems, counts, "unexplained duplicate (Telegram → Planfix)", `${r.tag} in chat ${input.chatIds[chat]} again at +${r.cmd.at - (occurrences.get(r.tag)![0]!.at)} ms`);
@@ -231,7 +239,8 @@ export function seenKey(m: StoredMessage): string {
   return partKey({ text: m.text, media });
 }
 
-export function analyzePlanfixToTelegram(input: { chatIds: string[]; sent: PtItem[]; seen: SeenMessage[][]; commands: ReceivedCommand[]; kills: KillRecord[] }): PtStats {
+export function analyzePlanfixToTelegram(input: { chatIds: string[]; sent: PtItem[]; seen: SeenMessage[][]; commands: ReceivedCommand[]; kills: KillRecord[]; window?: RedeliveryWindow }): PtStats {
+  const win = input.window ?? DEFAULT_WINDOW;
   const problems: string[] = [];
   const counts = new Map<string, number>();
   const index = new Map<string, { item: PtItem; part: number }>();
@@ -349,7 +358,7 @@ export function analyzePlanfixToTelegram(input: { chatIds: string[]; sent: PtIte
       note(problems, counts, "missing sent status", `${item.tag} (messageId ${item.messageId})`);
     } else statusSent++;
     for (const again of sent.slice(1)) {
-      if (explainingKill(input.kills, sent[0]!.at, again.at, used, `st:${item.chat}`)) statusRedelivered++;
+      if (explainingKill(input.kills, win, sent[0]!.at, again.at, used, `st:${item.chat}`)) statusRedelivered++;
       else {
         statusUnexplained++;
         note(problems, counts, "unexplained duplicate status", `${item.tag} sent ×${sent.length}`);

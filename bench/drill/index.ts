@@ -213,8 +213,9 @@ export async function runDrill(partial: Partial<DrillOptions> = {}): Promise<Dri
 
   const commands = w.planfix.commands();
   const chatIds = w.chats.map((c) => c.chatId);
-  const tp = analyzeTelegramToPlanfix({ runId, chatIds, sent: load.tp, commands, kills: faults.kills, fetched });
-  const pt = analyzePlanfixToTelegram({ chatIds, sent: load.pt, seen: watcher.seen, commands, kills: faults.kills });
+  const window = { beforeMs: o.planfixLatencyMs + 3000, afterMs: 1000 };
+  const tp = analyzeTelegramToPlanfix({ runId, chatIds, sent: load.tp, commands, kills: faults.kills, window, fetched });
+  const pt = analyzePlanfixToTelegram({ chatIds, sent: load.pt, seen: watcher.seen, commands, kills: faults.kills, window });
   const faultCounts = Object.fromEntries(FAULT_KINDS.map((k) => [k, faults.events.filter((e) => e.kind === k).length])) as Record<FaultKind, number>;
   const kills = faults.kills.filter((k) => !k.crash && k.termStopMs === undefined);
   const terms = faults.kills.filter((k) => k.termStopMs !== undefined);
