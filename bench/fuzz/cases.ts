@@ -510,14 +510,23 @@ function genPlanfix(rng: Rng, ctx: Ctx): Generated {
   notes.push(`to ${to}`);
   if (to === "own") fields.chatId = own.chatId;
   else if (to === "other") fields.chatId = other.chatId;
-  else if (to === "ghost") fields.chatId = rng.pick([`${own.number}_${rng.int(1, 9_999_999)}`, `${ghostDigits(rng)}_${ctx.customer.id}`, `${own.number}_99999999999999999999`, `${own.number}_0`]);
+  else if (to === "ghost")
+    fields.chatId = rng.pick([
+      `${own.number}_${rng.int(1, 9_999_999)}`,
+      `${ghostDigits(rng)}_${ctx.customer.id}`,
+      `${own.number}_99999999999999999999`,
+      `${own.number}_9223372036854775808`,
+      `${own.number}_0`,
+      `${own.number}_${own.userId}`, // the number writing to itself
+      `${own.number}_${other.userId}`, // to the other client's account, never met
+    ]);
   else if (to === "malformed")
     fields.chatId = rng.pick([`${own.number}_`, `_${ctx.customer.id}`, "123", `${own.number}_${ctx.customer.id}_x`, `${own.number}_-5`, `${own.number}_1e5`, `${own.number}_０１`, `${own.number} _ ${ctx.customer.id}`, oddString(rng), `${own.number}_${ctx.customer.id}\0`]);
   else {
     const how = rng.pick(["phone", "username", "userid", "none"]);
     if (how === "phone") fields.contactPhone = rng.pick([ctx.customer.phone, `+${ctx.customer.phone}`, ghostDigits(rng), "+380 67 123 45 67", "abc", oddString(rng)]);
     if (how === "username") fields.telegramUserName = rng.pick([ctx.customer.username, `@${ctx.customer.username}`, `nobody_${rng.text(6)}`, "@", oddString(rng)]);
-    if (how === "userid") fields.telegramUserId = rng.pick([ctx.customer.id, "0", "-1", "99999999999999999999", "1e5", oddString(rng)]);
+    if (how === "userid") fields.telegramUserId = rng.pick([ctx.customer.id, own.userId, other.userId, "0", "-1", "99999999999999999999", "1e5", oddString(rng)]);
   }
   if (rng.chance(0.3)) fields.channel = rng.pick([own.number, other.number, `+${own.number}`, ghostDigits(rng), oddString(rng)]);
   fields.message = rng.weighted<string>([
