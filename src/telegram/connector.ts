@@ -8,6 +8,8 @@
 // resolves, so events.onMessage may be called while connect() is still pending; handlers must not
 // need the connection object. Catch-up is not bounded by timeoutMs (a long backlog is legitimate);
 // a stalled server during it is caught by the keepalive.
+// Faster 64-bit conversions for GramJS's reader and MTProto envelope (see longs.ts).
+import "./longs.ts";
 import { Api, TelegramClient, errors } from "telegram";
 import { UpdateConnectionState } from "telegram/network";
 import { StringSession } from "telegram/sessions";
