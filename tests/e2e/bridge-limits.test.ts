@@ -36,7 +36,7 @@ test("a voice message reaches Planfix as a file named after it", async () => {
   expect(cmd!.attachments).toHaveLength(1);
   const file = await fetch(cmd!.attachments[0]!.url);
   expect(Buffer.from(await file.arrayBuffer()).equals(ogg)).toBe(true);
-  expect(cmd!.fields.message.length).toBeGreaterThan(0);
+  expect(cmd!.fields.message!.length).toBeGreaterThan(0);
 });
 
 test("a short FLOOD_WAIT on sending is waited out and the message still goes", async () => {
