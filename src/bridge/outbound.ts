@@ -78,7 +78,7 @@ export class OutboundBridge {
     else userId = await this.resolveFirst(account, lookup);
 
     const chatId = chatIdFor(account.number, userId);
-    const { job } = this.deps.jobs.addOrGet({
+    const { job } = await this.deps.jobs.addOrGetSoon({
       clientId: client.id,
       planfixMessageId: m.messageId,
       accountId: account.id,
@@ -175,9 +175,10 @@ export class OutboundBridge {
           if (!(e instanceof TelegramFailure && e.reason === "RANDOM_ID_DUPLICATE")) throw e;
           messageId = null;
         }
-        this.deps.jobs.partSent(job, i, messageId);
+        // The last part marks the job sent in the same transaction.
+        this.deps.jobs.partSent(job, i, messageId, i === parts.length - 1);
       }
-      this.deps.jobs.finish(job.id, "sent");
+      if (job.partsDone >= parts.length) this.deps.jobs.finish(job.id, "sent"); // nothing was left to send
       this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
     } catch (e) {
       this.onError(job, e);

@@ -14,6 +14,35 @@ export const param = (name: string) => sql.placeholder(name);
 /** The same where drizzle's types want an SQL value (`update … set`, `insert … values`). */
 export const paramValue = (name: string) => sql`${sql.placeholder(name)}`;
 
+type Pending = { run(): unknown; resolve(v: unknown): void; reject(e: unknown): void };
+const batches = new WeakMap<Db, Pending[]>();
+
+/**
+ * Runs `write` together with the other writes queued in this turn of the event loop, in one
+ * transaction (a commit costs more than a small insert). Resolves with its result once committed;
+ * if the transaction fails, every write of the batch is rejected with that error.
+ */
+export function writeSoon<T>(db: Db, write: () => T): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let batch = batches.get(db);
+    if (!batch) {
+      batches.set(db, (batch = []));
+      setImmediate(() => {
+        batches.delete(db);
+        let results: unknown[];
+        try {
+          results = db.transaction(() => batch!.map((p) => p.run()));
+        } catch (e) {
+          for (const p of batch!) p.reject(e);
+          return;
+        }
+        batch!.forEach((p, i) => p.resolve(results[i]));
+      });
+    }
+    batch.push({ run: write, resolve: resolve as (v: unknown) => void, reject });
+  });
+}
+
 export function openDb(file: string): Db {
   mkdirSync(dirname(file), { recursive: true });
   const sqlite = new Database(file, { create: true, strict: true });

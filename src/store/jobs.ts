@@ -1,6 +1,6 @@
 // SQL for Planfix → Telegram jobs and the Telegram messages they produced.
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
-import { param as $, paramValue as $v, type Db } from "./db.ts";
+import { param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
 import { outboundJobs, sentMessages } from "./schema.ts";
 
 export type JobRow = typeof outboundJobs.$inferSelect;
@@ -65,6 +65,11 @@ export class JobStore {
     return { job: this.byMessage(job.clientId, job.planfixMessageId)!, created: false };
   }
 
+  /** The same, committed with the other writes of this event-loop turn (see writeSoon); resolves once stored. */
+  addOrGetSoon(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+    return writeSoon(this.db, () => this.addOrGet(job));
+  }
+
   byMessage(clientId: number, planfixMessageId: string): JobRow | undefined {
     return this.q.byMessage.get({ clientId, planfixMessageId });
   }
@@ -82,11 +87,12 @@ export class JobStore {
     return !!this.q.hasPending.get({ accountId, peerUserId });
   }
 
-  /** Records one sent part: the Telegram message id and the progress, in one transaction. */
-  partSent(job: JobRow, part: number, tgMessageId: number | null): void {
+  /** Records one sent part: the Telegram message id and the progress (and, for the last part, the job as sent), in one transaction. */
+  partSent(job: JobRow, part: number, tgMessageId: number | null, last = false): void {
     this.db.transaction(() => {
       if (tgMessageId !== null) this.q.sent.run({ accountId: job.accountId, peerUserId: job.peerUserId, tgMessageId, jobId: job.id });
       this.q.partsDone.run({ id: job.id, partsDone: part + 1 });
+      if (last) this.q.finish.run({ id: job.id, state: "sent", error: null });
     });
   }
 

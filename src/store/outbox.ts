@@ -1,6 +1,6 @@
 // SQL for the Planfix-bound outbox: Telegram messages and our status reports, delivered per chat in order.
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
-import { param as $, paramValue as $v, type Db } from "./db.ts";
+import { param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
 import { planfixOutbox } from "./schema.ts";
 
 export type OutboxRow = typeof planfixOutbox.$inferSelect;
@@ -41,33 +41,9 @@ export class OutboxStore {
     return r !== undefined;
   }
 
-  /**
-   * The same, committed together with the other items added in this turn of the event loop (one
-   * transaction instead of one each: a commit costs more than the insert). Resolves once it is stored.
-   */
+  /** The same, committed with the other writes of this event-loop turn (see writeSoon); resolves once stored. */
   addSoon(item: OutboxItem): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      if (this.pending.push({ item, resolve, reject }) === 1) setImmediate(() => this.flush());
-    });
-  }
-
-  private pending: { item: OutboxItem; resolve(added: boolean): void; reject(e: unknown): void }[] = [];
-
-  private flush(): void {
-    const batch = this.pending;
-    this.pending = [];
-    let added: boolean[];
-    try {
-      added = this.db.transaction(() => batch.map((b) => this.add(b.item)));
-    } catch (e) {
-      for (const b of batch) b.reject(e);
-      return;
-    }
-    batch.forEach((b, i) => b.resolve(added[i]!));
-  }
-
-  has(dedupKey: string): boolean {
-    return !!this.db.select({ id: planfixOutbox.id }).from(planfixOutbox).where(eq(planfixOutbox.dedupKey, dedupKey)).get();
+    return writeSoon(this.db, () => this.add(item));
   }
 
   /** The oldest pending item of each chat of an account: only a chat's head may be delivered. */
