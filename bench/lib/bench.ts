@@ -168,7 +168,8 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = (l
           planfix: { url: planfix.url, token: PLANFIX_TOKEN, providerId: PROVIDER_ID },
           webhookToken: WEBHOOK_TOKEN_FLOOR,
         };
-        const child = new IpcChild(resolve(import.meta.dir, "floor-child.ts"), () => {});
+        const prof = o.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${o.cpuProfileDir}`, "--cpu-prof-name=floor.cpuprofile"] : [];
+        const child = new IpcChild(resolve(import.meta.dir, "floor-child.ts"), () => {}, prof);
         try {
           const ready = await Promise.race([
             child.call<{ url: string; connectMs: number }>("start", setup),

@@ -2,6 +2,9 @@
 // logic (no SQLite, no outbox, no ordering, no retries). Runs in its own process, as the appliance does.
 //   inbound:  UpdateShortMessage from a customer → the same newMessage form body POSTed to the fake Planfix
 //   outbound: a Planfix webhook (POST /planfix) → answered at once → messages.sendMessage → messageStatus "sent"
+// The floor runs GramJS as the appliance does, with its faster 64-bit conversions: the ratio then shows
+// what the appliance's own logic costs, not a difference in GramJS.
+import "../../src/telegram/longs.ts";
 import { Api, type TelegramClient } from "telegram";
 import { Raw } from "telegram/events";
 import { connectClient, stopClient } from "../../tests/support/telegram/client.ts";
