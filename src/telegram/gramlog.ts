@@ -1,5 +1,6 @@
 // GramJS's logger, silenced: everything it says goes to our logger at debug, and GramJS's own
-// `console.error(err)` calls (guarded by canSend) never fire.
+// `console.error(err)` calls (guarded by canSend) never fire. GramJS talks on every packet, so the
+// text is redacted only if the line is actually written (a getter our logger reads after its level check).
 import { Logger, LogLevel } from "telegram/extensions/Logger";
 import { redact, type Logger as OurLogger } from "../log.ts";
 
@@ -13,18 +14,27 @@ export class RoutedGramLogger extends Logger {
   }
 
   override error(message: string): void {
-    this.sink.debug("gramjs", { gramLevel: "error", text: redact(String(message)) });
+    this.sink.debug("gramjs", lazyText("error", message));
   }
 
   override warn(message: string): void {
-    this.sink.debug("gramjs", { gramLevel: "warn", text: redact(String(message)) });
+    this.sink.debug("gramjs", lazyText("warn", message));
   }
 
   override info(message: string): void {
-    this.sink.debug("gramjs", { gramLevel: "info", text: redact(String(message)) });
+    this.sink.debug("gramjs", lazyText("info", message));
   }
 
   override debug(message: string): void {
-    this.sink.debug("gramjs", { gramLevel: "debug", text: redact(String(message)) });
+    this.sink.debug("gramjs", lazyText("debug", message));
   }
+}
+
+function lazyText(gramLevel: string, message: unknown): { gramLevel: string; text: string } {
+  return {
+    gramLevel,
+    get text() {
+      return redact(String(message));
+    },
+  };
 }
