@@ -71,6 +71,11 @@ export class InboundBridge {
     if (this.deps.outbox.add({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
   }
 
+  /** The same, committed with the other writes of this event-loop turn (so with a write queued just before it). */
+  async enqueueStatusSoon(accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): Promise<void> {
+    if (await this.deps.outbox.addSoon({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
+  }
+
   kick(accountId: number): void {
     this.pumps.kick(accountId);
   }

@@ -175,10 +175,19 @@ export class OutboundBridge {
           if (!(e instanceof TelegramFailure && e.reason === "RANDOM_ID_DUPLICATE")) throw e;
           messageId = null;
         }
-        // The last part marks the job sent in the same transaction.
-        this.deps.jobs.partSent(job, i, messageId, i === parts.length - 1);
+        if (i < parts.length - 1) {
+          this.deps.jobs.partSent(job, i, messageId);
+          continue;
+        }
+        // The last part, the job marked sent and its "sent" status: one transaction, shared with other
+        // writes of this event-loop turn.
+        const recorded = this.deps.jobs.partSentSoon(job, i, messageId);
+        const reported = this.deps.inbound.enqueueStatusSoon(job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
+        await Promise.all([recorded, reported]);
+        return;
       }
-      if (job.partsDone >= parts.length) this.deps.jobs.finish(job.id, "sent"); // nothing was left to send
+      // Nothing was left to send (every part went out before a restart).
+      this.deps.jobs.finish(job.id, "sent");
       this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
     } catch (e) {
       this.onError(job, e);

@@ -87,13 +87,22 @@ export class JobStore {
     return !!this.q.hasPending.get({ accountId, peerUserId });
   }
 
-  /** Records one sent part: the Telegram message id and the progress (and, for the last part, the job as sent), in one transaction. */
-  partSent(job: JobRow, part: number, tgMessageId: number | null, last = false): void {
-    this.db.transaction(() => {
-      if (tgMessageId !== null) this.q.sent.run({ accountId: job.accountId, peerUserId: job.peerUserId, tgMessageId, jobId: job.id });
-      this.q.partsDone.run({ id: job.id, partsDone: part + 1 });
-      if (last) this.q.finish.run({ id: job.id, state: "sent", error: null });
+  /** Records one sent part: the Telegram message id and the progress, in one transaction. */
+  partSent(job: JobRow, part: number, tgMessageId: number | null): void {
+    this.db.transaction(() => this.recordPart(job, part, tgMessageId));
+  }
+
+  /** The last part: recorded and the job marked sent, with the other writes of this event-loop turn (see writeSoon). */
+  partSentSoon(job: JobRow, part: number, tgMessageId: number | null): Promise<void> {
+    return writeSoon(this.db, () => {
+      this.recordPart(job, part, tgMessageId);
+      this.q.finish.run({ id: job.id, state: "sent", error: null });
     });
+  }
+
+  private recordPart(job: JobRow, part: number, tgMessageId: number | null): void {
+    if (tgMessageId !== null) this.q.sent.run({ accountId: job.accountId, peerUserId: job.peerUserId, tgMessageId, jobId: job.id });
+    this.q.partsDone.run({ id: job.id, partsDone: part + 1 });
   }
 
   finish(id: number, state: "sent" | "failed", error: string | null = null): void {
