@@ -5,8 +5,8 @@
 //
 // Settings (environment): DRILL_SECONDS, DRILL_SEED, DRILL_NUMBERS (numbers per client, e.g. "2,1"),
 // DRILL_CUSTOMERS (per number), DRILL_TP_RATE / DRILL_PT_RATE (messages per second each way),
-// DRILL_DRAIN_SECONDS, DRILL_PLANFIX_LATENCY_MS (Planfix's answer delay), DRILL_RETRY_CAP (the appliance's RETRY_CAP_SECONDS), DRILL_KEEP=1 (keep the
-// data directory), DRILL_LOG_LEVEL (the appliance's LOG_LEVEL), DRILL_JSON=path (write the result).
+// DRILL_DRAIN_SECONDS, DRILL_PLANFIX_LATENCY_MS / DRILL_TELEGRAM_LATENCY_MS (answer delays), DRILL_RETRY_CAP (the appliance's RETRY_CAP_SECONDS), DRILL_KEEP=1 (keep the
+// data directory), DRILL_BINARY (another build to drill), DRILL_LOG_LEVEL (the appliance's LOG_LEVEL), DRILL_JSON=path (write the result).
 import { writeFileSync } from "node:fs";
 import { killAllAppliances } from "./drill/appliance.ts";
 import { DEFAULTS, formatReport, runDrill } from "./drill/index.ts";
@@ -40,6 +40,7 @@ process.on("exit", () => void killAllAppliances());
 
 const started = Date.now();
 const result = await runDrill({
+  binary: process.env.DRILL_BINARY || undefined,
   seconds: num("DRILL_SECONDS", DEFAULTS.seconds),
   seed: Math.floor(num("DRILL_SEED", 0)),
   numbersPerClient,
@@ -48,6 +49,7 @@ const result = await runDrill({
   ptRate: num("DRILL_PT_RATE", DEFAULTS.ptRate) || DEFAULTS.ptRate,
   drainSeconds: num("DRILL_DRAIN_SECONDS", DEFAULTS.drainSeconds),
   planfixLatencyMs: num("DRILL_PLANFIX_LATENCY_MS", DEFAULTS.planfixLatencyMs),
+  telegramLatencyMs: num("DRILL_TELEGRAM_LATENCY_MS", DEFAULTS.telegramLatencyMs),
   retryCapSeconds: Math.max(1, Math.floor(num("DRILL_RETRY_CAP", DEFAULTS.retryCapSeconds))),
   keep: process.env.DRILL_KEEP === "1",
   logLevel: process.env.DRILL_LOG_LEVEL || DEFAULTS.logLevel,

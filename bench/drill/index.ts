@@ -11,6 +11,8 @@ import { startWorld, type DrillWorld } from "./setup.ts";
 import { expectedKey, seenKey } from "./analyze.ts";
 
 export interface DrillOptions {
+  /** The appliance binary; default dist/planfix-telegram (DRILL_BINARY: e.g. a deliberately broken build, to see the drill catch it). */
+  binary?: string;
   /** Length of the load phase. */
   seconds: number;
   seed: number;
@@ -26,6 +28,9 @@ export interface DrillOptions {
   /** Planfix answers this long after it has processed a command (as over the internet): a kill in
    *  that window is what makes the one redelivery Telegram → Planfix. */
   planfixLatencyMs: number;
+  /** Telegram's answers reach the appliance this much later: a kill in that window leaves a message sent
+   *  that the appliance never heard about (the derived random_id must keep the resend from doubling it). */
+  telegramLatencyMs: number;
   /** Mean seconds between faults of each kind, and the minimum number of each. */
   every: Record<FaultKind, number>;
   min: Record<FaultKind, number>;
@@ -45,6 +50,7 @@ export const DEFAULTS: DrillOptions = {
   drainSeconds: 120,
   retryCapSeconds: 5,
   planfixLatencyMs: 150,
+  telegramLatencyMs: 60,
   every: { kill: 40, term: 90, planfix: 35, tgDrop: 45, tgStall: 60, flood: 20 },
   min: { kill: 2, term: 0, planfix: 1, tgDrop: 1, tgStall: 1, flood: 1 },
   keep: false,
@@ -99,7 +105,7 @@ export async function runDrill(partial: Partial<DrillOptions> = {}): Promise<Dri
   const runId = o.seed.toString(36);
   log(`drill seed ${o.seed} (DRILL_SEED=${o.seed} repeats this plan) · ${o.seconds} s of load · numbers per client ${o.numbersPerClient.join("+")} · ${o.customersPerNumber} customers each`);
 
-  const w = await startWorld({ numbersPerClient: o.numbersPerClient, customersPerNumber: o.customersPerNumber, retryCapSeconds: o.retryCapSeconds, logLevel: o.logLevel });
+  const w = await startWorld({ binary: o.binary, numbersPerClient: o.numbersPerClient, customersPerNumber: o.customersPerNumber, retryCapSeconds: o.retryCapSeconds, telegramLatencyMs: o.telegramLatencyMs, logLevel: o.logLevel });
   log(`appliance pid ${w.app.pid} on ${w.app.url}, data and log in ${w.dir}`);
   const load = new Load(w, rng.fork("load"), { tpRate: o.tpRate, ptRate: o.ptRate, webhookTimeoutMs: 10_000 }, runId);
   const watcher = new MailboxWatcher(w);
@@ -193,71 +199,76 @@ export async function runDrill(partial: Partial<DrillOptions> = {}): Promise<Dri
     watcher.stop();
   }
 
-  // Links to Telegram media handed to Planfix must serve the same bytes (checked while the appliance runs).
-  const fetched = new Map<string, string>();
-  if (w.app.running) {
-    const urls = w.planfix
-      .newMessages()
-      .flatMap((c) => c.attachments.map((a) => a.url))
-      .filter((u, i, all) => all.indexOf(u) === i);
-    await inParallel(urls, 6, async (url) => {
-      try {
-        const r = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-        fetched.set(url, r.ok ? sha(new Uint8Array(await r.arrayBuffer())) : `HTTP ${r.status}`);
-      } catch (e) {
-        fetched.set(url, `fetch failed: ${(e as Error).message}`);
-      }
-    });
+  let result: DrillResult;
+  try {
+    // Links to Telegram media handed to Planfix must serve the same bytes (checked while the appliance runs).
+    const fetched = new Map<string, string>();
+    if (w.app.running) {
+      const urls = [...new Set(w.planfix.newMessages().flatMap((c) => c.attachments.map((a) => a.url)))];
+      await inParallel(urls, 6, async (url) => {
+        try {
+          const r = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+          fetched.set(url, r.ok ? sha(new Uint8Array(await r.arrayBuffer())) : `HTTP ${r.status}`);
+        } catch (e) {
+          fetched.set(url, `fetch failed: ${(e as Error).message}`);
+        }
+      });
+    }
+    // (Not running here means the drill was aborted; that is reported as such, not as a stop failure.)
+    cleanStopMs = w.app.running ? await w.app.stop(15_000) : 0;
+
+    const commands = w.planfix.commands();
+    const chatIds = w.chats.map((c) => c.chatId);
+    const window = { beforeMs: o.planfixLatencyMs + 3000, afterMs: 1000 };
+    const tp = analyzeTelegramToPlanfix({ runId, chatIds, sent: load.tp, commands, kills: faults.kills, window, fetched });
+    const pt = analyzePlanfixToTelegram({ chatIds, sent: load.pt, seen: watcher.seen, commands, kills: faults.kills, window });
+    const faultCounts = Object.fromEntries(FAULT_KINDS.map((k) => [k, faults.events.filter((e) => e.kind === k).length])) as Record<FaultKind, number>;
+    const kills = faults.kills.filter((k) => !k.crash && k.termStopMs === undefined);
+    const terms = faults.kills.filter((k) => k.termStopMs !== undefined);
+    const notBackOnline = faults.kills.filter((k, i) => k.onlineAt === null && (faults.kills[i + 1]?.at ?? Number.POSITIVE_INFINITY) > k.restartedAt + 60_000).length;
+    let duplicateKeys = 0;
+    for (const n of w.tg.duplicates.values()) duplicateKeys += n;
+
+    result = {
+      seed: o.seed,
+      options: { ...o, log: undefined } as unknown as Omit<DrillOptions, "log">,
+      numbers: w.numbers.length,
+      clients: w.clients.length,
+      chats: w.chats.length,
+      loadMs,
+      drainMs,
+      drained,
+      plan,
+      faults: faultCounts,
+      faultLog: faults.events.map((e) => ({ ...e, at: e.at - t0 })),
+      kills: kills.length,
+      terms: terms.length,
+      maxTermStopMs: terms.some((t) => t.termStopMs === null) ? null : Math.max(0, ...terms.map((t) => t.termStopMs!)),
+      notBackOnline,
+      crashes: w.app.crashes().length,
+      restartFailures: faults.restartFailures,
+      maxRestartMs: Math.max(0, ...faults.kills.map((k) => k.restartedAt - k.startAt)),
+      maxBackOnlineMs: Math.max(0, ...faults.kills.map((k) => (k.onlineAt ?? Number.POSITIVE_INFINITY) - k.startAt)),
+      cleanStopMs,
+      tp,
+      pt,
+      telegramDuplicateKeys: duplicateKeys,
+      loopbackInternalErrors: w.tg.internalErrors.length,
+      applianceErrorLines: w.app.errorCount,
+      applianceErrorSamples: w.app.errorLines.slice(0, 5),
+      dir: w.dir,
+      kept: false,
+      failures: [],
+    };
+    if (fatal) result.failures.push(`the drill could not run to the end: ${(fatal as Error).message.split("\n")[0]}`);
+    result.failures.push(...verdict(result));
+  } finally {
+    // Whatever happened above, nothing the drill started outlives it.
+    if (w.app.running) await w.app.stop(15_000).catch(() => {});
+    await w.proxy.stop().catch(() => {});
+    await w.planfix.stop().catch(() => {});
+    await w.tg.stop().catch(() => {});
   }
-  cleanStopMs = w.app.running ? await w.app.stop(15_000) : null;
-
-  const commands = w.planfix.commands();
-  const chatIds = w.chats.map((c) => c.chatId);
-  const window = { beforeMs: o.planfixLatencyMs + 3000, afterMs: 1000 };
-  const tp = analyzeTelegramToPlanfix({ runId, chatIds, sent: load.tp, commands, kills: faults.kills, window, fetched });
-  const pt = analyzePlanfixToTelegram({ chatIds, sent: load.pt, seen: watcher.seen, commands, kills: faults.kills, window });
-  const faultCounts = Object.fromEntries(FAULT_KINDS.map((k) => [k, faults.events.filter((e) => e.kind === k).length])) as Record<FaultKind, number>;
-  const kills = faults.kills.filter((k) => !k.crash && k.termStopMs === undefined);
-  const terms = faults.kills.filter((k) => k.termStopMs !== undefined);
-  const notBackOnline = faults.kills.filter((k, i) => k.onlineAt === null && (faults.kills[i + 1]?.at ?? Number.POSITIVE_INFINITY) > k.restartedAt + 60_000).length;
-  let duplicateKeys = 0;
-  for (const n of w.tg.duplicates.values()) duplicateKeys += n;
-
-  const result: DrillResult = {
-    seed: o.seed,
-    options: { ...o, log: undefined } as unknown as Omit<DrillOptions, "log">,
-    numbers: w.numbers.length,
-    clients: w.clients.length,
-    chats: w.chats.length,
-    loadMs,
-    drainMs,
-    drained,
-    plan,
-    faults: faultCounts,
-    faultLog: faults.events.map((e) => ({ ...e, at: e.at - t0 })),
-    kills: kills.length,
-    terms: terms.length,
-    maxTermStopMs: terms.some((t) => t.termStopMs === null) ? null : Math.max(0, ...terms.map((t) => t.termStopMs!)),
-    notBackOnline,
-    crashes: w.app.crashes().length,
-    restartFailures: faults.restartFailures,
-    maxRestartMs: Math.max(0, ...faults.kills.map((k) => k.restartedAt - k.startAt)),
-    maxBackOnlineMs: Math.max(0, ...faults.kills.map((k) => (k.onlineAt ?? Number.POSITIVE_INFINITY) - k.startAt)),
-    cleanStopMs,
-    tp,
-    pt,
-    telegramDuplicateKeys: duplicateKeys,
-    loopbackInternalErrors: w.tg.internalErrors.length,
-    applianceErrorLines: w.app.errorCount,
-    applianceErrorSamples: w.app.errorLines.slice(0, 5),
-    dir: w.dir,
-    kept: false,
-    failures: [],
-  };
-  if (fatal) result.failures.push(`the drill could not run to the end: ${(fatal as Error).message.split("\n")[0]}`);
-  result.failures.push(...verdict(result));
-  await w.planfix.stop().catch(() => {});
-  await w.tg.stop().catch(() => {});
   result.kept = o.keep || result.failures.length > 0;
   if (!result.kept) rmSync(w.dir, { recursive: true, force: true });
   return result;

@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { startFakePlanfix, type FakePlanfix } from "../../tests/support/planfix/server.ts";
 import { TelegramServer, type WorldUser } from "../../tests/support/telegram/index.ts";
 import { DrillAppliance } from "./appliance.ts";
+import { DelayProxy } from "./proxy.ts";
 
 export const BINARY = resolve(import.meta.dir, "../../dist/planfix-telegram");
 export const ADMIN_TOKEN = "drill-admin-token-0123456789abcdef";
@@ -39,6 +40,8 @@ export interface DrillChat {
 
 export interface DrillWorld {
   tg: TelegramServer;
+  /** The relay the appliance reaches Telegram through. */
+  proxy: DelayProxy;
   planfix: FakePlanfix;
   app: DrillAppliance;
   dir: string;
@@ -48,11 +51,15 @@ export interface DrillWorld {
 }
 
 export interface WorldOptions {
+  /** The appliance binary (default: dist/planfix-telegram). */
+  binary?: string;
   /** Numbers per client, e.g. [2, 1]: two clients, three numbers. */
   numbersPerClient: number[];
   customersPerNumber: number;
   /** RETRY_CAP_SECONDS of the appliance. */
   retryCapSeconds: number;
+  /** Telegram's answers reach the appliance this much later (a relay in between). */
+  telegramLatencyMs: number;
   logLevel: string;
 }
 
@@ -69,7 +76,8 @@ async function freePort(): Promise<number> {
 
 /** Starts everything and brings every number online. On failure everything started is stopped. */
 export async function startWorld(o: WorldOptions): Promise<DrillWorld> {
-  if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`make build\` (make drill does)`);
+  const binary = o.binary ?? BINARY;
+  if (!existsSync(binary)) throw new Error(`${binary} is missing: run \`make build\` (make drill does)`);
   // Small getDifference pages, so catching up after a kill takes several differenceSlice rounds.
   const tg = await TelegramServer.start({ differenceLimit: 20 });
   const clientSpecs = o.numbersPerClient.map((_, i) => {
@@ -78,14 +86,16 @@ export async function startWorld(o: WorldOptions): Promise<DrillWorld> {
   });
   let planfix: FakePlanfix | null = null;
   let app: DrillAppliance | null = null;
+  const proxy = new DelayProxy({ host: tg.host, port: tg.port }, o.telegramLatencyMs);
   try {
+    await proxy.start();
     planfix = await startFakePlanfix({ accounts: clientSpecs.map((c) => ({ path: c.planfixPath, planfixToken: c.planfixToken, providerId: PROVIDER_ID })) });
     const dir = mkdtempSync(join(tmpdir(), "pt-drill-"));
     const dataDir = join(dir, "data");
     mkdirSync(join(dataDir, "sessions"), { recursive: true });
     const port = await freePort();
     app = new DrillAppliance(
-      BINARY,
+      binary,
       port,
       {
         DATA_DIR: dataDir,
@@ -93,7 +103,7 @@ export async function startWorld(o: WorldOptions): Promise<DrillWorld> {
         PUBLIC_URL: `http://127.0.0.1:${port}`,
         TELEGRAM_API_ID: "12345",
         TELEGRAM_API_HASH: "0123456789abcdef0123456789abcdef",
-        TELEGRAM_ENDPOINT: `127.0.0.1:${tg.port}`,
+        TELEGRAM_ENDPOINT: `127.0.0.1:${proxy.port}`,
         LOG_LEVEL: o.logLevel,
         START_TIMEOUT: "10",
         RETRY_CAP_SECONDS: String(o.retryCapSeconds),
@@ -136,9 +146,10 @@ export async function startWorld(o: WorldOptions): Promise<DrillWorld> {
         chats.push({ index: i, number, customer, chatId: `${number.phone}_${customer.id}` });
       }
     }
-    return { tg, planfix, app, dir, clients, numbers, chats };
+    return { tg, proxy, planfix, app, dir, clients, numbers, chats };
   } catch (e) {
     await app?.stop(5000).catch(() => {});
+    await proxy.stop().catch(() => {});
     await planfix?.stop().catch(() => {});
     await tg.stop().catch(() => {});
     throw e;
