@@ -50,6 +50,8 @@ export function markdown(r: BenchResult): string {
   lines.push(`Baseline RSS with no numbers: ${mb(r.memory.baselineRssBytes)}.`);
   if (r.memory.afterRestart) lines.push(`After the restart: ${mb(r.memory.afterRestart.rssBytes)} with ${r.memory.afterRestart.numbers} numbers (${kb(r.memory.afterRestart.bytesPerNumber)} per number).`);
   if (r.start) lines.push(`Restart: ${r.start.numbers} numbers online ${v(r.start.secondsToOnline, " s")} after exec (${v(r.start.cpuSeconds, " s")} CPU).`);
+  lines.push("", "## What limits us", "");
+  for (const line of limits(r)) lines.push(`- ${line}`);
   lines.push("", "## Targets", "");
   for (const t of r.targets) lines.push(`- ${t.met === null ? "❔" : t.met ? "✅" : "❌"} ${t.name}: ${v(t.value)} (target ${t.limit})`);
   if (r.notes.length) {
@@ -59,3 +61,31 @@ export function markdown(r: BenchResult): string {
   lines.push("");
   return lines.join("\n");
 }
+
+/** Reads the saturation phases: which process ran out of CPU, or whether the machine did. */
+function limits(r: BenchResult): string[] {
+  const out: string[] = [];
+  const cores = r.machine.cores || 2;
+  for (const s of r.appliance) {
+    for (const d of ["inbound", "outbound"] as const) {
+      const p = s[d].saturation;
+      if (!p) continue;
+      const c = p.cpu;
+      const busy = (c.target.cores ?? 0) + (c.telegram.cores ?? 0) + (c.bench.cores ?? 0) + (c.others.cores ?? 0);
+      const ceiling = c.target.usPerMsg ? Math.round(1e6 / c.target.usPerMsg) : null;
+      let why: string;
+      if ((c.target.cores ?? 0) >= 0.85) {
+        why = `the appliance's JavaScript thread is saturated (${c.target.cores} cores at ${c.target.usPerMsg} µs/msg: one thread tops out near ${ceiling} msg/s)`;
+      } else if (busy >= cores * 0.9) {
+        why = `the machine is full (${round2(busy)} of ${cores} cores: appliance ${c.target.cores}, loopback Telegram ${c.telegram.cores ?? "in the bench"}, bench ${c.bench.cores}, other processes ${c.others.cores})`;
+      } else {
+        why = `neither the appliance (${c.target.cores} cores) nor the machine (${round2(busy)} of ${cores} cores) is saturated: the ${p.window} messages in flight wait in queues (p50 ${p.latency.p50Ms} ms)`;
+      }
+      out.push(`${d} at ${s.numbers} numbers (${p.throughput} msg/s): ${why}.`);
+    }
+  }
+  out.push("Where the appliance's CPU goes per message (SQLite commits, GramJS's MTProto, HTTP): docs/performance.md.");
+  return out;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
