@@ -37,6 +37,10 @@ export interface DirectionStats {
 }
 
 export interface TpStats extends DirectionStats {
+  /** Redeliveries per restart record (kills in order; graceful restarts and crashes stay 0). */
+  redeliveredByKill: number[];
+  /** For each redelivery: how long before the kill Planfix had taken the first copy (negative: after). */
+  firstCopyBeforeKillMs: number[];
   media: number;
   edits: number;
   /** Edits that arrived without the "edited" mark. */
@@ -82,17 +86,17 @@ function note(problems: string[], counts: Map<string, number>, kind: string, tex
 
 /** A kill that can explain a repeat: the first copy reached Planfix before the process was gone
  *  (plus slack), the second after the kill. Each kill explains at most one repeat per chat. */
-function explainingKill(kills: KillRecord[], win: RedeliveryWindow, firstAt: number, againAt: number, used: Set<string>, scope: string): boolean {
+function explainingKill(kills: KillRecord[], win: RedeliveryWindow, firstAt: number, againAt: number, used: Set<string>, scope: string): number | null {
   for (const [i, k] of kills.entries()) {
     if (k.crash || k.termStopMs !== undefined) continue;
     const key = `${i}:${scope}`;
     if (used.has(key)) continue;
     if (firstAt >= k.at - win.beforeMs && firstAt <= k.exitedAt + win.afterMs && againAt >= k.at) {
       used.add(key);
-      return true;
+      return i;
     }
   }
-  return false;
+  return null;
 }
 
 export function analyzeTelegramToPlanfix(input: {
@@ -136,6 +140,8 @@ export function analyzeTelegramToPlanfix(input: {
   const dupTags = new Set<string>();
   let redelivered = 0;
   let unexplained = 0;
+  const byKill: number[] = input.kills.map(() => 0);
+  const firstCopyBeforeKill: number[] = [];
   for (const [chat, list] of perChat.entries()) {
     const seenTags = new Set<string>();
     for (const [i, r] of list.entries()) {
@@ -145,8 +151,13 @@ export function analyzeTelegramToPlanfix(input: {
       }
       dupTags.add(r.tag);
       const prev = list[i - 1];
-      if (prev && prev.tag === r.tag && explainingKill(input.kills, win, prev.cmd.at, r.cmd.at, used, `tp:${chat}`)) redelivered++;
-      else {
+      const kill = prev && prev.tag === r.tag ? explainingKill(input.kills, win, prev.cmd.at, r.cmd.at, used, `tp:${chat}`) : null;
+      if (kill !== null) {
+        redelivered++;
+        byKill[kill] = (byKill[kill] ?? 0) + 1;
+        // How long before the kill Planfix took the first copy: within its answer delay, if the rule is right.
+        firstCopyBeforeKill.push(input.kills[kill]!.at - prev!.cmd.at);
+      } else {
         unexplained++;
         note(problems, counts, "unexplained duplicate (Telegram → Planfix)", `${r.tag} in chat ${input.chatIds[chat]} again at +${r.cmd.at - (occurrences.get(r.tag)![0]!.at)} ms`);
       }
@@ -206,6 +217,8 @@ export function analyzeTelegramToPlanfix(input: {
     lost,
     duplicated: dupTags.size,
     redeliveredAfterKill: redelivered,
+    redeliveredByKill: byKill,
+    firstCopyBeforeKillMs: firstCopyBeforeKill,
     unexplainedDuplicates: unexplained,
     orderViolations,
     unknown,
@@ -358,7 +371,7 @@ export function analyzePlanfixToTelegram(input: { chatIds: string[]; sent: PtIte
       note(problems, counts, "missing sent status", `${item.tag} (messageId ${item.messageId})`);
     } else statusSent++;
     for (const again of sent.slice(1)) {
-      if (explainingKill(input.kills, win, sent[0]!.at, again.at, used, `st:${item.chat}`)) statusRedelivered++;
+      if (explainingKill(input.kills, win, sent[0]!.at, again.at, used, `st:${item.chat}`) !== null) statusRedelivered++;
       else {
         statusUnexplained++;
         note(problems, counts, "unexplained duplicate status", `${item.tag} sent ×${sent.length}`);

@@ -72,6 +72,8 @@ export interface DrillResult {
   faults: Record<FaultKind, number>;
   faultLog: { at: number; kind: FaultKind; detail: string }[];
   kills: number;
+  /** What each restart record was: a kill -9, a graceful restart (term) or a crash. */
+  killKinds: ("kill" | "term" | "crash")[];
   /** Graceful restarts (SIGTERM under load), and the longest of their stops. */
   terms: number;
   maxTermStopMs: number | null;
@@ -242,6 +244,7 @@ export async function runDrill(partial: Partial<DrillOptions> = {}): Promise<Dri
       faults: faultCounts,
       faultLog: faults.events.map((e) => ({ ...e, at: e.at - t0 })),
       kills: kills.length,
+      killKinds: faults.kills.map((k) => (k.crash ? "crash" : k.termStopMs !== undefined ? "term" : "kill")),
       terms: terms.length,
       maxTermStopMs: terms.some((t) => t.termStopMs === null) ? null : Math.max(0, ...terms.map((t) => t.termStopMs!)),
       notBackOnline,

@@ -23,6 +23,11 @@ export function formatReport(r: DrillResult): string {
   line(`>>> REDELIVERED AFTER A KILL (Telegram → Planfix): ${r.tp.redeliveredAfterKill} <<<`);
   line(`    Planfix's newMessage carries no id to deduplicate by: the item whose answer a kill -9 cut off is sent again`);
   line(`    after the restart (at-least-once at the crash instant, never a loss). Unexplained duplicates: ${r.tp.unexplainedDuplicates}.`);
+  const kills = r.tp.redeliveredByKill.filter((_, i) => r.killKinds[i] === "kill");
+  if (r.tp.redeliveredAfterKill > 0) {
+    const before = [...r.tp.firstCopyBeforeKillMs].sort((a, b) => a - b);
+    line(`    per kill: ${kills.join(" ")} · Planfix took the first copy ${before[0]}…${before.at(-1)} ms before the kill`);
+  }
   line();
   line(
     `Telegram → Planfix: ${r.tp.media} with media (${r.tp.badAttachments} bad links), ${r.tp.edits} edits (${r.tp.badEdits} not marked) · unexpected messages in Planfix: ${r.tp.unknown}`,
