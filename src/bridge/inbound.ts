@@ -112,13 +112,14 @@ export class InboundBridge {
       } else {
         const command = row.command ? (JSON.parse(row.command) as NewMessageCommand) : await this.prepare(account, row);
         if (command === "wait") return this.later(row, "waiting for the number to come online to fetch media", false);
-        if (command === "skip") return this.deps.outbox.delivered(row.id);
+        if (command === "skip") return await this.deps.outbox.deliveredSoon(row.id);
         // Downloaded media is kept so a retry does not fetch it again; a text-only command is cheaper to rebuild than to store.
         if (!row.command && command.attachments?.length) this.deps.outbox.saveCommand(row.id, command);
         outcome = await this.planfix(account).newMessage(command);
       }
       if (outcome.ok) {
-        this.deps.outbox.delivered(row.id);
+        // Awaited: the next round must not see this item as pending again.
+        await this.deps.outbox.deliveredSoon(row.id);
         if (account.planfixError) this.deps.clients.updateAccount(account.id, { planfixError: null });
         return;
       }

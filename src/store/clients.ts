@@ -1,6 +1,6 @@
 // Clients and their numbers (accounts): the only SQL for them.
 import { and, asc, eq } from "drizzle-orm";
-import { param as $, paramValue as $v, type Db } from "./db.ts";
+import { flushWrites, param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
 import { accounts, clients, peers } from "./schema.ts";
 
 export type Client = typeof clients.$inferSelect;
@@ -92,12 +92,17 @@ export class ClientStore {
     this.db.update(accounts).set({ selfUserId }).where(eq(accounts.id, id)).run();
   }
 
+  /**
+   * Saved with the other writes of this event-loop turn (see writeSoon): the state only ever moves
+   * forward, and one that lands a moment later is behind, never ahead, of what was stored.
+   */
   setUpdateState(id: number, s: { pts: number; qts: number; date: number }): void {
-    this.q.setUpdateState.run({ id, pts: s.pts, qts: s.qts, date: s.date });
+    writeSoon(this.db, () => this.q.setUpdateState.run({ id, pts: s.pts, qts: s.qts, date: s.date })).catch(() => {});
   }
 
   /** A different session may be a different Telegram user: forget its update state and access hashes. */
   resetTelegramIdentity(id: number): void {
+    flushWrites(this.db); // a queued state of the old session must not land after the reset
     this.db.transaction((tx) => {
       tx.update(accounts).set({ pts: null, qts: null, updDate: null, selfUserId: null }).where(eq(accounts.id, id)).run();
       tx.delete(peers).where(eq(peers.accountId, id)).run();

@@ -19,28 +19,34 @@ const batches = new WeakMap<Db, Pending[]>();
 
 /**
  * Runs `write` together with the other writes queued in this turn of the event loop, in one
- * transaction (a commit costs more than a small insert). Resolves with its result once committed;
- * if the transaction fails, every write of the batch is rejected with that error.
+ * transaction (a commit costs more than a small write, and every commit adds whole pages to the WAL
+ * that a checkpoint must later copy and fsync). Resolves with its result once committed; if the
+ * transaction fails, every write of the batch is rejected with that error. Writes run in call order.
  */
 export function writeSoon<T>(db: Db, write: () => T): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let batch = batches.get(db);
     if (!batch) {
       batches.set(db, (batch = []));
-      setImmediate(() => {
-        batches.delete(db);
-        let results: unknown[];
-        try {
-          results = db.transaction(() => batch!.map((p) => p.run()));
-        } catch (e) {
-          for (const p of batch!) p.reject(e);
-          return;
-        }
-        batch!.forEach((p, i) => p.resolve(results[i]));
-      });
+      setImmediate(() => flushWrites(db));
     }
     batch.push({ run: write, resolve: resolve as (v: unknown) => void, reject });
   });
+}
+
+/** Commits the writes queued by writeSoon now (a write that must not be overtaken by them calls this first). */
+export function flushWrites(db: Db): void {
+  const batch = batches.get(db);
+  if (!batch) return;
+  batches.delete(db);
+  let results: unknown[];
+  try {
+    results = db.transaction(() => batch.map((p) => p.run()));
+  } catch (e) {
+    for (const p of batch) p.reject(e);
+    return;
+  }
+  batch.forEach((p, i) => p.resolve(results[i]));
 }
 
 export function openDb(file: string): Db {
@@ -56,9 +62,10 @@ export function openDb(file: string): Db {
   // The cost: nothing else can open the file while the appliance runs (stop it to inspect the database).
   sqlite.exec("PRAGMA locking_mode = EXCLUSIVE");
   // So closing releases that lock at once: finalize the prepared statements (drizzle's and ours) instead
-  // of leaving the connection open until the last of them is garbage collected.
+  // of leaving the connection open until the last of them is garbage collected. Queued writes go first.
   const close = sqlite.close.bind(sqlite);
   sqlite.close = (throwOnError?: boolean) => {
+    flushWrites(db);
     try {
       close(true);
     } catch (e) {

@@ -68,6 +68,12 @@ export class OutboxStore {
     this.q.delivered.run({ id, at: Date.now() });
   }
 
+  /** The same, committed with the other writes of this event-loop turn (see writeSoon); resolves once stored. */
+  deliveredSoon(id: number): Promise<void> {
+    const at = Date.now();
+    return writeSoon(this.db, () => void this.q.delivered.run({ id, at }));
+  }
+
   retryLater(id: number, attempts: number, at: number, error: string): void {
     this.db.update(planfixOutbox).set({ attempts, nextAttemptAt: at, lastError: error }).where(eq(planfixOutbox.id, id)).run();
   }
