@@ -16,6 +16,8 @@ const ROOT = resolve(import.meta.dir, "../..");
 export interface ApplianceRun {
   /** "binary" (dist/planfix-telegram, the default) or "source" (bun src/main.ts). */
   from: "binary" | "source";
+  /** Another compiled binary than dist/planfix-telegram (comparing builds). */
+  binary?: string;
   /** With from = "source": write a CPU profile (.cpuprofile and .md) into this directory on exit. */
   cpuProfileDir?: string;
   /** With from = "source": a script for `bun --preload` (instrumentation while investigating). */
@@ -66,7 +68,7 @@ export class BenchAppliance {
     this.port = await freePort();
     const prof = this.run.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${this.run.cpuProfileDir}`] : [];
     if (this.run.preload) prof.push("--preload", this.run.preload);
-    const cmd = this.run.from === "binary" ? [BINARY] : [process.execPath, ...prof, join(ROOT, "src/main.ts")];
+    const cmd = this.run.from === "binary" ? [this.run.binary ?? BINARY] : [process.execPath, ...prof, join(ROOT, "src/main.ts")];
     const proc = Bun.spawn(cmd, {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PORT: String(this.port), HOST: "127.0.0.1", DATA_DIR: this.dataDir, ADMIN_TOKEN, ...this.env },

@@ -188,7 +188,7 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = (l
     }
 
     // ── the appliance ──
-    const app = BenchAppliance.create(tg.info.port, { from: o.applianceFrom, cpuProfileDir: o.cpuProfileDir ?? undefined, preload: o.preload ?? undefined, env: { LOG_LEVEL: o.logLevel } });
+    const app = BenchAppliance.create(tg.info.port, { from: o.applianceFrom, binary: o.binary ?? undefined, cpuProfileDir: o.cpuProfileDir ?? undefined, preload: o.preload ?? undefined, env: { LOG_LEVEL: o.logLevel, ...o.applianceEnv } });
     try {
       await app.start();
       await sleep(Math.min(1000, o.settleMs));

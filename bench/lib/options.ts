@@ -32,10 +32,14 @@ export interface BenchOptions {
   logLevel: string;
   /** Run the compiled binary (default) or `bun src/main.ts` (BENCH_APPLIANCE=binary|source). */
   applianceFrom: "binary" | "source";
+  /** A compiled binary other than dist/planfix-telegram (BENCH_BINARY=path). */
+  binary: string | null;
   /** With source: CPU profiles of the appliance go here (BENCH_CPU_PROF=dir). */
   cpuProfileDir: string | null;
   /** With source: `bun --preload` this script into the appliance (BENCH_PRELOAD=file). */
   preload: string | null;
+  /** Extra environment for the appliance (BENCH_APPLIANCE_ENV="K=V,K2=V2", e.g. BUN_JSC_logGC=1). */
+  applianceEnv: Record<string, string>;
   /** Keep the appliance's data directory (BENCH_KEEP=1). */
   keepData: boolean;
   outDir: string;
@@ -75,7 +79,14 @@ export function optionsFromEnv(env: Record<string, string | undefined> = process
     logLevel: env.BENCH_LOG_LEVEL ?? "info",
     applianceFrom: env.BENCH_APPLIANCE === "source" || env.BENCH_CPU_PROF || env.BENCH_PRELOAD ? "source" : "binary",
     preload: env.BENCH_PRELOAD ? resolve(env.BENCH_PRELOAD) : null,
+    binary: env.BENCH_BINARY ? resolve(env.BENCH_BINARY) : null,
     cpuProfileDir: env.BENCH_CPU_PROF ? resolve(env.BENCH_CPU_PROF) : null,
+    applianceEnv: Object.fromEntries(
+      (env.BENCH_APPLIANCE_ENV ?? "")
+        .split(",")
+        .filter((kv) => kv.includes("="))
+        .map((kv) => [kv.slice(0, kv.indexOf("=")).trim(), kv.slice(kv.indexOf("=") + 1)]),
+    ),
     keepData: env.BENCH_KEEP === "1",
     outDir: resolve(env.BENCH_OUT ?? resolve(import.meta.dir, "../results")),
   };

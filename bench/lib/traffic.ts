@@ -187,12 +187,20 @@ export async function runPhase(ctx: TrafficContext, target: Target, direction: "
   const from = t0 + warmMs;
   const to = mode.kind === "once" ? Infinity : t0 + seconds * 1000;
   const latencies: number[] = [];
+  const slow: [number, number][] = [];
   let inWindow = 0;
   for (let seq = 0; seq < sent; seq++) {
     const s = sentTimes[seq];
     const r = recvTimes[seq];
     if (r && r >= from && r < to) inWindow++;
-    if (s && r && s >= from && s < to) latencies.push(r - s);
+    if (s && r && s >= from && s < to) {
+      latencies.push(r - s);
+      if (process.env.BENCH_DEBUG) slow.push([Math.round(s - t0), Math.round(r - s)]);
+    }
+  }
+  if (process.env.BENCH_DEBUG && mode.kind === "paced") {
+    slow.sort((a, b) => b[1] - a[1]);
+    ctx.log?.(`    slowest (sent at ms → latency ms): ${slow.slice(0, 30).map(([a, b]) => `${a}→${b}`).join(" ")}`);
   }
   const windowSec = mode.kind === "once" ? (now() - t0) / 1000 : (to - from) / 1000;
   const throughput = mode.kind === "once" ? got / windowSec : inWindow / windowSec;
