@@ -20,9 +20,12 @@ export function bridgeHooks(accountId: number, deps: { registry: ConnectionRegis
   return {
     onMessage: (message) => deps.inbound.accept(accountId, message),
     onReadOutbox: async (peerUserId, maxId) => {
-      for (const job of deps.jobs.takeRead(accountId, peerUserId, maxId)) {
-        deps.inbound.enqueueStatus(accountId, peerUserId, `read:${job.id}`, { messageId: job.planfixMessageId, status: "read" });
-      }
+      // The "read" marks and their statuses in one transaction: a crash between them would lose the ✓✓.
+      deps.jobs.atomically(() => {
+        for (const job of deps.jobs.takeRead(accountId, peerUserId, maxId)) {
+          deps.inbound.enqueueStatus(accountId, peerUserId, `read:${job.id}`, { messageId: job.planfixMessageId, status: "read" });
+        }
+      });
     },
     onOnline: (conn) => {
       deps.registry.set(accountId, conn);

@@ -187,8 +187,10 @@ export class OutboundBridge {
         return;
       }
       // Nothing was left to send (every part went out before a restart).
-      this.deps.jobs.finish(job.id, "sent");
-      this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
+      this.deps.jobs.atomically(() => {
+        this.deps.jobs.finish(job.id, "sent");
+        this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
+      });
     } catch (e) {
       this.onError(job, e);
     }
@@ -219,9 +221,11 @@ export class OutboundBridge {
   }
 
   private fail(job: JobRow, reason: string): void {
-    this.deps.jobs.finish(job.id, "failed", reason);
+    this.deps.jobs.atomically(() => {
+      this.deps.jobs.finish(job.id, "failed", reason);
+      this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: reason });
+    });
     this.deps.log.warn("message not delivered to Telegram", { ...logFields(this.deps.clients, job.accountId), job: job.id, reason });
-    this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: reason });
   }
 
   private async download(part: { name: string; url: string }): Promise<OutgoingFile> {

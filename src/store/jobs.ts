@@ -105,6 +105,11 @@ export class JobStore {
     this.q.partsDone.run({ id: job.id, partsDone: part + 1 });
   }
 
+  /** Runs `fn` in one transaction: an outcome and the status that reports it are stored together or not at all. */
+  atomically<T>(fn: () => T): T {
+    return this.db.transaction(fn);
+  }
+
   finish(id: number, state: "sent" | "failed", error: string | null = null): void {
     this.q.finish.run({ id, state, error });
   }
