@@ -1,6 +1,6 @@
 // SQL for Planfix → Telegram jobs and the Telegram messages they produced.
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
-import { param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
+import { flushWrites, param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
 import { outboundJobs, sentMessages } from "./schema.ts";
 
 export type JobRow = typeof outboundJobs.$inferSelect;
@@ -107,6 +107,7 @@ export class JobStore {
 
   /** Runs `fn` in one transaction: an outcome and the status that reports it are stored together or not at all. */
   atomically<T>(fn: () => T): T {
+    flushWrites(this.db); // writes queued earlier in this turn go first, in their order
     return this.db.transaction(fn);
   }
 
