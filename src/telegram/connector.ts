@@ -408,15 +408,19 @@ class GramjsConnection implements TelegramConnection {
     return this.remember(user ? peerFromUser(user) : null);
   }
 
-  async getUser(peer: PeerInfo): Promise<PeerInfo | null> {
-    let users: Api.TypeUser[];
+  /** users.getUsers for one peer; null when Telegram does not know it (for this account). */
+  private async fetchUser(peer: PeerInfo): Promise<Api.TypeUser | null> {
     try {
-      users = await this.call<Api.TypeUser[]>(new Api.users.GetUsers({ id: [inputUser(peer)] }));
+      const users = await this.call<Api.TypeUser[]>(new Api.users.GetUsers({ id: [inputUser(peer)] }));
+      return users[0] ?? null;
     } catch (e) {
       if (isNotFound(e)) return null;
       throw e;
     }
-    const user = users[0];
+  }
+
+  async getUser(peer: PeerInfo): Promise<PeerInfo | null> {
+    const user = await this.fetchUser(peer);
     const info = user ? peerFromUser(user) : null;
     if (info && info.accessHash === null) info.accessHash = peer.accessHash;
     return this.remember(info);
@@ -455,14 +459,7 @@ class GramjsConnection implements TelegramConnection {
   }
 
   async downloadProfilePhoto(peer: PeerInfo): Promise<Uint8Array | null> {
-    let users: Api.TypeUser[];
-    try {
-      users = await this.call<Api.TypeUser[]>(new Api.users.GetUsers({ id: [inputUser(peer)] }));
-    } catch (e) {
-      if (isNotFound(e)) return null;
-      throw e;
-    }
-    const user = users[0];
+    const user = await this.fetchUser(peer);
     if (!(user instanceof Api.User) || !(user.photo instanceof Api.UserProfilePhoto)) return null;
     const hash = user.min ? peer.accessHash : (longText(user.accessHash) ?? peer.accessHash);
     const location = new Api.InputPeerPhotoFileLocation({

@@ -1,35 +1,20 @@
 // Spec §2 and §3 end to end: the compiled binary between the loopback Telegram and the fake Planfix.
 import { afterEach, describe, expect, test } from "bun:test";
-import { tinyPng, type WorldUser } from "../support/telegram/index.ts";
-import { world } from "./harness.ts";
+import { tinyPng } from "../support/telegram/index.ts";
+import { introduce, onlineWorld, received, texts, untilMessages, type World } from "./bridge-world.ts";
 
-type World = Awaited<ReturnType<typeof world>>;
-let w: World;
-afterEach(async () => w && (await w.close()));
+let w: World | undefined;
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
 
 /** A world with the account owner Anna (number online, token known) and a customer Ivan. */
-async function online(opts: Parameters<typeof world>[0] = {}) {
-  w = await world(opts);
-  const anna = w.tg.addUser({ firstName: "Anna", lastName: "Owner", phone: "380955821319", username: "anna_acme" });
-  const ivan = w.tg.addUser({ firstName: "Ivan", lastName: "Petrenko", phone: "380671234567", username: "ivan_p", photo: tinyPng([10, 120, 200]) });
-  await w.app.start();
-  const r = await w.app.call("POST", "/client", w.startBody(anna));
-  expect(r.json.state).toBe("online");
-  const token = r.json.token as string;
-  const hook = (fields: Record<string, string | undefined>, attachments: { name: string; url: string }[] = []) =>
-    w.planfix.sendWebhook(`${w.app.url}/planfix`, { token, providerId: "planfix-telegram", ...fields }, attachments);
-  return { w, anna, ivan, token, hook, chatId: `${anna.phone}_${ivan.id}` };
+async function online(opts: Parameters<typeof onlineWorld>[0] = {}) {
+  const o = await onlineWorld(opts);
+  w = o.w;
+  return o;
 }
-
-const untilMessages = (w: World, n: number, chatId?: string, ms = 15_000) =>
-  w.planfix.waitFor(() => (w.planfix.newMessages(chatId).length >= n ? w.planfix.newMessages(chatId) : undefined), ms);
-/** Ivan writes first, so Anna's account has seen him (as it has for every chat Planfix knows). */
-async function introduce(w: World, ivan: WorldUser, anna: WorldUser, chatId: string) {
-  w.tg.driver.sendText(ivan, anna, "hi");
-  await untilMessages(w, 1, chatId);
-}
-const texts = (w: World, chatId?: string) => w.planfix.newMessages(chatId).map((c) => c.fields.message);
-const received = (w: World, user: WorldUser, from: WorldUser) => w.tg.driver.messages(user, from).filter((m) => !m.out);
 
 describe("Telegram → Planfix", () => {
   test("a customer's text arrives as newMessage with the contact card", async () => {
