@@ -2,9 +2,9 @@
 // compiled appliance as a child on a fixed port with a fresh data directory, one or two clients with
 // their numbers, and several customers per number.
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { freePort } from "../../tests/e2e/harness.ts";
 import { startFakePlanfix, type FakePlanfix } from "../../tests/support/planfix/server.ts";
 import { TelegramServer, type WorldUser } from "../../tests/support/telegram/index.ts";
 import { DrillAppliance } from "./appliance.ts";
@@ -63,16 +63,6 @@ export interface WorldOptions {
   logLevel: string;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
 
 /** Starts everything and brings every number online. On failure everything started is stopped. */
 export async function startWorld(o: WorldOptions): Promise<DrillWorld> {

@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ADMIN_TOKEN, BINARY, ensureBinary, freePort } from "../../tests/e2e/harness.ts";
+import { callJson, type JsonAnswer } from "../../tests/support/call-json.ts";
 import { now, sleep } from "./clock.ts";
 import { PLANFIX_TOKEN } from "./planfix-sink.ts";
 import type { BenchUser } from "./telegram-core.ts";
@@ -115,17 +116,8 @@ export class BenchAppliance {
     this.proc = null;
   }
 
-  async call(method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN): Promise<{ status: number; json: any; text: string }> {
-    const headers: Record<string, string> = {};
-    if (token) headers.authorization = `Bearer ${token}`;
-    if (body !== undefined) headers["content-type"] = "application/json";
-    const res = await fetch(this.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    let json: any = null;
-    try {
-      json = JSON.parse(text);
-    } catch {}
-    return { status: res.status, json, text };
+  call(method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN): Promise<JsonAnswer> {
+    return callJson(this.url, method, path, body, token);
   }
 
   /** Adds numbers (up to `concurrency` POST /client at a time); each answer must say online. */

@@ -16,6 +16,16 @@ import { FakeConnector, type FakeBehaviour } from "./fake-connector.ts";
 
 export const ADMIN = "admin-token-for-tests-0123456789";
 
+/** A POST /client body for the number 380955821319 of client "acme" on `session`. */
+export const startBody = (session: string, extra: Record<string, unknown> = {}) => ({
+  name: "acme",
+  number: "380955821319",
+  url_planfix: "http://127.0.0.1:9/webchat/api",
+  token_planfix: "planfix-secret-key",
+  path_session: session,
+  ...extra,
+});
+
 export function newSessionText(): string {
   return toStringSession({ dcId: 2, serverAddress: "127.0.0.1", port: 443, authKey: randomBytes(256) });
 }

@@ -5,20 +5,11 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { copyFileSync, linkSync, symlinkSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { ADMIN, startApiHarness } from "../support/api-harness.ts";
+import { ADMIN, startApiHarness, startBody as start } from "../support/api-harness.ts";
 
 type Harness = Awaited<ReturnType<typeof startApiHarness>>;
 let h: Harness;
 afterEach(async () => h && (await h.close()));
-
-const start = (session: string, extra: Record<string, unknown> = {}) => ({
-  name: "acme",
-  number: "380955821319",
-  url_planfix: "http://127.0.0.1:9/webchat/api",
-  token_planfix: "planfix-secret-key",
-  path_session: session,
-  ...extra,
-});
 
 const failedRequests = (h: Harness) => h.lines.filter((l) => l.includes('"msg":"request failed"'));
 

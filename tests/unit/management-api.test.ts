@@ -5,20 +5,11 @@ import { symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TelegramFailure } from "../../src/domain/telegram-port.ts";
 import { parseStringSession } from "../../src/sessions/read.ts";
-import { ADMIN, newSessionText, startApiHarness } from "../support/api-harness.ts";
+import { ADMIN, newSessionText, startApiHarness, startBody as start } from "../support/api-harness.ts";
 
 type Harness = Awaited<ReturnType<typeof startApiHarness>>;
 let h: Harness;
 afterEach(async () => h && (await h.close()));
-
-const start = (session: string, extra: Record<string, unknown> = {}) => ({
-  name: "acme",
-  number: "380955821319",
-  url_planfix: "http://127.0.0.1:9/webchat/api",
-  token_planfix: "planfix-secret-key",
-  path_session: session,
-  ...extra,
-});
 
 describe("POST /client", () => {
   test("the admin token creates a client; the answer has its token and the number online", async () => {
