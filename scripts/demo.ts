@@ -1,6 +1,6 @@
 // `make demo`: the loopback Telegram and the fake Planfix (both in this process) and the compiled
 // appliance (a child process) on 127.0.0.1, one client with two numbers online, and a printed page of
-// what to try next. Ctrl-C (or SIGTERM) stops all three and removes the temporary data directory.
+// what to try next. Ctrl-C (or SIGTERM, SIGHUP) stops all three and removes the temporary data directory.
 //   bun scripts/demo.ts [--random-ports] [--keep-data]
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -140,6 +140,7 @@ const fail = async (message: string): Promise<never> => {
 };
 process.on("SIGINT", () => void (stopping || stopAll(0)));
 process.on("SIGTERM", () => void (stopping || stopAll(0)));
+process.on("SIGHUP", () => void (stopping || stopAll(0))); // terminal closed: leave no appliance behind
 void app.exited.then((code) => {
   if (!stopping) void fail(`the appliance exited on its own (code ${code})`);
 });

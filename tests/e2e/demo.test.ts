@@ -88,6 +88,7 @@ test("make demo: the printed steps carry a message both ways; Ctrl-C stops all t
   const adminToken = match(page, /admin token\s+(\S+)/);
   appPid = Number(match(page, /appliance pid (\d+)/));
   dataDir = dirname(match(page, /Appliance log: (\S+)/));
+  expect(Number(match(page, /ready in ([\d.]+) s/))).toBeLessThan(60); // "in under a minute", startup included
   expect(page).not.toContain("/console"); // not built yet: not advertised
   const docs = await fetch(swagger);
   expect(docs.status).toBe(200);
