@@ -40,5 +40,11 @@ drill: build
 fuzz: build
 	$(BUN) run bench/fuzz.ts
 
+# Loopback Telegram + fake Planfix + the appliance, two numbers online, and what to try next
+# (docs/demo.md). Ctrl-C stops all three.
+.PHONY: demo
+demo: build
+	$(BUN) scripts/demo.ts
+
 clean:
 	rm -rf dist
