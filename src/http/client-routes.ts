@@ -36,9 +36,9 @@ const startExample = {
   path_session: "acme",
 };
 
-const security: OpenAPIV3.SecurityRequirementObject[] = [{ bearer: [] }, { tokenHeader: [] }];
+export const security: OpenAPIV3.SecurityRequirementObject[] = [{ bearer: [] }, { tokenHeader: [] }];
 
-async function handle(request: Request, run: (caller: Caller, fields: Record<string, unknown>) => Promise<Response> | Response, service: ClientService, adminOnly = false): Promise<Response> {
+export async function handle(request: Request, run: (caller: Caller, fields: Record<string, unknown>) => Promise<Response> | Response, service: ClientService, adminOnly = false): Promise<Response> {
   try {
     // The token is checked before anything else, the body included.
     const caller = service.authenticate(tokenFromHeaders((n) => request.headers.get(n)));
@@ -61,7 +61,7 @@ function sendsBody(request: Request): boolean {
   return Number(request.headers.get("content-length") ?? "0") > 0 || request.headers.has("transfer-encoding");
 }
 
-function parse<S extends Parameters<typeof validate>[0]>(schema: S, fields: Record<string, unknown>) {
+export function parse<S extends Parameters<typeof validate>[0]>(schema: S, fields: Record<string, unknown>) {
   const r = validate(schema, fields);
   if (!r.ok) throw new ApiError(400, `${r.field}: ${r.problem}`, r.field);
   return r.value;
