@@ -90,7 +90,10 @@ export function clientRoutes(service: ClientService) {
             "Creating a new client needs the admin token and answers 201 with the client's token — shown once, keep it. " +
             "Adding a number to an existing client needs that client's token. Starting a running number again changes nothing. " +
             "`number` may be a string or an integer, with or without +, spaces or dashes. `path_session` / `name_session` name a " +
-            "StringSession text file or a Telethon/Pyrogram .session file inside the sessions directory. JSON or form bodies.",
+            "StringSession text file or a Telethon/Pyrogram .session file, relative to the sessions directory. A client token may name " +
+            "only files in its own folder `<client name>/` (`name_session` alone is looked up there); anything else answers like a " +
+            "missing file. The admin token may name any file in the sessions directory, and creating a client creates its folder. " +
+            "The caller's session file is checked before the number's owner. JSON or form bodies.",
           security,
           requestBody: requestBody(StartInput, startExample),
           responses: {
