@@ -128,4 +128,28 @@ describe("removing numbers and clients for good (compiled binary)", () => {
     expect(again.status).toBe(201);
     expect(again.json.state).toBe("online");
   });
+
+  test("bad input to the new routes is a 4xx naming the problem, never a 500", async () => {
+    w = await world();
+    const { acmeToken } = await twoCompanies(w);
+    for (const [method, path, body, token, status] of [
+      ["POST", "/client/token", "{oops", acmeToken, 400],
+      ["POST", "/client/token", { name: 42 }, undefined, 400],
+      ["POST", "/client/token", undefined, null, 401],
+      ["POST", "/client/token", undefined, "forged", 401],
+      ["DELETE", "/admin/number", { number: "12" }, undefined, 400],
+      ["DELETE", "/admin/number", { number: "380955821319", delete_session: "yes please" }, undefined, 400],
+      ["DELETE", "/admin/number", undefined, undefined, 400],
+      ["DELETE", "/admin/client", { name: "" }, undefined, 400],
+      ["DELETE", "/admin/client", { name: ["acme"] }, undefined, 400],
+      ["DELETE", "/admin/client", "<xml/>", undefined, 400],
+      ["GET", "/admin/client", undefined, undefined, 405],
+    ] as const) {
+      const r = await w.app.call(method, path, body, token); // undefined: the admin token; null: none
+      expect({ method, path, body, status: r.status }).toEqual({ method, path, body, status });
+      expect(typeof r.json?.error).toBe("string");
+    }
+    // Still serving, nothing removed.
+    expect((await w.app.call("GET", "/admin/clients")).json.clients).toHaveLength(2);
+  });
 });
