@@ -114,7 +114,9 @@ export async function startWorld(o: WorldOptions): Promise<DrillWorld> {
         const index = n++;
         const phone = `38095${String(1000000 + index).slice(1)}`;
         const user = tg.addUser({ firstName: `Number${index}`, lastName: client.name, phone, username: `drill_number_${index}` });
-        const file = `${user.id}.session.txt`;
+        // In the client's own folder: a client token may name only files there.
+        const file = `${client.name}/${user.id}.session.txt`;
+        mkdirSync(join(dataDir, "sessions", client.name), { recursive: true });
         writeFileSync(join(dataDir, "sessions", file), tg.sessionString(user));
         const body = { name: client.name, number: phone, url_planfix: client.url, token_planfix: client.planfixToken, path_session: file };
         const r = await app.call("POST", "/client", client.token || ADMIN_TOKEN, body);

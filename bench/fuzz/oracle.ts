@@ -7,7 +7,8 @@ import { ListInput, NumberInput, StartInput, UpdateInput, validate } from "../..
 import { tokenFromHeaders } from "../../src/auth/tokens.ts";
 import { readFields } from "../../src/http/body.ts";
 import { parsePlanfixWebhook } from "../../src/planfix/index.ts";
-import { locateSessionFile } from "../../src/sessions/locate.ts";
+import { confinementFolder } from "../../src/sessions/confine.ts";
+import { locateSessionFile, readRegisteredSession } from "../../src/sessions/locate.ts";
 import { readSessionFile } from "../../src/sessions/read.ts";
 import { statSync } from "node:fs";
 import { join } from "node:path";
@@ -81,18 +82,21 @@ export async function readClientRequest(method: string, target: string, headers:
   if ((method === "PUT" || method === "DELETE") && (caller === "acme" || caller === "beta") && value.name !== undefined && value.name !== ctx[caller].name) refused = true;
   if (method === "PUT" && !refused && (value.path_session !== undefined || value.name_session !== undefined)) {
     const own = number === ctx.acme.number ? ctx.acme : number === ctx.beta.number ? ctx.beta : null;
-    refused = sessionRefused(ctx, value.path_session, value.name_session, own?.sessionFile ?? null);
+    // A client token names only files in its own folder (SESSIONS_DIR/<client name>/).
+    const folder = caller === "acme" || caller === "beta" ? ctx[caller].name : null;
+    refused = sessionRefused(ctx, value.path_session, value.name_session, own?.sessionFile ?? null, folder, own?.name ?? "");
   }
   return { caller, valid: !refused, unknown: false, ...(number ? { number } : {}) };
 }
 
 /** Whether the service refuses this session for a number whose own session file is `ownFile`. */
-function sessionRefused(ctx: Ctx, pathSession: string | undefined, nameSession: string | undefined, ownFile: string | null): boolean {
+function sessionRefused(ctx: Ctx, pathSession: string | undefined, nameSession: string | undefined, ownFile: string | null, folder: string | null, owner: string): boolean {
   let full: string;
   let key: Uint8Array;
   try {
-    full = join(ctx.sessionsDir, locateSessionFile(ctx.sessionsDir, pathSession, nameSession));
-    key = readSessionFile(full).session.authKey;
+    const rel = locateSessionFile(ctx.sessionsDir, pathSession, nameSession, folder);
+    full = join(ctx.sessionsDir, rel);
+    key = readRegisteredSession(ctx.sessionsDir, rel, confinementFolder(rel, owner)).session.authKey;
   } catch {
     return true;
   }

@@ -226,7 +226,7 @@ export function pathTrick(rng: Rng, ctx: Ctx): string {
     () => "link-boris",
     () => "copy-boris.session",
     () => "link-anna",
-    () => "hard-anna",
+    () => "acme/hard-anna",
     () => ctx.beta.sessionFile,
     () => ctx.acme.sessionFile,
     () => rng.pick(ctx.decoys),

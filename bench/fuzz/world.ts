@@ -106,7 +106,8 @@ export async function startFuzzWorld(opts: { logLevel?: string } = {}): Promise<
   decoy("link-anna", (f) => symlinkSync(join(sessionsDir, "acme/anna.session"), f));
   decoy("link-anna-rel.session", (f) => symlinkSync("acme/anna.session", f));
   decoy("link-boris", (f) => symlinkSync(join(sessionsDir, "beta/boris.txt"), f));
-  decoy("hard-anna", (f) => linkSync(join(sessionsDir, "acme/anna.session"), f));
+  // Inside acme's folder: a hard link anywhere else would (rightly) stop acme's own number from starting.
+  decoy("acme/hard-anna", (f) => linkSync(join(sessionsDir, "acme/anna.session"), f));
   decoy("copy-boris.session", (f) => copyFileSync(join(sessionsDir, "beta/boris.txt"), f));
   decoy("dir.session", (f) => mkdirSync(f));
   decoy("loop-a", (f) => symlinkSync(join(sessionsDir, "loop-b"), f));

@@ -124,7 +124,9 @@ export class BenchAppliance {
   async addNumbers(numbers: BenchUser[], planfixUrl: string, concurrency = 16): Promise<{ failed: string[] }> {
     const failed: string[] = [];
     const body = (u: BenchUser) => {
-      const file = `${u.id}.session.txt`;
+      // In the client's own folder: a client token may name only files there.
+      const file = `${CLIENT_NAME}/${u.id}.session.txt`;
+      mkdirSync(join(this.dataDir, "sessions", CLIENT_NAME), { recursive: true });
       writeFileSync(join(this.dataDir, "sessions", file), u.session);
       return { name: CLIENT_NAME, number: u.phone, url_planfix: planfixUrl, token_planfix: PLANFIX_TOKEN, path_session: file };
     };

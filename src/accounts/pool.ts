@@ -65,6 +65,20 @@ export class AccountPool {
     });
   }
 
+  /** Stops the number for good and runs `forget` (deleting its rows) while nothing of it runs. */
+  remove(account: Account, forget: () => void): Promise<void> {
+    return this.serial(account.id, async () => {
+      const r = this.runners.get(account.id);
+      if (r) {
+        await r.stop();
+        this.runners.delete(account.id);
+      }
+      this.releaseKey(account.id);
+      forget();
+      this.notify(account.id);
+    });
+  }
+
   /** Stops the number, applies `change` while nothing runs, then starts it again. */
   restart(account: Account, change: () => void): Promise<void> {
     return this.serial(account.id, async () => {

@@ -1,10 +1,11 @@
 // Runs one number: connect, stay online, reconnect after losses with backoff, stop cleanly.
 // Invariant: at most one Telegram connection per runner, and a new one is opened only after the
 // previous one has fully closed — the same auth key live twice gets it killed (AUTH_KEY_DUPLICATED).
-import { join } from "node:path";
 import { TelegramFailure, TERMINAL_FAILURES, type TelegramConnection, type TelegramConnector, type TelegramEvents } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
-import { readSessionFile, type SessionFile } from "../sessions/read.ts";
+import { confinementFolder } from "../sessions/confine.ts";
+import { readRegisteredSession } from "../sessions/locate.ts";
+import type { SessionFile } from "../sessions/read.ts";
 import type { ClientStore } from "../store/clients.ts";
 import type { PeerStore } from "../store/peers.ts";
 import { backoffMs, interruptibleSleep } from "./backoff.ts";
@@ -116,7 +117,10 @@ export class AccountRunner {
       }
       let file: SessionFile;
       try {
-        file = readSessionFile(join(this.deps.sessionsDir, account.sessionPath));
+        // Confinement is checked again on every start, not only at registration: a symlink or hard link
+        // swapped in later must never start another client's account.
+        const clientName = this.deps.clients.clientById(account.clientId)?.name ?? "";
+        file = readRegisteredSession(this.deps.sessionsDir, account.sessionPath, confinementFolder(account.sessionPath, clientName));
       } catch (e) {
         return this.setState("error", `session file "${account.sessionPath}" ${errorText(e)}`);
       }

@@ -3,13 +3,15 @@
 // unknown one, so a token reveals nothing about numbers it does not own.
 import { hashToken, newToken, sameSecret } from "../auth/tokens.ts";
 import type { Logger } from "../log.ts";
-import { locateSessionFile, SessionFileError } from "../sessions/locate.ts";
-import { readSessionFile, type SessionFile } from "../sessions/read.ts";
+import { clientFolderProblem, confinementFolder } from "../sessions/confine.ts";
+import { deleteSessionFile, ensureClientFolder, removeClientFolderIfEmpty } from "../sessions/folders.ts";
+import { locateSessionFile, readRegisteredSession, SessionFileError } from "../sessions/locate.ts";
+import type { SessionFile } from "../sessions/read.ts";
 import type { Account, Client, ClientStore } from "../store/clients.ts";
 import type { StartInput, UpdateInput } from "./input.ts";
 import type { AccountPool } from "./pool.ts";
-import { statSync } from "node:fs";
-import { join } from "node:path";
+import { rmSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
 
 export class ApiError extends Error {
   constructor(
@@ -41,6 +43,15 @@ export interface ServiceSettings {
   apiHash: string | null;
   startTimeoutMs: number;
   adminToken: string;
+  /** Where media files are kept (DATA_DIR/files): removing a number deletes its media too. */
+  filesDir?: string;
+}
+
+export interface Removed {
+  removed: "number" | "client";
+  name: string;
+  numbers: string[];
+  session_files_deleted: number;
 }
 
 export class ClientService {
@@ -90,19 +101,33 @@ export class ClientService {
     if (missing.length) throw new ApiError(503, `cannot start numbers: ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not set on the appliance`);
   }
 
-  /** Resolves and reads the session file; errors name the field and the file, never its content. */
-  private sessionPath(pathSession: string | undefined, nameSession: string | undefined, exceptAccountId: number | null): string {
+  /** The folder a caller's session files must be in: its own for a client token, none (all) for the admin. */
+  private folderOf(caller: Caller): string | null {
+    if (caller.kind === "admin") return null;
+    if (clientFolderProblem(caller.client.name) !== null) {
+      // A client created before client folders, with a name no folder can have: only the admin adds its files.
+      throw new ApiError(422, "this client's name cannot name a sessions folder; the operator adds its numbers with the admin token", "path_session");
+    }
+    return caller.client.name;
+  }
+
+  /**
+   * Resolves and reads the session file; errors name the field and the caller's own file, never its
+   * content, another client's file or the folder layout. The file is read exactly as a start will read
+   * it (confined to the client's folder when it lies there), so what registers also starts.
+   */
+  private sessionPath(caller: Caller, clientName: string, pathSession: string | undefined, nameSession: string | undefined, exceptAccountId: number | null): string {
+    const field = pathSession ? "path_session" : "name_session";
     let rel: string;
     try {
-      rel = locateSessionFile(this.settings.sessionsDir, pathSession, nameSession);
+      rel = locateSessionFile(this.settings.sessionsDir, pathSession, nameSession, this.folderOf(caller));
     } catch (e) {
       if (e instanceof SessionFileError) throw new ApiError(e.status, e.message, e.field);
       throw e;
     }
-    const field = pathSession ? "path_session" : "name_session";
     let file: SessionFile;
     try {
-      file = readSessionFile(join(this.settings.sessionsDir, rel));
+      file = readRegisteredSession(this.settings.sessionsDir, rel, confinementFolder(rel, clientName));
     } catch (e) {
       throw new ApiError(422, `session file "${rel}" ${(e as Error).message}`, field);
     }
@@ -128,11 +153,12 @@ export class ClientService {
     } else {
       client = this.store.clientByName(input.name);
       if (client) throw new ApiError(409, `client "${input.name}" exists already; add numbers with that client's token`, "name");
+      const problem = clientFolderProblem(input.name);
+      if (problem) throw new ApiError(400, `name: ${problem}`, "name");
     }
 
     const existing = this.store.accountByNumber(input.number);
-    if (existing && (!client || existing.clientId !== client.id)) throw new ApiError(409, `number ${input.number} belongs to another client`, "number");
-    if (existing) {
+    if (existing && client && existing.clientId === client.id) {
       // Starting a number again is harmless: a running one stays as it is, a stopped one starts.
       if (this.pool.runner(existing.id)?.running) return { created: false, token: null, view: this.view(existing) };
       await this.pool.start(existing);
@@ -140,11 +166,16 @@ export class ClientService {
       return { created: false, token: null, view: this.view(existing) };
     }
 
-    const sessionPath = this.sessionPath(input.path_session, input.name_session, null);
+    // The caller's own session file first: without a valid file of its own, a caller cannot tell another
+    // client's number from an unknown one (both answer the same 422).
+    const sessionPath = this.sessionPath(caller, input.name, input.path_session, input.name_session, null);
+    if (existing) throw new ApiError(409, `number ${input.number} belongs to another client`, "number");
     let token: string | null = null;
     if (!client) {
       token = newToken();
       client = this.store.createClient(input.name, hashToken(token));
+      // Creating the client's folder is the admin's act: from now on its token may use files in it.
+      ensureClientFolder(this.settings.sessionsDir, client.name);
       this.log.info("client created", { client: client.id, name: client.name });
     }
     const account = this.store.insertAccount({
@@ -181,7 +212,10 @@ export class ClientService {
     const account = this.ownAccount(caller, input.number, input.name);
     this.requireTelegramSettings();
     const sessionChanged = input.path_session !== undefined || input.name_session !== undefined;
-    const sessionPath = sessionChanged ? this.sessionPath(input.path_session, input.name_session ?? account.nameSession ?? undefined, account.id) : account.sessionPath;
+    const clientName = this.store.clientById(account.clientId)?.name ?? "";
+    const sessionPath = sessionChanged
+      ? this.sessionPath(caller, clientName, input.path_session, input.name_session ?? account.nameSession ?? undefined, account.id)
+      : account.sessionPath;
     await this.pool.restart(account, () => {
       this.store.updateAccount(account.id, {
         urlPlanfix: input.url_planfix ?? account.urlPlanfix,
@@ -195,6 +229,70 @@ export class ClientService {
     });
     await this.pool.waitDecided(account.id, this.settings.startTimeoutMs);
     return this.view(account);
+  }
+
+  /**
+   * A new token for a client, shown once: a client token rotates itself, the admin token names the
+   * client. The old token stops working at once (only the new hash is kept).
+   */
+  rotateToken(caller: Caller, name: string | undefined): { name: string; token: string } {
+    let client: Client | undefined;
+    if (caller.kind === "client") {
+      if (name !== undefined && name !== caller.client.name) throw new ApiError(400, "name does not match the client of this token", "name");
+      client = caller.client;
+    } else {
+      if (name === undefined) throw new ApiError(400, "name: is required with the admin token", "name");
+      client = this.store.clientByName(name);
+      if (!client) throw new ApiError(404, `client "${name}" not found`, "name");
+    }
+    const token = newToken();
+    this.store.setTokenHash(client.id, hashToken(token));
+    this.log.info("client token rotated", { client: client.id, name: client.name, by: caller.kind });
+    return { name: client.name, token };
+  }
+
+  private requireAdmin(caller: Caller): void {
+    if (caller.kind !== "admin") throw new ApiError(403, "this needs the admin token");
+  }
+
+  /** Stops a number and forgets it with all its rows; its session file is deleted only when asked. */
+  async removeNumber(caller: Caller, number: string, deleteSession: boolean): Promise<Removed> {
+    this.requireAdmin(caller);
+    const account = this.store.accountByNumber(number);
+    if (!account) throw new ApiError(404, `number ${number} not found`, "number");
+    const name = this.store.clientById(account.clientId)?.name ?? "";
+    const deleted = await this.forget(account, deleteSession);
+    return { removed: "number", name, numbers: [account.number], session_files_deleted: deleted ? 1 : 0 };
+  }
+
+  /** Stops every number of a client, forgets them and the client; its token stops working at once. */
+  async removeClient(caller: Caller, name: string, deleteSession: boolean): Promise<Removed> {
+    this.requireAdmin(caller);
+    const client = this.store.clientByName(name);
+    if (!client) throw new ApiError(404, `client "${name}" not found`, "name");
+    // The token goes first, so nothing of this client is accepted while its numbers are being stopped.
+    this.store.setTokenHash(client.id, `removed:${client.id}:${newToken()}`);
+    const numbers: string[] = [];
+    let deleted = 0;
+    for (const account of this.store.accountsOfClient(client.id)) {
+      if (await this.forget(account, deleteSession)) deleted++;
+      numbers.push(account.number);
+    }
+    this.store.deleteClient(client.id);
+    if (deleteSession) removeClientFolderIfEmpty(this.settings.sessionsDir, client.name);
+    this.log.info("client removed", { client: client.id, name: client.name, numbers: numbers.length, sessionFilesDeleted: deleted });
+    return { removed: "client", name: client.name, numbers, session_files_deleted: deleted };
+  }
+
+  private async forget(account: Account, deleteSession: boolean): Promise<boolean> {
+    let media: string[] = [];
+    await this.pool.remove(account, () => {
+      media = this.store.deleteAccount(account.id);
+    });
+    if (this.settings.filesDir) for (const m of media) rmSync(join(this.settings.filesDir, basename(m)), { force: true });
+    const deleted = deleteSession && deleteSessionFile(this.settings.sessionsDir, account.sessionPath);
+    this.log.info("number removed", { client: account.clientId, number: account.number, mediaFiles: media.length, sessionFileDeleted: deleted });
+    return deleted;
   }
 
   adminOverview(): { name: string; created_at: string; numbers: NumberView[] }[] {

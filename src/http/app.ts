@@ -2,6 +2,7 @@
 import { Elysia, type AnyElysia } from "elysia";
 import type { ClientService } from "../accounts/service.ts";
 import type { Logger } from "../log.ts";
+import { adminRoutes } from "./admin-routes.ts";
 import { clientRoutes } from "./client-routes.ts";
 import { docs } from "./docs.ts";
 import { errorResponse, json } from "./respond.ts";
@@ -30,7 +31,8 @@ export function buildApp(deps: AppDeps) {
     })
     .get("/health", () => json(200, { status: "ok", version: deps.version }), { detail: { tags: ["operator"], summary: "Liveness" } })
     .use(docs(deps.version))
-    .use(clientRoutes(deps.service));
+    .use(clientRoutes(deps.service))
+    .use(adminRoutes(deps.service));
   for (const r of deps.extraRoutes ?? []) app = app.use(r) as unknown as typeof app;
   return app;
 }

@@ -36,9 +36,9 @@ const startExample = {
   path_session: "acme",
 };
 
-const security: OpenAPIV3.SecurityRequirementObject[] = [{ bearer: [] }, { tokenHeader: [] }];
+export const security: OpenAPIV3.SecurityRequirementObject[] = [{ bearer: [] }, { tokenHeader: [] }];
 
-async function handle(request: Request, run: (caller: Caller, fields: Record<string, unknown>) => Promise<Response> | Response, service: ClientService, adminOnly = false): Promise<Response> {
+export async function handle(request: Request, run: (caller: Caller, fields: Record<string, unknown>) => Promise<Response> | Response, service: ClientService, adminOnly = false): Promise<Response> {
   try {
     // The token is checked before anything else, the body included.
     const caller = service.authenticate(tokenFromHeaders((n) => request.headers.get(n)));
@@ -61,7 +61,7 @@ function sendsBody(request: Request): boolean {
   return Number(request.headers.get("content-length") ?? "0") > 0 || request.headers.has("transfer-encoding");
 }
 
-function parse<S extends Parameters<typeof validate>[0]>(schema: S, fields: Record<string, unknown>) {
+export function parse<S extends Parameters<typeof validate>[0]>(schema: S, fields: Record<string, unknown>) {
   const r = validate(schema, fields);
   if (!r.ok) throw new ApiError(400, `${r.field}: ${r.problem}`, r.field);
   return r.value;
@@ -90,7 +90,10 @@ export function clientRoutes(service: ClientService) {
             "Creating a new client needs the admin token and answers 201 with the client's token — shown once, keep it. " +
             "Adding a number to an existing client needs that client's token. Starting a running number again changes nothing. " +
             "`number` may be a string or an integer, with or without +, spaces or dashes. `path_session` / `name_session` name a " +
-            "StringSession text file or a Telethon/Pyrogram .session file inside the sessions directory. JSON or form bodies.",
+            "StringSession text file or a Telethon/Pyrogram .session file, relative to the sessions directory. A client token may name " +
+            "only files in its own folder `<client name>/` (`name_session` alone is looked up there); anything else answers like a " +
+            "missing file. The admin token may name any file in the sessions directory, and creating a client creates its folder. " +
+            "The caller's session file is checked before the number's owner. JSON or form bodies.",
           security,
           requestBody: requestBody(StartInput, startExample),
           responses: {

@@ -20,6 +20,7 @@ export const errorResponses = (...codes: number[]) => {
   const text: Record<number, string> = {
     400: "Bad input: broken JSON, wrong type, missing field, path escape",
     401: "Missing or invalid token",
+    403: "A client token where the admin token is needed",
     404: "Unknown number (or another client's: the answer is the same)",
     409: "The number or session belongs to another client, or the client exists",
     413: "Body larger than 1 MiB",

@@ -46,7 +46,12 @@ export function readSessionFile(file: string): SessionFile {
   } catch {
     throw new SessionReadError("cannot be read");
   }
-  if (bytes.subarray(0, 16).toString("latin1") === SQLITE_MAGIC) return readSqliteSession(file);
+  return parseSessionBytes(bytes);
+}
+
+/** Reads a session from its bytes (read once, after the confinement check: see confine.ts). */
+export function parseSessionBytes(bytes: Buffer): SessionFile {
+  if (bytes.subarray(0, 16).toString("latin1") === SQLITE_MAGIC) return readSqliteSession(bytes);
   return { session: parseStringSession(bytes.toString("utf8")), format: "string", entities: [], updateState: null };
 }
 
@@ -96,11 +101,15 @@ function ipv6(b: Uint8Array): string {
   return parts.join(":");
 }
 
-function readSqliteSession(file: string): SessionFile {
+function readSqliteSession(bytes: Buffer): SessionFile {
   let db: Database;
   try {
+    // From memory, not the path: the bytes are the ones that passed the confinement check. A WAL-mode
+    // header (bytes 18–19 = 2) would make SQLite look for a -wal file, which a copy in memory has not.
+    const copy = Buffer.from(bytes);
+    if (copy.length > 19 && copy[18] === 2 && copy[19] === 2) copy[18] = copy[19] = 1;
     // safeIntegers: access hashes are full 64-bit values that a JS number would round.
-    db = new Database(file, { readonly: true, safeIntegers: true });
+    db = Database.deserialize(copy, { readonly: true, safeIntegers: true });
   } catch {
     throw new SessionReadError("is an SQLite file that cannot be opened");
   }

@@ -1,7 +1,7 @@
 // Clients and their numbers (accounts): the only SQL for them.
 import { and, asc, eq } from "drizzle-orm";
 import { flushWrites, param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
-import { accounts, clients, peers } from "./schema.ts";
+import { accounts, clients, files, outboundJobs, peers, planfixOutbox, sentMessages } from "./schema.ts";
 
 export type Client = typeof clients.$inferSelect;
 export type Account = typeof accounts.$inferSelect;
@@ -98,6 +98,39 @@ export class ClientStore {
    */
   setUpdateState(id: number, s: { pts: number; qts: number; date: number }): void {
     writeSoon(this.db, () => this.q.setUpdateState.run({ id, pts: s.pts, qts: s.qts, date: s.date })).catch(() => {});
+  }
+
+  /** A new token for the client: the old hash is gone at once, so the old token stops working. */
+  setTokenHash(clientId: number, tokenHash: string): void {
+    this.db.update(clients).set({ tokenHash }).where(eq(clients.id, clientId)).run();
+  }
+
+  /**
+   * Forgets a number and everything kept for it — its peers, Planfix outbox, Telegram jobs and the rows
+   * of its media files — in one transaction. Returns the media files' stored paths (their bytes are
+   * deleted by the caller). The number must be stopped first.
+   */
+  deleteAccount(id: number): string[] {
+    flushWrites(this.db); // a queued write of this number must not land after (or fail on) the delete
+    return this.db.transaction((tx) => {
+      const media = tx.select({ path: files.path }).from(files).where(eq(files.accountId, id)).all();
+      tx.delete(files).where(eq(files.accountId, id)).run();
+      tx.delete(sentMessages).where(eq(sentMessages.accountId, id)).run();
+      tx.delete(outboundJobs).where(eq(outboundJobs.accountId, id)).run();
+      tx.delete(planfixOutbox).where(eq(planfixOutbox.accountId, id)).run();
+      tx.delete(peers).where(eq(peers.accountId, id)).run();
+      tx.delete(accounts).where(eq(accounts.id, id)).run();
+      return media.map((m) => m.path);
+    });
+  }
+
+  /** Forgets a client whose numbers were deleted already (deleteAccount); its leftover jobs go with it. */
+  deleteClient(id: number): void {
+    flushWrites(this.db);
+    this.db.transaction((tx) => {
+      tx.delete(outboundJobs).where(eq(outboundJobs.clientId, id)).run();
+      tx.delete(clients).where(eq(clients.id, id)).run();
+    });
   }
 
   /** A different session may be a different Telegram user: forget its update state and access hashes. */

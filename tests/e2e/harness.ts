@@ -130,10 +130,11 @@ export async function world(opts: { telegram?: ServerOptions; env?: Record<strin
     ...opts.env,
   };
   const app = new Appliance(dataDir, env);
-  /** Writes a user's session string into the sessions folder; returns the relative path. */
-  const sessionFor = (user: WorldUser | number, name?: string) => {
+  /** Writes a user's session string into the client's folder (a client token may name only files there); returns the path relative to the sessions directory. */
+  const sessionFor = (user: WorldUser | number, name?: string, client = "acme") => {
     const id = typeof user === "number" ? user : user.id;
-    const file = name ?? `${id}.session.txt`;
+    const file = `${client}/${name ?? `${id}.session.txt`}`;
+    mkdirSync(join(dataDir, "sessions", client), { recursive: true });
     writeFileSync(join(dataDir, "sessions", file), tg.sessionString(user));
     return file;
   };
@@ -143,7 +144,7 @@ export async function world(opts: { telegram?: ServerOptions; env?: Record<strin
     number: user.phone,
     url_planfix: planfix.url,
     token_planfix: "planfix-token",
-    path_session: sessionFor(user),
+    path_session: sessionFor(user, undefined, typeof extra.name === "string" ? extra.name : "acme"),
     ...extra,
   });
   return {

@@ -94,8 +94,8 @@ describe("management API of the compiled binary", () => {
     expect(b.json).toMatchObject({ status: "offline", state: "banned" });
     // A fresh session for Anna brings the number back.
     const fresh = w.tg.addSession(anna.id);
-    writeFileSync(join(w.dataDir, "sessions", "anna-new.txt"), w.tg.sessionString(fresh));
-    const p = await w.app.call("PUT", "/client", { number: "380955821319", path_session: "anna-new.txt" }, a.json.token);
+    writeFileSync(join(w.dataDir, "sessions", "acme", "anna-new.txt"), w.tg.sessionString(fresh));
+    const p = await w.app.call("PUT", "/client", { number: "380955821319", path_session: "acme/anna-new.txt" }, a.json.token);
     expect(p.json.state).toBe("online");
   });
 

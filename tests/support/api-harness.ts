@@ -47,9 +47,11 @@ export async function startApiHarness(behaviour: FakeBehaviour = {}, opts: { api
   const service = new ClientService(clients, pool, { sessionsDir, apiId, apiHash: apiId ? "hash" : null, startTimeoutMs: 1500, adminToken: ADMIN }, log);
   const server = buildApp({ service, log, version: "test" }).listen({ port: 0, hostname: "127.0.0.1" });
   const url = `http://127.0.0.1:${server.server!.port}`;
-  const session = (name: string, text = newSessionText()) => {
-    writeFileSync(join(sessionsDir, name), text);
-    return name;
+  /** Writes a session file into the client's folder (a client token may name only files there); returns its path. */
+  const session = (name: string, text = newSessionText(), client = "acme") => {
+    mkdirSync(join(sessionsDir, client), { recursive: true });
+    writeFileSync(join(sessionsDir, client, name), text);
+    return `${client}/${name}`;
   };
   const call = (method: string, path: string, body?: unknown, token?: string | null, headers: Record<string, string> = {}) => callJson(url, method, path, body, token, headers);
   return {

@@ -105,11 +105,12 @@ describe("hostile requests", () => {
     h = await startApiHarness();
     const a = await h.call("POST", "/client", start(h.session("a.txt")), ADMIN);
     expect(a.json.state).toBe("online");
-    symlinkSync(join(h.sessionsDir, "a.txt"), join(h.sessionsDir, "link.txt"));
-    linkSync(join(h.sessionsDir, "a.txt"), join(h.sessionsDir, "hard.txt"));
-    copyFileSync(join(h.sessionsDir, "a.txt"), join(h.sessionsDir, "copy.txt"));
-    for (const alias of ["link.txt", "hard.txt", "copy.txt"]) {
-      const other = await h.call("POST", "/client", start(alias, { name: `gamma-${alias}`, number: "380990000001" }), ADMIN);
+    // In acme's folder: a client token names only files there.
+    symlinkSync(join(h.sessionsDir, "acme/a.txt"), join(h.sessionsDir, "acme/link.txt"));
+    linkSync(join(h.sessionsDir, "acme/a.txt"), join(h.sessionsDir, "acme/hard.txt"));
+    copyFileSync(join(h.sessionsDir, "acme/a.txt"), join(h.sessionsDir, "acme/copy.txt"));
+    for (const alias of ["acme/link.txt", "acme/hard.txt", "acme/copy.txt"]) {
+      const other = await h.call("POST", "/client", start(alias, { name: `gamma-${alias.replace("/", "-")}`, number: "380990000001" }), ADMIN);
       expect(other.status).toBe(409);
       expect(other.json.field).toBe("path_session");
       const more = await h.call("POST", "/client", start(alias, { number: "380990000002" }), a.json.token);
@@ -118,7 +119,7 @@ describe("hostile requests", () => {
     expect(h.clients.allClients()).toHaveLength(1);
     expect(h.clients.allAccounts()).toHaveLength(1);
     // The number's own session under another name is still its own.
-    const own = await h.call("PUT", "/client", { number: "380955821319", path_session: "link.txt" }, a.json.token);
+    const own = await h.call("PUT", "/client", { number: "380955821319", path_session: "acme/link.txt" }, a.json.token);
     expect(own.status).toBe(200);
     expect(own.json.state).toBe("online");
   });

@@ -65,7 +65,7 @@ describe("POST /client", () => {
   test("one session file cannot serve two numbers", async () => {
     h = await startApiHarness();
     const a = await h.call("POST", "/client", start(h.session("a.txt")), ADMIN);
-    const b = await h.call("POST", "/client", start("a.txt", { number: "380501112233" }), a.json.token);
+    const b = await h.call("POST", "/client", start("acme/a.txt", { number: "380501112233" }), a.json.token);
     expect(b.status).toBe(409);
     expect(b.json.field).toBe("path_session");
   });
@@ -198,7 +198,7 @@ describe("stop, update, states", () => {
     expect(p.json.state).toBe("online");
     const open = h.connector.connections.filter((c) => !c.closed);
     expect(open).toHaveLength(1);
-    expect(h.clients.accountByNumber("380955821319")!.sessionPath).toBe("c.txt");
+    expect(h.clients.accountByNumber("380955821319")!.sessionPath).toBe("acme/c.txt");
   });
 
   test("rapid POST / PUT / DELETE on one number never has the key live twice", async () => {
@@ -237,7 +237,7 @@ describe("stop, update, states", () => {
     }
     const a = await h.call("POST", "/client", start(h.session("a.txt"), { number: "5555555" }), ADMIN);
     for (const [number, failure] of Object.entries(outcomes)) {
-      const r = await h.call("POST", "/client", start(`${number}.txt`, { number }), a.json.token);
+      const r = await h.call("POST", "/client", start(`acme/${number}.txt`, { number }), a.json.token);
       expect(r.json.state).toBe(failure.kind);
       expect(r.json.status).toBe("offline");
       expect(r.json.reason).toContain(failure.reason);

@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { locateSessionFile, SessionFileError } from "../../src/sessions/locate.ts";
+import { clientFolderProblem, confinementFolder } from "../../src/sessions/confine.ts";
+import { locateSessionFile, readRegisteredSession, SessionFileError } from "../../src/sessions/locate.ts";
 import { parseStringSession, readSessionFile, toStringSession } from "../../src/sessions/read.ts";
 import { writeTelethonSession } from "../support/telethon-session.ts";
 
@@ -102,5 +103,85 @@ describe("locating session files inside SESSIONS_DIR", () => {
       expect(e).toBeInstanceOf(SessionFileError);
       expect((e as SessionFileError).status).toBe(status as 400 | 422);
     }
+  });
+});
+
+describe("client folders: a client token reaches only SESSIONS_DIR/<client>/", () => {
+  const key = randomBytes(256);
+  const text = toStringSession({ dcId: 2, serverAddress: "127.0.0.1", port: 443, authKey: key });
+  const croot = join(dir, "tenants");
+  mkdirSync(join(croot, "acme"), { recursive: true });
+  mkdirSync(join(croot, "beta"), { recursive: true });
+  writeFileSync(join(croot, "acme", "own.txt"), text);
+  writeFileSync(join(croot, "beta", "boris.txt"), text);
+  writeFileSync(join(croot, "top.txt"), text);
+  symlinkSync(join(croot, "beta", "boris.txt"), join(croot, "acme", "sym-out.txt"));
+  symlinkSync(join(croot, "acme", "own.txt"), join(croot, "acme", "sym-in.txt"));
+  linkSync(join(croot, "beta", "boris.txt"), join(croot, "acme", "hard-out.txt"));
+  symlinkSync(join(croot, "beta"), join(croot, "acme", "dir-out"));
+  const problemOf = (path: string | undefined, name: string | undefined, folder: string | null) => {
+    try {
+      locateSessionFile(croot, path, name, folder);
+      return null;
+    } catch (e) {
+      expect(e).toBeInstanceOf(SessionFileError);
+      return { status: (e as SessionFileError).status, message: (e as SessionFileError).message };
+    }
+  };
+
+  test("its own files, by path or by name alone; symlinks that stay inside are fine", () => {
+    expect(locateSessionFile(croot, "acme/own.txt", undefined, "acme")).toBe("acme/own.txt");
+    expect(locateSessionFile(croot, undefined, "own.txt", "acme")).toBe("acme/own.txt");
+    expect(locateSessionFile(croot, "acme", "own.txt", "acme")).toBe("acme/own.txt");
+    expect(locateSessionFile(croot, "acme/sym-in.txt", undefined, "acme")).toBe("acme/sym-in.txt");
+  });
+
+  test("another client's file, a top-level file, links out and missing files all answer the same 422", () => {
+    const missing = problemOf("acme/nope.txt", undefined, "acme");
+    expect(missing?.status).toBe(422);
+    for (const path of ["beta/boris.txt", "top.txt", "acme/sym-out.txt", "acme/hard-out.txt", "acme/dir-out/boris.txt", "beta", "acme"]) {
+      expect({ path, ...problemOf(path, undefined, "acme") }).toEqual({ path, ...missing! });
+    }
+    expect(missing!.message).not.toContain(croot);
+    expect(missing!.message).not.toContain("nope");
+    // Absolute paths are refused by their shape, wherever they point.
+    expect(problemOf(join(croot, "acme", "own.txt"), undefined, "acme")?.status).toBe(400);
+    expect(problemOf("/etc/passwd", undefined, "acme")?.status).toBe(400);
+  });
+
+  test("the admin may name any file inside SESSIONS_DIR, but no link out of it", () => {
+    expect(locateSessionFile(croot, "beta/boris.txt", undefined, null)).toBe("beta/boris.txt");
+    expect(locateSessionFile(croot, "top.txt", undefined, null)).toBe("top.txt");
+    writeFileSync(join(dir, "far.txt"), text);
+    linkSync(join(dir, "far.txt"), join(croot, "hard-far.txt"));
+    expect(problemOf("hard-far.txt", undefined, null)?.status).toBe(400);
+  });
+
+  test("every start checks again: a symlink or hard link swapped in later is refused with a reason", () => {
+    expect(Buffer.from(readRegisteredSession(croot, "acme/own.txt", "acme").session.authKey).equals(key)).toBe(true);
+    // Swap: own.txt becomes a link to beta's file.
+    writeFileSync(join(croot, "acme", "swap.txt"), text);
+    expect(readRegisteredSession(croot, "acme/swap.txt", "acme").format).toBe("string");
+    unlinkSync(join(croot, "acme", "swap.txt"));
+    symlinkSync(join(croot, "beta", "boris.txt"), join(croot, "acme", "swap.txt"));
+    expect(() => readRegisteredSession(croot, "acme/swap.txt", "acme")).toThrow("leads outside the client's folder");
+    expect(() => readRegisteredSession(croot, "acme/hard-out.txt", "acme")).toThrow("hard link outside the client's folder");
+    expect(() => readRegisteredSession(croot, "acme/gone.txt", "acme")).toThrow("cannot be read");
+    // A number registered at the old top-level place keeps working there (confined to SESSIONS_DIR).
+    expect(confinementFolder("top.txt", "acme")).toBeNull();
+    expect(confinementFolder("acme/own.txt", "acme")).toBe("acme");
+    expect(readRegisteredSession(croot, "top.txt", confinementFolder("top.txt", "acme")).format).toBe("string");
+  });
+
+  test("a Telethon file is read from the checked bytes, not reopened by path", () => {
+    writeTelethonSession(join(croot, "acme", "t.session"), { dcId: 2, serverAddress: "127.0.0.1", port: 443, authKey: key, updateState: { pts: 5, qts: 0, date: 1, seq: 0 } });
+    const f = readRegisteredSession(croot, "acme/t.session", "acme");
+    expect(f.format).toBe("telethon-sqlite");
+    expect(f.updateState?.pts).toBe(5);
+  });
+
+  test("client names that cannot be folders", () => {
+    for (const bad of ["..", ".hidden", "a/b", "a\\b", "x\u0000", "x".repeat(256)]) expect(clientFolderProblem(bad)).not.toBeNull();
+    for (const good of ["acme", "ACME Ltd", "Компанія"]) expect(clientFolderProblem(good)).toBeNull();
   });
 });
