@@ -86,7 +86,7 @@ const planfix: FakePlanfix = await onPort("Planfix", DEFAULT_PORTS.planfix, (por
 
 // --- the appliance, in a temporary data directory --------------------------------------------------
 const dataDir = mkdtempSync(join(tmpdir(), "planfix-telegram-demo-"));
-mkdirSync(join(dataDir, "sessions"));
+mkdirSync(join(dataDir, "sessions", "demo"), { recursive: true });
 const logFile = join(dataDir, "appliance.log");
 const logFd = openSync(logFile, "a");
 const appPort = await onPort("appliance", DEFAULT_PORTS.appliance, portFree, () => portFree(0));
@@ -163,9 +163,9 @@ for (let deadline = Date.now() + 20_000; ; ) {
 // With no ADMIN_TOKEN set, the appliance generates one into the data directory, as on a fresh install.
 const adminToken = readFileSync(join(dataDir, "admin-token"), "utf8").trim();
 
-/** Writes the owner's session file and starts the number (with the admin token for the first, creating the client). */
+/** Writes the owner's session file into the client's folder and starts the number (with the admin token for the first, creating the client). */
 async function startNumber(owner: WorldUser, token: string): Promise<{ token: string }> {
-  const file = `${owner.username}.session`;
+  const file = `demo/${owner.username}.session`;
   writeFileSync(join(dataDir, "sessions", file), tg.sessionString(owner));
   const r = await call("POST", "/client", token, { name: "demo", number: owner.phone, url_planfix: planfix.url, token_planfix: PLANFIX_TOKEN, path_session: file });
   if (r.status !== 201 || r.json.state !== "online") await fail(`number ${owner.phone} did not come online: ${r.status} ${JSON.stringify(r.json)}`);
