@@ -298,7 +298,8 @@ const joinText = (a: string, b: string) => (a.trim() ? `${a}\n${b}` : b);
 const displayName = (p: PeerInfo) => [p.firstName, p.lastName].filter((x) => x?.trim()).join(" ") || (p.username ? `@${p.username}` : p.phone ?? p.userId);
 
 /** A Planfix answer about the number's key or URL rather than the item. */
-const isAboutSettings = (o: PlanfixFailure) => o.kind === "unauthorized" || (o.kind === "other" && (o.status === undefined || o.status === 403 || o.status === 404));
+const isAboutSettings = (o: PlanfixFailure) =>
+  o.kind === "unauthorized" || (o.kind === "other" && !o.retry && (o.status === undefined || o.status === 403 || o.status === 404 || (o.status >= 300 && o.status < 400)));
 const settingsKey = (a: Account) => createHash("sha256").update(`${a.urlPlanfix}\n${a.tokenPlanfix}`).digest("hex");
 /** Telegram says the file cannot be fetched any more (retrying will not help). */
 const isMediaGone = (e: unknown) => e instanceof TelegramFailure && /^(MEDIA_GONE|MEDIA_EMPTY|MEDIA_HANDLE_INVALID|FILE_REFERENCE_|FILE_ID_INVALID|LOCATION_INVALID|MESSAGE_ID_INVALID)/.test(e.reason);

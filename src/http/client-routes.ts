@@ -23,7 +23,7 @@ const NumberViewSchema: OpenAPIV3.SchemaObject = {
     since: { type: "string", format: "date-time" },
     flood_until: { type: "string", format: "date-time", nullable: true, description: "With flood_wait: when Telegram lets us try again" },
     telegram_user_id: { type: "string", nullable: true },
-    planfix_error: { type: "string", nullable: true, description: "The last error Planfix answered for this number, if delivery to Planfix is stuck" },
+    planfix_error: { type: "string", nullable: true, description: "The last error Planfix answered for this number while delivery to Planfix is failing (details in queues.to_planfix)" },
     queues: {
       type: "object",
       description: "Per direction (to_planfix, to_telegram): items waiting, age of the oldest, parked items (GET /client/queue lists them), and the current delivery problem with since when",

@@ -34,6 +34,10 @@ function parse<S extends v.GenericSchema>(schema: S, fields: Record<string, unkn
 async function handle(request: Request, service: ClientService, run: (caller: Caller, fields: Record<string, unknown>) => Response): Promise<Response> {
   try {
     const caller = service.authenticate(tokenFromHeaders((n) => request.headers.get(n)));
+    // Bun never hands a GET request's body to the application: refuse one rather than ignore its fields.
+    if (request.method === "GET" && (Number(request.headers.get("content-length") ?? "0") > 0 || request.headers.has("transfer-encoding"))) {
+      throw new ApiError(400, "a GET request's body is not read: send number (and direction, state) in the query string", "body");
+    }
     const body = request.method === "GET" ? {} : await readFields(request);
     return run(caller, { ...Object.fromEntries(new URL(request.url).searchParams), ...body });
   } catch (e) {

@@ -222,3 +222,21 @@ test("Planfix down: waiting, oldest age and the problem show; one warn when it s
   expect(s.lines.filter((l) => l.level === "info" && /works again/.test(l.msg))).toHaveLength(1);
   expect(s.warns()).toHaveLength(1);
 });
+
+test("a wrong url_planfix (404) holds the queue like a wrong key; a 5xx that lasts past 72 h parks the item instead of dropping it", async () => {
+  s.answer(() => ({ ok: false, retry: false, kind: "other", status: 404, message: "Planfix answered newMessage with 404" }));
+  s.add("1", "wrong url");
+  await s.drain();
+  expect(s.status()).toMatchObject({ waiting: 1, parked: 0, paused: true });
+  s.clients.updateAccount(s.account.id, { urlPlanfix: "http://127.0.0.1:2/webchat/api" });
+  s.answer(() => down);
+  s.clock.advance(1000);
+  await s.drain();
+  expect(s.status()).toMatchObject({ waiting: 1, parked: 0, paused: false });
+  for (let h = 0; h < 73; h++) {
+    s.clock.advance(3600_000);
+    await s.drain();
+  }
+  expect(s.status()).toMatchObject({ waiting: 0, parked: 1 });
+  expect(s.queues.list(s.account.id, s.account.number, "to_planfix", "parked")[0]!.error).toContain("502");
+});
