@@ -21,6 +21,7 @@ export interface Settings {
   maxFileBytes: number;
   retryCapMs: number;
   offlineGiveUpMs: number;
+  planfixKeyRetryMs: number;
 }
 
 interface Option {
@@ -46,6 +47,7 @@ export const OPTIONS: readonly Option[] = [
   { env: "MAX_FILE_MB", help: "largest file bridged in either direction, in MB", default: "50" },
   { env: "RETRY_CAP_SECONDS", help: "longest pause between two delivery attempts (retries go on for 72 h)", default: "60" },
   { env: "OFFLINE_GIVE_UP_MINUTES", help: "how long a message for Telegram waits for its number to come online", default: "15" },
+  { env: "PLANFIX_KEY_RETRY_SECONDS", help: "how often a number's queue held by a refused Planfix key (401) is tried again", default: "300" },
 ];
 
 export class SettingsError extends Error {}
@@ -120,5 +122,6 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
     maxFileBytes: Math.round(positiveNumber(raw, "MAX_FILE_MB", 50, false) * 1024 * 1024),
     retryCapMs: positiveNumber(raw, "RETRY_CAP_SECONDS", 60, false) * 1000,
     offlineGiveUpMs: positiveNumber(raw, "OFFLINE_GIVE_UP_MINUTES", 15, false) * 60_000,
+    planfixKeyRetryMs: positiveNumber(raw, "PLANFIX_KEY_RETRY_SECONDS", 300, false) * 1000,
   };
 }

@@ -7,6 +7,8 @@ import { LookupLimiter } from "./bridge/lookup-limiter.ts";
 import { OutboundBridge } from "./bridge/outbound.ts";
 import { DEFAULT_RETRY } from "./bridge/retry.ts";
 import { planfixRoutes } from "./http/planfix-routes.ts";
+import { QueueService } from "./bridge/queues.ts";
+import { queueRoutes } from "./http/queue-routes.ts";
 import { FileStore } from "./store/files.ts";
 import { JobStore } from "./store/jobs.ts";
 import { OutboxStore } from "./store/outbox.ts";
@@ -56,7 +58,7 @@ const jobs = new JobStore(db);
 const outbox = new OutboxStore(db);
 const files = new FileStore(db, join(settings.dataDir, "files"), settings.fileTtlDays * 86_400_000);
 const registry = new ConnectionRegistry();
-const retry = { ...DEFAULT_RETRY, capMs: settings.retryCapMs };
+const retry = { ...DEFAULT_RETRY, capMs: settings.retryCapMs, pauseRetryMs: settings.planfixKeyRetryMs };
 const connection = (id: number) => registry.get(id);
 const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, defaultProviderId: settings.providerId, maxFileBytes: settings.maxFileBytes, planfixTimeoutMs: 15_000, retry, log, connection });
 const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: settings.maxFileBytes, downloadTimeoutMs: 60_000, retry, offlineGiveUpMs: settings.offlineGiveUpMs, maxFloodWaitMs: 15 * 60_000, log, connection });
@@ -76,9 +78,10 @@ const pool = new AccountPool(
   },
   log,
 );
-const service = new ClientService(clients, pool, { sessionsDir: settings.sessionsDir, apiId: settings.telegramApiId, apiHash: settings.telegramApiHash, startTimeoutMs: settings.startTimeoutMs, adminToken, filesDir: join(settings.dataDir, "files") }, log);
+const queues = new QueueService({ outbox, jobs, inbound, outbound });
+const service = new ClientService(clients, pool, { sessionsDir: settings.sessionsDir, apiId: settings.telegramApiId, apiHash: settings.telegramApiHash, startTimeoutMs: settings.startTimeoutMs, adminToken, filesDir: join(settings.dataDir, "files") }, log, queues);
 
-const app = buildApp({ service, log, version, extraRoutes: [planfixRoutes({ clients, outbound, files, log })] });
+const app = buildApp({ service, log, version, extraRoutes: [planfixRoutes({ clients, outbound, files, log }), queueRoutes(service, queues)] });
 // The routes cap bodies themselves (1 MiB, declared or streamed, never buffered beyond that) and answer
 // 413 in JSON. Bun's own limit would answer a bare 413 with no body before any route sees the request,
 // so it is set out of the way.

@@ -41,6 +41,9 @@ test(
     expect(r.tp.unexplainedDuplicates).toBe(0);
     expect(r.tp.orderViolations + r.pt.orderViolations).toBe(0);
     expect(r.drained).toBe(true);
+    // Nothing held or parked at the end, as the appliance itself reports it; the report says so.
+    expect(r.queues).toEqual({ held: { to_planfix: 0, to_telegram: 0 }, parked: { to_planfix: 0, to_telegram: 0 } });
+    expect(report).toContain("held at the end (waiting): 0 to Planfix, 0 to Telegram · parked: 0 to Planfix, 0 to Telegram");
   },
   180_000,
 );

@@ -6,6 +6,7 @@ import { analyzePlanfixToTelegram, analyzeTelegramToPlanfix, type PtStats, type 
 import { FAULT_KINDS, FaultRunner, planFaults, type FaultKind, type PlannedFault } from "./faults.ts";
 import { Load, sha } from "./load.ts";
 import { MailboxWatcher } from "./observe.ts";
+import { settledQueues, type QueueTotals } from "./queues.ts";
 import { Rng, randomSeed } from "./prng.ts";
 import { startWorld, type DrillWorld } from "./setup.ts";
 import { expectedKey, seenKey } from "./analyze.ts";
@@ -88,6 +89,8 @@ export interface DrillResult {
   cleanStopMs: number | null;
   tp: TpStats;
   pt: PtStats;
+  /** What the appliance still held (waiting) and parked at the end, per direction (null: not readable). */
+  queues: QueueTotals | null;
   telegramDuplicateKeys: number;
   loopbackInternalErrors: number;
   applianceErrorLines: number;
@@ -216,6 +219,8 @@ export async function runDrill(partial: Partial<DrillOptions> = {}): Promise<Dri
         }
       });
     }
+    // Nothing may stay held or parked once everything has arrived (the last statuses get a few seconds).
+    const queues = w.app.running ? await settledQueues(w, 30_000) : null;
     // (Not running here means the drill was aborted; that is reported as such, not as a stop failure.)
     cleanStopMs = w.app.running ? await w.app.stop(15_000) : 0;
 
@@ -255,6 +260,7 @@ export async function runDrill(partial: Partial<DrillOptions> = {}): Promise<Dri
       cleanStopMs,
       tp,
       pt,
+      queues,
       telegramDuplicateKeys: duplicateKeys,
       loopbackInternalErrors: w.tg.internalErrors.length,
       applianceErrorLines: w.app.errorCount,
@@ -283,6 +289,12 @@ export function verdict(r: DrillResult): string[] {
   if (!r.drained) f.push(`the system did not drain within ${r.options.drainSeconds} s of healing`);
   if (r.tp.lost) f.push(`${r.tp.lost} Telegram → Planfix message(s) lost`);
   if (r.pt.lost) f.push(`${r.pt.lost} Planfix → Telegram message(s) lost`);
+  if (!r.queues) f.push("the appliance's queue status (GET /admin/clients) could not be read at the end");
+  else {
+    const { held, parked } = r.queues;
+    if (held.to_planfix || held.to_telegram) f.push(`items still held at the end: ${held.to_planfix} to Planfix, ${held.to_telegram} to Telegram`);
+    if (parked.to_planfix || parked.to_telegram) f.push(`items parked: ${parked.to_planfix} to Planfix, ${parked.to_telegram} to Telegram`);
+  }
   if (r.pt.duplicated) f.push(`${r.pt.duplicated} Planfix → Telegram message(s) duplicated (must be exactly once)`);
   if (r.tp.unexplainedDuplicates) f.push(`${r.tp.unexplainedDuplicates} unexplained Telegram → Planfix duplicate(s)`);
   if (r.tp.orderViolations) f.push(`${r.tp.orderViolations} order violation(s) Telegram → Planfix`);

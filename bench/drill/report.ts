@@ -19,6 +19,12 @@ export function formatReport(r: DrillResult): string {
     line(`${name.padEnd(20)} ${pad(d.sent, 6)} ${pad(d.delivered, 10)} ${pad(d.lost, 6)} ${pad(d.duplicated, 11)} ${pad(d.orderViolations, 6)} ${pad(s(d.maxDelayMs), 14)}  (${s(d.p50DelayMs)} / ${s(d.p99DelayMs)})`);
   row("Telegram → Planfix", r.tp);
   row("Planfix → Telegram", r.pt);
+  const q = r.queues;
+  line(
+    q
+      ? `held at the end (waiting): ${q.held.to_planfix} to Planfix, ${q.held.to_telegram} to Telegram · parked: ${q.parked.to_planfix} to Planfix, ${q.parked.to_telegram} to Telegram (all must be 0)`
+      : "held / parked at the end: NOT READ (GET /admin/clients)",
+  );
   line();
   line(`>>> REDELIVERED AFTER A KILL (Telegram → Planfix): ${r.tp.redeliveredAfterKill} <<<`);
   line(`    Planfix's newMessage carries no id to deduplicate by: the item whose answer a kill -9 cut off is sent again`);

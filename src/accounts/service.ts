@@ -3,6 +3,7 @@
 // unknown one, so a token reveals nothing about numbers it does not own.
 import { hashToken, newToken, sameSecret } from "../auth/tokens.ts";
 import type { Logger } from "../log.ts";
+import type { QueueStatus } from "../bridge/queues.ts";
 import { clientFolderProblem, confinementFolder } from "../sessions/confine.ts";
 import { deleteSessionFile, ensureClientFolder, removeClientFolderIfEmpty } from "../sessions/folders.ts";
 import { locateSessionFile, readRegisteredSession, SessionFileError } from "../sessions/locate.ts";
@@ -35,6 +36,8 @@ export interface NumberView {
   flood_until: string | null;
   telegram_user_id: string | null;
   planfix_error: string | null;
+  /** Per direction: what waits, what is parked, the current delivery problem (absent without a bridge). */
+  queues?: QueueStatus;
 }
 
 export interface ServiceSettings {
@@ -60,6 +63,7 @@ export class ClientService {
     private readonly pool: AccountPool,
     private readonly settings: ServiceSettings,
     private readonly log: Logger,
+    private readonly queues?: { status(accountId: number): QueueStatus },
   ) {}
 
   authenticate(token: string | null): Caller {
@@ -83,7 +87,13 @@ export class ClientService {
       flood_until: fresh.floodUntil ? new Date(fresh.floodUntil).toISOString() : null,
       telegram_user_id: fresh.selfUserId,
       planfix_error: fresh.planfixError,
+      ...(this.queues ? { queues: this.queues.status(fresh.id) } : {}),
     };
+  }
+
+  /** The caller's own number (admin: any), for the queue calls; another client's is "not found". */
+  accountFor(caller: Caller, number: string, name?: string): Account {
+    return this.ownAccount(caller, number, name);
   }
 
   /** The caller's own number; another client's number is "not found", exactly like an unknown one. */

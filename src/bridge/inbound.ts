@@ -4,7 +4,9 @@
 import type { ChatMessage, PeerInfo, TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
-import { PlanfixClient, type NewMessageCommand, type MessageStatusCommand, type PlanfixOutcome } from "../planfix/index.ts";
+import { createHash } from "node:crypto";
+import { TelegramFailure } from "../domain/telegram-port.ts";
+import { PlanfixClient, type NewMessageCommand, type MessageStatusCommand, type PlanfixFailure, type PlanfixOutcome } from "../planfix/index.ts";
 import type { Account, ClientStore } from "../store/clients.ts";
 import type { FileStore } from "../store/files.ts";
 import type { JobStore } from "../store/jobs.ts";
@@ -14,7 +16,8 @@ import { chatIdFor } from "./chat-id.ts";
 import { ignoreReason } from "./filters.ts";
 import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
-import { nextAttemptAt, type RetryPolicy } from "./retry.ts";
+import { DeliveryHealth } from "./health.ts";
+import { nextAttemptAt, retryAge, type RetryPolicy } from "./retry.ts";
 
 export interface InboundDeps {
   clients: ClientStore;
@@ -29,6 +32,23 @@ export interface InboundDeps {
   retry: RetryPolicy;
   log: Logger;
   connection(accountId: number): TelegramConnection | null;
+  /** Where delivery problems are recorded and logged once; one of its own when not given. */
+  health?: DeliveryHealth;
+  /** The Planfix a number talks to (tests: a fake port); the HTTP client by default. */
+  planfixFor?: (account: Account) => PlanfixPort;
+  /** The clock (tests: fake time). */
+  now?: () => number;
+}
+
+/** What delivery needs of Planfix. */
+export type PlanfixPort = Pick<PlanfixClient, "newMessage" | "messageStatus">;
+
+/** A number whose Planfix refused its key: every item waits, in order, until the key works again. */
+interface Pause {
+  /** Which url_planfix + token_planfix were refused (a hash): a PUT that changes them resumes at once. */
+  settings: string;
+  /** When the oldest item is offered again (the key may be fixed inside Planfix without a call to us). */
+  probeAt: number;
 }
 
 /** What is kept of a Telegram message in the outbox (JSON). */
@@ -38,6 +58,8 @@ interface StoredMessage {
 
 const EDIT_PREFIX = "✏️ edited: ";
 const BATCH = 16;
+/** While paused, how often the number's Planfix settings are looked at (a PUT resumes within this). */
+const SETTINGS_CHECK_MS = 1000;
 
 export class InboundBridge {
   private readonly pumps = new PumpSet(
@@ -46,8 +68,19 @@ export class InboundBridge {
   );
   /** Profile photo links already offered, per account and user (refreshed after a day). */
   private readonly avatars = new Map<string, { url: string; at: number }>();
+  private readonly paused = new Map<number, Pause>();
+  readonly health: DeliveryHealth;
+  private readonly now: () => number;
 
-  constructor(private readonly deps: InboundDeps) {}
+  constructor(private readonly deps: InboundDeps) {
+    this.now = deps.now ?? Date.now;
+    this.health = deps.health ?? new DeliveryHealth(deps.log, (id) => logFields(deps.clients, id), this.now);
+  }
+
+  /** Whether this number's Planfix-bound queue is held as a whole (its key was refused). */
+  isPaused(accountId: number): boolean {
+    return this.paused.has(accountId);
+  }
 
   /** Stores a Telegram message for Planfix. Resolves once it is in SQLite (or deliberately skipped). */
   async accept(accountId: number, message: ChatMessage): Promise<void> {
@@ -89,18 +122,29 @@ export class InboundBridge {
     return this.pumps.stop();
   }
 
-  private async round(accountId: number): Promise<number | null> {
-    const { due, next } = dueAndNext(this.deps.outbox.heads(accountId), Date.now());
-    if (due.length === 0) return next;
+  /** One pass over the number's chat heads; returns when the next pass is due (ms epoch), or null when idle. Public for fake-time tests. */
+  async round(accountId: number): Promise<number | null> {
+    const now = this.now();
     const account = this.deps.clients.accountById(accountId);
     if (!account) return null;
-    // Different chats in parallel; within a chat only its head is ever in flight.
-    await Promise.all(due.slice(0, BATCH).map((row) => this.deliver(account, row)));
+    const pause = this.paused.get(accountId);
+    if (pause && pause.settings !== settingsKey(account)) {
+      // A PUT changed the key or URL: try again at once.
+      this.paused.delete(accountId);
+    } else if (pause && now < pause.probeAt) {
+      return Math.min(pause.probeAt, now + SETTINGS_CHECK_MS);
+    }
+    const { due, next } = dueAndNext(this.deps.outbox.heads(accountId), now);
+    if (due.length === 0) return next;
+    // Different chats in parallel; within a chat only its head is ever in flight. A paused number
+    // offers only its oldest item, as a probe of the key.
+    await Promise.all(due.slice(0, this.paused.has(accountId) ? 1 : BATCH).map((row) => this.deliver(account, row)));
     // Something was done: the next round looks at the heads again at once (one query per round).
-    return Date.now();
+    return this.now();
   }
 
-  private planfix(account: Account): PlanfixClient {
+  private planfix(account: Account): PlanfixPort {
+    if (this.deps.planfixFor) return this.deps.planfixFor(account);
     return new PlanfixClient({ url: account.urlPlanfix, token: account.tokenPlanfix, providerId: account.providerId ?? this.deps.defaultProviderId }, { timeoutMs: this.deps.planfixTimeoutMs });
   }
 
@@ -117,28 +161,59 @@ export class InboundBridge {
         if (!row.command && command.attachments?.length) this.deps.outbox.saveCommand(row.id, command);
         outcome = await this.planfix(account).newMessage(command);
       }
-      if (outcome.ok) {
-        // Awaited: the next round must not see this item as pending again.
-        await this.deps.outbox.deliveredSoon(row.id);
-        if (account.planfixError) this.deps.clients.updateAccount(account.id, { planfixError: null });
-        return;
-      }
-      if (outcome.retry && Date.now() - row.createdAt < this.deps.retry.giveUpAfterMs) {
-        return this.later(row, outcome.message, true, outcome.retryAfterMs);
-      }
-      // 400/401 (or retries exhausted): this item stops here, and the number's status shows why.
-      this.deps.outbox.failed(row.id, outcome.message);
-      this.deps.clients.updateAccount(account.id, { planfixError: outcome.message });
-      this.deps.log.warn("Planfix refused an item", { client: account.clientId, number: account.number, item: row.id, error: outcome.message });
+      if (outcome.ok) return await this.delivered(account, row);
+      this.refused(account, row, outcome);
     } catch (e) {
+      // Preparation failed (Telegram unreachable for a download…): counts towards the give-up like any failure.
+      this.health.problem(account.id, "to_planfix", `preparing item ${row.id}: ${errorText(e)}`);
       this.later(row, errorText(e), true);
     }
   }
 
+  private async delivered(account: Account, row: OutboxRow): Promise<void> {
+    // Awaited: the next round must not see this item as pending again.
+    await this.deps.outbox.deliveredSoon(row.id);
+    if (this.paused.delete(account.id)) this.deps.log.info("Planfix accepts the key again; the queue resumes", { client: account.clientId, number: account.number });
+    this.health.ok(account.id, "to_planfix");
+    if (account.planfixError) this.deps.clients.updateAccount(account.id, { planfixError: null });
+  }
+
+  private refused(account: Account, row: OutboxRow, outcome: PlanfixFailure): void {
+    if (isAboutSettings(outcome)) {
+      // About the key (or URL), not the item: the whole queue waits, in order, nothing is counted.
+      const message = `${outcome.message}; every item waits, retried every ${Math.round(this.deps.retry.pauseRetryMs / 1000)} s and at once after PUT /client`;
+      this.paused.set(account.id, { settings: settingsKey(account), probeAt: this.now() + this.deps.retry.pauseRetryMs });
+      this.health.problem(account.id, "to_planfix", message);
+      if (account.planfixError !== outcome.message) this.deps.clients.updateAccount(account.id, { planfixError: outcome.message });
+      this.deps.outbox.retryLater(row.id, row.attempts, 0, outcome.message);
+      return;
+    }
+    if (outcome.retry) {
+      // Planfix down, 5xx, timeouts: a problem of the number's queue, logged once.
+      this.health.problem(account.id, "to_planfix", outcome.message);
+      if (account.planfixError !== outcome.message) this.deps.clients.updateAccount(account.id, { planfixError: outcome.message });
+      return this.later(row, outcome.message, true, outcome.retryAfterMs);
+    }
+    // A refusal of this item (400): a few tries, then parked.
+    if (row.attempts + 1 >= this.deps.retry.refusedTries) return this.park(account, row, row.attempts + 1, outcome.message);
+    this.later(row, outcome.message, true);
+  }
+
   private later(row: OutboxRow, error: string, countsAsAttempt: boolean, afterMs?: number): void {
+    const now = this.now();
     const attempts = countsAsAttempt ? row.attempts + 1 : row.attempts;
-    const at = afterMs ? Date.now() + afterMs : countsAsAttempt ? nextAttemptAt(this.deps.retry, row.attempts) : Date.now() + 2000;
+    // Every kind of failure counts towards the give-up, so no item can hold its chat forever.
+    if (retryAge(row, now) >= this.deps.retry.giveUpAfterMs) {
+      const account = this.deps.clients.accountById(row.accountId);
+      if (account) return this.park(account, row, attempts, `${error} (gave up after ${Math.round(this.deps.retry.giveUpAfterMs / 3600_000)} h)`);
+    }
+    const at = afterMs ? now + afterMs : countsAsAttempt ? nextAttemptAt(this.deps.retry, row.attempts, now) : now + 2000;
     this.deps.outbox.retryLater(row.id, attempts, at, error);
+  }
+
+  private park(account: Account, row: OutboxRow, attempts: number, error: string): void {
+    this.deps.outbox.park(row.id, attempts, error);
+    this.deps.log.warn("item for Planfix parked: kept, listed under GET /client/queue, re-sendable", { client: account.clientId, number: account.number, item: row.id, attempts, error });
   }
 
   /** Builds the newMessage command: contact card, text, media downloaded and offered at our URL. */
@@ -167,6 +242,8 @@ export class InboundBridge {
           attachments.push({ name: f.name, url: this.fileUrl(f.id, f.name) });
         } catch (e) {
           if (/limit|too (big|large)|larger/i.test(errorText(e))) text = joinText(text, `[${m.fileName}: over the ${mb(this.deps.maxFileBytes)} MB limit — not transferred]`);
+          // Gone for good (deleted in Telegram before we fetched it): a note, so the text still reaches Planfix and the chat moves on.
+          else if (isMediaGone(e)) text = joinText(text, `[${m.fileName}: no longer available in Telegram — not transferred]`);
           else throw e;
         }
       }
@@ -219,3 +296,10 @@ export class InboundBridge {
 const mb = (n: number) => (n / 1048576).toFixed(1).replace(/\.0$/, "");
 const joinText = (a: string, b: string) => (a.trim() ? `${a}\n${b}` : b);
 const displayName = (p: PeerInfo) => [p.firstName, p.lastName].filter((x) => x?.trim()).join(" ") || (p.username ? `@${p.username}` : p.phone ?? p.userId);
+
+/** A Planfix answer about the number's key or URL rather than the item. */
+const isAboutSettings = (o: PlanfixFailure) =>
+  o.kind === "unauthorized" || (o.kind === "other" && !o.retry && (o.status === undefined || o.status === 403 || o.status === 404 || (o.status >= 300 && o.status < 400)));
+const settingsKey = (a: Account) => createHash("sha256").update(`${a.urlPlanfix}\n${a.tokenPlanfix}`).digest("hex");
+/** Telegram says the file cannot be fetched any more (retrying will not help). */
+const isMediaGone = (e: unknown) => e instanceof TelegramFailure && /^(MEDIA_GONE|MEDIA_EMPTY|MEDIA_HANDLE_INVALID|FILE_REFERENCE_|FILE_ID_INVALID|LOCATION_INVALID|MESSAGE_ID_INVALID)/.test(e.reason);

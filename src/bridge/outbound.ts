@@ -16,7 +16,7 @@ import type { LookupLimiter } from "./lookup-limiter.ts";
 import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
 import { splitText } from "./split-text.ts";
-import { nextAttemptAt, type RetryPolicy } from "./retry.ts";
+import { nextAttemptAt, retryAge, type RetryPolicy } from "./retry.ts";
 
 export class WebhookError extends Error {
   constructor(
@@ -153,7 +153,8 @@ export class OutboundBridge {
     if (!account) return;
     const conn = this.deps.connection(job.accountId);
     if (!conn) {
-      if (Date.now() - job.createdAt > this.deps.offlineGiveUpMs) return this.fail(job, `number ${account.number} has been offline too long (${account.state})`);
+      if (retryAge(job, Date.now()) > this.deps.offlineGiveUpMs) return this.fail(job, `number ${account.number} has been offline too long (${account.state})`);
+      this.health.problem(job.accountId, "to_telegram", `number ${account.number} is ${account.state}; messages wait for it`);
       return this.deps.jobs.retryLater(job.id, job.attempts, Date.now() + 2000, `number ${account.number} is ${account.state}`);
     }
     try {
@@ -184,6 +185,7 @@ export class OutboundBridge {
         const recorded = this.deps.jobs.partSentSoon(job, i, messageId);
         const reported = this.deps.inbound.enqueueStatusSoon(job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
         await Promise.all([recorded, reported]);
+        this.health.ok(job.accountId, "to_telegram");
         return;
       }
       // Nothing was left to send (every part went out before a restart).
@@ -191,15 +193,23 @@ export class OutboundBridge {
         this.deps.jobs.finish(job.id, "sent");
         this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
       });
+      this.health.ok(job.accountId, "to_telegram");
     } catch (e) {
       this.onError(job, e);
     }
   }
 
+  private get health() {
+    return this.deps.inbound.health;
+  }
+
   private onError(job: JobRow, e: unknown): void {
     const fresh = this.deps.jobs.byId(job.id) ?? job;
     if (e instanceof DownloadError) {
-      if (e.retry && fresh.attempts < 5) return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), e.message);
+      if (e.retry && fresh.attempts < 5) {
+        this.health.problem(job.accountId, "to_telegram", e.message);
+        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), e.message);
+      }
       return this.fail(fresh, e.message);
     }
     if (e instanceof TelegramFailure) {
@@ -208,6 +218,7 @@ export class OutboundBridge {
       }
       if (e.kind === "flood_wait") return this.fail(fresh, `Telegram flood limits: ${e.reason}${e.floodSeconds ? ` (wait ${e.floodSeconds} s)` : ""}`);
       if (e.kind === "network" || e.kind === "timeout") {
+        this.health.problem(job.accountId, "to_telegram", e.message);
         return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), e.message);
       }
       if (e.kind === "unauthorized" || e.kind === "banned" || e.kind === "duplicated") {
@@ -216,7 +227,10 @@ export class OutboundBridge {
       }
       return this.fail(fresh, `Telegram refused the message: ${e.reason}`);
     }
-    if (fresh.attempts < 5) return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), errorText(e));
+    if (fresh.attempts < 5) {
+      this.health.problem(job.accountId, "to_telegram", errorText(e));
+      return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), errorText(e));
+    }
     this.fail(fresh, errorText(e));
   }
 
@@ -225,7 +239,7 @@ export class OutboundBridge {
       this.deps.jobs.finish(job.id, "failed", reason);
       this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: reason });
     });
-    this.deps.log.warn("message not delivered to Telegram", { ...logFields(this.deps.clients, job.accountId), job: job.id, reason });
+    this.deps.log.warn("message not delivered to Telegram; reported to Planfix as an error, listed under GET /client/queue, re-sendable", { ...logFields(this.deps.clients, job.accountId), job: job.id, reason });
   }
 
   private async download(part: { name: string; url: string }): Promise<OutgoingFile> {

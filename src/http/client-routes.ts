@@ -23,7 +23,27 @@ const NumberViewSchema: OpenAPIV3.SchemaObject = {
     since: { type: "string", format: "date-time" },
     flood_until: { type: "string", format: "date-time", nullable: true, description: "With flood_wait: when Telegram lets us try again" },
     telegram_user_id: { type: "string", nullable: true },
-    planfix_error: { type: "string", nullable: true, description: "The last error Planfix answered for this number, if delivery to Planfix is stuck" },
+    planfix_error: { type: "string", nullable: true, description: "The last error Planfix answered for this number while delivery to Planfix is failing (details in queues.to_planfix)" },
+    queues: {
+      type: "object",
+      description: "Per direction (to_planfix, to_telegram): items waiting, age of the oldest, parked items (GET /client/queue lists them), and the current delivery problem with since when",
+      properties: Object.fromEntries(
+        ["to_planfix", "to_telegram"].map((d) => [
+          d,
+          {
+            type: "object",
+            properties: {
+              waiting: { type: "integer", example: 0 },
+              oldest_waiting_seconds: { type: "integer", nullable: true },
+              parked: { type: "integer", example: 0, description: "Given up after retries, kept until resent or discarded" },
+              ...(d === "to_planfix" ? { paused: { type: "boolean", description: "Planfix refused the key (401): every item waits, retried every PLANFIX_KEY_RETRY_SECONDS and at once after PUT" } } : {}),
+              problem: { type: "string", nullable: true, example: null },
+              problem_since: { type: "string", format: "date-time", nullable: true },
+            },
+          },
+        ]),
+      ),
+    },
   },
 };
 

@@ -1,6 +1,7 @@
 // SQL for Planfix → Telegram jobs and the Telegram messages they produced.
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import { flushWrites, param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
+import type { QueueStats } from "./outbox.ts";
 import { outboundJobs, sentMessages } from "./schema.ts";
 
 export type JobRow = typeof outboundJobs.$inferSelect;
@@ -137,6 +138,35 @@ export class JobStore {
       for (const id of ids) tx.update(outboundJobs).set({ readReported: true }).where(eq(outboundJobs.id, id)).run();
       return jobs.sort((a, b) => a.id - b.id);
     });
+  }
+
+  /** Failed jobs of a number (one, or all) back in their queue, with fresh retries; how many. */
+  resend(accountId: number, id: number | null, now = Date.now()): number {
+    const which = and(eq(outboundJobs.accountId, accountId), eq(outboundJobs.state, "failed"), id === null ? undefined : eq(outboundJobs.id, id));
+    return this.db.update(outboundJobs).set({ state: "pending", attempts: 0, nextAttemptAt: 0, retryFrom: now }).where(which).returning({ id: outboundJobs.id }).all().length;
+  }
+
+  /** Drops one failed or waiting job for good (the row stays, so a repeated messageId still sends nothing); how many. */
+  discard(accountId: number, id: number): number {
+    const which = and(eq(outboundJobs.accountId, accountId), eq(outboundJobs.id, id), inArray(outboundJobs.state, ["failed", "pending"]));
+    return this.db.update(outboundJobs).set({ state: "discarded" }).where(which).returning({ id: outboundJobs.id }).all().length;
+  }
+
+  /** Jobs of a number in one state, oldest first. */
+  list(accountId: number, state: "pending" | "failed", limit: number): JobRow[] {
+    return this.db.select().from(outboundJobs).where(and(eq(outboundJobs.accountId, accountId), eq(outboundJobs.state, state))).orderBy(asc(outboundJobs.id)).limit(limit).all();
+  }
+
+  /** What waits (and since when the oldest) and what failed (parked), for a number's status. */
+  stats(accountId: number): QueueStats {
+    const rows = this.db
+      .select({ state: outboundJobs.state, n: sql<number>`count(*)`, oldest: sql<number | null>`min(${outboundJobs.createdAt})` })
+      .from(outboundJobs)
+      .where(and(eq(outboundJobs.accountId, accountId), inArray(outboundJobs.state, ["pending", "failed"])))
+      .groupBy(outboundJobs.state)
+      .all();
+    const pending = rows.find((r) => r.state === "pending");
+    return { waiting: pending?.n ?? 0, oldestWaitingAt: pending?.oldest ?? null, parked: rows.find((r) => r.state === "failed")?.n ?? 0 };
   }
 
   accountsWithPending(): number[] {

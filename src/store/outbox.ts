@@ -78,18 +78,50 @@ export class OutboxStore {
     this.db.update(planfixOutbox).set({ attempts, nextAttemptAt: at, lastError: error }).where(eq(planfixOutbox.id, id)).run();
   }
 
-  failed(id: number, error: string): void {
-    this.db.update(planfixOutbox).set({ state: "failed", lastError: error }).where(eq(planfixOutbox.id, id)).run();
+  /** Given up after its retries: kept, counted and listed until resent or discarded; its chat moves on. */
+  park(id: number, attempts: number, error: string): void {
+    this.db.update(planfixOutbox).set({ state: "parked", attempts, lastError: error }).where(eq(planfixOutbox.id, id)).run();
   }
 
-  counts(accountId: number): { pending: number; failed: number } {
-    const rows = this.db
-      .select({ state: planfixOutbox.state, n: sql<number>`count(*)` })
+  /** Parked items of a number (one, or all) back in their queue, with fresh retries; how many. */
+  resend(accountId: number, id: number | null, now = Date.now()): number {
+    const which = and(eq(planfixOutbox.accountId, accountId), eq(planfixOutbox.state, "parked"), id === null ? undefined : eq(planfixOutbox.id, id));
+    return this.db.update(planfixOutbox).set({ state: "pending", attempts: 0, nextAttemptAt: 0, retryFrom: now }).where(which).returning({ id: planfixOutbox.id }).all().length;
+  }
+
+  /** Drops one parked or waiting item for good (kept as a discarded row, so Telegram's copy is not bridged again); how many. */
+  discard(accountId: number, id: number): number {
+    const which = and(eq(planfixOutbox.accountId, accountId), eq(planfixOutbox.id, id), inArray(planfixOutbox.state, ["parked", "pending"]));
+    return this.db.update(planfixOutbox).set({ state: "discarded" }).where(which).returning({ id: planfixOutbox.id }).all().length;
+  }
+
+  /** Items of a number in one state, oldest first. */
+  list(accountId: number, state: "pending" | "parked", limit: number): OutboxRow[] {
+    return this.db
+      .select()
       .from(planfixOutbox)
-      .where(eq(planfixOutbox.accountId, accountId))
+      .where(and(eq(planfixOutbox.accountId, accountId), eq(planfixOutbox.state, state)))
+      .orderBy(asc(planfixOutbox.id))
+      .limit(limit)
+      .all();
+  }
+
+  /** What waits (and since when the oldest) and what is parked, for a number's status. */
+  stats(accountId: number): QueueStats {
+    const rows = this.db
+      .select({ state: planfixOutbox.state, n: sql<number>`count(*)`, oldest: sql<number | null>`min(${planfixOutbox.createdAt})` })
+      .from(planfixOutbox)
+      .where(and(eq(planfixOutbox.accountId, accountId), inArray(planfixOutbox.state, ["pending", "parked"])))
       .groupBy(planfixOutbox.state)
       .all();
-    const get = (s: string) => rows.find((r) => r.state === s)?.n ?? 0;
-    return { pending: get("pending"), failed: get("failed") };
+    const pending = rows.find((r) => r.state === "pending");
+    return { waiting: pending?.n ?? 0, oldestWaitingAt: pending?.oldest ?? null, parked: rows.find((r) => r.state === "parked")?.n ?? 0 };
   }
+}
+
+export interface QueueStats {
+  waiting: number;
+  /** created_at of the oldest waiting item. */
+  oldestWaitingAt: number | null;
+  parked: number;
 }

@@ -80,13 +80,16 @@ export const outboundJobs = sqliteTable(
     /** JSON [{name,url}] in Planfix's order. */
     attachments: text("attachments").notNull(),
     randomSeed: text("random_seed").notNull(),
-    state: text("state", { enum: ["pending", "sent", "failed"] }).notNull().default("pending"),
+    /** failed: given up and reported to Planfix as an error; re-sendable. discarded: dropped by an explicit call. */
+    state: text("state", { enum: ["pending", "sent", "failed", "discarded"] }).notNull().default("pending"),
     partsDone: integer("parts_done").notNull().default(0),
     attempts: integer("attempts").notNull().default(0),
     nextAttemptAt: integer("next_attempt_at").notNull().default(0),
     lastError: text("last_error"),
     readReported: integer("read_reported", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull().default(now),
+    /** When the give-up clock started again (a resend); null: at created_at. */
+    retryFrom: integer("retry_from"),
   },
   (t) => [uniqueIndex("outbound_jobs_message").on(t.clientId, t.planfixMessageId), index("outbound_jobs_pending").on(t.accountId, t.state, t.id)],
 );
@@ -120,12 +123,15 @@ export const planfixOutbox = sqliteTable(
     event: text("event").notNull(),
     /** JSON: the prepared Planfix command, once media is downloaded (so a retry does not redo it). */
     command: text("command"),
-    state: text("state", { enum: ["pending", "done", "failed"] }).notNull().default("pending"),
+    /** parked: given up after its retries, kept and listed until resent or discarded by an explicit call. */
+    state: text("state", { enum: ["pending", "done", "parked", "discarded"] }).notNull().default("pending"),
     attempts: integer("attempts").notNull().default(0),
     nextAttemptAt: integer("next_attempt_at").notNull().default(0),
     lastError: text("last_error"),
     createdAt: integer("created_at").notNull().default(now),
     deliveredAt: integer("delivered_at"),
+    /** When the give-up clock started again (a resend); null: at created_at. */
+    retryFrom: integer("retry_from"),
   },
   (t) => [index("planfix_outbox_pending").on(t.accountId, t.state, t.id)],
 );

@@ -39,3 +39,27 @@ test("a database from the first release is upgraded in place, data kept", () => 
   expect((again.$client.query("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number }).n).toBe(journal.entries.length);
   again.$client.close();
 });
+
+test("a database of the 0001 schema gets 0002_queues: items an old release marked failed are parked, so they can be re-sent", () => {
+  const file = join(dir, "v1.db");
+  const old = new Database(file, { create: true });
+  const journal = JSON.parse(readFileSync(join(import.meta.dir, "../../drizzle/meta/_journal.json"), "utf8"));
+  old.exec("CREATE TABLE __drizzle_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, hash text NOT NULL, created_at numeric)");
+  for (const entry of journal.entries.slice(0, 2)) {
+    const sql = readFileSync(join(import.meta.dir, `../../drizzle/${entry.tag}.sql`), "utf8");
+    for (const stmt of sql.split("--> statement-breakpoint")) old.exec(stmt);
+    old.query("INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)").run(createHash("sha256").update(sql).digest("hex"), entry.when);
+  }
+  old.exec("INSERT INTO clients (name, token_hash) VALUES ('acme', 'h')");
+  old.exec("INSERT INTO accounts (client_id, number, url_planfix, token_planfix, session_path) VALUES (1, '380955821319', 'http://x', 'k', 's')");
+  old.exec("INSERT INTO planfix_outbox (account_id, chat_key, kind, dedup_key, event, state, last_error) VALUES (1, '7', 'message', 'm1', '{}', 'failed', 'Planfix answered newMessage with 401: Invalid token'), (1, '7', 'message', 'm2', '{}', 'done', NULL)");
+  old.close();
+
+  const db = openDb(file);
+  expect(db.$client.query("SELECT dedup_key, state, last_error, retry_from FROM planfix_outbox ORDER BY id").all()).toEqual([
+    { dedup_key: "m1", state: "parked", last_error: "Planfix answered newMessage with 401: Invalid token", retry_from: null },
+    { dedup_key: "m2", state: "done", last_error: null, retry_from: null },
+  ]);
+  expect((db.$client.query("PRAGMA table_info(outbound_jobs)").all() as { name: string }[]).map((c) => c.name)).toContain("retry_from");
+  db.$client.close();
+});

@@ -20,6 +20,7 @@ export type DataForm = "object" | "string" | "bare";
 export type FaultMode =
   | "500" // answer 500 {"error":"Internal server error"}
   | "401" // answer 401 {"error":"Invalid token"} whatever the token
+  | "400" // answer 400 {"error":"Invalid parameters"} (Planfix refusing one item)
   | "hang" // read the request, never answer (until the client gives up or the server stops)
   | "drop"; // read the request, then destroy the connection without a word
 
@@ -389,6 +390,8 @@ export async function startFakePlanfix(options: FakePlanfixOptions = {}): Promis
         return answer(500, JSON.stringify({ error: "Internal server error" }));
       case "401":
         return answer(401, JSON.stringify({ error: "Invalid token" }));
+      case "400":
+        return answer(400, JSON.stringify({ error: "Invalid parameters" }));
       case "hang":
         rec.status = "hang";
         return done();
@@ -505,7 +508,7 @@ export async function startFakePlanfix(options: FakePlanfixOptions = {}): Promis
         return json(200, api.downloads());
       case "POST /fail": {
         const mode = String(input.mode ?? "");
-        if (!["500", "401", "hang", "drop"].includes(mode)) return json(400, { error: "mode must be 500, 401, hang or drop" });
+        if (!["500", "401", "400", "hang", "drop"].includes(mode)) return json(400, { error: "mode must be 500, 401, 400, hang or drop" });
         api.fail(mode as FaultMode, faultOptions());
         return json(200, { fault });
       }

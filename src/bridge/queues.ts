@@ -1,0 +1,106 @@
+// What waits, what is parked and what is wrong, per number and direction; and the operator's explicit
+// calls on parked items (resend, discard). Nothing here deletes a row.
+import type { JobStore } from "../store/jobs.ts";
+import type { OutboxStore, QueueStats } from "../store/outbox.ts";
+import { chatIdFor } from "./chat-id.ts";
+import type { Direction } from "./health.ts";
+import type { InboundBridge } from "./inbound.ts";
+import type { OutboundBridge } from "./outbound.ts";
+
+export interface DirectionStatus {
+  /** Items accepted and not yet delivered. */
+  waiting: number;
+  oldest_waiting_seconds: number | null;
+  /** Given up after their retries, kept until resent or discarded (to_telegram: reported to Planfix as errors). */
+  parked: number;
+  /** to_planfix only: Planfix refused the key; every item waits until it works again. */
+  paused?: boolean;
+  /** The current delivery problem, if any, and since when. */
+  problem: string | null;
+  problem_since: string | null;
+}
+
+export type QueueStatus = Record<Direction, DirectionStatus>;
+
+export interface QueueItem {
+  id: number;
+  state: "waiting" | "parked";
+  chat_id: string;
+  kind: string;
+  /** Planfix's messageId (to_telegram). */
+  message_id?: string;
+  created_at: string;
+  attempts: number;
+  error: string | null;
+  /** The first 200 characters of the text. */
+  text: string;
+}
+
+const LIST_LIMIT = 200;
+
+export class QueueService {
+  constructor(
+    private readonly deps: { outbox: OutboxStore; jobs: JobStore; inbound: InboundBridge; outbound: OutboundBridge; now?: () => number },
+  ) {}
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
+  }
+
+  status(accountId: number): QueueStatus {
+    const toPlanfix = this.direction(accountId, "to_planfix", this.deps.outbox.stats(accountId));
+    toPlanfix.paused = this.deps.inbound.isPaused(accountId);
+    return { to_planfix: toPlanfix, to_telegram: this.direction(accountId, "to_telegram", this.deps.jobs.stats(accountId)) };
+  }
+
+  private direction(accountId: number, direction: Direction, s: QueueStats): DirectionStatus {
+    const p = this.deps.inbound.health.current(accountId, direction);
+    return {
+      waiting: s.waiting,
+      oldest_waiting_seconds: s.oldestWaitingAt === null ? null : Math.max(0, Math.round((this.now() - s.oldestWaitingAt) / 1000)),
+      parked: s.parked,
+      problem: p?.message ?? null,
+      problem_since: p ? new Date(p.since).toISOString() : null,
+    };
+  }
+
+  list(accountId: number, number: string, direction: Direction, state: "waiting" | "parked"): QueueItem[] {
+    if (direction === "to_planfix") {
+      return this.deps.outbox.list(accountId, state === "waiting" ? "pending" : "parked", LIST_LIMIT).map((r) => ({
+        id: r.id,
+        state,
+        chat_id: chatIdFor(number, r.chatKey),
+        kind: r.kind,
+        created_at: new Date(r.createdAt).toISOString(),
+        attempts: r.attempts,
+        error: r.lastError,
+        text: preview(r.kind === "message" ? ((JSON.parse(r.event) as { message?: { text?: string } }).message?.text ?? "") : `messageStatus ${(JSON.parse(r.event) as { status?: string }).status ?? ""}`),
+      }));
+    }
+    return this.deps.jobs.list(accountId, state === "waiting" ? "pending" : "failed", LIST_LIMIT).map((j) => ({
+      id: j.id,
+      state,
+      chat_id: j.chatId,
+      kind: "message",
+      message_id: j.planfixMessageId,
+      created_at: new Date(j.createdAt).toISOString(),
+      attempts: j.attempts,
+      error: j.lastError,
+      text: preview(j.text),
+    }));
+  }
+
+  /** Parked items (one, or all of the number) back in their queue with fresh retries; how many. */
+  resend(accountId: number, direction: Direction, id: number | null): number {
+    const n = direction === "to_planfix" ? this.deps.outbox.resend(accountId, id, this.now()) : this.deps.jobs.resend(accountId, id, this.now());
+    if (n > 0) (direction === "to_planfix" ? this.deps.inbound : this.deps.outbound).kick(accountId);
+    return n;
+  }
+
+  /** One parked or waiting item dropped for good, by an explicit call; how many (0 or 1). */
+  discard(accountId: number, direction: Direction, id: number): number {
+    return direction === "to_planfix" ? this.deps.outbox.discard(accountId, id) : this.deps.jobs.discard(accountId, id);
+  }
+}
+
+const preview = (t: string) => (t.length > 200 ? `${t.slice(0, 200)}…` : t);
