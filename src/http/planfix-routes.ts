@@ -8,7 +8,8 @@ import { parsePlanfixWebhook } from "../planfix/index.ts";
 import type { ClientStore } from "../store/clients.ts";
 import type { FileStore } from "../store/files.ts";
 import { BodyError, readBodyText } from "./body.ts";
-import { errorResponses } from "./openapi-schemas.ts";
+import { fileHeaders } from "./file-headers.ts";
+import { planfixErrorResponses } from "./openapi-schemas.ts";
 import { json } from "./respond.ts";
 
 const invalid = (field: string, problem: string) => json(400, { error: "Invalid parameters", field, problem });
@@ -82,7 +83,7 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
           },
           responses: {
             "200": { description: "Accepted", content: { "application/json": { schema: { type: "object", properties: { chatId: { type: "string" }, contactId: { type: "string" } } } } } },
-            ...errorResponses(400, 401, 409, 413),
+            ...planfixErrorResponses(400, 401, 409, 413, 429),
           },
         },
       },
@@ -94,9 +95,7 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
         // "%" in it (a file called "100% done.pdf") into a URIError, and accept double-encoded links.
         const f = deps.files.find(params.id, params.name);
         if (!f) return json(404, { error: "file not found or expired" });
-        return new Response(Bun.file(f.fullPath), {
-          headers: { "content-type": f.mimeType, "content-length": String(f.size), "content-disposition": `inline; filename*=UTF-8''${encodeURIComponent(f.name)}` },
-        });
+        return new Response(Bun.file(f.fullPath), { headers: fileHeaders(f) });
       },
       {
         detail: {
