@@ -1,6 +1,6 @@
-// The HTTP edge of token checks: throttles failed ones per source address (auth-throttle.ts) and
-// answers a token sent without its "Bearer" word with a 401 that says so, on every route that checks
-// a token. Routes keep checking tokens themselves; this only watches their 401s.
+// The HTTP edge of token checks: throttles failed ones per source address (auth-throttle.ts) and, when
+// a route refused a token sent without its "Bearer" word, says so in the 401. Routes keep checking
+// tokens themselves; this only counts (and explains) their 401s.
 import { Elysia } from "elysia";
 import type { Logger } from "../log.ts";
 import { AuthThrottle } from "./auth-throttle.ts";
@@ -37,12 +37,15 @@ export function authGuard(opts: { failuresPerMinute: number; log: Logger }) {
       const address = addressOf(server, request);
       const wait = throttle.retryAfterSeconds(address);
       if (wait > 0) return json(429, { error: `too many failed token checks from this address; try again in ${wait} s` }, { "retry-after": String(wait) });
-      if (tokenInHeader(path) && malformedAuthorization(request.headers)) {
-        throttle.fail(address);
-        return errorResponse(401, "the Authorization header must be 'Bearer <token>': the word Bearer, a space, then the token");
-      }
     })
     .onAfterHandle({ as: "global" }, ({ request, response, server }) => {
-      if (response instanceof Response && response.status === 401 && checksToken(pathOf(request.url))) throttle.fail(addressOf(server, request));
+      if (!(response instanceof Response) || response.status !== 401) return;
+      const path = pathOf(request.url);
+      if (!checksToken(path)) return;
+      throttle.fail(addressOf(server, request));
+      // The route saw no token; say why rather than "missing token" when one was sent the wrong way.
+      if (tokenInHeader(path) && malformedAuthorization(request.headers)) {
+        return errorResponse(401, "the Authorization header must be 'Bearer <token>': the word Bearer, a space, then the token");
+      }
     });
 }
