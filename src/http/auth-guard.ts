@@ -8,6 +8,11 @@ import { errorResponse, json } from "./respond.ts";
 
 /** Routes that check a token: in a header (/client, /admin/…) or in the body (/planfix). */
 const checksToken = (path: string) => /^\/(client|admin|planfix)(\/|$)/.test(path);
+/**
+ * Throttled: the routes the admin token opens. /planfix takes only client tokens (256 random bits, not
+ * guessable) and its requests come from Planfix's shared addresses: one tenant with a stale token must
+ * not get every other tenant's webhooks refused. Its failures are only counted in the log line.
+ */
 const tokenInHeader = (path: string) => /^\/(client|admin)(\/|$)/.test(path);
 
 /** An Authorization header that is not "Bearer <token>" (and no `token` header to fall back on). */
@@ -33,7 +38,7 @@ export function authGuard(opts: { failuresPerMinute: number; log: Logger }) {
   return new Elysia({ name: "auth-guard" })
     .onRequest(({ request, server }) => {
       const path = pathOf(request.url);
-      if (!checksToken(path)) return;
+      if (!tokenInHeader(path)) return;
       const address = addressOf(server, request);
       const wait = throttle.retryAfterSeconds(address);
       if (wait > 0) return json(429, { error: `too many failed token checks from this address; try again in ${wait} s` }, { "retry-after": String(wait) });
@@ -42,6 +47,7 @@ export function authGuard(opts: { failuresPerMinute: number; log: Logger }) {
       if (!(response instanceof Response) || response.status !== 401) return;
       const path = pathOf(request.url);
       if (!checksToken(path)) return;
+      if (!tokenInHeader(path)) return throttle.count(addressOf(server, request));
       throttle.fail(addressOf(server, request));
       // The route saw no token; say why rather than "missing token" when one was sent the wrong way.
       if (tokenInHeader(path) && malformedAuthorization(request.headers)) {

@@ -35,17 +35,22 @@ export class AuthThrottle {
     return Math.max(1, Math.ceil((recent[recent.length - this.limit]! + WINDOW_MS - this.now()) / 1000));
   }
 
+  /** A failed check that is logged in the count but never throttled (see auth-guard.ts: /planfix). */
+  count(address: string): void {
+    this.pending++;
+    this.pendingAddresses.add(address);
+    this.schedule();
+  }
+
   /** A token check from `address` failed (missing, malformed or unknown token). */
   fail(address: string): void {
-    if (!this.enabled) return;
+    if (!this.enabled) return this.count(address);
     const recent = this.recent(address);
     recent.push(this.now());
     this.failures.delete(address); // re-insert: the map's order is "least recently failed first"
     this.failures.set(address, recent);
     if (this.failures.size > MAX_ADDRESSES) this.failures.delete(this.failures.keys().next().value!);
-    this.pending++;
-    this.pendingAddresses.add(address);
-    this.schedule();
+    this.count(address);
   }
 
   stop(): void {

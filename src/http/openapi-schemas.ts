@@ -65,7 +65,6 @@ const PLANFIX_EXAMPLES: Record<number, Record<string, string>> = {
   401: { error: "Invalid token" },
   409: { error: "number 380955821319 is reconnecting; the recipient cannot be looked up now", field: "channel", problem: "number 380955821319 is reconnecting; the recipient cannot be looked up now" },
   413: { error: "Body too large", field: "body", problem: "body is larger than 1048576 bytes" },
-  429: { error: "too many failed token checks from this address; try again in 42 s" },
 };
 
 export const planfixErrorResponses = (...codes: number[]) =>

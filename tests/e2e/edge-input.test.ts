@@ -74,7 +74,7 @@ describe("the Swagger page", () => {
     expect(ok.content["application/json"].example.status).toBe("ok");
   });
 
-  test("every body field of POST and PUT /client is described; name_session and path_session say how they differ", () => {
+  test("every body field of POST and PUT /client and /planfix is described; name_session and path_session say how they differ", () => {
     for (const method of ["post", "put"]) {
       const props = spec.paths["/client"][method].requestBody.content["application/json"].schema.properties;
       for (const [name, p] of Object.entries<any>(props)) expect(p.description?.length ?? 0, `${method} ${name}`).toBeGreaterThan(20);
@@ -82,6 +82,8 @@ describe("the Swagger page", () => {
       expect(props.path_session.description).toContain("name_session");
       expect(props.path_session.description).not.toBe(props.name_session.description);
     }
+    const hook = spec.paths["/planfix"].post.requestBody.content["application/x-www-form-urlencoded"].schema.properties;
+    for (const [name, p] of Object.entries<any>(hook)) expect(p.description?.length ?? 0, `/planfix ${name}`).toBeGreaterThan(10);
   });
 
   test("descriptions with angle brackets render as written (chatId's `<number>_<telegram user id>`)", async () => {
@@ -94,7 +96,8 @@ describe("the Swagger page", () => {
       await page.goto(`${w.app.url}/docs`);
       await page.waitForSelector('.opblock-summary-path[data-path="/planfix"]', { timeout: 20_000 });
       await page.click('.opblock-summary-path[data-path="/planfix"]');
-      await page.waitForSelector(".opblock-body", { timeout: 10_000 });
+      // The expanded operation renders its request body's fields a moment later.
+      await page.waitForFunction(() => document.querySelector("#swagger-ui")?.textContent?.includes("attachments[url]"), undefined, { timeout: 20_000 });
       const text = await page.textContent("#swagger-ui");
       expect(text).toContain(shown);
     } finally {
