@@ -97,7 +97,7 @@ describe("the Swagger page", () => {
       await page.waitForSelector('.opblock-summary-path[data-path="/planfix"]', { timeout: 20_000 });
       await page.click('.opblock-summary-path[data-path="/planfix"]');
       // The expanded operation renders its request body's fields a moment later.
-      await page.waitForFunction(() => document.querySelector("#swagger-ui")?.textContent?.includes("attachments[url]"), undefined, { timeout: 20_000 });
+      await page.waitForFunction(`document.querySelector("#swagger-ui")?.textContent?.includes("attachments[url]")`, undefined, { timeout: 20_000 });
       const text = await page.textContent("#swagger-ui");
       expect(text).toContain(shown);
     } finally {

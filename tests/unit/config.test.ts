@@ -2,7 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { loadAdminToken } from "../../src/auth/admin-token.ts";
 import { helpText, loadSettings } from "../../src/config.ts";
+import { createLogger } from "../../src/log.ts";
 
 const LONG = "x".repeat(32);
 
@@ -77,5 +79,21 @@ describe("settings", () => {
     expect(loadSettings([], {}).authFailuresPerMinute).toBe(10);
     expect(loadSettings([], { AUTH_FAILURES_PER_MINUTE: "0" }).authFailuresPerMinute).toBe(0);
     expect(() => loadSettings([], { AUTH_FAILURES_PER_MINUTE: "-1" })).toThrow("AUTH_FAILURES_PER_MINUTE");
+  });
+
+  test("a generated admin token is logged by where it is, never what it is; a short one in the file is refused", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pt-adm-"));
+    try {
+      const lines: string[] = [];
+      const token = loadAdminToken(null, dir, createLogger("debug", {}, (l) => lines.push(l)));
+      expect(token.length).toBeGreaterThanOrEqual(32);
+      expect(lines.join("\n")).toContain(join(dir, "admin-token"));
+      expect(lines.join("\n")).not.toContain(token);
+      expect(loadAdminToken(null, dir, createLogger("silent"))).toBe(token);
+      writeFileSync(join(dir, "admin-token"), "short\n");
+      expect(() => loadAdminToken(null, dir, createLogger("silent"))).toThrow("shorter than 32");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
