@@ -1,5 +1,7 @@
 // Settings come from environment variables, overridden by --flags of the same name
-// (PORT → --port, DATA_DIR → --data-dir). Nothing here touches the disk or the network.
+// (PORT → --port, DATA_DIR → --data-dir). Secrets come only from the environment or a file (a flag
+// shows in `ps`). Nothing here touches the network; the disk only to read a *_FILE secret.
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
@@ -22,12 +24,21 @@ export interface Settings {
   retryCapMs: number;
   offlineGiveUpMs: number;
   planfixKeyRetryMs: number;
+  /** Failed token checks a source address may make per minute before it gets 429; 0 = no limit. */
+  authFailuresPerMinute: number;
+  /** Problems worth a warning that do not stop the start (logged once, shown on /health and /admin/clients). */
+  warnings: string[];
 }
+
+/** The shortest admin token accepted: a short one can be guessed. */
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
 interface Option {
   env: string;
   help: string;
   default?: string;
+  /** A secret: environment or *_FILE only, never a flag. */
+  secret?: boolean;
 }
 
 export const OPTIONS: readonly Option[] = [
@@ -37,8 +48,10 @@ export const OPTIONS: readonly Option[] = [
   { env: "SESSIONS_DIR", help: "where path_session / name_session resolve", default: "DATA_DIR/sessions" },
   { env: "PUBLIC_URL", help: "how Planfix reaches this appliance (links to media files)", default: "http://HOST:PORT" },
   { env: "TELEGRAM_API_ID", help: "api_id from my.telegram.org (required to start numbers)" },
-  { env: "TELEGRAM_API_HASH", help: "api_hash from my.telegram.org (required to start numbers)" },
-  { env: "ADMIN_TOKEN", help: "token for creating clients; generated into DATA_DIR/admin-token when unset" },
+  { env: "TELEGRAM_API_HASH", help: "api_hash from my.telegram.org (required to start numbers); environment only", secret: true },
+  { env: "TELEGRAM_API_HASH_FILE", help: "a file holding TELEGRAM_API_HASH" },
+  { env: "ADMIN_TOKEN", help: `token for creating clients, at least ${MIN_ADMIN_TOKEN_LENGTH} characters; environment only; generated into DATA_DIR/admin-token when unset`, secret: true },
+  { env: "ADMIN_TOKEN_FILE", help: "a file holding ADMIN_TOKEN" },
   { env: "LOG_LEVEL", help: "debug | info | warn | error | silent", default: "info" },
   { env: "TELEGRAM_ENDPOINT", help: "host:port to send every MTProto connection to (tests, demos); off by default" },
   { env: "PROVIDER_ID", help: "providerId sent to Planfix unless a number sets its own", default: "planfix-telegram" },
@@ -46,6 +59,7 @@ export const OPTIONS: readonly Option[] = [
   { env: "FILE_TTL_DAYS", help: "days media links given to Planfix stay valid", default: "30" },
   { env: "MAX_FILE_MB", help: "largest file bridged in either direction, in MB", default: "50" },
   { env: "RETRY_CAP_SECONDS", help: "longest pause between two delivery attempts (retries go on for 72 h)", default: "60" },
+  { env: "AUTH_FAILURES_PER_MINUTE", help: "failed token checks per minute from one address before it gets 429; 0 turns this off", default: "10" },
   { env: "OFFLINE_GIVE_UP_MINUTES", help: "how long a message for Telegram waits for its number to come online", default: "15" },
   { env: "PLANFIX_KEY_RETRY_SECONDS", help: "how often a number's queue held by a refused Planfix key (401) is tried again", default: "300" },
 ];
@@ -59,7 +73,7 @@ export function helpText(): string {
     const left = `  ${flagName(o.env)}, ${o.env}`;
     return `${left.padEnd(36)} ${o.help}${o.default ? ` (default ${o.default})` : ""}`;
   });
-  return ["planfix-telegram — Telegram user accounts ⇄ Planfix chats", "", "Usage: planfix-telegram [--flag value]...", "", ...lines, "  --help                             this text", ""].join("\n");
+  return ["planfix-telegram — Telegram user accounts ⇄ Planfix chats", "", "Usage: planfix-telegram [--flag value]...", "", ...lines, "  --version                          version and build commit", "  --help                             this text", ""].join("\n");
 }
 
 /** Reads argv flags (`--port 9000` or `--port=9000`) over env values; unknown flags are an error. */
@@ -73,6 +87,9 @@ export function readRawSettings(argv: readonly string[], env: Record<string, str
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
     const key = byFlag.get(flag);
     if (!key) throw new SettingsError(`unknown option ${flag} (see --help)`);
+    if (OPTIONS.find((o) => o.env === key)?.secret) {
+      throw new SettingsError(`${flag} is refused: a secret given as a flag shows in \`ps\`; set ${key} in the environment or put it in a file named by ${key}_FILE`);
+    }
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new SettingsError(`${flag} needs a value`);
     raw[key] = value;
@@ -92,7 +109,26 @@ function positiveNumber(raw: Record<string, string | undefined>, key: string, fa
 
 const nonEmpty = (v: string | undefined) => (v && v.trim() ? v.trim() : null);
 
-export function loadSettings(argv: readonly string[], env: Record<string, string | undefined>): Settings {
+/** A secret from KEY or from the file named by KEY_FILE (not both); null when neither is set. */
+function secret(raw: Record<string, string | undefined>, key: string, readFile: (path: string) => string): string | null {
+  const direct = nonEmpty(raw[key]);
+  const file = nonEmpty(raw[`${key}_FILE`]);
+  if (direct && file) throw new SettingsError(`set either ${key} or ${key}_FILE, not both`);
+  if (!file) return direct;
+  let text: string;
+  try {
+    text = readFile(file);
+  } catch (e) {
+    throw new SettingsError(`${key}_FILE: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "unreadable"})`);
+  }
+  const value = nonEmpty(text);
+  if (!value) throw new SettingsError(`${key}_FILE: ${file} is empty`);
+  return value;
+}
+
+const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]", "*"]);
+
+export function loadSettings(argv: readonly string[], env: Record<string, string | undefined>, readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): Settings {
   const raw = readRawSettings(argv, env);
   const port = positiveNumber(raw, "PORT", 8080);
   if (port > 65535) throw new SettingsError(`PORT must be at most 65535, got ${port}`);
@@ -104,16 +140,26 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
   }
   const apiIdText = nonEmpty(raw.TELEGRAM_API_ID);
   const apiId = apiIdText === null ? null : positiveNumber(raw, "TELEGRAM_API_ID", 0);
-  const publicHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  const adminToken = secret(raw, "ADMIN_TOKEN", readFile);
+  if (adminToken !== null && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new SettingsError(`ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (got ${adminToken.length}); e.g. \`openssl rand -base64 32\`, or leave it unset to have one generated`);
+  }
+  const wildcard = WILDCARD_HOSTS.has(host);
+  const publicHost = wildcard ? "127.0.0.1" : host;
+  const publicUrl = (nonEmpty(raw.PUBLIC_URL) ?? `http://${publicHost}:${port}`).replace(/\/+$/, "");
+  const warnings: string[] = [];
+  if (!nonEmpty(raw.PUBLIC_URL) && wildcard) {
+    warnings.push(`PUBLIC_URL is not set: media links given to Planfix point at ${publicUrl}, which Planfix cannot reach; set PUBLIC_URL to the address Planfix uses for this appliance (e.g. https://bridge.example.com)`);
+  }
   return {
     port,
     host,
     dataDir,
     sessionsDir: resolve(nonEmpty(raw.SESSIONS_DIR) ?? join(dataDir, "sessions")),
-    publicUrl: (nonEmpty(raw.PUBLIC_URL) ?? `http://${publicHost}:${port}`).replace(/\/+$/, ""),
+    publicUrl,
     telegramApiId: apiId,
-    telegramApiHash: nonEmpty(raw.TELEGRAM_API_HASH),
-    adminToken: nonEmpty(raw.ADMIN_TOKEN),
+    telegramApiHash: secret(raw, "TELEGRAM_API_HASH", readFile),
+    adminToken,
     logLevel: level as LogLevel,
     telegramEndpoint: nonEmpty(raw.TELEGRAM_ENDPOINT),
     providerId: nonEmpty(raw.PROVIDER_ID) ?? "planfix-telegram",
@@ -123,5 +169,7 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
     retryCapMs: positiveNumber(raw, "RETRY_CAP_SECONDS", 60, false) * 1000,
     offlineGiveUpMs: positiveNumber(raw, "OFFLINE_GIVE_UP_MINUTES", 15, false) * 60_000,
     planfixKeyRetryMs: positiveNumber(raw, "PLANFIX_KEY_RETRY_SECONDS", 300, false) * 1000,
+    authFailuresPerMinute: raw.AUTH_FAILURES_PER_MINUTE?.trim() === "0" ? 0 : positiveNumber(raw, "AUTH_FAILURES_PER_MINUTE", 10),
+    warnings,
   };
 }

@@ -1,4 +1,5 @@
 // Entry point: settings → store → account pool → HTTP; brings running numbers back; shuts down on signals.
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { AccountPool } from "./accounts/pool.ts";
 import { bridgeHooks, ConnectionRegistry } from "./bridge/bridge.ts";
@@ -13,8 +14,9 @@ import { FileStore } from "./store/files.ts";
 import { JobStore } from "./store/jobs.ts";
 import { OutboxStore } from "./store/outbox.ts";
 import { ClientService } from "./accounts/service.ts";
-import { loadAdminToken } from "./auth/admin-token.ts";
-import { helpText, loadSettings, SettingsError, type Settings } from "./config.ts";
+import { AdminTokenError, loadAdminToken } from "./auth/admin-token.ts";
+import { buildCommit } from "./build-commit.macro.ts" with { type: "macro" };
+import { helpText, loadSettings, MIN_ADMIN_TOKEN_LENGTH, SettingsError, type Settings } from "./config.ts";
 import { buildApp } from "./http/app.ts";
 import { createLogger, errorText } from "./log.ts";
 import { acquirePidLock } from "./pid-lock.ts";
@@ -27,6 +29,11 @@ import pkg from "../package.json" with { type: "json" };
 const argv = process.argv.slice(2);
 if (argv.includes("--help") || argv.includes("-h")) {
   process.stdout.write(helpText());
+  process.exit(0);
+}
+const commit = buildCommit();
+if (argv.includes("--version")) {
+  process.stdout.write(`planfix-telegram ${pkg.version} (${commit})\n`);
   process.exit(0);
 }
 
@@ -52,7 +59,16 @@ try {
 const db = openDb(join(settings.dataDir, "planfix-telegram.db"));
 const clients = new ClientStore(db);
 const peers = new PeerStore(db);
-const adminToken = loadAdminToken(settings.adminToken, settings.dataDir, log);
+let adminToken: string;
+try {
+  adminToken = loadAdminToken(settings.adminToken, settings.dataDir, log, MIN_ADMIN_TOKEN_LENGTH);
+} catch (e) {
+  if (!(e instanceof AdminTokenError)) throw e;
+  process.stderr.write(`planfix-telegram: ${e.message}\n`);
+  process.exit(2);
+}
+// The folder session files go into exists from the first start, readable by this user only.
+mkdirSync(settings.sessionsDir, { recursive: true, mode: 0o700 });
 
 const jobs = new JobStore(db);
 const outbox = new OutboxStore(db);
@@ -81,12 +97,20 @@ const pool = new AccountPool(
 const queues = new QueueService({ outbox, jobs, inbound, outbound });
 const service = new ClientService(clients, pool, { sessionsDir: settings.sessionsDir, apiId: settings.telegramApiId, apiHash: settings.telegramApiHash, startTimeoutMs: settings.startTimeoutMs, adminToken, filesDir: join(settings.dataDir, "files") }, log, queues);
 
-const app = buildApp({ service, log, version, extraRoutes: [planfixRoutes({ clients, outbound, files, log }), queueRoutes(service, queues)] });
+const app = buildApp({ service, log, version, commit, warnings: settings.warnings, authFailuresPerMinute: settings.authFailuresPerMinute, extraRoutes: [planfixRoutes({ clients, outbound, files, log }), queueRoutes(service, queues)] });
 // The routes cap bodies themselves (1 MiB, declared or streamed, never buffered beyond that) and answer
 // 413 in JSON. Bun's own limit would answer a bare 413 with no body before any route sees the request,
 // so it is set out of the way.
-app.listen({ port: settings.port, hostname: settings.host, maxRequestBodySize: Number.MAX_SAFE_INTEGER });
-log.info("listening", { host: settings.host, port: settings.port, version, dataDir: settings.dataDir, telegramEndpoint: settings.telegramEndpoint });
+// reusePort off: a second appliance on a taken port must fail, not silently share the requests.
+try {
+  app.listen({ port: settings.port, hostname: settings.host, maxRequestBodySize: Number.MAX_SAFE_INTEGER, reusePort: false });
+} catch (e) {
+  const inUse = (e as NodeJS.ErrnoException).code === "EADDRINUSE";
+  log.error("cannot start", { error: inUse ? `address already in use: ${settings.host}:${settings.port} is taken by another process` : errorText(e) });
+  process.exit(1);
+}
+log.info("listening", { host: settings.host, port: settings.port, version, commit, dataDir: settings.dataDir, telegramEndpoint: settings.telegramEndpoint });
+for (const warning of settings.warnings) log.warn(warning);
 if (!settings.telegramApiId || !settings.telegramApiHash) log.warn("TELEGRAM_API_ID / TELEGRAM_API_HASH are not set: numbers cannot start until they are");
 
 void pool.restore(clients.allAccounts()).catch((e) => log.error("restore failed", { error: errorText(e) }));

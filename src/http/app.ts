@@ -3,18 +3,27 @@ import { Elysia, type AnyElysia } from "elysia";
 import type { ClientService } from "../accounts/service.ts";
 import type { Logger } from "../log.ts";
 import { adminRoutes } from "./admin-routes.ts";
+import { authGuard } from "./auth-guard.ts";
 import { clientRoutes } from "./client-routes.ts";
 import { docs } from "./docs.ts";
+import { ErrorBody } from "./openapi-schemas.ts";
 import { errorResponse, json } from "./respond.ts";
 
 export interface AppDeps {
   service: ClientService;
   log: Logger;
   version: string;
+  /** The git commit the binary was built from. */
+  commit?: string;
+  /** Start-up warnings (e.g. PUBLIC_URL unset), shown on /health and /admin/clients. */
+  warnings?: readonly string[];
+  /** Failed token checks per minute from one address before 429; 0 = off. Default 10. */
+  authFailuresPerMinute?: number;
   extraRoutes?: AnyElysia[];
 }
 
 export function buildApp(deps: AppDeps) {
+  const warnings = [...(deps.warnings ?? [])];
   let app = new Elysia()
     .onError(({ code, error, request }) => {
       if (code === "NOT_FOUND") {
@@ -29,9 +38,37 @@ export function buildApp(deps: AppDeps) {
       deps.log.error("request failed", { error: error instanceof Error ? error : String(error) });
       return errorResponse(500, "internal error");
     })
-    .get("/health", () => json(200, { status: "ok", version: deps.version }), { detail: { tags: ["operator"], summary: "Liveness" } })
+    .use(authGuard({ failuresPerMinute: deps.authFailuresPerMinute ?? 10, log: deps.log }))
+    .get("/", () => new Response(null, { status: 302, headers: { location: "/docs" } }), { detail: { hide: true } })
+    .get("/health", () => json(200, { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: warnings }), {
+      detail: {
+        tags: ["operator"],
+        summary: "Liveness",
+        description: "No token needed. `warnings` lists settings problems found at start (e.g. PUBLIC_URL unset while listening on every address), empty when there are none.",
+        responses: {
+          "200": {
+            description: "The appliance is up",
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  properties: {
+                    status: { type: "string", enum: ["ok"] },
+                    version: { type: "string" },
+                    commit: { type: "string", description: "git commit the binary was built from" },
+                    warnings: { type: "array", items: { type: "string" } },
+                  },
+                },
+                example: { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: [] },
+              },
+            },
+          },
+          "405": { description: "Only GET and HEAD", content: { "application/json": { schema: ErrorBody, example: { error: "method POST is not allowed on /health; use GET, HEAD" } } } },
+        },
+      },
+    })
     .use(docs(deps.version))
-    .use(clientRoutes(deps.service))
+    .use(clientRoutes(deps.service, () => warnings))
     .use(adminRoutes(deps.service));
   for (const r of deps.extraRoutes ?? []) app = app.use(r) as unknown as typeof app;
   return app;

@@ -65,10 +65,15 @@ export async function readFields(request: Request, maxBytes = MAX_BODY_BYTES): P
   }
   const text = await readBodyText(request, maxBytes);
   if (text.trim() === "") return {};
-  if (type.includes("json") || (!type.includes("x-www-form-urlencoded") && /^\s*[{[]/.test(text))) {
+  // A body that starts like JSON is JSON whatever its declared type: curl's `-d` labels a JSON body
+  // x-www-form-urlencoded, and reading it as a form would lose every field. No form starts with "{".
+  if (type.includes("json") || /^\s*[{[]/.test(text)) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
+      // Reparsed with decimal/exponent literals as their text: JSON.parse turns 380950000001.0 into an
+      // integer, and the fields' checks must be able to see it was not written as one.
+      if (hasNonIntegerLiteral(text)) parsed = JSON.parse(nonIntegerLiteralsAsText(text));
     } catch (e) {
       throw new BodyError(400, `body is not valid JSON: ${(e as Error).message}`);
     }
@@ -79,4 +84,41 @@ export async function readFields(request: Request, maxBytes = MAX_BODY_BYTES): P
     return Object.fromEntries(new URLSearchParams(text));
   }
   throw new BodyError(415, `unsupported content type "${type.split(";")[0]}"; send JSON or a form`);
+}
+
+/** Calls `visit` with each number literal of (valid) JSON text, outside strings, and its position. */
+function eachNumberLiteral(text: string, visit: (start: number, end: number) => void): void {
+  for (let i = 0; i < text.length; ) {
+    const c = text[i]!;
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      i++;
+    } else if (c === "-" || (c >= "0" && c <= "9")) {
+      const m = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400))!;
+      visit(i, i + m[0].length);
+      i += m[0].length;
+    } else i++;
+  }
+}
+
+const isNonInteger = (literal: string) => /[.eE]/.test(literal);
+
+export function hasNonIntegerLiteral(text: string): boolean {
+  if (!/[.eE]/.test(text)) return false;
+  let found = false;
+  eachNumberLiteral(text, (s, e) => (found ||= isNonInteger(text.slice(s, e))));
+  return found;
+}
+
+/** The JSON text with every decimal or exponent number literal turned into a string of its text. */
+export function nonIntegerLiteralsAsText(text: string): string {
+  let out = "";
+  let last = 0;
+  eachNumberLiteral(text, (s, e) => {
+    const literal = text.slice(s, e);
+    if (!isNonInteger(literal)) return;
+    out += text.slice(last, s) + JSON.stringify(literal);
+    last = e;
+  });
+  return out + text.slice(last);
 }

@@ -16,6 +16,7 @@ const NumberViewSchema: OpenAPIV3.SchemaObject = {
     status: { type: "string", enum: ["online", "offline"] },
     state: {
       type: "string",
+      example: "online",
       enum: ["starting", "connecting", "online", "reconnecting", "stopped", "unauthorized", "banned", "flood_wait", "duplicated", "error"],
       description: "unauthorized: session revoked or key unknown; duplicated: the key was used elsewhere at the same time and is dead; both, and banned, need a PUT with a new session",
     },
@@ -83,11 +84,11 @@ function sendsBody(request: Request): boolean {
 
 export function parse<S extends Parameters<typeof validate>[0]>(schema: S, fields: Record<string, unknown>) {
   const r = validate(schema, fields);
-  if (!r.ok) throw new ApiError(400, `${r.field}: ${r.problem}`, r.field);
+  if (!r.ok) throw new ApiError(400, r.message, r.field);
   return r.value;
 }
 
-export function clientRoutes(service: ClientService) {
+export function clientRoutes(service: ClientService, warnings: () => readonly string[] = () => []) {
   return new Elysia()
     .post(
       "/client",
@@ -122,7 +123,7 @@ export function clientRoutes(service: ClientService) {
               description: "Started; `token` is present when this call created the client",
               content: { "application/json": { schema: { ...NumberViewSchema, properties: { token: { type: "string", description: "The client token, shown once" }, ...NumberViewSchema.properties } } } },
             },
-            ...errorResponses(400, 401, 409, 413, 415, 422, 503),
+            ...errorResponses(400, 401, 409, 413, 415, 422, 429, 503),
           },
         },
       },
@@ -151,7 +152,7 @@ export function clientRoutes(service: ClientService) {
             { name: "number", in: "query", required: false, schema: { type: "string" }, example: "380955821319" },
             { name: "name", in: "query", required: false, schema: { type: "string" }, example: "acme" },
           ],
-          responses: { "200": { description: "State", content: { "application/json": { schema: NumberViewSchema } } }, ...errorResponses(400, 401, 404) },
+          responses: { "200": { description: "State", content: { "application/json": { schema: NumberViewSchema } } }, ...errorResponses(400, 401, 404, 429) },
         },
       },
     )
@@ -173,7 +174,7 @@ export function clientRoutes(service: ClientService) {
             "The way out of unauthorized, banned and duplicated.",
           security,
           requestBody: requestBody(UpdateInput, { number: "380955821319", path_session: "acme/new.session" }),
-          responses: { "200": { description: "The state reached", content: { "application/json": { schema: NumberViewSchema } } }, ...errorResponses(400, 401, 404, 409, 413, 422, 503) },
+          responses: { "200": { description: "The state reached", content: { "application/json": { schema: NumberViewSchema } } }, ...errorResponses(400, 401, 404, 409, 413, 422, 429, 503) },
         },
       },
     )
@@ -195,7 +196,7 @@ export function clientRoutes(service: ClientService) {
           description: "Stops only the named number; the client's other numbers keep running. The number stays known: POST starts it again.",
           security,
           parameters: [{ name: "number", in: "query", required: false, schema: { type: "string" }, description: "or in the body" }],
-          responses: { "200": { description: "Stopped", content: { "application/json": { schema: NumberViewSchema } } }, ...errorResponses(400, 401, 404) },
+          responses: { "200": { description: "Stopped", content: { "application/json": { schema: NumberViewSchema } } }, ...errorResponses(400, 401, 404, 429) },
         },
       },
     )
@@ -204,7 +205,7 @@ export function clientRoutes(service: ClientService) {
       ({ request }) =>
         handle(
           request,
-          () => json(200, { clients: service.adminOverview() }),
+          () => json(200, { clients: service.adminOverview(), warnings: warnings() }),
           service,
           true,
         ),
@@ -214,7 +215,7 @@ export function clientRoutes(service: ClientService) {
           summary: "Every client and number with its state",
           description: "Admin token only. Tokens and Planfix keys are never shown.",
           security,
-          responses: { "200": { description: "Clients" }, ...errorResponses(401) },
+          responses: { "200": { description: "Clients, and `warnings`: settings problems found at start (e.g. PUBLIC_URL unset)" }, ...errorResponses(401, 429) },
         },
       },
     );

@@ -10,8 +10,31 @@ const ASSETS: Record<string, { path: string; type: string }> = {
   "swagger-ui.css": { path: swaggerCss, type: "text/css; charset=utf-8" },
 };
 
+/**
+ * Swagger UI renders descriptions as Markdown with HTML allowed, so `<number>_<user id>` is taken for
+ * tags and vanishes. Angle brackets outside `code spans` are escaped as entities.
+ */
+export function escapeAngleBrackets(text: string): string {
+  return text
+    .split(/(`[^`]*`)/)
+    .map((part) => (part.startsWith("`") && part.endsWith("`") && part.length > 1 ? part : part.replaceAll("<", "&lt;").replaceAll(">", "&gt;")))
+    .join("");
+}
+
+/** A copy of the OpenAPI document with every description made safe for Markdown. */
+export function escapeDescriptions(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(escapeDescriptions);
+  if (node === null || typeof node !== "object") return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) out[k] = k === "description" && typeof v === "string" ? escapeAngleBrackets(v) : k === "example" || k === "examples" ? v : escapeDescriptions(v);
+  return out;
+}
+
 export function docs(version: string) {
   return new Elysia()
+    .onAfterHandle(({ request, response }) => {
+      if (new URL(request.url).pathname === "/docs/json" && response && typeof response === "object" && !(response instanceof Response)) return escapeDescriptions(response) as Record<string, unknown>;
+    })
     .get(
       "/docs/assets/:file",
       ({ params }) => {

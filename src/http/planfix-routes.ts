@@ -8,7 +8,8 @@ import { parsePlanfixWebhook } from "../planfix/index.ts";
 import type { ClientStore } from "../store/clients.ts";
 import type { FileStore } from "../store/files.ts";
 import { BodyError, readBodyText } from "./body.ts";
-import { errorResponses } from "./openapi-schemas.ts";
+import { fileHeaders } from "./file-headers.ts";
+import { planfixErrorResponses } from "./openapi-schemas.ts";
 import { json } from "./respond.ts";
 
 const invalid = (field: string, problem: string) => json(400, { error: "Invalid parameters", field, problem });
@@ -60,20 +61,20 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
                   type: "object",
                   required: ["cmd", "token", "messageId"],
                   properties: {
-                    cmd: { type: "string", enum: ["newMessage"] },
-                    providerId: { type: "string" },
+                    cmd: { type: "string", enum: ["newMessage"], description: "newMessage: an employee wrote in the Planfix chat" },
+                    providerId: { type: "string", description: "The providerId of the Planfix integration (planfix-telegram or the number's provider_id)" },
                     token: { type: "string", description: "The client token" },
                     chatId: { type: "string", description: "As we gave it: <number>_<telegram user id>. Absent on a first message." },
                     channel: { type: "string", description: "The number (optional when chatId is given)" },
-                    message: { type: "string" },
-                    messageId: { type: "string" },
-                    userName: { type: "string" },
-                    userLastName: { type: "string" },
-                    contactPhone: { type: "string" },
-                    telegramUserName: { type: "string" },
-                    telegramUserId: { type: "string" },
+                    message: { type: "string", description: "The text, sent first (split at 4,096 characters); may be empty when there are attachments" },
+                    messageId: { type: "string", description: "Planfix's id of the message: the same id again sends nothing new and gets the same answer" },
+                    userName: { type: "string", description: "The employee's first name (not shown in Telegram)" },
+                    userLastName: { type: "string", description: "The employee's last name (not shown in Telegram)" },
+                    contactPhone: { type: "string", description: "The contact's phone, looked up in Telegram for a first message (no chatId)" },
+                    telegramUserName: { type: "string", description: "The contact's Telegram @username, looked up for a first message (no chatId)" },
+                    telegramUserId: { type: "string", description: "The contact's Telegram user id (digits), the recipient when there is no chatId" },
                     "attachments[name]": { type: "string", description: "Repeated, paired in order with attachments[url]" },
-                    "attachments[url]": { type: "string" },
+                    "attachments[url]": { type: "string", description: "Where the appliance downloads the file (up to MAX_FILE_MB), paired in order with attachments[name]" },
                   },
                 },
                 example: { cmd: "newMessage", providerId: "planfix-telegram", token: "<client token>", chatId: "380955821319_6800630955", message: "Hello!", messageId: "50345842" },
@@ -82,7 +83,7 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
           },
           responses: {
             "200": { description: "Accepted", content: { "application/json": { schema: { type: "object", properties: { chatId: { type: "string" }, contactId: { type: "string" } } } } } },
-            ...errorResponses(400, 401, 409, 413),
+            ...planfixErrorResponses(400, 401, 409, 413),
           },
         },
       },
@@ -94,9 +95,7 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
         // "%" in it (a file called "100% done.pdf") into a URIError, and accept double-encoded links.
         const f = deps.files.find(params.id, params.name);
         if (!f) return json(404, { error: "file not found or expired" });
-        return new Response(Bun.file(f.fullPath), {
-          headers: { "content-type": f.mimeType, "content-length": String(f.size), "content-disposition": `inline; filename*=UTF-8''${encodeURIComponent(f.name)}` },
-        });
+        return new Response(Bun.file(f.fullPath), { headers: fileHeaders(f) });
       },
       {
         detail: {

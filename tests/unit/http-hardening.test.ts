@@ -6,10 +6,17 @@ import { copyFileSync, linkSync, symlinkSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { ADMIN, startApiHarness, startBody as start } from "../support/api-harness.ts";
+import { AuthThrottle } from "../../src/http/auth-throttle.ts";
+import { nonIntegerLiteralsAsText } from "../../src/http/body.ts";
+import { asciiFileName, fileHeaders } from "../../src/http/file-headers.ts";
+import { createLogger } from "../../src/log.ts";
 
 type Harness = Awaited<ReturnType<typeof startApiHarness>>;
-let h: Harness;
-afterEach(async () => h && (await h.close()));
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
 
 const failedRequests = (h: Harness) => h.lines.filter((l) => l.includes('"msg":"request failed"'));
 
@@ -122,5 +129,45 @@ describe("hostile requests", () => {
     const own = await h.call("PUT", "/client", { number: "380955821319", path_session: "acme/link.txt" }, a.json.token);
     expect(own.status).toBe(200);
     expect(own.json.state).toBe("online");
+  });
+});
+
+describe("edge helpers", () => {
+  test("failed token checks: 429 after the limit within a minute, free again a minute after; one log line a minute", async () => {
+    let now = 1_000_000;
+    const lines: string[] = [];
+    const t = new AuthThrottle(3, createLogger("info", {}, (l) => lines.push(l)), () => now);
+    for (let i = 0; i < 3; i++) {
+      expect(t.retryAfterSeconds("1.2.3.4")).toBe(0);
+      t.fail("1.2.3.4");
+      now += 1000;
+    }
+    expect(t.retryAfterSeconds("1.2.3.4")).toBe(57); // the first failure (3 s ago) leaves the window at 60 s
+    expect(t.retryAfterSeconds("5.6.7.8")).toBe(0); // per address
+    now += 57_000;
+    expect(t.retryAfterSeconds("1.2.3.4")).toBe(0);
+    // The first failure was logged at once; the rest wait for the minute (a timer, unref'd).
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: "warn", msg: "failed token checks", failures: 1 });
+    t.stop();
+    const off = new AuthThrottle(0, createLogger("info", {}, (l) => lines.push(l)), () => now);
+    for (let i = 0; i < 50; i++) off.fail("9.9.9.9");
+    expect(off.retryAfterSeconds("9.9.9.9")).toBe(0);
+  });
+
+  test("decimal and exponent number literals keep their text; integers and strings stay as they are", () => {
+    expect(JSON.parse(nonIntegerLiteralsAsText('{"number":380950000001.0,"n":1e12,"s":"2.5 \\" 3.5","i":7,"a":[-1.5]}'))).toEqual({ number: "380950000001.0", n: "1e12", s: '2.5 " 3.5', i: 7, a: ["-1.5"] });
+  });
+
+  test("/files headers: inert media inline, everything else a download; always nosniff and sandboxed", () => {
+    const html = fileHeaders({ name: "page.html", mimeType: "text/html", size: 5 });
+    expect(html["content-disposition"]).toStartWith("attachment;");
+    expect(html["x-content-type-options"]).toBe("nosniff");
+    expect(html["content-security-policy"]).toBe("sandbox; default-src 'none'");
+    expect(fileHeaders({ name: "a.svg", mimeType: "image/svg+xml", size: 1 })["content-disposition"]).toStartWith("attachment;");
+    expect(fileHeaders({ name: "a.jpg", mimeType: "image/jpeg", size: 1 })["content-disposition"]).toStartWith("inline;");
+    expect(fileHeaders({ name: "x", mimeType: "text/html\r\nset-cookie: a=b", size: 1 })["content-type"]).toBe("application/octet-stream");
+    expect(fileHeaders({ name: "Звіт (1).pdf", mimeType: "application/pdf", size: 1 })["content-disposition"]).toBe(`attachment; filename="____ (1).pdf"; filename*=UTF-8''%D0%97%D0%B2%D1%96%D1%82%20%281%29.pdf`);
+    expect(asciiFileName("café.txt")).toBe("cafe.txt");
   });
 });
