@@ -21,6 +21,8 @@ export interface Settings {
   maxFileBytes: number;
   retryCapMs: number;
   offlineGiveUpMs: number;
+  mediaMaxBytes: number;
+  minFreeDiskBytes: number;
 }
 
 interface Option {
@@ -46,6 +48,8 @@ export const OPTIONS: readonly Option[] = [
   { env: "MAX_FILE_MB", help: "largest file bridged in either direction, in MB", default: "50" },
   { env: "RETRY_CAP_SECONDS", help: "longest pause between two delivery attempts (retries go on for 72 h)", default: "60" },
   { env: "OFFLINE_GIVE_UP_MINUTES", help: "how long a message for Telegram waits for its number to come online", default: "15" },
+  { env: "MEDIA_MAX_GB", help: "total media from Telegram kept for Planfix, in GB; the oldest files expire first", default: "10" },
+  { env: "MIN_FREE_DISK_MB", help: "free space left on the data disk; below it incoming media is not kept", default: "512" },
 ];
 
 export class SettingsError extends Error {}
@@ -120,5 +124,7 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
     maxFileBytes: Math.round(positiveNumber(raw, "MAX_FILE_MB", 50, false) * 1024 * 1024),
     retryCapMs: positiveNumber(raw, "RETRY_CAP_SECONDS", 60, false) * 1000,
     offlineGiveUpMs: positiveNumber(raw, "OFFLINE_GIVE_UP_MINUTES", 15, false) * 60_000,
+    mediaMaxBytes: Math.round(positiveNumber(raw, "MEDIA_MAX_GB", 10, false) * 1024 ** 3),
+    minFreeDiskBytes: Math.round(positiveNumber(raw, "MIN_FREE_DISK_MB", 512, false) * 1024 * 1024),
   };
 }

@@ -2,6 +2,7 @@
 import { Elysia, type AnyElysia } from "elysia";
 import type { ClientService } from "../accounts/service.ts";
 import type { Logger } from "../log.ts";
+import { isDiskFull, type DiskReport } from "../store/disk.ts";
 import { clientRoutes } from "./client-routes.ts";
 import { docs } from "./docs.ts";
 import { errorResponse, json } from "./respond.ts";
@@ -11,6 +12,8 @@ export interface AppDeps {
   log: Logger;
   version: string;
   extraRoutes?: AnyElysia[];
+  /** The data disk's state for /health (free space, media kept, what is wrong). */
+  disk?: { report(): DiskReport; noteFull(): void };
 }
 
 export function buildApp(deps: AppDeps) {
@@ -25,10 +28,18 @@ export function buildApp(deps: AppDeps) {
       }
       if (code === "PARSE") return errorResponse(400, "body could not be parsed", "body");
       if (code === "VALIDATION") return errorResponse(400, "invalid request");
+      // Nothing was stored: a 503 makes the sender (Planfix) retry later instead of losing the message.
+      if (isDiskFull(error)) {
+        deps.disk?.noteFull();
+        deps.log.error("request refused: disk full", { path: pathOf(request.url) });
+        return json(503, { error: "disk full", problem: "the appliance's disk is full; nothing was stored, retry later" }, { "retry-after": "60" });
+      }
       deps.log.error("request failed", { error: error instanceof Error ? error : String(error) });
       return errorResponse(500, "internal error");
     })
-    .get("/health", () => json(200, { status: "ok", version: deps.version }), { detail: { tags: ["operator"], summary: "Liveness" } })
+    .get("/health", () => json(200, { status: "ok", version: deps.version, ...(deps.disk ? { disk: deps.disk.report() } : {}) }), {
+      detail: { tags: ["operator"], summary: "Liveness", description: "`disk`: free space and media kept; `disk.ok` false with `disk.problem` saying what is wrong (disk nearly full, writes failing)." },
+    })
     .use(docs(deps.version))
     .use(clientRoutes(deps.service));
   for (const r of deps.extraRoutes ?? []) app = app.use(r) as unknown as typeof app;
