@@ -99,21 +99,30 @@ app.listen({ port: settings.port, hostname: settings.host, maxRequestBodySize: N
 log.info("listening", { host: settings.host, port: settings.port, version, dataDir: settings.dataDir, telegramEndpoint: settings.telegramEndpoint });
 if (!settings.telegramApiId || !settings.telegramApiHash) log.warn("TELEGRAM_API_ID / TELEGRAM_API_HASH are not set: numbers cannot start until they are");
 
-void pool.restore(clients.allAccounts()).catch((e) => log.error("restore failed", { error: errorText(e) }));
+// On a full disk the restore cannot record anything: it is tried again until there is room (numbers
+// not started yet leave their messages waiting in Telegram, so nothing is lost meanwhile).
+const restore = (): void =>
+  void pool.restore(clients.allAccounts()).catch((e) => {
+    if (!isDiskFull(e)) return log.error("restore failed", { error: errorText(e) });
+    disk.noteFull();
+    log.error("numbers not started yet: the disk is full; trying again in 10 s", { error: errorText(e) });
+    if (!stopping) setTimeout(restore, 10_000);
+  });
+restore();
 // What was accepted before a stop or a crash is delivered now (Planfix-bound items need no Telegram).
 inbound.resumeAll();
 outbound.resumeAll();
 const sweeper = setInterval(() => files.sweep(), 3600_000);
 
 // The disk's state: one line at start when something is wrong, then one line whenever that changes.
-let diskProblem = disk.problem();
-if (diskProblem) log.error(diskProblem, { dataDir: settings.dataDir });
+let diskState = disk.status();
+if (diskState.problem) log.error(diskState.problem, { dataDir: settings.dataDir });
 const diskCheck = setInterval(() => {
-  const now = disk.problem();
-  if (now === diskProblem) return;
-  if (now) log.error(now, { dataDir: settings.dataDir });
+  const now = disk.status();
+  if (now.kind === diskState.kind) return;
+  if (now.problem) log.error(now.problem, { dataDir: settings.dataDir });
   else log.info("disk space is sufficient again", { dataDir: settings.dataDir, freeMb: mbOf(disk.freeBytes() ?? 0) });
-  diskProblem = now;
+  diskState = now;
 }, 30_000);
 
 // A write that found the disk full (SQLite or a file) where nobody awaited it must not end the process:

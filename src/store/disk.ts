@@ -57,15 +57,21 @@ export class DiskWatch {
 
   /** The problem with the disk now, in words; null when there is none. */
   problem(): string | null {
+    return this.status().problem;
+  }
+
+  /** `kind` changes only when the situation does (not with every megabyte), for logging changes once. */
+  status(): { kind: "ok" | "low" | "failing" | "low+failing"; problem: string | null } {
     const free = this.freeBytes();
     // A failed write stays reported for a minute, unless space has been freed since.
     const f = this.lastFull;
     const failing = f !== null && Date.now() - f.at < 60_000 && (free === null || f.free === null || free < f.free + 1048576);
     const failingText = "writes are failing: new messages are not accepted until space is freed";
     if (free !== null && free < this.minFreeBytes) {
-      return `disk nearly full: ${mbOf(free)} MB free in ${this.dir}, below MIN_FREE_DISK_MB (${mbOf(this.minFreeBytes)} MB); incoming media is not kept${failing ? `; ${failingText}` : ""}`;
+      const problem = `disk nearly full: ${mbOf(free)} MB free in ${this.dir}, below MIN_FREE_DISK_MB (${mbOf(this.minFreeBytes)} MB); incoming media is not kept${failing ? `; ${failingText}` : ""}`;
+      return { kind: failing ? "low+failing" : "low", problem };
     }
-    return failing ? `disk full in ${this.dir}: ${failingText}` : null;
+    return failing ? { kind: "failing", problem: `disk full in ${this.dir}: ${failingText}` } : { kind: "ok", problem: null };
   }
 
   report(media: { bytes: number; maxBytes: number }): DiskReport {
