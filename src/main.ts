@@ -163,7 +163,12 @@ async function shutdown(signal: string): Promise<void> {
     log.warn("stopping with deliveries still in flight; they are retried after the next start", { waitedMs: STOP_DELIVERIES_MS });
   }
   if (!(await within(STOP_TELEGRAM_MS, pool.stopAll()))) log.warn("Telegram connections did not close in time; exiting anyway", { waitedMs: STOP_TELEGRAM_MS });
-  db.$client.close();
+  try {
+    db.$client.close();
+  } catch (e) {
+    // On a full disk the final checkpoint can fail: the WAL is replayed at the next start.
+    log.warn("database not closed cleanly", { error: errorText(e) });
+  }
   pidLock.release();
   log.info("stopped");
   process.exit(0);

@@ -68,10 +68,10 @@ export class DiskWatch {
     const failing = f !== null && Date.now() - f.at < 60_000 && (free === null || f.free === null || free < f.free + 1048576);
     const failingText = "writes are failing: new messages are not accepted until space is freed";
     if (free !== null && free < this.minFreeBytes) {
-      const problem = `disk nearly full: ${mbOf(free)} MB free in ${this.dir}, below MIN_FREE_DISK_MB (${mbOf(this.minFreeBytes)} MB); incoming media is not kept${failing ? `; ${failingText}` : ""}`;
+      const problem = `disk nearly full: ${mbOf(free)} MB free, below MIN_FREE_DISK_MB (${mbOf(this.minFreeBytes)} MB); incoming media is not kept${failing ? `; ${failingText}` : ""}`;
       return { kind: failing ? "low+failing" : "low", problem };
     }
-    return failing ? { kind: "failing", problem: `disk full in ${this.dir}: ${failingText}` } : { kind: "ok", problem: null };
+    return failing ? { kind: "failing", problem: `disk full: ${failingText}` } : { kind: "ok", problem: null };
   }
 
   report(media: { bytes: number; maxBytes: number }): DiskReport {

@@ -88,7 +88,7 @@ describe("MIN_FREE_DISK_MB", () => {
     const w = new DiskWatch("/data", 512 * 1048576, () => 100 * 1048576);
     const r = w.report({ bytes: 0, maxBytes: 1024 ** 3 });
     expect(r.ok).toBe(false);
-    expect(r.problem).toBe("disk nearly full: 100 MB free in /data, below MIN_FREE_DISK_MB (512 MB); incoming media is not kept");
+    expect(r.problem).toBe("disk nearly full: 100 MB free, below MIN_FREE_DISK_MB (512 MB); incoming media is not kept");
     w.noteFull();
     expect(w.problem()).toContain("writes are failing");
     expect(new DiskWatch("/data", 512 * 1048576, () => 600 * 1048576).report({ bytes: 0, maxBytes: 1 }).ok).toBe(true);
