@@ -152,6 +152,9 @@ describe("a full disk (12 MiB tmpfs)", () => {
     expect(w.app.proc?.exitCode ?? null).toBeNull();
     expect((await health()).disk.problem).toMatch(/writes are failing/);
     expect(texts()).not.toContain("while full, stopped");
+    // A stop on the full disk is still clean, and it starts again on it.
+    expect(await w.app.stop()).toBe(0);
+    await w.app.start();
 
     rmSync(join(w.dataDir, "filler-1"));
     rmSync(join(w.dataDir, "filler-2"));
