@@ -43,7 +43,11 @@ export class FileStore {
     // Media of every client: not for other local users (also covers files written before umask was set).
     chmodSync(dir, 0o700);
     this.removeLeftovers();
-    this.total = this.db.select({ n: sql<number>`coalesce(sum(${files.size}), 0)` }).from(files).get()?.n ?? 0;
+    this.total = this.countTotal();
+  }
+
+  private countTotal(): number {
+    return this.db.select({ n: sql<number>`coalesce(sum(${files.size}), 0)` }).from(files).get()?.n ?? 0;
   }
 
   /** Bytes of media kept now, and the limit. */
@@ -105,11 +109,15 @@ export class FileStore {
   sweep(now = Date.now()): number {
     const expired = this.db.select().from(files).where(lte(files.expiresAt, now)).all();
     for (const f of expired) this.forget(f);
+    this.total = this.countTotal();
     return expired.length;
   }
 
   /** MEDIA_MAX_GB: the oldest files expire first until `size` more bytes fit. */
   private makeRoom(size: number): void {
+    // The running total can only be too high (rows of a removed number are deleted elsewhere): count
+    // again before expiring anything for it.
+    if (this.total + size > this.limits.maxTotalBytes) this.total = this.countTotal();
     while (this.total + size > this.limits.maxTotalBytes) {
       const oldest = this.db.select().from(files).orderBy(asc(files.createdAt), sql`rowid`).limit(64).all();
       if (oldest.length === 0) break;

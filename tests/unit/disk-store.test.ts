@@ -63,6 +63,16 @@ describe("MEDIA_MAX_GB", () => {
     expect(readdirSync(join(dir, "files"))).toEqual([a.id]);
   });
 
+  test("rows deleted elsewhere (a number removed for good) free their room: nothing is expired needlessly", () => {
+    const s = setup({ maxTotalBytes: 2500 });
+    const a = s.files.save(null, "a.bin", "x/y", bytes(1000));
+    const b = s.files.save(null, "b.bin", "x/y", bytes(1000));
+    s.db.$client.query("DELETE FROM files WHERE id = ?").run(b.id);
+    s.files.save(null, "c.bin", "x/y", bytes(1000));
+    expect(s.files.find(a.id, "a.bin")).not.toBeNull();
+    expect(s.files.usage().bytes).toBe(2000);
+  });
+
   test("the total survives a restart (counted from the database)", () => {
     const s = setup({ maxTotalBytes: 2000 });
     const a = s.files.save(null, "a.bin", "x/y", bytes(1200));
