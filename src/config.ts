@@ -28,6 +28,8 @@ export interface Settings {
   authFailuresPerMinute: number;
   /** Problems worth a warning that do not stop the start (logged once, shown on /health and /admin/clients). */
   warnings: string[];
+  mediaMaxBytes: number;
+  minFreeDiskBytes: number;
 }
 
 /** The shortest admin token accepted: a short one can be guessed. */
@@ -62,6 +64,8 @@ export const OPTIONS: readonly Option[] = [
   { env: "AUTH_FAILURES_PER_MINUTE", help: "failed token checks per minute from one address before it gets 429; 0 turns this off", default: "10" },
   { env: "OFFLINE_GIVE_UP_MINUTES", help: "how long a message for Telegram waits for its number to come online", default: "15" },
   { env: "PLANFIX_KEY_RETRY_SECONDS", help: "how often a number's queue held by a refused Planfix key (401) is tried again", default: "300" },
+  { env: "MEDIA_MAX_GB", help: "total media from Telegram kept for Planfix, in GB; the oldest files expire first", default: "10" },
+  { env: "MIN_FREE_DISK_MB", help: "free space left on the data disk; below it incoming media is not kept", default: "512" },
 ];
 
 export class SettingsError extends Error {}
@@ -171,5 +175,7 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
     planfixKeyRetryMs: positiveNumber(raw, "PLANFIX_KEY_RETRY_SECONDS", 300, false) * 1000,
     authFailuresPerMinute: raw.AUTH_FAILURES_PER_MINUTE?.trim() === "0" ? 0 : positiveNumber(raw, "AUTH_FAILURES_PER_MINUTE", 10),
     warnings,
+    mediaMaxBytes: Math.round(positiveNumber(raw, "MEDIA_MAX_GB", 10, false) * 1024 ** 3),
+    minFreeDiskBytes: Math.round(positiveNumber(raw, "MIN_FREE_DISK_MB", 512, false) * 1024 * 1024),
   };
 }

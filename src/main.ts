@@ -1,5 +1,5 @@
 // Entry point: settings → store → account pool → HTTP; brings running numbers back; shuts down on signals.
-import { mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { AccountPool } from "./accounts/pool.ts";
 import { bridgeHooks, ConnectionRegistry } from "./bridge/bridge.ts";
@@ -19,9 +19,10 @@ import { buildCommit } from "./build-commit.macro.ts" with { type: "macro" };
 import { helpText, loadSettings, MIN_ADMIN_TOKEN_LENGTH, SettingsError, type Settings } from "./config.ts";
 import { buildApp } from "./http/app.ts";
 import { createLogger, errorText } from "./log.ts";
-import { acquirePidLock } from "./pid-lock.ts";
+import { acquirePidLock, type PidLock } from "./pid-lock.ts";
 import { ClientStore } from "./store/clients.ts";
-import { openDb } from "./store/db.ts";
+import { openDb, type Db } from "./store/db.ts";
+import { DiskWatch, isDiskFull, mbOf } from "./store/disk.ts";
 import { PeerStore } from "./store/peers.ts";
 import { createGramjsConnector } from "./telegram/connector.ts";
 import pkg from "../package.json" with { type: "json" };
@@ -48,15 +49,26 @@ try {
 
 const log = createLogger(settings.logLevel);
 const version = pkg.version;
+// Everything written from here on (database, WAL, media, admin token) is for this user only.
+process.umask(0o077);
 
+let pidLock: PidLock;
 try {
-  acquirePidLock(join(settings.dataDir, "appliance.pid"));
+  pidLock = acquirePidLock(join(settings.dataDir, "appliance.pid"));
 } catch (e) {
   log.error("cannot start", { error: errorText(e) });
   process.exit(1);
 }
+restrictModes(settings.dataDir);
 
-const db = openDb(join(settings.dataDir, "planfix-telegram.db"));
+const disk = new DiskWatch(settings.dataDir, settings.minFreeDiskBytes);
+let db: Db;
+try {
+  db = openDb(join(settings.dataDir, "planfix-telegram.db"));
+} catch (e) {
+  log.error(isDiskFull(e) ? `cannot open the database: the disk is full (${mbOf(disk.freeBytes() ?? 0)} MB free in ${settings.dataDir}); free some space and start again` : "cannot open the database", { error: errorText(e) });
+  process.exit(1);
+}
 const clients = new ClientStore(db);
 const peers = new PeerStore(db);
 let adminToken: string;
@@ -72,7 +84,7 @@ mkdirSync(settings.sessionsDir, { recursive: true, mode: 0o700 });
 
 const jobs = new JobStore(db);
 const outbox = new OutboxStore(db);
-const files = new FileStore(db, join(settings.dataDir, "files"), settings.fileTtlDays * 86_400_000);
+const files = new FileStore(db, join(settings.dataDir, "files"), settings.fileTtlDays * 86_400_000, { maxTotalBytes: settings.mediaMaxBytes, disk });
 const registry = new ConnectionRegistry();
 const retry = { ...DEFAULT_RETRY, capMs: settings.retryCapMs, pauseRetryMs: settings.planfixKeyRetryMs };
 const connection = (id: number) => registry.get(id);
@@ -97,7 +109,7 @@ const pool = new AccountPool(
 const queues = new QueueService({ outbox, jobs, inbound, outbound });
 const service = new ClientService(clients, pool, { sessionsDir: settings.sessionsDir, apiId: settings.telegramApiId, apiHash: settings.telegramApiHash, startTimeoutMs: settings.startTimeoutMs, adminToken, filesDir: join(settings.dataDir, "files") }, log, queues);
 
-const app = buildApp({ service, log, version, commit, warnings: settings.warnings, authFailuresPerMinute: settings.authFailuresPerMinute, extraRoutes: [planfixRoutes({ clients, outbound, files, log }), queueRoutes(service, queues)] });
+const app = buildApp({ service, log, version, commit, warnings: settings.warnings, authFailuresPerMinute: settings.authFailuresPerMinute, extraRoutes: [planfixRoutes({ clients, outbound, files, log }), queueRoutes(service, queues)], disk: { report: () => disk.report(files.usage()), noteFull: () => disk.noteFull() } });
 // The routes cap bodies themselves (1 MiB, declared or streamed, never buffered beyond that) and answer
 // 413 in JSON. Bun's own limit would answer a bare 413 with no body before any route sees the request,
 // so it is set out of the way.
@@ -113,11 +125,45 @@ log.info("listening", { host: settings.host, port: settings.port, version, commi
 for (const warning of settings.warnings) log.warn(warning);
 if (!settings.telegramApiId || !settings.telegramApiHash) log.warn("TELEGRAM_API_ID / TELEGRAM_API_HASH are not set: numbers cannot start until they are");
 
-void pool.restore(clients.allAccounts()).catch((e) => log.error("restore failed", { error: errorText(e) }));
+// On a full disk the restore cannot record anything: it is tried again until there is room (numbers
+// not started yet leave their messages waiting in Telegram, so nothing is lost meanwhile).
+const restore = (): void =>
+  void pool.restore(clients.allAccounts()).catch((e) => {
+    if (!isDiskFull(e)) return log.error("restore failed", { error: errorText(e) });
+    disk.noteFull();
+    log.error("numbers not started yet: the disk is full; trying again in 10 s", { error: errorText(e) });
+    if (!stopping) setTimeout(restore, 10_000);
+  });
+restore();
 // What was accepted before a stop or a crash is delivered now (Planfix-bound items need no Telegram).
 inbound.resumeAll();
 outbound.resumeAll();
 const sweeper = setInterval(() => files.sweep(), 3600_000);
+
+// The disk's state: one line at start when something is wrong, then one line whenever that changes.
+let diskState = disk.status();
+if (diskState.problem) log.error(diskState.problem, { dataDir: settings.dataDir });
+const diskCheck = setInterval(() => {
+  const now = disk.status();
+  if (now.kind === diskState.kind) return;
+  if (now.problem) log.error(now.problem, { dataDir: settings.dataDir });
+  else log.info("disk space is sufficient again", { dataDir: settings.dataDir, freeMb: mbOf(disk.freeBytes() ?? 0) });
+  diskState = now;
+}, 30_000);
+
+// A write that found the disk full (SQLite or a file) where nobody awaited it must not end the process:
+// nothing was acknowledged, and it goes on once space is freed. Anything else still ends it.
+const stray = (e: unknown) => {
+  if (isDiskFull(e)) {
+    disk.noteFull();
+    log.error("a write failed: the disk is full; nothing unstored was acknowledged", { error: errorText(e) });
+    return;
+  }
+  log.error("crashed", { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+  process.exit(1);
+};
+process.on("uncaughtException", stray);
+process.on("unhandledRejection", stray);
 
 /** Resolves true when `p` settles within `ms`, false when it is still running then. */
 const within = (ms: number, p: Promise<unknown>): Promise<boolean> =>
@@ -137,14 +183,37 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   log.info("shutting down", { signal });
   clearInterval(sweeper);
+  clearInterval(diskCheck);
   await within(STOP_HTTP_MS, app.stop());
   if (!(await within(STOP_DELIVERIES_MS, Promise.all([inbound.stop(), outbound.stop()])))) {
     log.warn("stopping with deliveries still in flight; they are retried after the next start", { waitedMs: STOP_DELIVERIES_MS });
   }
   if (!(await within(STOP_TELEGRAM_MS, pool.stopAll()))) log.warn("Telegram connections did not close in time; exiting anyway", { waitedMs: STOP_TELEGRAM_MS });
-  db.$client.close();
+  try {
+    db.$client.close();
+  } catch (e) {
+    // On a full disk the final checkpoint can fail: the WAL is replayed at the next start.
+    log.warn("database not closed cleanly", { error: errorText(e) });
+  }
+  pidLock.release();
   log.info("stopped");
   process.exit(0);
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
+
+/** Folders 0700 and secrets 0600, also when an older version (or a wider umask) created them. */
+function restrictModes(dataDir: string): void {
+  for (const [path, mode] of [
+    [dataDir, 0o700],
+    [join(dataDir, "files"), 0o700],
+    [join(dataDir, "admin-token"), 0o600],
+    [join(dataDir, "appliance.pid"), 0o600],
+  ] as const) {
+    try {
+      if (existsSync(path)) chmodSync(path, mode);
+    } catch (e) {
+      log.warn("cannot restrict the mode of a file", { path, error: errorText(e) });
+    }
+  }
+}

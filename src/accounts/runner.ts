@@ -87,7 +87,12 @@ export class AccountRunner {
   private setState(state: AccountState, reason: string | null, floodUntil: number | null = null): void {
     const changed = state !== this.state;
     this.state = state;
-    this.deps.clients.setState(this.accountId, { state, stateReason: reason, floodUntil });
+    try {
+      this.deps.clients.setState(this.accountId, { state, stateReason: reason, floodUntil });
+    } catch (e) {
+      // A full disk must not end the loop: it reconnects (and stores nothing it cannot) until space is freed.
+      this.log.warn("state not stored", { state, error: errorText(e) });
+    }
     if (changed) {
       const fields: Record<string, unknown> = { state };
       if (reason) fields.reason = reason;

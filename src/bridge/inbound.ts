@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { TelegramFailure } from "../domain/telegram-port.ts";
 import { PlanfixClient, type NewMessageCommand, type MessageStatusCommand, type PlanfixFailure, type PlanfixOutcome } from "../planfix/index.ts";
 import type { Account, ClientStore } from "../store/clients.ts";
-import type { FileStore } from "../store/files.ts";
+import { MediaNotKept, type FileStore } from "../store/files.ts";
 import type { JobStore } from "../store/jobs.ts";
 import type { OutboxRow, OutboxStore } from "../store/outbox.ts";
 import type { PeerStore } from "../store/peers.ts";
@@ -237,11 +237,15 @@ export class InboundBridge {
         text = joinText(text, `[${m.fileName}: ${mb(m.size)} MB, over the ${mb(this.deps.maxFileBytes)} MB limit — not transferred]`);
       } else {
         try {
+          // MEDIA_MAX_GB / MIN_FREE_DISK_MB: the message still goes to Planfix, with a note instead of the file.
+          const refused = this.deps.files.refusal(m.size ?? 0);
+          if (refused) throw new MediaNotKept(refused);
           const bytes = await conn.downloadMedia(m, this.deps.maxFileBytes);
           const f = this.deps.files.save(account.id, m.fileName, m.mimeType, bytes);
           attachments.push({ name: f.name, url: this.fileUrl(f.id, f.name) });
         } catch (e) {
-          if (/limit|too (big|large)|larger/i.test(errorText(e))) text = joinText(text, `[${m.fileName}: over the ${mb(this.deps.maxFileBytes)} MB limit — not transferred]`);
+          if (e instanceof MediaNotKept) text = joinText(text, `[${m.fileName}: not transferred — ${e.reason}]`);
+          else if (/limit|too (big|large)|larger/i.test(errorText(e))) text = joinText(text, `[${m.fileName}: over the ${mb(this.deps.maxFileBytes)} MB limit — not transferred]`);
           // Gone for good (deleted in Telegram before we fetched it): a note, so the text still reaches Planfix and the chat moves on.
           else if (isMediaGone(e)) text = joinText(text, `[${m.fileName}: no longer available in Telegram — not transferred]`);
           else throw e;

@@ -4,6 +4,7 @@ import type { ClientService } from "../accounts/service.ts";
 import type { Logger } from "../log.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import { authGuard } from "./auth-guard.ts";
+import { isDiskFull, type DiskReport } from "../store/disk.ts";
 import { clientRoutes } from "./client-routes.ts";
 import { docs } from "./docs.ts";
 import { ErrorBody } from "./openapi-schemas.ts";
@@ -20,6 +21,8 @@ export interface AppDeps {
   /** Failed token checks per minute from one address before 429; 0 = off. Default 10. */
   authFailuresPerMinute?: number;
   extraRoutes?: AnyElysia[];
+  /** The data disk's state for /health (free space, media kept, what is wrong). */
+  disk?: { report(): DiskReport; noteFull(): void };
 }
 
 export function buildApp(deps: AppDeps) {
@@ -35,16 +38,22 @@ export function buildApp(deps: AppDeps) {
       }
       if (code === "PARSE") return errorResponse(400, "body could not be parsed", "body");
       if (code === "VALIDATION") return errorResponse(400, "invalid request");
+      // Nothing was stored: a 503 makes the sender (Planfix) retry later instead of losing the message.
+      if (isDiskFull(error)) {
+        deps.disk?.noteFull();
+        deps.log.error("request refused: disk full", { path: pathOf(request.url) });
+        return json(503, { error: "disk full", problem: "the appliance's disk is full; nothing was stored, retry later" }, { "retry-after": "60" });
+      }
       deps.log.error("request failed", { error: error instanceof Error ? error : String(error) });
       return errorResponse(500, "internal error");
     })
     .use(authGuard({ failuresPerMinute: deps.authFailuresPerMinute ?? 10, log: deps.log }))
     .get("/", () => new Response(null, { status: 302, headers: { location: "/docs" } }), { detail: { hide: true } })
-    .get("/health", () => json(200, { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: warnings }), {
+    .get("/health", () => json(200, { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: warnings, ...(deps.disk ? { disk: deps.disk.report() } : {}) }), {
       detail: {
         tags: ["operator"],
         summary: "Liveness",
-        description: "No token needed. `warnings` lists settings problems found at start (e.g. PUBLIC_URL unset while listening on every address), empty when there are none.",
+        description: "No token needed. `warnings` lists settings problems found at start (e.g. PUBLIC_URL unset while listening on every address), empty when there are none. `disk`: free space and media kept; `disk.ok` false with `disk.problem` saying what is wrong (disk nearly full, writes failing).",
         responses: {
           "200": {
             description: "The appliance is up",
@@ -57,6 +66,10 @@ export function buildApp(deps: AppDeps) {
                     version: { type: "string" },
                     commit: { type: "string", description: "git commit the binary was built from" },
                     warnings: { type: "array", items: { type: "string" } },
+                    disk: {
+                      type: "object",
+                      properties: { ok: { type: "boolean" }, free_mb: { type: "number" }, min_free_mb: { type: "number" }, media_mb: { type: "number" }, media_max_mb: { type: "number" }, problem: { type: "string" } },
+                    },
                   },
                 },
                 example: { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: [] },

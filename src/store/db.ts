@@ -2,7 +2,7 @@
 import { Database } from "bun:sqlite";
 import { sql } from "drizzle-orm";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { embeddedMigrations } from "./migrations.macro.ts" with { type: "macro" };
 import * as schema from "./schema.ts";
@@ -50,17 +50,25 @@ export function flushWrites(db: Db): void {
 }
 
 export function openDb(file: string): Db {
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const sqlite = new Database(file, { create: true, strict: true });
-  // WAL: readers never block the writer; synchronous=NORMAL in WAL still survives a process kill -9.
-  sqlite.exec("PRAGMA journal_mode = WAL");
-  sqlite.exec("PRAGMA synchronous = NORMAL");
-  sqlite.exec("PRAGMA foreign_keys = ON");
-  sqlite.exec("PRAGMA busy_timeout = 5000");
   // Only this process ever opens the database (the pid lock refuses a second appliance), so it keeps the
   // file lock instead of taking and dropping it on every statement: reads ~4× and writes ~1.3× cheaper.
   // The cost: nothing else can open the file while the appliance runs (stop it to inspect the database).
+  // Set before WAL is first used, so the WAL index lives in memory and no -shm file is ever needed: a
+  // -shm that cannot grow on a full disk (SQLITE_IOERR_SHMSIZE) used to stop the appliance from starting.
   sqlite.exec("PRAGMA locking_mode = EXCLUSIVE");
+  // WAL: readers never block the writer. synchronous=FULL fsyncs the WAL at every commit, so what was
+  // acknowledged (a webhook's 200, Telegram's update state moving on) survives a power loss, not only
+  // kill -9; writeSoon keeps that to one fsync per event-loop turn.
+  sqlite.exec("PRAGMA journal_mode = WAL");
+  sqlite.exec("PRAGMA synchronous = FULL");
+  sqlite.exec("PRAGMA foreign_keys = ON");
+  sqlite.exec("PRAGMA busy_timeout = 5000");
+  // Every Planfix key is in here: owner only, also for files created by an older version.
+  for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
+    if (existsSync(f)) chmodSync(f, 0o600);
+  }
   // So closing releases that lock at once: finalize the prepared statements (drizzle's and ours) instead
   // of leaving the connection open until the last of them is garbage collected. Queued writes go first.
   const close = sqlite.close.bind(sqlite);
