@@ -1,6 +1,8 @@
 // Settings come from environment variables, overridden by --flags of the same name
 // (PORT → --port, DATA_DIR → --data-dir). Nothing here touches the disk or the network.
 import { join, resolve } from "node:path";
+import { type AllowList, parseAllowList } from "./net/address-policy.ts";
+import { parseOverrides } from "./net/guarded-fetch.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
@@ -21,6 +23,10 @@ export interface Settings {
   maxFileBytes: number;
   retryCapMs: number;
   offlineGiveUpMs: number;
+  /** Private networks / host names outbound HTTP may reach (ALLOW_PRIVATE_NETWORKS); none by default. */
+  allowPrivateNetworks: AllowList;
+  /** Host names answered without DNS (RESOLVE_OVERRIDE); tests and demos. */
+  resolveOverride: Map<string, string>;
 }
 
 interface Option {
@@ -46,6 +52,8 @@ export const OPTIONS: readonly Option[] = [
   { env: "MAX_FILE_MB", help: "largest file bridged in either direction, in MB", default: "50" },
   { env: "RETRY_CAP_SECONDS", help: "longest pause between two delivery attempts (retries go on for 72 h)", default: "60" },
   { env: "OFFLINE_GIVE_UP_MINUTES", help: "how long a message for Telegram waits for its number to come online", default: "15" },
+  { env: "ALLOW_PRIVATE_NETWORKS", help: "CIDRs or host names (comma-separated) that Planfix calls and downloads may reach although private or loopback; off by default" },
+  { env: "RESOLVE_OVERRIDE", help: "name=address,… answered without DNS for outbound HTTP (tests, demos); still checked; off by default" },
 ];
 
 export class SettingsError extends Error {}
@@ -88,6 +96,14 @@ function positiveNumber(raw: Record<string, string | undefined>, key: string, fa
   return n;
 }
 
+function parsed<T>(key: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    throw new SettingsError(`${key}: ${(e as Error).message}`);
+  }
+}
+
 const nonEmpty = (v: string | undefined) => (v && v.trim() ? v.trim() : null);
 
 export function loadSettings(argv: readonly string[], env: Record<string, string | undefined>): Settings {
@@ -120,5 +136,7 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
     maxFileBytes: Math.round(positiveNumber(raw, "MAX_FILE_MB", 50, false) * 1024 * 1024),
     retryCapMs: positiveNumber(raw, "RETRY_CAP_SECONDS", 60, false) * 1000,
     offlineGiveUpMs: positiveNumber(raw, "OFFLINE_GIVE_UP_MINUTES", 15, false) * 60_000,
+    allowPrivateNetworks: parsed("ALLOW_PRIVATE_NETWORKS", () => parseAllowList(raw.ALLOW_PRIVATE_NETWORKS)),
+    resolveOverride: parsed("RESOLVE_OVERRIDE", () => parseOverrides(raw.RESOLVE_OVERRIDE)),
   };
 }

@@ -16,6 +16,7 @@ import { helpText, loadSettings, SettingsError, type Settings } from "./config.t
 import { buildApp } from "./http/app.ts";
 import { createLogger, errorText } from "./log.ts";
 import { acquirePidLock } from "./pid-lock.ts";
+import { NetGuard } from "./net/guarded-fetch.ts";
 import { ClientStore } from "./store/clients.ts";
 import { openDb } from "./store/db.ts";
 import { PeerStore } from "./store/peers.ts";
@@ -58,8 +59,10 @@ const files = new FileStore(db, join(settings.dataDir, "files"), settings.fileTt
 const registry = new ConnectionRegistry();
 const retry = { ...DEFAULT_RETRY, capMs: settings.retryCapMs };
 const connection = (id: number) => registry.get(id);
-const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, defaultProviderId: settings.providerId, maxFileBytes: settings.maxFileBytes, planfixTimeoutMs: 15_000, retry, log, connection });
-const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: settings.maxFileBytes, downloadTimeoutMs: 60_000, retry, offlineGiveUpMs: settings.offlineGiveUpMs, maxFloodWaitMs: 15 * 60_000, log, connection });
+// Every outbound HTTP request (Planfix calls, attachment downloads) goes through this one guard.
+const guard = new NetGuard({ allow: settings.allowPrivateNetworks, overrides: settings.resolveOverride });
+const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, defaultProviderId: settings.providerId, maxFileBytes: settings.maxFileBytes, planfixTimeoutMs: 15_000, guard, retry, log, connection });
+const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: settings.maxFileBytes, downloadTimeoutMs: 60_000, guard, tmpDir: join(settings.dataDir, "tmp"), retry, offlineGiveUpMs: settings.offlineGiveUpMs, maxFloodWaitMs: 15 * 60_000, log, connection });
 
 const pool = new AccountPool(
   {

@@ -125,6 +125,8 @@ export async function startFuzzWorld(opts: { logLevel?: string } = {}): Promise<
     LOG_LEVEL: opts.logLevel ?? "debug",
     START_TIMEOUT: "10",
     RETRY_CAP_SECONDS: "1",
+    // The fake Planfix lives on loopback, which the fetch guard refuses by default.
+    ALLOW_PRIVATE_NETWORKS: "127.0.0.0/8",
   });
   const deadPort = await freePort();
   await app.start();

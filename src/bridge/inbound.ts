@@ -4,6 +4,7 @@
 import type { ChatMessage, PeerInfo, TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
+import type { NetGuard } from "../net/guarded-fetch.ts";
 import { PlanfixClient, type NewMessageCommand, type MessageStatusCommand, type PlanfixOutcome } from "../planfix/index.ts";
 import type { Account, ClientStore } from "../store/clients.ts";
 import type { FileStore } from "../store/files.ts";
@@ -26,6 +27,8 @@ export interface InboundDeps {
   defaultProviderId: string;
   maxFileBytes: number;
   planfixTimeoutMs: number;
+  /** The fetch guard Planfix calls go through (ALLOW_PRIVATE_NETWORKS); strict when absent. */
+  guard?: NetGuard;
   retry: RetryPolicy;
   log: Logger;
   connection(accountId: number): TelegramConnection | null;
@@ -101,7 +104,7 @@ export class InboundBridge {
   }
 
   private planfix(account: Account): PlanfixClient {
-    return new PlanfixClient({ url: account.urlPlanfix, token: account.tokenPlanfix, providerId: account.providerId ?? this.deps.defaultProviderId }, { timeoutMs: this.deps.planfixTimeoutMs });
+    return new PlanfixClient({ url: account.urlPlanfix, token: account.tokenPlanfix, providerId: account.providerId ?? this.deps.defaultProviderId }, { timeoutMs: this.deps.planfixTimeoutMs, ...(this.deps.guard ? { guard: this.deps.guard } : {}) });
   }
 
   private async deliver(account: Account, row: OutboxRow): Promise<void> {

@@ -10,7 +10,9 @@ import type { Account, Client, ClientStore } from "../store/clients.ts";
 import type { JobRow, JobStore } from "../store/jobs.ts";
 import type { PeerStore } from "../store/peers.ts";
 import { chatIdFor, parseChatId } from "./chat-id.ts";
-import { DownloadError, downloadUrl } from "./download.ts";
+import { rm } from "node:fs/promises";
+import type { NetGuard } from "../net/guarded-fetch.ts";
+import { DownloadError, downloadToFile, DownloadSlots } from "./download.ts";
 import type { InboundBridge } from "./inbound.ts";
 import type { LookupLimiter } from "./lookup-limiter.ts";
 import { dueAndNext } from "./heads.ts";
@@ -36,6 +38,12 @@ export interface OutboundDeps {
   limiter: LookupLimiter;
   maxFileBytes: number;
   downloadTimeoutMs: number;
+  /** Every attachment download goes through it (no internal destinations). */
+  guard: NetGuard;
+  /** Where downloads are streamed to before they are uploaded to Telegram. */
+  tmpDir: string;
+  /** Attachment downloads at once: per number and in total (default 2 and 8). */
+  slots?: DownloadSlots;
   retry: RetryPolicy;
   /** How long a job waits for its number to come online before it is reported as an error. */
   offlineGiveUpMs: number;
@@ -59,7 +67,11 @@ export class OutboundBridge {
     (id, e) => this.deps.log.error("send round failed", { ...logFields(this.deps.clients, id), error: errorText(e) }),
   );
 
-  constructor(private readonly deps: OutboundDeps) {}
+  private readonly slots: DownloadSlots;
+
+  constructor(private readonly deps: OutboundDeps) {
+    this.slots = deps.slots ?? new DownloadSlots();
+  }
 
   /**
    * Accepts Planfix's newMessage for `client`: routes it to a number and a recipient, stores the job,
@@ -168,7 +180,7 @@ export class OutboundBridge {
         const randomId = partRandomId(job.randomSeed, i);
         let messageId: number | null;
         try {
-          const sent = part.kind === "text" ? await conn.sendText(peer, part.text, randomId) : await conn.sendFile(peer, await this.download(part), "", randomId);
+          const sent = part.kind === "text" ? await conn.sendText(peer, part.text, randomId) : await this.sendAttachment(job.accountId, conn, peer, part, randomId);
           messageId = sent.messageId;
         } catch (e) {
           // This part was sent before a crash or a lost answer: Telegram refuses its random_id again.
@@ -228,13 +240,23 @@ export class OutboundBridge {
     this.deps.log.warn("message not delivered to Telegram", { ...logFields(this.deps.clients, job.accountId), job: job.id, reason });
   }
 
-  private async download(part: { name: string; url: string }): Promise<OutgoingFile> {
-    const { bytes, mimeType } = await downloadUrl(part.url, { maxBytes: this.deps.maxFileBytes, timeoutMs: this.deps.downloadTimeoutMs, name: part.name });
-    const ext = part.name.split(".").pop()?.toLowerCase() ?? "";
-    const byName = MIME[ext];
-    // The name's extension decides photo vs document; a generic server type defers to it.
-    const mime = byName && (mimeType === "application/octet-stream" || IMAGE.test(part.name)) ? byName : mimeType;
-    return { name: part.name, mimeType: mime, bytes };
+  /** Downloads one attachment to a temporary file and sends it; the slot is held until the upload is done. */
+  private async sendAttachment(accountId: number, conn: TelegramConnection, peer: PeerInfo, part: { name: string; url: string }, randomId: bigint) {
+    const release = await this.slots.acquire(accountId);
+    let path: string | null = null;
+    try {
+      const got = await downloadToFile(part.url, { guard: this.deps.guard, maxBytes: this.deps.maxFileBytes, timeoutMs: this.deps.downloadTimeoutMs, name: part.name, dir: this.deps.tmpDir });
+      path = got.path;
+      const ext = part.name.split(".").pop()?.toLowerCase() ?? "";
+      const byName = MIME[ext];
+      // The name's extension decides photo vs document; a generic server type defers to it.
+      const mime = byName && (got.mimeType === "application/octet-stream" || IMAGE.test(part.name)) ? byName : got.mimeType;
+      const file: OutgoingFile = { name: part.name, mimeType: mime, path: got.path, size: got.size };
+      return await conn.sendFile(peer, file, "", randomId);
+    } finally {
+      release();
+      if (path) await rm(path, { force: true });
+    }
   }
 
   /** The recipient with this account's access hash: known peer → username → phone. */
