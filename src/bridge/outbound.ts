@@ -68,6 +68,9 @@ export class OutboundBridge {
   );
 
   private readonly slots: DownloadSlots;
+  /** Per number, the chats whose head is being sent now; and every send in flight (for stop). */
+  private readonly busy = new Map<number, Set<string>>();
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly deps: OutboundDeps) {
     this.slots = deps.slots ?? new DownloadSlots();
@@ -148,16 +151,33 @@ export class OutboundBridge {
     for (const id of this.deps.jobs.accountsWithPending()) this.kick(id);
   }
 
-  stop(): Promise<void> {
-    return this.pumps.stop();
+  async stop(): Promise<void> {
+    await this.pumps.stop();
+    await Promise.all([...this.inFlight]);
   }
 
   private async round(accountId: number): Promise<number | null> {
-    const { due, next } = dueAndNext(this.deps.jobs.heads(accountId), Date.now());
-    if (due.length === 0) return next;
-    await Promise.all(due.map((job) => this.send(job)));
-    // Something was done: the next round looks at the heads again at once (one query per round).
-    return Date.now();
+    const now = Date.now();
+    const heads = this.deps.jobs.heads(accountId);
+    const { due } = dueAndNext(heads, now);
+    let busy = this.busy.get(accountId);
+    if (!busy) this.busy.set(accountId, (busy = new Set()));
+    // A send runs on its own, not for the length of a round: a slow one (a big download) does not hold
+    // up other chats; a chat's next job starts when its head's send ends (which kicks the pump).
+    for (const job of due) {
+      if (busy.has(job.chatId)) continue;
+      busy.add(job.chatId);
+      const p: Promise<void> = this.send(job)
+        .catch((e) => this.deps.log.error("send failed", { ...logFields(this.deps.clients, accountId), job: job.id, error: errorText(e) }))
+        .finally(() => {
+          busy.delete(job.chatId);
+          this.inFlight.delete(p);
+          this.kick(accountId);
+        });
+      this.inFlight.add(p);
+    }
+    const waiting = heads.filter((h) => h.nextAttemptAt > now).map((h) => h.nextAttemptAt);
+    return waiting.length > 0 ? Math.min(...waiting) : null;
   }
 
   private async send(job: JobRow): Promise<void> {
