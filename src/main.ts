@@ -1,4 +1,5 @@
 // Entry point: settings → store → account pool → HTTP; brings running numbers back; shuts down on signals.
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { AccountPool } from "./accounts/pool.ts";
 import { bridgeHooks, ConnectionRegistry } from "./bridge/bridge.ts";
@@ -47,6 +48,9 @@ try {
   log.error("cannot start", { error: errorText(e) });
   process.exit(1);
 }
+
+// Downloads left half-done by a crash: their jobs fetch them again.
+rmSync(join(settings.dataDir, "tmp"), { recursive: true, force: true });
 
 const db = openDb(join(settings.dataDir, "planfix-telegram.db"));
 const clients = new ClientStore(db);

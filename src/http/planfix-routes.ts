@@ -73,7 +73,7 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
                     telegramUserName: { type: "string" },
                     telegramUserId: { type: "string" },
                     "attachments[name]": { type: "string", description: "Repeated, paired in order with attachments[url]" },
-                    "attachments[url]": { type: "string" },
+                    "attachments[url]": { type: "string", description: "At most 50 per message (400 beyond). http(s) only; fetched by the appliance through its outbound guard: private, loopback and link-local destinations are refused (ALLOW_PRIVATE_NETWORKS), and the message then gets an error status" },
                   },
                 },
                 example: { cmd: "newMessage", providerId: "planfix-telegram", token: "<client token>", chatId: "380955821319_6800630955", message: "Hello!", messageId: "50345842" },
