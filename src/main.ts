@@ -50,7 +50,8 @@ try {
 }
 
 // Downloads left half-done by a crash: their jobs fetch them again.
-rmSync(join(settings.dataDir, "tmp"), { recursive: true, force: true });
+const downloadsDir = join(settings.dataDir, "downloads");
+rmSync(downloadsDir, { recursive: true, force: true });
 
 const db = openDb(join(settings.dataDir, "planfix-telegram.db"));
 const clients = new ClientStore(db);
@@ -66,7 +67,7 @@ const connection = (id: number) => registry.get(id);
 // Every outbound HTTP request (Planfix calls, attachment downloads) goes through this one guard.
 const guard = new NetGuard({ allow: settings.allowPrivateNetworks, overrides: settings.resolveOverride });
 const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, defaultProviderId: settings.providerId, maxFileBytes: settings.maxFileBytes, planfixTimeoutMs: 15_000, guard, retry, log, connection });
-const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: settings.maxFileBytes, downloadTimeoutMs: 60_000, guard, tmpDir: join(settings.dataDir, "tmp"), retry, offlineGiveUpMs: settings.offlineGiveUpMs, maxFloodWaitMs: 15 * 60_000, log, connection });
+const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: settings.maxFileBytes, downloadTimeoutMs: 60_000, guard, tmpDir: downloadsDir, retry, offlineGiveUpMs: settings.offlineGiveUpMs, maxFloodWaitMs: 15 * 60_000, log, connection });
 
 const pool = new AccountPool(
   {

@@ -111,7 +111,8 @@ export class NetGuard {
       const why = refusalOf(a, this.allow, host);
       if (why) throw new DestinationRefused(`destination not allowed: ${host} resolves to ${why}`);
     }
-    return addresses[0]!;
+    // IPv4 first: a host with a broken IPv6 route still works, as it did with plain fetch.
+    return addresses.find((a) => !a.includes(":")) ?? addresses[0]!;
   }
 }
 

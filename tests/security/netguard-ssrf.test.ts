@@ -3,7 +3,10 @@
 // loopback, in several notations, behind a host name and behind a redirect. The service must see no
 // request; Planfix gets an error status naming the refusal (the text of the message still goes).
 import { afterEach, expect, test } from "bun:test";
-import { introduce, received, untilMessages } from "../e2e/bridge-world.ts";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { introduce, received } from "../e2e/bridge-world.ts";
 import { world } from "../e2e/harness.ts";
 
 type World = Awaited<ReturnType<typeof world>>;
@@ -123,4 +126,53 @@ test("url_planfix aimed at loopback gets no request and no token; planfix_error 
   expect(view.planfix_error).not.toContain("INTERNAL-SECRET");
   expect(internal.hits).toEqual([]);
   expect(o.w.app.logText()).not.toContain("INTERNAL-SECRET");
+});
+
+/** A self-signed certificate for `name` (openssl, as on every machine of this project). */
+function certFor(name: string, dir: string): { key: string; cert: string; certFile: string } {
+  const keyFile = join(dir, `${name}.key`);
+  const certFile = join(dir, `${name}.pem`);
+  const r = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", `/CN=${name}`, "-addext", `subjectAltName=DNS:${name}`]);
+  if (r.exitCode !== 0) throw new Error(`openssl failed: ${r.stderr.toString()}`);
+  return { key: readFileSync(keyFile, "utf8"), cert: readFileSync(certFile, "utf8"), certFile };
+}
+
+test("https url_planfix: the connection is pinned to the checked address while TLS still checks the name", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "pt-tls-"));
+  const good = certFor("planfix.test", dir);
+  const wrong = certFor("other.test", dir);
+  const seen: string[] = [];
+  const tlsPlanfix = (c: { key: string; cert: string }) => {
+    const s = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      tls: { key: c.key, cert: c.cert },
+      async fetch(req) {
+        const form = new URLSearchParams(await req.text());
+        seen.push(`${req.headers.get("host")} ${form.get("cmd")} ${form.get("message")}`);
+        return new Response("");
+      },
+    });
+    servers.push(s);
+    return s.port as number;
+  };
+  const goodPort = tlsPlanfix(good);
+  const wrongPort = tlsPlanfix(wrong);
+  writeFileSync(join(dir, "cas.pem"), good.cert + wrong.cert);
+  const o = await online(
+    { ALLOW_PRIVATE_NETWORKS: "planfix.test", RESOLVE_OVERRIDE: "planfix.test=127.0.0.1", NODE_EXTRA_CA_CERTS: join(dir, "cas.pem") },
+    () => `https://planfix.test:${goodPort}/webchat/api`,
+  );
+  o.w.tg.driver.sendText(o.ivan, o.anna, "over tls");
+  const deadline = Date.now() + 15_000;
+  while (seen.length === 0 && Date.now() < deadline) await Bun.sleep(100);
+  // Reached through 127.0.0.1, verified as planfix.test (the certificate has no IP in it).
+  expect(seen).toEqual([`planfix.test:${goodPort} newMessage over tls`]);
+
+  // The same name served with a certificate for another name: refused by TLS, nothing delivered there.
+  const put = await o.w.app.call("PUT", "/client", { number: o.anna.phone, url_planfix: `https://planfix.test:${wrongPort}/webchat/api` }, o.token);
+  expect(put.status).toBeLessThan(300);
+  o.w.tg.driver.sendText(o.ivan, o.anna, "to the wrong certificate");
+  await Bun.sleep(1500);
+  expect(seen).toHaveLength(1);
 });
