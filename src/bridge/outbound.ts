@@ -2,6 +2,7 @@
 // answered at once; a per-number pump sends jobs per chat in order: the text first, then each file in
 // Planfix's order, every part with a random_id derived from the job so a resend is deduplicated by Telegram.
 import { createHash, randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
 import { TelegramFailure, type OutgoingFile, type PeerInfo, type TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
@@ -10,7 +11,6 @@ import type { Account, Client, ClientStore } from "../store/clients.ts";
 import type { JobRow, JobStore } from "../store/jobs.ts";
 import type { PeerStore } from "../store/peers.ts";
 import { chatIdFor, parseChatId } from "./chat-id.ts";
-import { rm } from "node:fs/promises";
 import type { NetGuard } from "../net/guarded-fetch.ts";
 import { DownloadError, downloadToFile, DownloadSlots } from "./download.ts";
 import type { InboundBridge } from "./inbound.ts";

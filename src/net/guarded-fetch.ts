@@ -105,7 +105,8 @@ export class NetGuard {
     }
     const override = this.overrides.get(host.toLowerCase());
     const addresses = override ? [override] : await abortable(this.resolve(host), signal);
-    if (addresses.length === 0) throw new DestinationRefused(`cannot resolve ${host}`);
+    // Not a refusal: DNS may answer next time.
+    if (addresses.length === 0) throw new Error(`cannot resolve ${host}`);
     // Every answer must be allowed: a name that also points inside is refused as a whole.
     for (const a of addresses) {
       const why = refusalOf(a, this.allow, host);

@@ -262,7 +262,9 @@ function lookup(a: Answer | PlanfixFailure): PlanfixLookupOutcome {
 
 function classify(a: Answer): PlanfixFailure {
   const s = a.status;
-  const said = errorOf(a.text) ?? excerpt(a.text);
+  // Planfix's own words, cut short: they end up on the number's status and in the log.
+  const error = errorOf(a.text);
+  const said = error === undefined ? excerpt(a.text) : excerpt(error);
   const message = `Planfix answered ${a.cmd} with ${s}${said ? `: ${said}` : ""}`;
   const retryAfterMs = parseRetryAfter(a.retryAfter);
   const base = retryAfterMs === undefined ? {} : { retryAfterMs };

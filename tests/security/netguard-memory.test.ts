@@ -141,3 +141,20 @@ test("a webhook with 61 attachments is refused with a 400 naming the limit", asy
   const fifty = await o.hook({ chatId: `${o.anna.phone}_${ivan.id}`, message: "fifty", messageId: "fifty" }, atts.slice(0, 50));
   expect(fifty.status).toBe(200);
 });
+
+test("no log line over 8 KiB: a 20 000-character attachment name is cut in the log, with a marker", async () => {
+  const o = await online();
+  const ivan = o.w.tg.addUser({ firstName: "Ivan", phone: "380671234567" });
+  o.w.tg.driver.sendText(ivan, o.anna, "hi");
+  await untilMessages(o.w, 1);
+  const name = `${"n".repeat(20_000)}.pdf`;
+  const url = o.w.planfix.hostFile("gone.pdf", "x", "application/pdf", { status: 404 });
+  const r = await o.hook({ chatId: `${o.anna.phone}_${ivan.id}`, message: "see file", messageId: "long" }, [{ name, url }]);
+  expect(r.status).toBe(200);
+  const st = await o.w.planfix.waitFor(() => o.w.planfix.statuses("long")[0], 15_000);
+  expect(st.fields.messageStatus).toBe("error");
+  const line = await o.w.planfix.waitFor(() => o.w.app.lines.find((l) => l.includes("message not delivered to Telegram")), 5_000);
+  expect(Buffer.byteLength(line)).toBeLessThanOrEqual(8 * 1024);
+  expect(JSON.parse(line).reason).toEndWith("…[truncated]");
+  for (const l of o.w.app.lines) expect(Buffer.byteLength(l)).toBeLessThanOrEqual(8 * 1024);
+});
