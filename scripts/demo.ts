@@ -102,6 +102,8 @@ const app = Bun.spawn([BINARY], {
     TELEGRAM_API_ID: "12345",
     TELEGRAM_API_HASH: "0123456789abcdef0123456789abcdef",
     TELEGRAM_ENDPOINT: `127.0.0.1:${tg.port}`,
+    // The fake Planfix lives on loopback, which the outbound guard refuses by default.
+    ALLOW_PRIVATE_NETWORKS: "127.0.0.0/8",
     PROVIDER_ID,
     RETRY_CAP_SECONDS: "5",
   },

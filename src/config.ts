@@ -3,6 +3,8 @@
 // shows in `ps`). Nothing here touches the network; the disk only to read a *_FILE secret.
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { type AllowList, parseAllowList } from "./net/address-policy.ts";
+import { parseOverrides } from "./net/guarded-fetch.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
@@ -30,6 +32,10 @@ export interface Settings {
   warnings: string[];
   mediaMaxBytes: number;
   minFreeDiskBytes: number;
+  /** Private networks / host names outbound HTTP may reach (ALLOW_PRIVATE_NETWORKS); none by default. */
+  allowPrivateNetworks: AllowList;
+  /** Host names answered without DNS (RESOLVE_OVERRIDE); tests and demos. */
+  resolveOverride: Map<string, string>;
 }
 
 /** The shortest admin token accepted: a short one can be guessed. */
@@ -66,6 +72,8 @@ export const OPTIONS: readonly Option[] = [
   { env: "PLANFIX_KEY_RETRY_SECONDS", help: "how often a number's queue held by a refused Planfix key (401) is tried again", default: "300" },
   { env: "MEDIA_MAX_GB", help: "total media from Telegram kept for Planfix, in GB; the oldest files expire first", default: "10" },
   { env: "MIN_FREE_DISK_MB", help: "free space left on the data disk; below it incoming media is not kept", default: "512" },
+  { env: "ALLOW_PRIVATE_NETWORKS", help: "CIDRs or host names (comma-separated) that Planfix calls and downloads may reach although private or loopback; off by default" },
+  { env: "RESOLVE_OVERRIDE", help: "name=address,… answered without DNS for outbound HTTP (tests, demos); still checked; off by default" },
 ];
 
 export class SettingsError extends Error {}
@@ -109,6 +117,14 @@ function positiveNumber(raw: Record<string, string | undefined>, key: string, fa
     throw new SettingsError(`${key} must be a positive ${integer ? "integer" : "number"}, got "${text}"`);
   }
   return n;
+}
+
+function parsed<T>(key: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    throw new SettingsError(`${key}: ${(e as Error).message}`);
+  }
 }
 
 const nonEmpty = (v: string | undefined) => (v && v.trim() ? v.trim() : null);
@@ -177,5 +193,7 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
     warnings,
     mediaMaxBytes: Math.round(positiveNumber(raw, "MEDIA_MAX_GB", 10, false) * 1024 ** 3),
     minFreeDiskBytes: Math.round(positiveNumber(raw, "MIN_FREE_DISK_MB", 512, false) * 1024 * 1024),
+    allowPrivateNetworks: parsed("ALLOW_PRIVATE_NETWORKS", () => parseAllowList(raw.ALLOW_PRIVATE_NETWORKS)),
+    resolveOverride: parsed("RESOLVE_OVERRIDE", () => parseOverrides(raw.RESOLVE_OVERRIDE)),
   };
 }

@@ -25,6 +25,36 @@ export function errorText(e: unknown): string {
   return redact(text);
 }
 
+/** No log line is longer than this (bytes): a huge field (an answer quoted in an error…) cannot flood the log. */
+export const MAX_LINE_BYTES = 8 * 1024;
+const FIELD_CHARS = 1024;
+const TRUNCATED = "…[truncated]";
+
+/** The line as JSON; when over MAX_LINE_BYTES, long fields are cut (marked), then fields dropped from the end. */
+export function fitLine(line: Fields): string {
+  const whole = JSON.stringify(line);
+  if (Buffer.byteLength(whole) <= MAX_LINE_BYTES) return whole;
+  const cut: Fields = {};
+  for (const [k, v] of Object.entries(line)) {
+    const text = typeof v === "string" ? v : v !== null && typeof v === "object" ? JSON.stringify(v) : undefined;
+    cut[k] = text !== undefined && text.length > FIELD_CHARS ? text.slice(0, FIELD_CHARS) + TRUNCATED : v;
+  }
+  const shorter = JSON.stringify(cut);
+  if (Buffer.byteLength(shorter) <= MAX_LINE_BYTES) return shorter;
+  // Many long fields: keep those that fit, in order, and say how many were left out.
+  const kept: Fields = {};
+  let dropped = 0;
+  for (const [k, v] of Object.entries(cut)) {
+    kept[k] = v;
+    if (Buffer.byteLength(JSON.stringify(kept)) > MAX_LINE_BYTES - 64) {
+      delete kept[k];
+      dropped++;
+    }
+  }
+  kept.truncated = `${dropped} field(s) left out`;
+  return JSON.stringify(kept);
+}
+
 export function createLogger(level: LogLevel, base: Fields = {}, write: (line: string) => void = (l) => process.stdout.write(l + "\n")): Logger {
   const min = RANK[level];
   const emit = (lvl: Exclude<LogLevel, "silent">, msg: string, fields?: Fields) => {
@@ -33,7 +63,7 @@ export function createLogger(level: LogLevel, base: Fields = {}, write: (line: s
     if (fields) {
       for (const [k, v] of Object.entries(fields)) line[k] = v instanceof Error ? errorText(v) : v;
     }
-    write(JSON.stringify(line));
+    write(fitLine(line));
   };
   return {
     debug: (m, f) => emit("debug", m, f),

@@ -1,5 +1,5 @@
 // Entry point: settings → store → account pool → HTTP; brings running numbers back; shuts down on signals.
-import { chmodSync, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { AccountPool } from "./accounts/pool.ts";
 import { bridgeHooks, ConnectionRegistry } from "./bridge/bridge.ts";
@@ -20,6 +20,7 @@ import { helpText, loadSettings, MIN_ADMIN_TOKEN_LENGTH, SettingsError, type Set
 import { buildApp } from "./http/app.ts";
 import { createLogger, errorText } from "./log.ts";
 import { acquirePidLock, type PidLock } from "./pid-lock.ts";
+import { NetGuard } from "./net/guarded-fetch.ts";
 import { ClientStore } from "./store/clients.ts";
 import { openDb, type Db } from "./store/db.ts";
 import { DiskWatch, isDiskFull, mbOf } from "./store/disk.ts";
@@ -61,6 +62,10 @@ try {
 }
 restrictModes(settings.dataDir);
 
+// Downloads left half-done by a crash: their jobs fetch them again.
+const downloadsDir = join(settings.dataDir, "downloads");
+rmSync(downloadsDir, { recursive: true, force: true });
+
 const disk = new DiskWatch(settings.dataDir, settings.minFreeDiskBytes);
 let db: Db;
 try {
@@ -88,8 +93,10 @@ const files = new FileStore(db, join(settings.dataDir, "files"), settings.fileTt
 const registry = new ConnectionRegistry();
 const retry = { ...DEFAULT_RETRY, capMs: settings.retryCapMs, pauseRetryMs: settings.planfixKeyRetryMs };
 const connection = (id: number) => registry.get(id);
-const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, defaultProviderId: settings.providerId, maxFileBytes: settings.maxFileBytes, planfixTimeoutMs: 15_000, retry, log, connection });
-const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: settings.maxFileBytes, downloadTimeoutMs: 60_000, retry, offlineGiveUpMs: settings.offlineGiveUpMs, maxFloodWaitMs: 15 * 60_000, log, connection });
+// Every outbound HTTP request (Planfix calls, attachment downloads) goes through this one guard.
+const guard = new NetGuard({ allow: settings.allowPrivateNetworks, overrides: settings.resolveOverride });
+const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, defaultProviderId: settings.providerId, maxFileBytes: settings.maxFileBytes, planfixTimeoutMs: 15_000, guard, retry, log, connection });
+const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: settings.maxFileBytes, downloadTimeoutMs: 60_000, guard, tmpDir: downloadsDir, retry, offlineGiveUpMs: settings.offlineGiveUpMs, maxFloodWaitMs: 15 * 60_000, log, connection });
 
 const pool = new AccountPool(
   {

@@ -3,6 +3,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { PlanfixClient, type PlanfixFailure } from "../src/planfix/index.ts";
 import { startFakePlanfix, type FakePlanfix } from "./support/planfix/server.ts";
+import { parseAllowList } from "../src/net/address-policy.ts";
+import { NetGuard } from "../src/net/guarded-fetch.ts";
+
+// Our fake Planfix listens on loopback, which the fetch guard refuses unless told otherwise.
+const LOOPBACK = new NetGuard({ allow: parseAllowList("127.0.0.0/8") });
 
 const TOKEN = "pf-secret-token-123";
 const PROVIDER = "tg-bridge";
@@ -11,7 +16,7 @@ let client: PlanfixClient;
 
 beforeAll(async () => {
   planfix = await startFakePlanfix({ accounts: [{ path: "/webchat/api", planfixToken: TOKEN, providerId: PROVIDER }] });
-  client = new PlanfixClient({ url: planfix.url, token: TOKEN, providerId: PROVIDER }, { timeoutMs: 2000 });
+  client = new PlanfixClient({ url: planfix.url, token: TOKEN, providerId: PROVIDER }, { timeoutMs: 2000, guard: LOOPBACK });
 });
 afterEach(() => planfix.reset());
 afterAll(() => planfix.stop());
@@ -168,7 +173,7 @@ describe("outcome classification", () => {
   const send = (c = client) => c.newMessage({ chatId: "c1", message: "hi", contactId: "7", contactName: "Ann" });
 
   test("400 Invalid parameters → rejected, not retried", async () => {
-    const wrongProvider = new PlanfixClient({ url: planfix.url, token: TOKEN, providerId: "other" });
+    const wrongProvider = new PlanfixClient({ url: planfix.url, token: TOKEN, providerId: "other" }, { guard: LOOPBACK });
     const f = expectFailure(await send(wrongProvider));
     expect(f).toMatchObject({ retry: false, kind: "rejected", status: 400 });
     expect(f.message).toContain("Invalid parameters");
@@ -176,7 +181,7 @@ describe("outcome classification", () => {
 
   test("401 → unauthorized, not retried, and the wrong token is not in the message", async () => {
     const wrong = "wrong-token-456";
-    const f = expectFailure(await send(new PlanfixClient({ url: planfix.url, token: wrong, providerId: PROVIDER })));
+    const f = expectFailure(await send(new PlanfixClient({ url: planfix.url, token: wrong, providerId: PROVIDER }, { guard: LOOPBACK })));
     expect(f).toMatchObject({ retry: false, kind: "unauthorized", status: 401 });
     expect(f.message).toContain("Invalid token");
     expect(f.message).not.toContain(wrong);
@@ -206,7 +211,7 @@ describe("outcome classification", () => {
 
   test("no answer within the timeout → timeout, retried", async () => {
     planfix.hang();
-    const quick = new PlanfixClient({ url: planfix.url, token: TOKEN, providerId: PROVIDER }, { timeoutMs: 150 });
+    const quick = new PlanfixClient({ url: planfix.url, token: TOKEN, providerId: PROVIDER }, { timeoutMs: 150, guard: LOOPBACK });
     const started = Date.now();
     const f = expectFailure(await send(quick));
     expect(f).toMatchObject({ retry: true, kind: "timeout" });
@@ -217,7 +222,7 @@ describe("outcome classification", () => {
 
   test("a slow Planfix (latency beyond the timeout) is a timeout too", async () => {
     planfix.setLatency(400);
-    const quick = new PlanfixClient({ url: planfix.url, token: TOKEN, providerId: PROVIDER }, { timeoutMs: 100 });
+    const quick = new PlanfixClient({ url: planfix.url, token: TOKEN, providerId: PROVIDER }, { timeoutMs: 100, guard: LOOPBACK });
     expect(expectFailure(await send(quick))).toMatchObject({ kind: "timeout", retry: true });
   });
 
@@ -239,25 +244,25 @@ describe("outcome classification", () => {
     const gone = await startFakePlanfix();
     const url = gone.url;
     await gone.stop();
-    const f = expectFailure(await new PlanfixClient({ url, token: TOKEN, providerId: PROVIDER }).newMessage({ chatId: "c1", message: "hi", contactId: "7", contactName: "Ann" }));
+    const f = expectFailure(await new PlanfixClient({ url, token: TOKEN, providerId: PROVIDER }, { guard: LOOPBACK }).newMessage({ chatId: "c1", message: "hi", contactId: "7", contactName: "Ann" }));
     expect(f).toMatchObject({ retry: true, kind: "network" });
     expect(f.message).toContain(url);
   });
 
   test("a wrong path (404) → other, not retried", async () => {
-    const f = expectFailure(await send(new PlanfixClient({ url: `${planfix.origin}/chat/api`, token: TOKEN, providerId: PROVIDER })));
+    const f = expectFailure(await send(new PlanfixClient({ url: `${planfix.origin}/chat/api`, token: TOKEN, providerId: PROVIDER }, { guard: LOOPBACK })));
     expect(f).toMatchObject({ retry: false, kind: "other", status: 404 });
   });
 
   test("a malformed url_planfix → other, not retried, nothing thrown", async () => {
-    const f = expectFailure(await send(new PlanfixClient({ url: "acme.planfix.com/webchat/api", token: TOKEN, providerId: PROVIDER })));
+    const f = expectFailure(await send(new PlanfixClient({ url: "acme.planfix.com/webchat/api", token: TOKEN, providerId: PROVIDER }, { guard: LOOPBACK })));
     expect(f).toMatchObject({ retry: false, kind: "other" });
   });
 
   test("lookups classify failures the same way", async () => {
     planfix.failServer({ calls: 1 });
     expect(expectFailure(await client.getTask("c1"))).toMatchObject({ kind: "server", retry: true });
-    const wrong = new PlanfixClient({ url: planfix.url, token: "nope-nope", providerId: PROVIDER });
+    const wrong = new PlanfixClient({ url: planfix.url, token: "nope-nope", providerId: PROVIDER }, { guard: LOOPBACK });
     expect(expectFailure(await wrong.getContact("7"))).toMatchObject({ kind: "unauthorized", retry: false });
   });
 });
@@ -280,7 +285,7 @@ describe("answers our fake Planfix does not give (a tiny server of their own)", 
     });
   });
   afterAll(() => odd.stop(true));
-  const at = (p: string) => new PlanfixClient({ url: `http://127.0.0.1:${odd.port}${p}`, token: TOKEN, providerId: PROVIDER });
+  const at = (p: string) => new PlanfixClient({ url: `http://127.0.0.1:${odd.port}${p}`, token: TOKEN, providerId: PROVIDER }, { guard: LOOPBACK });
   const msg = { chatId: "c1", message: "hi", contactId: "7", contactName: "Ann" };
 
   test("429 is retried after the Retry-After Planfix asked for", async () => {

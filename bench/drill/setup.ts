@@ -98,6 +98,8 @@ export async function startWorld(o: WorldOptions): Promise<DrillWorld> {
         START_TIMEOUT: "10",
         RETRY_CAP_SECONDS: String(o.retryCapSeconds),
         PROVIDER_ID,
+        // The fake Planfix lives on loopback, which the fetch guard refuses by default.
+        ALLOW_PRIVATE_NETWORKS: "127.0.0.0/8",
       },
       join(dir, "appliance.log"),
     );

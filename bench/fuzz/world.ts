@@ -128,6 +128,8 @@ export async function startFuzzWorld(opts: { logLevel?: string } = {}): Promise<
     RETRY_CAP_SECONDS: "1",
     // Thousands of forged tokens from one address: the throttle would answer them all 429.
     AUTH_FAILURES_PER_MINUTE: "0",
+    // The fake Planfix lives on loopback, which the fetch guard refuses by default.
+    ALLOW_PRIVATE_NETWORKS: "127.0.0.0/8",
   });
   const deadPort = await freePort();
   await app.start();

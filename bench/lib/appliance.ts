@@ -52,6 +52,8 @@ export class BenchAppliance {
       TELEGRAM_ENDPOINT: `127.0.0.1:${telegramPort}`,
       LOG_LEVEL: "info",
       START_TIMEOUT: "30",
+      // The Planfix sink lives on loopback, which the fetch guard refuses by default.
+      ALLOW_PRIVATE_NETWORKS: "127.0.0.0/8",
       ...run.env,
     });
   }

@@ -7,6 +7,7 @@ import { logFields } from "./log-fields.ts";
 import { createHash } from "node:crypto";
 import { TelegramFailure } from "../domain/telegram-port.ts";
 import { PlanfixClient, type NewMessageCommand, type MessageStatusCommand, type PlanfixFailure, type PlanfixOutcome } from "../planfix/index.ts";
+import type { NetGuard } from "../net/guarded-fetch.ts";
 import type { Account, ClientStore } from "../store/clients.ts";
 import { MediaNotKept, type FileStore } from "../store/files.ts";
 import type { JobStore } from "../store/jobs.ts";
@@ -29,6 +30,8 @@ export interface InboundDeps {
   defaultProviderId: string;
   maxFileBytes: number;
   planfixTimeoutMs: number;
+  /** The fetch guard Planfix calls go through (ALLOW_PRIVATE_NETWORKS); strict when absent. */
+  guard?: NetGuard;
   retry: RetryPolicy;
   log: Logger;
   connection(accountId: number): TelegramConnection | null;
@@ -145,7 +148,7 @@ export class InboundBridge {
 
   private planfix(account: Account): PlanfixPort {
     if (this.deps.planfixFor) return this.deps.planfixFor(account);
-    return new PlanfixClient({ url: account.urlPlanfix, token: account.tokenPlanfix, providerId: account.providerId ?? this.deps.defaultProviderId }, { timeoutMs: this.deps.planfixTimeoutMs });
+    return new PlanfixClient({ url: account.urlPlanfix, token: account.tokenPlanfix, providerId: account.providerId ?? this.deps.defaultProviderId }, { timeoutMs: this.deps.planfixTimeoutMs, ...(this.deps.guard ? { guard: this.deps.guard } : {}) });
   }
 
   private async deliver(account: Account, row: OutboxRow): Promise<void> {

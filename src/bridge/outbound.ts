@@ -2,6 +2,7 @@
 // answered at once; a per-number pump sends jobs per chat in order: the text first, then each file in
 // Planfix's order, every part with a random_id derived from the job so a resend is deduplicated by Telegram.
 import { createHash, randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
 import { TelegramFailure, type OutgoingFile, type PeerInfo, type TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
@@ -10,7 +11,8 @@ import type { Account, Client, ClientStore } from "../store/clients.ts";
 import type { JobRow, JobStore } from "../store/jobs.ts";
 import type { PeerStore } from "../store/peers.ts";
 import { chatIdFor, parseChatId } from "./chat-id.ts";
-import { DownloadError, downloadUrl } from "./download.ts";
+import type { NetGuard } from "../net/guarded-fetch.ts";
+import { DownloadError, downloadToFile, DownloadSlots } from "./download.ts";
 import type { InboundBridge } from "./inbound.ts";
 import type { LookupLimiter } from "./lookup-limiter.ts";
 import { dueAndNext } from "./heads.ts";
@@ -36,6 +38,12 @@ export interface OutboundDeps {
   limiter: LookupLimiter;
   maxFileBytes: number;
   downloadTimeoutMs: number;
+  /** Every attachment download goes through it (no internal destinations). */
+  guard: NetGuard;
+  /** Where downloads are streamed to before they are uploaded to Telegram. */
+  tmpDir: string;
+  /** Attachment downloads at once: per number and in total (default 2 and 8). */
+  slots?: DownloadSlots;
   retry: RetryPolicy;
   /** How long a job waits for its number to come online before it is reported as an error. */
   offlineGiveUpMs: number;
@@ -59,7 +67,14 @@ export class OutboundBridge {
     (id, e) => this.deps.log.error("send round failed", { ...logFields(this.deps.clients, id), error: errorText(e) }),
   );
 
-  constructor(private readonly deps: OutboundDeps) {}
+  private readonly slots: DownloadSlots;
+  /** Per number, the chats whose head is being sent now; and every send in flight (for stop). */
+  private readonly busy = new Map<number, Set<string>>();
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly deps: OutboundDeps) {
+    this.slots = deps.slots ?? new DownloadSlots();
+  }
 
   /**
    * Accepts Planfix's newMessage for `client`: routes it to a number and a recipient, stores the job,
@@ -136,16 +151,33 @@ export class OutboundBridge {
     for (const id of this.deps.jobs.accountsWithPending()) this.kick(id);
   }
 
-  stop(): Promise<void> {
-    return this.pumps.stop();
+  async stop(): Promise<void> {
+    await this.pumps.stop();
+    await Promise.all([...this.inFlight]);
   }
 
   private async round(accountId: number): Promise<number | null> {
-    const { due, next } = dueAndNext(this.deps.jobs.heads(accountId), Date.now());
-    if (due.length === 0) return next;
-    await Promise.all(due.map((job) => this.send(job)));
-    // Something was done: the next round looks at the heads again at once (one query per round).
-    return Date.now();
+    const now = Date.now();
+    const heads = this.deps.jobs.heads(accountId);
+    const { due } = dueAndNext(heads, now);
+    let busy = this.busy.get(accountId);
+    if (!busy) this.busy.set(accountId, (busy = new Set()));
+    // A send runs on its own, not for the length of a round: a slow one (a big download) does not hold
+    // up other chats; a chat's next job starts when its head's send ends (which kicks the pump).
+    for (const job of due) {
+      if (busy.has(job.chatId)) continue;
+      busy.add(job.chatId);
+      const p: Promise<void> = this.send(job)
+        .catch((e) => this.deps.log.error("send failed", { ...logFields(this.deps.clients, accountId), job: job.id, error: errorText(e) }))
+        .finally(() => {
+          busy.delete(job.chatId);
+          this.inFlight.delete(p);
+          this.kick(accountId);
+        });
+      this.inFlight.add(p);
+    }
+    const waiting = heads.filter((h) => h.nextAttemptAt > now).map((h) => h.nextAttemptAt);
+    return waiting.length > 0 ? Math.min(...waiting) : null;
   }
 
   private async send(job: JobRow): Promise<void> {
@@ -169,7 +201,7 @@ export class OutboundBridge {
         const randomId = partRandomId(job.randomSeed, i);
         let messageId: number | null;
         try {
-          const sent = part.kind === "text" ? await conn.sendText(peer, part.text, randomId) : await conn.sendFile(peer, await this.download(part), "", randomId);
+          const sent = part.kind === "text" ? await conn.sendText(peer, part.text, randomId) : await this.sendAttachment(job.accountId, conn, peer, part, randomId);
           messageId = sent.messageId;
         } catch (e) {
           // This part was sent before a crash or a lost answer: Telegram refuses its random_id again.
@@ -242,13 +274,23 @@ export class OutboundBridge {
     this.deps.log.warn("message not delivered to Telegram; reported to Planfix as an error, listed under GET /client/queue, re-sendable", { ...logFields(this.deps.clients, job.accountId), job: job.id, reason });
   }
 
-  private async download(part: { name: string; url: string }): Promise<OutgoingFile> {
-    const { bytes, mimeType } = await downloadUrl(part.url, { maxBytes: this.deps.maxFileBytes, timeoutMs: this.deps.downloadTimeoutMs, name: part.name });
-    const ext = part.name.split(".").pop()?.toLowerCase() ?? "";
-    const byName = MIME[ext];
-    // The name's extension decides photo vs document; a generic server type defers to it.
-    const mime = byName && (mimeType === "application/octet-stream" || IMAGE.test(part.name)) ? byName : mimeType;
-    return { name: part.name, mimeType: mime, bytes };
+  /** Downloads one attachment to a temporary file and sends it; the slot is held until the upload is done. */
+  private async sendAttachment(accountId: number, conn: TelegramConnection, peer: PeerInfo, part: { name: string; url: string }, randomId: bigint) {
+    const release = await this.slots.acquire(accountId);
+    let path: string | null = null;
+    try {
+      const got = await downloadToFile(part.url, { guard: this.deps.guard, maxBytes: this.deps.maxFileBytes, timeoutMs: this.deps.downloadTimeoutMs, name: part.name, dir: this.deps.tmpDir });
+      path = got.path;
+      const ext = part.name.split(".").pop()?.toLowerCase() ?? "";
+      const byName = MIME[ext];
+      // The name's extension decides photo vs document; a generic server type defers to it.
+      const mime = byName && (got.mimeType === "application/octet-stream" || IMAGE.test(part.name)) ? byName : got.mimeType;
+      const file: OutgoingFile = { name: part.name, mimeType: mime, path: got.path, size: got.size };
+      return await conn.sendFile(peer, file, "", randomId);
+    } finally {
+      release();
+      if (path) await rm(path, { force: true });
+    }
   }
 
   /** The recipient with this account's access hash: known peer → username → phone. */

@@ -78,11 +78,8 @@ export interface ChatMessage {
   editDate: number | null;
 }
 
-export interface OutgoingFile {
-  name: string;
-  mimeType: string;
-  bytes: Uint8Array;
-}
+/** A file to send: in memory, or on disk (downloads are streamed there rather than held in memory). */
+export type OutgoingFile = { name: string; mimeType: string } & ({ bytes: Uint8Array } | { path: string; size: number });
 
 export interface SentMessage {
   messageId: number;

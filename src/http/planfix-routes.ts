@@ -74,7 +74,7 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
                     telegramUserName: { type: "string", description: "The contact's Telegram @username, looked up for a first message (no chatId)" },
                     telegramUserId: { type: "string", description: "The contact's Telegram user id (digits), the recipient when there is no chatId" },
                     "attachments[name]": { type: "string", description: "Repeated, paired in order with attachments[url]" },
-                    "attachments[url]": { type: "string", description: "Where the appliance downloads the file (up to MAX_FILE_MB), paired in order with attachments[name]" },
+                    "attachments[url]": { type: "string", description: "At most 50 per message (400 beyond). Where the appliance downloads the file (up to MAX_FILE_MB), paired in order with attachments[name]; http(s) only; fetched by the appliance through its outbound guard: private, loopback and link-local destinations are refused (ALLOW_PRIVATE_NETWORKS), and the message then gets an error status" },
                   },
                 },
                 example: { cmd: "newMessage", providerId: "planfix-telegram", token: "<client token>", chatId: "380955821319_6800630955", message: "Hello!", messageId: "50345842" },

@@ -1,6 +1,8 @@
 // Us → Planfix: the commands of the "Planfix API for chats", POSTed form-encoded to a client's
 // url_planfix. Every call ends in a classified outcome so the outbox can decide (retry or give up)
 // without knowing HTTP. Nothing here throws for a failed call, and no outcome carries the token.
+import { DestinationRefused, NetGuard } from "../net/guarded-fetch.ts";
+import { BodyTooLarge, readCapped } from "../net/read-body.ts";
 import { encodeForm, type FormPair, type PlanfixAttachment } from "./form.ts";
 
 /** Ids arrive as Telegram/JS numbers, bigints or strings; on the wire they are all text. */
@@ -17,6 +19,8 @@ export interface PlanfixEndpoint {
 export interface PlanfixClientOptions {
   /** Whole-call limit (connect, answer and body), default 15 000 ms. */
   timeoutMs?: number;
+  /** The fetch guard every call goes through; by default one that allows no private destination. */
+  guard?: NetGuard;
 }
 
 export interface ContactCard {
@@ -92,15 +96,20 @@ export type PlanfixLookupOutcome =
   | PlanfixFailure;
 
 const DEFAULT_TIMEOUT_MS = 15_000;
+/** Planfix answers are a few hundred bytes; more than this (after decompression) is not read. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+const STRICT_GUARD = new NetGuard();
 
 export class PlanfixClient {
   readonly timeoutMs: number;
+  private readonly guard: NetGuard;
 
   constructor(
     readonly endpoint: PlanfixEndpoint,
     options: PlanfixClientOptions = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.guard = options.guard ?? STRICT_GUARD;
   }
 
   /** A message from Telegram into Planfix. Planfix cannot de-duplicate these: do not resend after `ok`. */
@@ -182,17 +191,22 @@ export class PlanfixClient {
       abort.abort();
     }, this.timeoutMs);
     try {
-      const res = await fetch(target, {
+      const res = await this.guard.fetch(target, {
         method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8", accept: "application/json" },
+        headers: { "content-type": "application/x-www-form-urlencoded; charset=utf-8", accept: "application/json", "accept-encoding": "gzip, deflate, br" },
         body,
         signal: abort.signal,
         // A redirected POST turns into a GET and loses the body: report it instead of following.
         redirect: "manual",
       });
-      const answer = await res.text();
+      const answer = new TextDecoder().decode(await readCapped(res, MAX_ANSWER_BYTES));
       return { cmd, status: res.status, text: answer, retryAfter: res.headers.get("retry-after") };
     } catch (e) {
+      // Refused before any byte was sent: nothing of what lives at that address is shown.
+      if (e instanceof DestinationRefused) return this.fail({ retry: false, kind: "other", message: `url_planfix ${where}: ${e.message}` });
+      if (e instanceof BodyTooLarge) {
+        return this.fail({ retry: true, kind: "other", message: `Planfix at ${where} answered ${cmd} with more than ${MAX_ANSWER_BYTES / 1024} KiB; not read` });
+      }
       if (timedOut) {
         return this.fail({ retry: true, kind: "timeout", message: `Planfix at ${where} did not answer ${cmd} within ${this.timeoutMs} ms` });
       }
@@ -248,7 +262,9 @@ function lookup(a: Answer | PlanfixFailure): PlanfixLookupOutcome {
 
 function classify(a: Answer): PlanfixFailure {
   const s = a.status;
-  const said = errorOf(a.text) ?? excerpt(a.text);
+  // Planfix's own words, cut short: they end up on the number's status and in the log.
+  const error = errorOf(a.text);
+  const said = error === undefined ? excerpt(a.text) : excerpt(error);
   const message = `Planfix answered ${a.cmd} with ${s}${said ? `: ${said}` : ""}`;
   const retryAfterMs = parseRetryAfter(a.retryAfter);
   const base = retryAfterMs === undefined ? {} : { retryAfterMs };

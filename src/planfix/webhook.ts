@@ -225,7 +225,13 @@ function zip(names: string[], urls: string[]): Array<{ name?: string; url?: stri
   return out;
 }
 
+/** More files than this in one message is refused (each is a download and a Telegram message). */
+export const MAX_ATTACHMENTS = 50;
+
 function validate(fields: Record<string, unknown>, rawAttachments: Array<{ name?: unknown; url?: unknown }>): WebhookParseResult {
+  if (rawAttachments.length > MAX_ATTACHMENTS) {
+    return { ok: false, field: "attachments", problem: `at most ${MAX_ATTACHMENTS} attachments per message, got ${rawAttachments.length}` };
+  }
   const input: Normalized = { attachments: rawAttachments.map((a) => ({ name: clean(a.name), url: clean(a.url) })) };
   for (const key of SCALARS) {
     const value = key === "message" ? messageText(fields[key]) : clean(fields[key]);

@@ -42,7 +42,7 @@ import {
   randomLong,
   sendsAsPhoto,
   tooLarge,
-  uploadBytes,
+  uploadFile,
   uploadedMedia,
   type FileTransport,
 } from "./media.ts";
@@ -348,7 +348,7 @@ class GramjsConnection implements TelegramConnection {
   async sendFile(peer: PeerInfo, file: OutgoingFile, caption: string, randomId: bigint): Promise<SentMessage> {
     const rid = toLong(randomId);
     const asPhoto = sendsAsPhoto(file);
-    const input = await uploadBytes(this.transport, file.name, file.bytes);
+    const input = await uploadFile(this.transport, file);
     const send = (photo: boolean) =>
       this.engine.trackSend(
         peer.userId,

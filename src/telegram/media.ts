@@ -1,6 +1,7 @@
 // Files in and out. Uploads and home-DC downloads run on the main connection (no second socket with
 // the same key, no GramJS exported-sender loops); files stored on another DC go through a file
 // connection to that DC (crossdc.ts).
+import { open } from "node:fs/promises";
 import { Api } from "telegram";
 import { generateRandomBytes, readBigIntFromBuffer } from "telegram/Helpers";
 import { TelegramFailure, type OutgoingFile } from "../domain/telegram-port.ts";
@@ -38,7 +39,8 @@ export interface FileTransport {
  * (dimensions, aspect ratio) is re-sent as a document.
  */
 export function sendsAsPhoto(file: OutgoingFile): boolean {
-  if (file.bytes.length === 0 || file.bytes.length > MAX_PHOTO_BYTES) return false;
+  const size = sizeOf(file);
+  if (size === 0 || size > MAX_PHOTO_BYTES) return false;
   const mime = file.mimeType.toLowerCase();
   if (mime === "image/jpeg" || mime === "image/jpg" || mime === "image/png") return true;
   if (mime && mime !== "application/octet-stream") return false;
@@ -49,18 +51,36 @@ export function randomLong() {
   return readBigIntFromBuffer(generateRandomBytes(8), true, true);
 }
 
-/** Uploads the bytes in 512 KB parts on the main connection; returns the InputFile to send. */
-export async function uploadBytes(t: FileTransport, name: string, bytes: Uint8Array): Promise<Api.TypeInputFile> {
+export function sizeOf(file: OutgoingFile): number {
+  return "bytes" in file ? file.bytes.length : file.size;
+}
+
+/** Uploads the file in 512 KB parts on the main connection (a file on disk is read part by part); returns the InputFile to send. */
+export async function uploadFile(t: FileTransport, file: OutgoingFile): Promise<Api.TypeInputFile> {
   const fileId = randomLong();
-  const big = bytes.length > BIG_FILE_THRESHOLD;
-  const parts = Math.max(1, Math.ceil(bytes.length / PART_SIZE));
-  for (let i = 0; i < parts; i++) {
-    const chunk = Buffer.from(bytes.buffer, bytes.byteOffset + i * PART_SIZE, Math.min(PART_SIZE, bytes.length - i * PART_SIZE));
-    const ok = big
-      ? await t.call<boolean>(new Api.upload.SaveBigFilePart({ fileId, filePart: i, fileTotalParts: parts, bytes: chunk }))
-      : await t.call<boolean>(new Api.upload.SaveFilePart({ fileId, filePart: i, bytes: chunk }));
-    if (!ok) throw new TelegramFailure("error", `upload part ${i} refused`);
+  const size = sizeOf(file);
+  const big = size > BIG_FILE_THRESHOLD;
+  const parts = Math.max(1, Math.ceil(size / PART_SIZE));
+  const disk = "path" in file ? await open(file.path, "r") : null;
+  try {
+    for (let i = 0; i < parts; i++) {
+      const length = Math.min(PART_SIZE, size - i * PART_SIZE);
+      let chunk: Buffer;
+      if ("bytes" in file) chunk = Buffer.from(file.bytes.buffer, file.bytes.byteOffset + i * PART_SIZE, length);
+      else {
+        chunk = Buffer.alloc(length);
+        const { bytesRead } = await disk!.read(chunk, 0, length, i * PART_SIZE);
+        if (bytesRead !== length) throw new TelegramFailure("error", `file ${file.name} changed while it was uploaded`);
+      }
+      const ok = big
+        ? await t.call<boolean>(new Api.upload.SaveBigFilePart({ fileId, filePart: i, fileTotalParts: parts, bytes: chunk }))
+        : await t.call<boolean>(new Api.upload.SaveFilePart({ fileId, filePart: i, bytes: chunk }));
+      if (!ok) throw new TelegramFailure("error", `upload part ${i} refused`);
+    }
+  } finally {
+    await disk?.close();
   }
+  const name = file.name;
   return big ? new Api.InputFileBig({ id: fileId, parts, name }) : new Api.InputFile({ id: fileId, parts, name, md5Checksum: "" });
 }
 

@@ -127,6 +127,8 @@ export async function world(opts: { telegram?: ServerOptions; env?: Record<strin
     LOG_LEVEL: "debug",
     START_TIMEOUT: "10",
     RETRY_CAP_SECONDS: "1",
+    // The fake Planfix and its files live on loopback, which the fetch guard refuses by default.
+    ALLOW_PRIVATE_NETWORKS: "127.0.0.0/8",
     ...opts.env,
   };
   const app = new Appliance(dataDir, env);

@@ -10,6 +10,7 @@ import { TelegramFailure, type ChatMessage, type MediaRef, type TelegramConnecti
 import { InboundBridge } from "../../src/bridge/inbound.ts";
 import { OutboundBridge } from "../../src/bridge/outbound.ts";
 import { LookupLimiter } from "../../src/bridge/lookup-limiter.ts";
+import { NetGuard } from "../../src/net/guarded-fetch.ts";
 import { QueueService } from "../../src/bridge/queues.ts";
 import { DEFAULT_RETRY } from "../../src/bridge/retry.ts";
 import { createLogger } from "../../src/log.ts";
@@ -61,7 +62,7 @@ function setup() {
       messageStatus: async () => ok,
     }),
   });
-  const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: 1, downloadTimeoutMs: 1, retry, offlineGiveUpMs: 1, maxFloodWaitMs: 1, log, connection: () => null });
+  const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: 1, downloadTimeoutMs: 1, retry, offlineGiveUpMs: 1, maxFloodWaitMs: 1, guard: new NetGuard(), tmpDir: join(dir, `downloads${n}`), log, connection: () => null });
   // Rounds are driven by hand here: the queue calls' kick must not start the real pump beside them.
   const manual = <T extends object>(bridge: T): T => Object.assign(Object.create(bridge) as T, { kick: () => {} });
   const queues = new QueueService({ outbox, jobs, inbound: manual(inbound), outbound: manual(outbound), now: clock.now });
