@@ -1,6 +1,7 @@
 // Settings come from environment variables, overridden by --flags of the same name
 // (PORT → --port, DATA_DIR → --data-dir). Nothing here touches the disk or the network.
 import { join, resolve } from "node:path";
+import { DEFAULT_LANGUAGE, isLanguage, LANGUAGES, type Language } from "./bridge/texts.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
@@ -21,6 +22,8 @@ export interface Settings {
   maxFileBytes: number;
   retryCapMs: number;
   offlineGiveUpMs: number;
+  /** Language of the texts the appliance writes into Planfix, unless a number sets its own. */
+  language: Language;
 }
 
 interface Option {
@@ -46,6 +49,7 @@ export const OPTIONS: readonly Option[] = [
   { env: "MAX_FILE_MB", help: "largest file bridged in either direction, in MB", default: "50" },
   { env: "RETRY_CAP_SECONDS", help: "longest pause between two delivery attempts (retries go on for 72 h)", default: "60" },
   { env: "OFFLINE_GIVE_UP_MINUTES", help: "how long a message for Telegram waits for its number to come online", default: "15" },
+  { env: "LANGUAGE", help: "language of the notes and statuses written into Planfix: uk | ru | en (a number may set its own)", default: "uk" },
 ];
 
 export class SettingsError extends Error {}
@@ -90,6 +94,20 @@ function positiveNumber(raw: Record<string, string | undefined>, key: string, fa
 
 const nonEmpty = (v: string | undefined) => (v && v.trim() ? v.trim() : null);
 
+/**
+ * LANGUAGE is also GNU gettext's variable ("en_US:en"), often set in a shell: a locale list is read
+ * for its first language, and one we do not have falls back to the default instead of refusing to
+ * start. A bare code we do not have ("de") is the operator's own setting, and is an error.
+ */
+function languageSetting(value: string | undefined): Language {
+  const text = nonEmpty(value);
+  if (!text) return DEFAULT_LANGUAGE;
+  const code = text.split(":")[0]!.split(/[_.@-]/)[0]!.toLowerCase();
+  if (isLanguage(code)) return code;
+  if (/^[a-z]{2,3}$/i.test(text)) throw new SettingsError(`LANGUAGE must be one of ${LANGUAGES.join(", ")}; got "${text}"`);
+  return DEFAULT_LANGUAGE;
+}
+
 export function loadSettings(argv: readonly string[], env: Record<string, string | undefined>): Settings {
   const raw = readRawSettings(argv, env);
   const port = positiveNumber(raw, "PORT", 8080);
@@ -100,6 +118,7 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
   if (!["debug", "info", "warn", "error", "silent"].includes(level)) {
     throw new SettingsError(`LOG_LEVEL must be one of debug, info, warn, error, silent; got "${level}"`);
   }
+  const language = languageSetting(raw.LANGUAGE);
   const apiIdText = nonEmpty(raw.TELEGRAM_API_ID);
   const apiId = apiIdText === null ? null : positiveNumber(raw, "TELEGRAM_API_ID", 0);
   const publicHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
@@ -120,5 +139,6 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
     maxFileBytes: Math.round(positiveNumber(raw, "MAX_FILE_MB", 50, false) * 1024 * 1024),
     retryCapMs: positiveNumber(raw, "RETRY_CAP_SECONDS", 60, false) * 1000,
     offlineGiveUpMs: positiveNumber(raw, "OFFLINE_GIVE_UP_MINUTES", 15, false) * 60_000,
+    language,
   };
 }

@@ -1,5 +1,6 @@
 // The management API's input, validated with valibot. Field names are the customer's (see the task).
 import * as v from "valibot";
+import { LANGUAGES } from "../bridge/texts.ts";
 
 /** Phone numbers arrive as "+380 95-582-13-19", "380955821319" or 380955821319; we keep digits only. */
 export const NumberField = v.pipe(
@@ -35,6 +36,8 @@ export const StartInput = v.object({
   name_session: v.optional(text(255, "session name")),
   path_session: v.optional(text(1000, "session path")),
   provider_id: v.optional(ProviderId),
+  /** Language of the notes and statuses this number writes into Planfix; default: the appliance's LANGUAGE. */
+  language: v.optional(v.picklist(LANGUAGES, `must be one of ${LANGUAGES.join(", ")}`)),
 });
 
 /** PUT /client: the number plus whatever changes. */

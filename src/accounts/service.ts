@@ -33,6 +33,8 @@ export interface NumberView {
   flood_until: string | null;
   telegram_user_id: string | null;
   planfix_error: string | null;
+  /** The number's own language for texts written into Planfix; null: the appliance's LANGUAGE. */
+  language: string | null;
 }
 
 export interface ServiceSettings {
@@ -72,6 +74,7 @@ export class ClientService {
       flood_until: fresh.floodUntil ? new Date(fresh.floodUntil).toISOString() : null,
       telegram_user_id: fresh.selfUserId,
       planfix_error: fresh.planfixError,
+      language: fresh.language,
     };
   }
 
@@ -153,6 +156,7 @@ export class ClientService {
       urlPlanfix: input.url_planfix,
       tokenPlanfix: input.token_planfix,
       providerId: input.provider_id ?? null,
+      language: input.language ?? null,
       nameSession: input.name_session ?? null,
       sessionPath,
       wanted: "running",
@@ -187,6 +191,7 @@ export class ClientService {
         urlPlanfix: input.url_planfix ?? account.urlPlanfix,
         tokenPlanfix: input.token_planfix ?? account.tokenPlanfix,
         providerId: input.provider_id ?? account.providerId,
+        language: input.language ?? account.language,
         nameSession: input.name_session ?? account.nameSession,
         sessionPath,
         planfixError: null,

@@ -15,6 +15,7 @@ import { ignoreReason } from "./filters.ts";
 import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retry.ts";
+import { textsFor, type Language } from "./texts.ts";
 
 export interface InboundDeps {
   clients: ClientStore;
@@ -27,6 +28,8 @@ export interface InboundDeps {
   maxFileBytes: number;
   planfixTimeoutMs: number;
   retry: RetryPolicy;
+  /** LANGUAGE: texts written into Planfix, unless the number sets its own. */
+  language: Language;
   log: Logger;
   connection(accountId: number): TelegramConnection | null;
 }
@@ -36,7 +39,6 @@ interface StoredMessage {
   message: ChatMessage;
 }
 
-const EDIT_PREFIX = "✏️ edited: ";
 const BATCH = 16;
 
 export class InboundBridge {
@@ -68,11 +70,13 @@ export class InboundBridge {
 
   /** Queues a messageStatus for Planfix, in the same per-chat order as messages. */
   enqueueStatus(accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): void {
+    if (!hasPlanfixId(status)) return;
     if (this.deps.outbox.add({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
   }
 
   /** The same, committed with the other writes of this event-loop turn (so with a write queued just before it). */
   async enqueueStatusSoon(accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): Promise<void> {
+    if (!hasPlanfixId(status)) return;
     if (await this.deps.outbox.addSoon({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
   }
 
@@ -152,6 +156,7 @@ export class InboundBridge {
     const known = this.deps.peers.byId(account.id, message.peer.userId);
     const peer: PeerInfo = { ...message.peer, username: message.peer.username ?? known?.username ?? null, phone: message.peer.phone ?? known?.phone ?? null, firstName: message.peer.firstName ?? known?.firstName ?? null, lastName: message.peer.lastName ?? known?.lastName ?? null };
     const conn = this.deps.connection(account.id);
+    const t = textsFor(account.language, this.deps.language);
 
     let text = message.text;
     const attachments: { name: string; url: string }[] = [];
@@ -159,21 +164,21 @@ export class InboundBridge {
       if (!conn) return "wait";
       const m = message.media;
       if (m.size !== null && m.size > this.deps.maxFileBytes) {
-        text = joinText(text, `[${m.fileName}: ${mb(m.size)} MB, over the ${mb(this.deps.maxFileBytes)} MB limit — not transferred]`);
+        text = joinText(text, t.fileTooBig(m.fileName, mb(m.size), mb(this.deps.maxFileBytes)));
       } else {
         try {
           const bytes = await conn.downloadMedia(m, this.deps.maxFileBytes);
           const f = this.deps.files.save(account.id, m.fileName, m.mimeType, bytes);
           attachments.push({ name: f.name, url: this.fileUrl(f.id, f.name) });
         } catch (e) {
-          if (/limit|too (big|large)|larger/i.test(errorText(e))) text = joinText(text, `[${m.fileName}: over the ${mb(this.deps.maxFileBytes)} MB limit — not transferred]`);
+          if (/limit|too (big|large)|larger/i.test(errorText(e))) text = joinText(text, t.fileTooBig(m.fileName, null, mb(this.deps.maxFileBytes)));
           else throw e;
         }
       }
-      if (!text.trim()) text = m.fileName;
+      if (!text.trim()) text = t.mediaCaption(m.kind, m.fileName);
     }
-    if (message.editDate !== null) text = EDIT_PREFIX + text;
-    if (!text.trim() && attachments.length === 0) text = "[empty message]";
+    if (message.editDate !== null) text = t.editPrefix + text;
+    if (!text.trim() && attachments.length === 0) text = t.emptyMessage;
 
     const command: NewMessageCommand = {
       chatId: chatIdFor(account.number, peer.userId),
@@ -187,6 +192,9 @@ export class InboundBridge {
     if (peer.lastName?.trim()) command.contactLastName = peer.lastName.trim();
     if (peer.phone) command.contactPhone = peer.phone;
     if (peer.username) command.contactData = `Telegram: https://t.me/${peer.username}`;
+    // The task's table names both: Planfix scripts and the first-message form use them to find the person.
+    command.telegramUserId = peer.userId;
+    if (peer.username) command.telegramUserName = peer.username;
     if (message.out) command.isEcho = true;
     const ico = conn && peer.hasPhoto ? await this.avatar(account, peer, conn) : null;
     if (ico) command.contactIco = ico;
@@ -216,6 +224,8 @@ export class InboundBridge {
   }
 }
 
+/** A webhook without messageId got an id of ours (starting with `~`): Planfix has nothing to attach a status to. */
+const hasPlanfixId = (s: MessageStatusCommand) => !String(s.messageId).startsWith("~");
 const mb = (n: number) => (n / 1048576).toFixed(1).replace(/\.0$/, "");
 const joinText = (a: string, b: string) => (a.trim() ? `${a}\n${b}` : b);
 const displayName = (p: PeerInfo) => [p.firstName, p.lastName].filter((x) => x?.trim()).join(" ") || (p.username ? `@${p.username}` : p.phone ?? p.userId);

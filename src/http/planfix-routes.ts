@@ -35,7 +35,8 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
         try {
           return json(200, await deps.outbound.accept(client, parsed.value));
         } catch (e) {
-          if (e instanceof WebhookError) return json(e.status, { error: e.status === 400 ? "Invalid parameters" : e.message, field: e.field, problem: e.message });
+          // Planfix knows only 200, 400 and 401: every refusal of ours is a 400 whose `error` a person can read.
+          if (e instanceof WebhookError) return json(400, { error: e.message, field: e.field, problem: e.message });
           deps.log.error("webhook failed", { client: client.id, error: errorText(e) });
           throw e;
         }
@@ -50,28 +51,31 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
             "Form-encoded as Planfix sends it (JSON accepted too). The message is stored, answered at once with the chat and contact ids, " +
             "and sent to Telegram in the background, in order per chat: the text first, then each attachment as its own message " +
             "(images as photos, other files as documents, under their own names). The outcome comes back to Planfix as messageStatus " +
-            "sent / read / error. A repeated messageId sends nothing new and gets the same answer. Without chatId (an employee writes first), " +
-            "contactPhone or telegramUserName is looked up on the number and the new chatId is answered.",
+            "sent / read / error. A repeated messageId sends nothing new and gets the same answer; without messageId the message is still sent " +
+            "(no deduplication, no status). A chatId we did not hand out (none, Planfix's own, or a bare Telegram user id as in the task) is routed by " +
+            "channel (or the client's only number) to the first of chatId / telegramUserId / telegramUserName / contactPhone the number can reach; " +
+            "a username or phone is looked up within 5 s, and the new chatId `number_userid` is answered. Refusals are 400 with a readable `error` " +
+            "(an offline number that would need a lookup, a lookup that failed or took too long), as Planfix knows only 200, 400 and 401.",
           requestBody: {
             required: true,
             content: {
               "application/x-www-form-urlencoded": {
                 schema: {
                   type: "object",
-                  required: ["cmd", "token", "messageId"],
+                  required: ["cmd", "token"],
                   properties: {
                     cmd: { type: "string", enum: ["newMessage"] },
                     providerId: { type: "string" },
                     token: { type: "string", description: "The client token" },
-                    chatId: { type: "string", description: "As we gave it: <number>_<telegram user id>. Absent on a first message." },
+                    chatId: { type: "string", description: "As we gave it: `number_telegramuserid`. Absent on a first message; a bare Telegram user id is accepted too." },
                     channel: { type: "string", description: "The number (optional when chatId is given)" },
                     message: { type: "string" },
-                    messageId: { type: "string" },
+                    messageId: { type: "string", description: "Planfix's message id: statuses refer to it, and a repeated one is not sent twice. Optional." },
                     userName: { type: "string" },
                     userLastName: { type: "string" },
                     contactPhone: { type: "string" },
-                    telegramUserName: { type: "string" },
-                    telegramUserId: { type: "string" },
+                    telegramUserName: { type: "string", description: "Recipient by username (with or without @), for a first message" },
+                    telegramUserId: { type: "string", description: "Recipient by Telegram user id, for a first message" },
                     "attachments[name]": { type: "string", description: "Repeated, paired in order with attachments[url]" },
                     "attachments[url]": { type: "string" },
                   },
@@ -82,7 +86,7 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
           },
           responses: {
             "200": { description: "Accepted", content: { "application/json": { schema: { type: "object", properties: { chatId: { type: "string" }, contactId: { type: "string" } } } } } },
-            ...errorResponses(400, 401, 409, 413),
+            ...errorResponses(400, 401, 413),
           },
         },
       },

@@ -36,6 +36,8 @@ export const accounts = sqliteTable(
     qts: integer("qts"),
     updDate: integer("upd_date"),
     planfixError: text("planfix_error"),
+    /** uk | ru | en for the texts written into Planfix; null: the appliance's LANGUAGE. */
+    language: text("language"),
     createdAt: integer("created_at").notNull().default(now),
     updatedAt: integer("updated_at").notNull().default(now),
   },
