@@ -1,10 +1,11 @@
 // Telegram → Planfix. onMessage stores the message in the outbox (deduplicated by number + peer +
 // message id [+ edit date]) and only then lets the Telegram update state move on; a per-number pump
 // prepares each item (media downloaded, contact card built) and delivers it, per chat in order.
+import { randomBytes } from "node:crypto";
 import type { ChatMessage, PeerInfo, TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
-import { PlanfixClient, type NewMessageCommand, type MessageStatusCommand, type PlanfixOutcome } from "../planfix/index.ts";
+import { PlanfixClient, type ContactCard, type NewMessageCommand, type MessageStatusCommand, type PlanfixOutcome } from "../planfix/index.ts";
 import type { Account, ClientStore } from "../store/clients.ts";
 import type { FileStore } from "../store/files.ts";
 import type { JobStore } from "../store/jobs.ts";
@@ -32,6 +33,12 @@ export interface InboundDeps {
   language: Language;
   log: Logger;
   connection(accountId: number): TelegramConnection | null;
+}
+
+/** What is kept of a contact's change in the outbox (JSON). */
+interface StoredContact {
+  peer: PeerInfo;
+  photoChanged: boolean;
 }
 
 /** What is kept of a Telegram message in the outbox (JSON). */
@@ -66,6 +73,21 @@ export class InboundBridge {
     const dedupKey = `m:${accountId}:${peer.userId}:${message.messageId}:${message.editDate ?? 0}`;
     const stored: StoredMessage = { message };
     if (await this.deps.outbox.addSoon({ accountId, chatKey: peer.userId, kind: "message", dedupKey, event: stored })) this.kick(accountId);
+  }
+
+  /**
+   * A person changed name, username or photo: Planfix gets an updateContact, in the chat's order, if
+   * Planfix knows them through this number (something of this chat went to Planfix). The new names are
+   * stored first, so the next message's card agrees.
+   */
+  async contactChanged(accountId: number, peer: PeerInfo, photoChanged: boolean): Promise<void> {
+    this.deps.peers.save(accountId, [peer]);
+    if (photoChanged) this.avatars.delete(`${accountId}:${peer.userId}`);
+    if (!this.deps.outbox.hasChat(accountId, peer.userId)) return;
+    const event: StoredContact = { peer, photoChanged };
+    // Each change is its own item (a name may change back and forth): the key only has to be unique.
+    const dedupKey = `c:${accountId}:${peer.userId}:${Date.now()}:${randomBytes(4).toString("hex")}`;
+    if (await this.deps.outbox.addSoon({ accountId, chatKey: peer.userId, kind: "contact", dedupKey, event })) this.kick(accountId);
   }
 
   /** Queues a messageStatus for Planfix, in the same per-chat order as messages. */
@@ -113,6 +135,10 @@ export class InboundBridge {
       let outcome: PlanfixOutcome;
       if (row.kind === "status") {
         outcome = await this.planfix(account).messageStatus(JSON.parse(row.event) as MessageStatusCommand);
+      } else if (row.kind === "contact") {
+        const card = await this.contactUpdate(account, row);
+        if (card === "wait") return this.later(row, "waiting for the number to come online to fetch the new photo", false);
+        outcome = await this.planfix(account).updateContact(card);
       } else {
         const command = row.command ? (JSON.parse(row.command) as NewMessageCommand) : await this.prepare(account, row);
         if (command === "wait") return this.later(row, "waiting for the number to come online to fetch media", false);
@@ -185,13 +211,9 @@ export class InboundBridge {
       channel: account.number,
       message: text,
       title: `Telegram: ${displayName(peer)}${peer.username ? ` (@${peer.username})` : ""}`,
-      contactId: peer.userId,
-      contactName: peer.firstName?.trim() || (peer.username ? `@${peer.username}` : "") || peer.phone || `Telegram ${peer.userId}`,
+      ...contactCard(peer),
       attachments,
     };
-    if (peer.lastName?.trim()) command.contactLastName = peer.lastName.trim();
-    if (peer.phone) command.contactPhone = peer.phone;
-    if (peer.username) command.contactData = `Telegram: https://t.me/${peer.username}`;
     // The task's table names both: Planfix scripts and the first-message form use them to find the person.
     command.telegramUserId = peer.userId;
     if (peer.username) command.telegramUserName = peer.username;
@@ -199,6 +221,19 @@ export class InboundBridge {
     const ico = conn && peer.hasPhoto ? await this.avatar(account, peer, conn) : null;
     if (ico) command.contactIco = ico;
     return command;
+  }
+
+  /** The card for updateContact: as stored now (the change merged in), with the photo fetched again when it changed. */
+  private async contactUpdate(account: Account, row: OutboxRow): Promise<ContactCard | "wait"> {
+    const { peer: changed, photoChanged } = JSON.parse(row.event) as StoredContact;
+    const known = this.deps.peers.byId(account.id, changed.userId);
+    const peer: PeerInfo = { ...changed, phone: changed.phone ?? known?.phone ?? null };
+    const card = contactCard(peer);
+    const conn = this.deps.connection(account.id);
+    if (photoChanged && peer.hasPhoto && !conn) return "wait";
+    const ico = conn && peer.hasPhoto ? await this.avatar(account, peer, conn) : null;
+    if (ico) card.contactIco = ico;
+    return card;
   }
 
   private async avatar(account: Account, peer: PeerInfo, conn: TelegramConnection): Promise<string | null> {
@@ -226,6 +261,18 @@ export class InboundBridge {
 
 /** A webhook without messageId got an id of ours (starting with `~`): Planfix has nothing to attach a status to. */
 const hasPlanfixId = (s: MessageStatusCommand) => !String(s.messageId).startsWith("~");
+/** The contact fields of newMessage and updateContact: the same card either way. */
+function contactCard(peer: PeerInfo): ContactCard {
+  const card: ContactCard = {
+    contactId: peer.userId,
+    contactName: peer.firstName?.trim() || (peer.username ? `@${peer.username}` : "") || peer.phone || `Telegram ${peer.userId}`,
+  };
+  if (peer.lastName?.trim()) card.contactLastName = peer.lastName.trim();
+  if (peer.phone) card.contactPhone = peer.phone;
+  if (peer.username) card.contactData = `Telegram: https://t.me/${peer.username}`;
+  return card;
+}
+
 const mb = (n: number) => (n / 1048576).toFixed(1).replace(/\.0$/, "");
 const joinText = (a: string, b: string) => (a.trim() ? `${a}\n${b}` : b);
 const displayName = (p: PeerInfo) => [p.firstName, p.lastName].filter((x) => x?.trim()).join(" ") || (p.username ? `@${p.username}` : p.phone ?? p.userId);

@@ -96,6 +96,11 @@ export interface TelegramEvents {
   onReadOutbox(peerUserId: string, maxId: number): Promise<void>;
   /** Users seen in updates (access hashes to keep). */
   onPeers(peers: PeerInfo[]): void;
+  /**
+   * A user changed their name, username or profile photo (Telegram's updateUserName / updateUser).
+   * `peer` is the user as now known; `photoChanged` when the photo may have changed. Resolve once handled.
+   */
+  onContactChanged?(peer: PeerInfo, photoChanged: boolean): Promise<void>;
   /** The update state after everything up to it was handled; persist it for catch-up. */
   onUpdateState(state: UpdateState): void;
   /** The connection is gone and will not come back by itself; the pool decides what next. */
