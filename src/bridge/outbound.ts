@@ -136,7 +136,7 @@ export class OutboundBridge {
     } catch (e) {
       throw new WebhookError(400, `${who} could not be looked up in Telegram: ${e instanceof TelegramFailure ? e.reason : errorText(e)}`, field);
     }
-    if (found === TIMED_OUT) throw new WebhookError(400, `looking up ${who} in Telegram took longer than ${FIRST_LOOKUP_MS / 1000} s; send again in a moment`, field);
+    if (found === TIMED_OUT) throw new WebhookError(400, `Telegram did not answer the lookup of ${who} within ${FIRST_LOOKUP_MS / 1000} s; send again in a moment`, field);
     if (found) return found.userId;
     if (ids[0]) return ids[0];
     throw new WebhookError(400, `no Telegram user found for ${who}`, field);
