@@ -16,7 +16,7 @@ import { ignoreReason } from "./filters.ts";
 import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retry.ts";
-import { textsFor, type Language } from "./texts.ts";
+import { renderContent, textsFor, type Language } from "./texts.ts";
 
 export interface InboundDeps {
   clients: ClientStore;
@@ -184,7 +184,7 @@ export class InboundBridge {
     const conn = this.deps.connection(account.id);
     const t = textsFor(account.language, this.deps.language);
 
-    let text = message.text;
+    let text = message.rendering ? renderContent(t, message.rendering, message.caption ?? "") : message.text;
     const attachments: { name: string; url: string }[] = [];
     if (message.media) {
       if (!conn) return "wait";

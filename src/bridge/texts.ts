@@ -2,7 +2,7 @@
 // customer's language: LANGUAGE for the appliance, `language` per number. One table per language, so a
 // missing translation is a type error, not an English word in a Ukrainian task.
 
-import type { MediaKind } from "../domain/telegram-port.ts";
+import type { MediaKind, Rendering } from "../domain/telegram-port.ts";
 
 export const LANGUAGES = ["uk", "ru", "en"] as const;
 export type Language = (typeof LANGUAGES)[number];
@@ -24,6 +24,8 @@ export interface Texts {
   contact: string;
   location: string;
   liveLocation: string;
+  /** A location Telegram sent without coordinates. */
+  unknownPlace: string;
   poll: string;
   unsupported(type: string): string;
   unavailable(what: "photo" | "file"): string;
@@ -46,6 +48,7 @@ const uk: Texts = {
   contact: "Контакт",
   location: "Місцезнаходження",
   liveLocation: "Місцезнаходження (наживо)",
+  unknownPlace: "невідомо",
   poll: "Опитування",
   unsupported: (type) => `[непідтримуване повідомлення: ${type}]`,
   unavailable: (what) => (what === "photo" ? "[фото недоступне]" : "[файл недоступний]"),
@@ -66,6 +69,7 @@ const ru: Texts = {
   contact: "Контакт",
   location: "Местоположение",
   liveLocation: "Местоположение (в реальном времени)",
+  unknownPlace: "неизвестно",
   poll: "Опрос",
   unsupported: (type) => `[неподдерживаемое сообщение: ${type}]`,
   unavailable: (what) => (what === "photo" ? "[фото недоступно]" : "[файл недоступен]"),
@@ -86,6 +90,7 @@ const en: Texts = {
   contact: "Contact",
   location: "Location",
   liveLocation: "Location (live)",
+  unknownPlace: "unknown",
   poll: "Poll",
   unsupported: (type) => `[unsupported message: ${type}]`,
   unavailable: (what) => `[${what} unavailable]`,
@@ -103,6 +108,30 @@ function captionOf(kind: MediaKind, fileName: string, words: Partial<Record<Medi
 }
 
 const TABLES: Record<Language, Texts> = { uk, ru, en };
+
+/** A contact card, location, poll or unusable media as text in `t`'s language, the sender's caption after it. */
+export function renderContent(t: Texts, r: Rendering, caption: string): string {
+  const lines = (...parts: (string | null | undefined)[]) => parts.filter((p): p is string => !!p && p.trim() !== "").join("\n");
+  const geo = (g: { lat: number; long: number } | null) => {
+    if (!g) return null;
+    const lat = g.lat.toFixed(6);
+    const long = g.long.toFixed(6);
+    return `${lat}, ${long}\nhttps://maps.google.com/?q=${lat},${long}`;
+  };
+  switch (r.kind) {
+    case "contact":
+      return lines(`${t.contact}: ${[r.name, r.phone].filter(Boolean).join(", ")}`, caption);
+    case "location":
+      if (r.place !== null) return lines(`${t.location}: ${r.place}`, geo(r.geo), caption);
+      return lines(`${r.live ? t.liveLocation : t.location}: ${geo(r.geo) ?? t.unknownPlace}`, caption);
+    case "poll":
+      return lines(`${t.poll}: ${r.question}`, ...r.answers.map((a) => `- ${a}`), caption);
+    case "unavailable":
+      return lines(t.unavailable(r.what), caption);
+    case "unsupported":
+      return lines(t.unsupported(r.type), caption);
+  }
+}
 
 /** The texts of `language`, falling back to `fallback` (the appliance's LANGUAGE) for an unknown or empty one. */
 export function textsFor(language: string | null | undefined, fallback: Language = DEFAULT_LANGUAGE): Texts {

@@ -1,5 +1,5 @@
 // Issue 9: what the appliance itself writes into Planfix — the edit prefix, the caption of a media-only
-// message, notes for files too big, messageStatusText — is in the customer's language: LANGUAGE
+// message, notes for files too big, contact cards, messageStatusText — is in the customer's language: LANGUAGE
 // (default uk), overridable per number with `language` on POST/PUT /client.
 import { afterEach, expect, test } from "bun:test";
 import { tinyPng } from "../support/telegram/index.ts";
@@ -17,10 +17,11 @@ test("by default (no LANGUAGE) the notes are Ukrainian", async () => {
   const m = o.w.tg.driver.sendText(o.ivan, o.anna, "ціна 100");
   o.w.tg.driver.sendPhoto(o.ivan, o.anna, tinyPng([1, 2, 3]));
   o.w.tg.driver.sendFile(o.ivan, o.anna, Buffer.alloc(200_000, 7), "scan.tiff", "image/tiff");
-  await untilMessages(o.w, 3, o.chatId);
-  o.w.tg.driver.editMessage(o.ivan, m.id, "ціна 120");
+  o.w.tg.driver.sendContact(o.ivan, o.anna, { phone: "380500000001", firstName: "Olga" });
   await untilMessages(o.w, 4, o.chatId);
-  expect(texts(o.w, o.chatId)).toEqual(["ціна 100", "📷 Фото", "[scan.tiff: 0.2 МБ, більше за ліміт 0.1 МБ — не передано]", "✏️ змінено: ціна 120"]);
+  o.w.tg.driver.editMessage(o.ivan, m.id, "ціна 120");
+  await untilMessages(o.w, 5, o.chatId);
+  expect(texts(o.w, o.chatId)).toEqual(["ціна 100", "📷 Фото", "[scan.tiff: 0.2 МБ, більше за ліміт 0.1 МБ — не передано]", "Контакт: Olga, +380500000001", "✏️ змінено: ціна 120"]);
 
   // A message Planfix sent that Telegram refuses: the reason shown in Planfix is Ukrainian too.
   o.w.tg.faults.peerFlood("messages.SendMessage");

@@ -1,6 +1,9 @@
 // LANGUAGE and the per-number language pick the texts written into Planfix.
 import { describe, expect, test } from "bun:test";
-import { LANGUAGES, textsFor } from "../../src/bridge/texts.ts";
+import { Api } from "telegram";
+import { LANGUAGES, renderContent, textsFor } from "../../src/bridge/texts.ts";
+import { toLong } from "../../src/telegram/gram.ts";
+import { contentOf } from "../../src/telegram/messages.ts";
 import { loadSettings, SettingsError } from "../../src/config.ts";
 
 describe("texts", () => {
@@ -18,6 +21,36 @@ describe("texts", () => {
     expect(textsFor(null, "en").editPrefix).toBe("✏️ edited: ");
     expect(textsFor("xx", "uk").editPrefix).toBe("✏️ змінено: ");
     expect(textsFor(undefined).editPrefix).toBe("✏️ змінено: ");
+  });
+});
+
+describe("contacts, locations and polls", () => {
+  const msg = (media: Api.TypeMessageMedia, message = "") => new Api.Message({ id: 5, peerId: new Api.PeerUser({ userId: toLong("42") }), date: 1000, message, media });
+  const geo = new Api.GeoPoint({ lat: 50.45, long: 30.52, accessHash: toLong("0") });
+  const samples = [
+    msg(new Api.MessageMediaContact({ phoneNumber: "380500000001", firstName: "Olga", lastName: "K", vcard: "", userId: toLong("0") }), "call her"),
+    msg(new Api.MessageMediaVenue({ geo, title: "Cafe", address: "Main st 1", provider: "", venueId: "", venueType: "" })),
+    msg(new Api.MessageMediaGeoLive({ geo, period: 60 })),
+    msg(new Api.MessageMediaGeo({ geo: new Api.GeoPointEmpty() })),
+    msg(new Api.MessageMediaPoll({ poll: new Api.Poll({ id: toLong("1"), question: new Api.TextWithEntities({ text: "Lunch?", entities: [] }), answers: [new Api.PollAnswer({ text: new Api.TextWithEntities({ text: "Pizza", entities: [] }), option: Buffer.from([0]) })] }), results: new Api.PollResults({}) })),
+    msg(new Api.MessageMediaUnsupported()),
+  ];
+
+  test("rendered in English, they read exactly as the adapter's own text", () => {
+    for (const m of samples) {
+      const c = contentOf(m, "42");
+      expect(c.rendering).toBeDefined();
+      expect(renderContent(textsFor("en"), c.rendering!, c.caption!)).toBe(c.text);
+    }
+  });
+
+  test("in Ukrainian and Russian the labels change, the data and the caption stay", () => {
+    const contact = contentOf(samples[0]!, "42");
+    expect(renderContent(textsFor("uk"), contact.rendering!, contact.caption!)).toBe("Контакт: Olga K, +380500000001\ncall her");
+    const live = contentOf(samples[2]!, "42");
+    expect(renderContent(textsFor("ru"), live.rendering!, "")).toStartWith("Местоположение (в реальном времени): 50.450000, 30.520000");
+    const poll = contentOf(samples[4]!, "42");
+    expect(renderContent(textsFor("uk"), poll.rendering!, "")).toBe("Опитування: Lunch?\n- Pizza");
   });
 });
 
