@@ -17,6 +17,8 @@ export interface Texts {
   fileTooBig(name: string, sizeMb: string | null, limitMb: string): string;
   /** A file that Telegram no longer has (deleted before we fetched it). */
   fileGone(name: string): string;
+  /** A file not passed on for another reason (`reason` is technical, kept as it is). */
+  fileNotTransferred(name: string, reason: string): string;
   /** The text of a media-only message: a word for photos, voice, video and stickers, the name of other files. */
   mediaCaption(kind: MediaKind, fileName: string): string;
   /** A message with neither text nor a file we could pass on. */
@@ -43,6 +45,7 @@ const uk: Texts = {
   editPrefix: "✏️ змінено: ",
   fileTooBig: (name, size, limit) => `[${name}: ${size ? `${size} МБ, ` : ""}більше за ліміт ${limit} МБ — не передано]`,
   fileGone: (name) => `[${name}: файл більше недоступний у Telegram — не передано]`,
+  fileNotTransferred: (name, reason) => `[${name}: не передано — ${reason}]`,
   mediaCaption: (kind, name) => captionOf(kind, name, { photo: "📷 Фото", voice: "🎤 Голосове повідомлення", video: "🎬 Відео", video_note: "🎬 Відеоповідомлення", sticker: "Стікер" }),
   emptyMessage: "[порожнє повідомлення]",
   contact: "Контакт",
@@ -64,6 +67,7 @@ const ru: Texts = {
   editPrefix: "✏️ изменено: ",
   fileTooBig: (name, size, limit) => `[${name}: ${size ? `${size} МБ, ` : ""}больше лимита ${limit} МБ — не передан]`,
   fileGone: (name) => `[${name}: файл больше недоступен в Telegram — не передан]`,
+  fileNotTransferred: (name, reason) => `[${name}: не передан — ${reason}]`,
   mediaCaption: (kind, name) => captionOf(kind, name, { photo: "📷 Фото", voice: "🎤 Голосовое сообщение", video: "🎬 Видео", video_note: "🎬 Видеосообщение", sticker: "Стикер" }),
   emptyMessage: "[пустое сообщение]",
   contact: "Контакт",
@@ -84,7 +88,8 @@ const ru: Texts = {
 const en: Texts = {
   editPrefix: "✏️ edited: ",
   fileTooBig: (name, size, limit) => `[${name}: ${size ? `${size} MB, ` : ""}over the ${limit} MB limit — not transferred]`,
-  fileGone: (name) => `[${name}: the file is no longer available in Telegram — not transferred]`,
+  fileGone: (name) => `[${name}: no longer available in Telegram — not transferred]`,
+  fileNotTransferred: (name, reason) => `[${name}: not transferred — ${reason}]`,
   mediaCaption: (kind, name) => captionOf(kind, name, { photo: "📷 Photo", voice: "🎤 Voice message", video: "🎬 Video", video_note: "🎬 Video message", sticker: "Sticker" }),
   emptyMessage: "[empty message]",
   contact: "Contact",
