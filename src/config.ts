@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type AllowList, parseAllowList } from "./net/address-policy.ts";
 import { parseOverrides } from "./net/guarded-fetch.ts";
+import { DEFAULT_LANGUAGE, isLanguage, LANGUAGES, type Language } from "./bridge/texts.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
@@ -36,6 +37,8 @@ export interface Settings {
   allowPrivateNetworks: AllowList;
   /** Host names answered without DNS (RESOLVE_OVERRIDE); tests and demos. */
   resolveOverride: Map<string, string>;
+  /** Language of the texts the appliance writes into Planfix, unless a number sets its own. */
+  language: Language;
 }
 
 /** The shortest admin token accepted: a short one can be guessed. */
@@ -74,6 +77,7 @@ export const OPTIONS: readonly Option[] = [
   { env: "MIN_FREE_DISK_MB", help: "free space left on the data disk; below it incoming media is not kept", default: "512" },
   { env: "ALLOW_PRIVATE_NETWORKS", help: "CIDRs or host names (comma-separated) that Planfix calls and downloads may reach although private or loopback; off by default" },
   { env: "RESOLVE_OVERRIDE", help: "name=address,… answered without DNS for outbound HTTP (tests, demos); still checked; off by default" },
+  { env: "LANGUAGE", help: "language of the notes and statuses written into Planfix: uk | ru | en (a number may set its own)", default: "uk" },
 ];
 
 export class SettingsError extends Error {}
@@ -149,6 +153,21 @@ function secret(raw: Record<string, string | undefined>, key: string, readFile: 
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]", "*"]);
 
 export function loadSettings(argv: readonly string[], env: Record<string, string | undefined>, readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): Settings {
+
+/**
+ * LANGUAGE is also GNU gettext's variable ("en_US:en"), often set in a shell: a locale list is read
+ * for its first language, and one we do not have falls back to the default instead of refusing to
+ * start. A bare code we do not have ("de") is the operator's own setting, and is an error.
+ */
+function languageSetting(value: string | undefined): Language {
+  const text = nonEmpty(value);
+  if (!text) return DEFAULT_LANGUAGE;
+  const code = text.split(":")[0]!.split(/[_.@-]/)[0]!.toLowerCase();
+  if (isLanguage(code)) return code;
+  if (/^[a-z]{2,3}$/i.test(text)) throw new SettingsError(`LANGUAGE must be one of ${LANGUAGES.join(", ")}; got "${text}"`);
+  return DEFAULT_LANGUAGE;
+}
+
   const raw = readRawSettings(argv, env);
   const port = positiveNumber(raw, "PORT", 8080);
   if (port > 65535) throw new SettingsError(`PORT must be at most 65535, got ${port}`);
@@ -158,6 +177,7 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
   if (!["debug", "info", "warn", "error", "silent"].includes(level)) {
     throw new SettingsError(`LOG_LEVEL must be one of debug, info, warn, error, silent; got "${level}"`);
   }
+  const language = languageSetting(raw.LANGUAGE);
   const apiIdText = nonEmpty(raw.TELEGRAM_API_ID);
   const apiId = apiIdText === null ? null : positiveNumber(raw, "TELEGRAM_API_ID", 0);
   const adminToken = secret(raw, "ADMIN_TOKEN", readFile);
@@ -195,5 +215,6 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
     minFreeDiskBytes: Math.round(positiveNumber(raw, "MIN_FREE_DISK_MB", 512, false) * 1024 * 1024),
     allowPrivateNetworks: parsed("ALLOW_PRIVATE_NETWORKS", () => parseAllowList(raw.ALLOW_PRIVATE_NETWORKS)),
     resolveOverride: parsed("RESOLVE_OVERRIDE", () => parseOverrides(raw.RESOLVE_OVERRIDE)),
+    language,
   };
 }

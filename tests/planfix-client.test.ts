@@ -50,6 +50,8 @@ describe("what Planfix receives", () => {
       isEcho: true,
       userEmail: "manager@acme.com",
       data: { source: "telegram", rank: 3 },
+      telegramUserName: "@ann",
+      telegramUserId: 6800630955n,
     });
     expect(outcome).toEqual({ ok: true });
     const [cmd] = planfix.commands();
@@ -75,6 +77,8 @@ describe("what Planfix receives", () => {
       ["attachments[url]", "https://files.example/b"],
       ["attachments[name]", "c.ogg"],
       ["attachments[url]", "https://files.example/c"],
+      ["telegramUserName", "ann"],
+      ["telegramUserId", "6800630955"],
       ["isEcho", "true"],
       ["userEmail", "manager@acme.com"],
       ["data_source", "telegram"],

@@ -185,11 +185,22 @@ describe("JSON and multipart bodies", () => {
   });
 });
 
+describe("messageId is optional", () => {
+  const without = (key: string) => BASE.filter(([k]) => k !== key);
+  test("absent or blank: parsed without one, everything else kept", () => {
+    for (const body of [form(without("messageId")), form([...without("messageId"), ["messageId", "  "]])]) {
+      const v = value(parsePlanfixWebhook(body, FORM));
+      expect(v.messageId).toBeUndefined();
+      expect("messageId" in v).toBe(false);
+      expect(v.chatId).toBe("123456789");
+      expect(v.message).toBe("Текст повідомлення");
+    }
+  });
+});
+
 describe("refused input names the field and the problem", () => {
   const without = (key: string) => BASE.filter(([k]) => k !== key);
   const cases: [string, string, string | null, { field: string; problem: string | RegExp }][] = [
-    ["no messageId", form(without("messageId")), FORM, { field: "messageId", problem: "required" }],
-    ["blank messageId", form([...without("messageId"), ["messageId", "  "]]), FORM, { field: "messageId", problem: "required" }],
     ["no token", form(without("token")), FORM, { field: "token", problem: "required" }],
     ["another command", form([...without("cmd"), ["cmd", "messageStatus"]]), FORM, { field: "cmd", problem: /only newMessage/ }],
     ["no cmd", form(without("cmd")), FORM, { field: "cmd", problem: "required" }],
@@ -275,10 +286,10 @@ describe("end to end: our fake Planfix posts the webhook to an endpoint using th
     expect(seen.at(-1)!.attachments.map((a) => a.name)).toEqual(["1.jpg", "2.jpg"]);
   });
 
-  test("a wrong token and a missing messageId get 401 and 400", async () => {
+  test("a wrong token gets 401; a missing messageId (as in Planfix's own samples) is accepted", async () => {
     expect((await planfix.sendWebhook(url(), { token: "nope", chatId: "42", message: "m", messageId: 1 })).status).toBe(401);
-    const bad = await planfix.sendWebhook(url(), { token: "client-token", chatId: "42", message: "m" });
-    expect(bad.status).toBe(400);
-    expect(bad.body).toMatchObject({ field: "messageId", problem: "required" });
+    const noId = await planfix.sendWebhook(url(), { token: "client-token", chatId: "42", message: "m" });
+    expect(noId.status).toBe(200);
+    expect(seen.at(-1)!.messageId).toBeUndefined();
   });
 });

@@ -65,7 +65,7 @@ describe("messages", () => {
       }),
       "42",
     );
-    expect(poll).toEqual({ kind: "poll", text: "Poll: Lunch?\n- Pizza\n- Sushi", media: null });
+    expect(poll).toEqual({ kind: "poll", text: "Poll: Lunch?\n- Pizza\n- Sushi", media: null, caption: "", rendering: { kind: "poll", question: "Lunch?", answers: ["Pizza", "Sushi"] } });
 
     const geo = new Api.GeoPoint({ lat: 1.5, long: 2.25, accessHash: toLong("0") });
     const venue = contentOf(msg({ media: new Api.MessageMediaVenue({ geo, title: "Cafe", address: "Main st 1", provider: "", venueId: "", venueType: "" }) }), "42");
@@ -79,7 +79,7 @@ describe("messages", () => {
     expect(dice).toEqual({ kind: "other", text: "🎲 6", media: null });
 
     const other = contentOf(msg({ media: new Api.MessageMediaUnsupported(), message: "caption" }), "42");
-    expect(other).toEqual({ kind: "other", text: "[unsupported message: unsupported]\ncaption", media: null });
+    expect(other).toEqual({ kind: "other", text: "[unsupported message: unsupported]\ncaption", media: null, caption: "caption", rendering: { kind: "unsupported", type: "unsupported" } });
 
     const link = contentOf(msg({ media: new Api.MessageMediaWebPage({ webpage: new Api.WebPageEmpty({ id: toLong("1") }) }), message: "https://x.y" }), "42");
     expect(link).toEqual({ kind: "text", text: "https://x.y", media: null });

@@ -5,6 +5,10 @@ import type { KillRecord } from "./faults.ts";
 import type { StoredMessage } from "../../tests/support/telegram/world.ts";
 import { sha, type PtItem, type PtPart, type TpItem } from "./load.ts";
 import type { SeenMessage } from "./observe.ts";
+import { DEFAULT_LANGUAGE, textsFor } from "../../src/bridge/texts.ts";
+
+/** The drill runs the appliance with its default LANGUAGE: edits carry that language's mark. */
+const EDIT_MARK = textsFor(DEFAULT_LANGUAGE).editPrefix;
 
 /** When a repeat counts as the redelivery of the item in flight at a kill: Planfix took the first copy
  *  no earlier than `beforeMs` before the kill (its answer, `latency` later, never reached a process that
@@ -196,7 +200,7 @@ export function analyzeTelegramToPlanfix(input: {
       continue;
     }
     delays.push(occ[0]!.at - item.sentAt);
-    if (item.kind === "edit" && !(occ[0]!.fields.message ?? "").startsWith("✏️ edited: ")) {
+    if (item.kind === "edit" && !(occ[0]!.fields.message ?? "").startsWith(EDIT_MARK)) {
       badEdits++;
       note(problems, counts, "edit not marked as edited", `${item.tag}: "${(occ[0]!.fields.message ?? "").slice(0, 40)}"`);
     }

@@ -1,5 +1,6 @@
 // The management API's input, validated with valibot. Field names are the customer's (see the task).
 import * as v from "valibot";
+import { LANGUAGES } from "../bridge/texts.ts";
 
 /**
  * Digits written as a decimal or exponent number ("380950000001.0", "1e12"): never a phone number, and
@@ -49,6 +50,8 @@ export const StartInput = v.object({
   name_session: v.optional(described(text(255, "session name"), `A session file's name (a ${SESSION_FILES}), looked up inside the sessions directory — or inside the folder path_session names; "x" also finds "x.session". Give name_session, path_session, or both.`)),
   path_session: v.optional(described(text(1000, "session path"), `Where the session file is, relative to the sessions directory: the file itself (e.g. "acme/380955821319.session") or a folder, then name_session picks the file in it. Nothing outside the sessions directory is accepted.`)),
   provider_id: v.optional(described(ProviderId, "The providerId sent to Planfix for this number; defaults to the appliance's PROVIDER_ID. Must match what the Planfix integration is set up with.")),
+  /** Language of the notes and statuses this number writes into Planfix; default: the appliance's LANGUAGE. */
+  language: v.optional(v.picklist(LANGUAGES, `must be one of ${LANGUAGES.join(", ")}`)),
 });
 
 /** PUT /client: the number plus whatever changes. */

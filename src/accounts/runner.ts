@@ -15,6 +15,7 @@ import type { AccountState } from "./states.ts";
 export interface AccountHooks {
   onMessage: TelegramEvents["onMessage"];
   onReadOutbox: TelegramEvents["onReadOutbox"];
+  onContactChanged?: TelegramEvents["onContactChanged"];
   onOnline(conn: TelegramConnection): void;
   onOffline(): void;
 }
@@ -164,6 +165,7 @@ export class AccountRunner {
           events: {
             onMessage: hooks.onMessage,
             onReadOutbox: hooks.onReadOutbox,
+            onContactChanged: hooks.onContactChanged,
             onPeers: (list) => this.deps.peers.save(this.accountId, list),
             onUpdateState: (s) => this.deps.clients.setUpdateState(this.accountId, s),
             onLost: (f) => this.signalLost?.(f),

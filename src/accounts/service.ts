@@ -38,6 +38,8 @@ export interface NumberView {
   planfix_error: string | null;
   /** Per direction: what waits, what is parked, the current delivery problem (absent without a bridge). */
   queues?: QueueStatus;
+  /** The number's own language for texts written into Planfix; null: the appliance's LANGUAGE. */
+  language: string | null;
 }
 
 export interface ServiceSettings {
@@ -88,6 +90,7 @@ export class ClientService {
       telegram_user_id: fresh.selfUserId,
       planfix_error: fresh.planfixError,
       ...(this.queues ? { queues: this.queues.status(fresh.id) } : {}),
+      language: fresh.language,
     };
   }
 
@@ -194,6 +197,7 @@ export class ClientService {
       urlPlanfix: input.url_planfix,
       tokenPlanfix: input.token_planfix,
       providerId: input.provider_id ?? null,
+      language: input.language ?? null,
       nameSession: input.name_session ?? null,
       sessionPath,
       wanted: "running",
@@ -231,6 +235,7 @@ export class ClientService {
         urlPlanfix: input.url_planfix ?? account.urlPlanfix,
         tokenPlanfix: input.token_planfix ?? account.tokenPlanfix,
         providerId: input.provider_id ?? account.providerId,
+        language: input.language ?? account.language,
         nameSession: input.name_session ?? account.nameSession,
         sessionPath,
         planfixError: null,

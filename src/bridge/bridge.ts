@@ -27,6 +27,7 @@ export function bridgeHooks(accountId: number, deps: { registry: ConnectionRegis
         }
       });
     },
+    onContactChanged: (peer, photoChanged) => deps.inbound.contactChanged(accountId, peer, photoChanged),
     onOnline: (conn) => {
       deps.registry.set(accountId, conn);
       deps.outbound.kick(accountId);

@@ -1,12 +1,13 @@
 // Telegram → Planfix. onMessage stores the message in the outbox (deduplicated by number + peer +
 // message id [+ edit date]) and only then lets the Telegram update state move on; a per-number pump
 // prepares each item (media downloaded, contact card built) and delivers it, per chat in order.
+import { randomBytes } from "node:crypto";
 import type { ChatMessage, PeerInfo, TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
 import { createHash } from "node:crypto";
 import { TelegramFailure } from "../domain/telegram-port.ts";
-import { PlanfixClient, type NewMessageCommand, type MessageStatusCommand, type PlanfixFailure, type PlanfixOutcome } from "../planfix/index.ts";
+import { PlanfixClient, type NewMessageCommand, type MessageStatusCommand, type ContactCard, type PlanfixFailure, type PlanfixOutcome } from "../planfix/index.ts";
 import type { NetGuard } from "../net/guarded-fetch.ts";
 import type { Account, ClientStore } from "../store/clients.ts";
 import { MediaNotKept, type FileStore } from "../store/files.ts";
@@ -19,6 +20,7 @@ import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
 import { DeliveryHealth } from "./health.ts";
 import { nextAttemptAt, retryAge, type RetryPolicy } from "./retry.ts";
+import { renderContent, textsFor, type Language } from "./texts.ts";
 
 export interface InboundDeps {
   clients: ClientStore;
@@ -33,6 +35,8 @@ export interface InboundDeps {
   /** The fetch guard Planfix calls go through (ALLOW_PRIVATE_NETWORKS); strict when absent. */
   guard?: NetGuard;
   retry: RetryPolicy;
+  /** LANGUAGE: texts written into Planfix, unless the number sets its own. */
+  language: Language;
   log: Logger;
   connection(accountId: number): TelegramConnection | null;
   /** Where delivery problems are recorded and logged once; one of its own when not given. */
@@ -44,7 +48,7 @@ export interface InboundDeps {
 }
 
 /** What delivery needs of Planfix. */
-export type PlanfixPort = Pick<PlanfixClient, "newMessage" | "messageStatus">;
+export type PlanfixPort = Pick<PlanfixClient, "newMessage" | "messageStatus" | "updateContact">;
 
 /** A number whose Planfix refused its key: every item waits, in order, until the key works again. */
 interface Pause {
@@ -54,12 +58,17 @@ interface Pause {
   probeAt: number;
 }
 
+/** What is kept of a contact's change in the outbox (JSON). */
+interface StoredContact {
+  peer: PeerInfo;
+  photoChanged: boolean;
+}
+
 /** What is kept of a Telegram message in the outbox (JSON). */
 interface StoredMessage {
   message: ChatMessage;
 }
 
-const EDIT_PREFIX = "✏️ edited: ";
 const BATCH = 16;
 /** While paused, how often the number's Planfix settings are looked at (a PUT resumes within this). */
 const SETTINGS_CHECK_MS = 1000;
@@ -102,13 +111,30 @@ export class InboundBridge {
     if (await this.deps.outbox.addSoon({ accountId, chatKey: peer.userId, kind: "message", dedupKey, event: stored })) this.kick(accountId);
   }
 
+  /**
+   * A person changed name, username or photo: Planfix gets an updateContact, in the chat's order, if
+   * Planfix knows them through this number (something of this chat went to Planfix). The new names are
+   * stored first, so the next message's card agrees.
+   */
+  async contactChanged(accountId: number, peer: PeerInfo, photoChanged: boolean): Promise<void> {
+    this.deps.peers.save(accountId, [peer]);
+    if (photoChanged) this.avatars.delete(`${accountId}:${peer.userId}`);
+    if (!this.deps.outbox.hasChat(accountId, peer.userId)) return;
+    const event: StoredContact = { peer, photoChanged };
+    // Each change is its own item (a name may change back and forth): the key only has to be unique.
+    const dedupKey = `c:${accountId}:${peer.userId}:${Date.now()}:${randomBytes(4).toString("hex")}`;
+    if (await this.deps.outbox.addSoon({ accountId, chatKey: peer.userId, kind: "contact", dedupKey, event })) this.kick(accountId);
+  }
+
   /** Queues a messageStatus for Planfix, in the same per-chat order as messages. */
   enqueueStatus(accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): void {
+    if (!hasPlanfixId(status)) return;
     if (this.deps.outbox.add({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
   }
 
   /** The same, committed with the other writes of this event-loop turn (so with a write queued just before it). */
   async enqueueStatusSoon(accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): Promise<void> {
+    if (!hasPlanfixId(status)) return;
     if (await this.deps.outbox.addSoon({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
   }
 
@@ -156,6 +182,10 @@ export class InboundBridge {
       let outcome: PlanfixOutcome;
       if (row.kind === "status") {
         outcome = await this.planfix(account).messageStatus(JSON.parse(row.event) as MessageStatusCommand);
+      } else if (row.kind === "contact") {
+        const card = await this.contactUpdate(account, row);
+        if (card === "wait") return this.later(row, "waiting for the number to come online to fetch the new photo", false);
+        outcome = await this.planfix(account).updateContact(card);
       } else {
         const command = row.command ? (JSON.parse(row.command) as NewMessageCommand) : await this.prepare(account, row);
         if (command === "wait") return this.later(row, "waiting for the number to come online to fetch media", false);
@@ -230,14 +260,15 @@ export class InboundBridge {
     const known = this.deps.peers.byId(account.id, message.peer.userId);
     const peer: PeerInfo = { ...message.peer, username: message.peer.username ?? known?.username ?? null, phone: message.peer.phone ?? known?.phone ?? null, firstName: message.peer.firstName ?? known?.firstName ?? null, lastName: message.peer.lastName ?? known?.lastName ?? null };
     const conn = this.deps.connection(account.id);
+    const t = textsFor(account.language, this.deps.language);
 
-    let text = message.text;
+    let text = message.rendering ? renderContent(t, message.rendering, message.caption ?? "") : message.text;
     const attachments: { name: string; url: string }[] = [];
     if (message.media) {
       if (!conn) return "wait";
       const m = message.media;
       if (m.size !== null && m.size > this.deps.maxFileBytes) {
-        text = joinText(text, `[${m.fileName}: ${mb(m.size)} MB, over the ${mb(this.deps.maxFileBytes)} MB limit — not transferred]`);
+        text = joinText(text, t.fileTooBig(m.fileName, mb(m.size), mb(this.deps.maxFileBytes)));
       } else {
         try {
           // MEDIA_MAX_GB / MIN_FREE_DISK_MB: the message still goes to Planfix, with a note instead of the file.
@@ -247,34 +278,46 @@ export class InboundBridge {
           const f = this.deps.files.save(account.id, m.fileName, m.mimeType, bytes);
           attachments.push({ name: f.name, url: this.fileUrl(f.id, f.name) });
         } catch (e) {
-          if (e instanceof MediaNotKept) text = joinText(text, `[${m.fileName}: not transferred — ${e.reason}]`);
-          else if (/limit|too (big|large)|larger/i.test(errorText(e))) text = joinText(text, `[${m.fileName}: over the ${mb(this.deps.maxFileBytes)} MB limit — not transferred]`);
+          if (e instanceof MediaNotKept) text = joinText(text, t.fileNotTransferred(m.fileName, e.reason));
+          else if (/limit|too (big|large)|larger/i.test(errorText(e))) text = joinText(text, t.fileTooBig(m.fileName, null, mb(this.deps.maxFileBytes)));
           // Gone for good (deleted in Telegram before we fetched it): a note, so the text still reaches Planfix and the chat moves on.
-          else if (isMediaGone(e)) text = joinText(text, `[${m.fileName}: no longer available in Telegram — not transferred]`);
+          else if (isMediaGone(e)) text = joinText(text, t.fileGone(m.fileName));
           else throw e;
         }
       }
-      if (!text.trim()) text = m.fileName;
+      if (!text.trim()) text = t.mediaCaption(m.kind, m.fileName);
     }
-    if (message.editDate !== null) text = EDIT_PREFIX + text;
-    if (!text.trim() && attachments.length === 0) text = "[empty message]";
+    if (message.editDate !== null) text = t.editPrefix + text;
+    if (!text.trim() && attachments.length === 0) text = t.emptyMessage;
 
     const command: NewMessageCommand = {
       chatId: chatIdFor(account.number, peer.userId),
       channel: account.number,
       message: text,
       title: `Telegram: ${displayName(peer)}${peer.username ? ` (@${peer.username})` : ""}`,
-      contactId: peer.userId,
-      contactName: peer.firstName?.trim() || (peer.username ? `@${peer.username}` : "") || peer.phone || `Telegram ${peer.userId}`,
+      ...contactCard(peer),
       attachments,
     };
-    if (peer.lastName?.trim()) command.contactLastName = peer.lastName.trim();
-    if (peer.phone) command.contactPhone = peer.phone;
-    if (peer.username) command.contactData = `Telegram: https://t.me/${peer.username}`;
+    // The task's table names both: Planfix scripts and the first-message form use them to find the person.
+    command.telegramUserId = peer.userId;
+    if (peer.username) command.telegramUserName = peer.username;
     if (message.out) command.isEcho = true;
     const ico = conn && peer.hasPhoto ? await this.avatar(account, peer, conn) : null;
     if (ico) command.contactIco = ico;
     return command;
+  }
+
+  /** The card for updateContact: as stored now (the change merged in), with the photo fetched again when it changed. */
+  private async contactUpdate(account: Account, row: OutboxRow): Promise<ContactCard | "wait"> {
+    const { peer: changed, photoChanged } = JSON.parse(row.event) as StoredContact;
+    const known = this.deps.peers.byId(account.id, changed.userId);
+    const peer: PeerInfo = { ...changed, phone: changed.phone ?? known?.phone ?? null };
+    const card = contactCard(peer);
+    const conn = this.deps.connection(account.id);
+    if (photoChanged && peer.hasPhoto && !conn) return "wait";
+    const ico = conn && peer.hasPhoto ? await this.avatar(account, peer, conn) : null;
+    if (ico) card.contactIco = ico;
+    return card;
   }
 
   private async avatar(account: Account, peer: PeerInfo, conn: TelegramConnection): Promise<string | null> {
@@ -298,6 +341,20 @@ export class InboundBridge {
   private fileUrl(id: string, name: string): string {
     return `${this.deps.publicUrl}/files/${id}/${encodeURIComponent(name)}`;
   }
+}
+
+/** A webhook without messageId got an id of ours (starting with `~`): Planfix has nothing to attach a status to. */
+const hasPlanfixId = (s: MessageStatusCommand) => !String(s.messageId).startsWith("~");
+/** The contact fields of newMessage and updateContact: the same card either way. */
+function contactCard(peer: PeerInfo): ContactCard {
+  const card: ContactCard = {
+    contactId: peer.userId,
+    contactName: peer.firstName?.trim() || (peer.username ? `@${peer.username}` : "") || peer.phone || `Telegram ${peer.userId}`,
+  };
+  if (peer.lastName?.trim()) card.contactLastName = peer.lastName.trim();
+  if (peer.phone) card.contactPhone = peer.phone;
+  if (peer.username) card.contactData = `Telegram: https://t.me/${peer.username}`;
+  return card;
 }
 
 const mb = (n: number) => (n / 1048576).toFixed(1).replace(/\.0$/, "");

@@ -19,6 +19,7 @@ import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
 import { splitText } from "./split-text.ts";
 import { nextAttemptAt, retryAge, type RetryPolicy } from "./retry.ts";
+import { textsFor, type Language, type Texts } from "./texts.ts";
 
 export class WebhookError extends Error {
   constructor(
@@ -49,9 +50,18 @@ export interface OutboundDeps {
   offlineGiveUpMs: number;
   /** Flood waits longer than this are reported as errors instead of waited out. */
   maxFloodWaitMs: number;
+  /** LANGUAGE: messageStatusText in the customer's language, unless the number sets its own. */
+  language: Language;
   log: Logger;
   connection(accountId: number): TelegramConnection | null;
 }
+
+/** Planfix message ids are numbers; ours (for a webhook without messageId) start with this. */
+export const NO_MESSAGE_ID = "~";
+const USER_ID = /^\d{1,20}$/;
+/** A first message's lookup must answer well within Planfix's patience (5 s, with room for the rest of the request). */
+const FIRST_LOOKUP_MS = 4_000;
+const TIMED_OUT = Symbol("timed out");
 
 const IMAGE = /\.(jpe?g|png|webp|gif|bmp)$/i;
 const MIME: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp", gif: "image/gif", bmp: "image/bmp", pdf: "application/pdf", txt: "text/plain", mp4: "video/mp4", mp3: "audio/mpeg", ogg: "audio/ogg", zip: "application/zip", docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" };
@@ -81,21 +91,22 @@ export class OutboundBridge {
    * and returns the chatId / contactId to answer. A repeated messageId returns the first answer.
    */
   async accept(client: Client, m: PlanfixInboundMessage): Promise<{ chatId: string; contactId: string }> {
-    const account = this.route(client, m);
-    const prior = this.deps.jobs.byMessage(client.id, m.messageId);
-    if (prior) return { chatId: prior.chatId, contactId: prior.contactId };
+    const { account, userId: ours } = this.route(client, m);
+    if (m.messageId !== undefined) {
+      const prior = this.deps.jobs.byMessage(client.id, m.messageId);
+      if (prior) return { chatId: prior.chatId, contactId: prior.contactId };
+    } else {
+      this.deps.log.warn("Planfix sent no messageId: the message is sent, but a repeated call cannot be recognised and no status goes back", { ...logFields(this.deps.clients, account.id) });
+    }
 
     const lookup = { username: m.telegramUserName || undefined, phone: m.contactPhone?.replace(/\D/g, "") || undefined };
-    const parsed = m.chatId ? parseChatId(m.chatId) : null;
-    let userId: string;
-    if (parsed) userId = parsed.userId;
-    else if (m.telegramUserId && /^\d{1,20}$/.test(m.telegramUserId)) userId = m.telegramUserId;
-    else userId = await this.resolveFirst(account, lookup);
+    const userId = ours ?? (await this.resolveFirst(account, m, lookup));
 
     const chatId = chatIdFor(account.number, userId);
     const { job } = await this.deps.jobs.addOrGetSoon({
       clientId: client.id,
-      planfixMessageId: m.messageId,
+      // Without Planfix's id the job still needs a unique key; the `~` marks it as ours (no status is reported for it).
+      planfixMessageId: m.messageId ?? `${NO_MESSAGE_ID}${randomBytes(12).toString("hex")}`,
       accountId: account.id,
       chatId,
       contactId: userId,
@@ -109,38 +120,59 @@ export class OutboundBridge {
     return { chatId: job.chatId, contactId: job.contactId };
   }
 
-  /** A first message (no chat yet): the answer must carry the chat, so the recipient is resolved now. */
-  private async resolveFirst(account: Account, by: { username?: string; phone?: string }): Promise<string> {
-    const field = by.username ? "telegramUserName" : "contactPhone";
-    if (!by.username && !by.phone) throw new WebhookError(400, "a recipient is needed: chatId, telegramUserId, telegramUserName or contactPhone", "contactPhone");
-    const conn = this.deps.connection(account.id);
-    if (!conn) throw new WebhookError(409, `number ${account.number} is ${account.state}; the recipient cannot be looked up now`, "channel");
-    let found: PeerInfo | null;
-    try {
-      found = await this.lookup(account.id, conn, by);
-    } catch (e) {
-      throw new WebhookError(409, `the recipient could not be looked up: ${e instanceof TelegramFailure ? e.reason : errorText(e)}`, field);
+  /**
+   * A message to a chat we did not create (a first message, or Planfix's own chat id): the recipient is
+   * the first of chatId / telegramUserId / telegramUserName / contactPhone that this number can reach.
+   * An id the number already knows needs no lookup (so it is accepted while the number is offline);
+   * a username or phone is looked up now, within FIRST_LOOKUP_MS, because the answer must carry the chat.
+   */
+  private async resolveFirst(account: Account, m: PlanfixInboundMessage, by: { username?: string; phone?: string }): Promise<string> {
+    const ids = [...new Set([m.chatId, m.telegramUserId].filter((x): x is string => !!x && USER_ID.test(x)))];
+    const known = ids.find((id) => !!this.deps.peers.byId(account.id, id)?.accessHash);
+    if (known) return known;
+    if (!by.username && !by.phone) {
+      // An id this number has not seen yet: kept as before, the send finds out (and reports an error status) if it cannot reach it.
+      if (ids[0]) return ids[0];
+      if (m.chatId) throw new WebhookError(400, `chatId "${m.chatId}" is not a chat of this client's numbers, and no telegramUserId, telegramUserName or contactPhone names the recipient`, "chatId");
+      throw new WebhookError(400, "a recipient is needed: chatId, telegramUserId, telegramUserName or contactPhone", "contactPhone");
     }
-    if (!found) throw new WebhookError(400, `no Telegram user found for ${by.username ? `@${by.username}` : `phone ${by.phone}`}`, field);
-    return found.userId;
+    const field = by.username ? "telegramUserName" : "contactPhone";
+    const who = by.username ? `@${by.username}` : `phone ${by.phone}`;
+    const cached = this.cachedLookup(account.id, by);
+    if (cached) return cached.userId;
+    const conn = this.deps.connection(account.id);
+    if (!conn) throw new WebhookError(400, `number ${account.number} is ${account.state}, so ${who} cannot be looked up in Telegram now; send again once it is online`, "channel");
+    let found: PeerInfo | null | typeof TIMED_OUT;
+    try {
+      const lookup = this.lookup(account.id, conn, by, FIRST_LOOKUP_MS);
+      // A lookup that outlives the answer still finishes and fills the cache: sending again then answers at once.
+      lookup.catch(() => {});
+      found = await Promise.race([lookup, Bun.sleep(FIRST_LOOKUP_MS).then((): typeof TIMED_OUT => TIMED_OUT)]);
+    } catch (e) {
+      throw new WebhookError(400, `${who} could not be looked up in Telegram: ${e instanceof TelegramFailure ? e.reason : errorText(e)}`, field);
+    }
+    if (found === TIMED_OUT) throw new WebhookError(400, `Telegram did not answer the lookup of ${who} within ${FIRST_LOOKUP_MS / 1000} s; send again in a moment`, field);
+    if (found) return found.userId;
+    if (ids[0]) return ids[0];
+    throw new WebhookError(400, `no Telegram user found for ${who}`, field);
   }
 
-  private route(client: Client, m: PlanfixInboundMessage): Account {
+  /** The number, and the Telegram user when chatId is one we handed out; otherwise channel or the client's only number. */
+  private route(client: Client, m: PlanfixInboundMessage): { account: Account; userId: string | null } {
     const own = (number: string) => this.deps.clients.accountOfClient(client.id, number);
-    if (m.chatId) {
-      const parsed = parseChatId(m.chatId);
-      const account = parsed && own(parsed.number);
-      if (!account) throw new WebhookError(400, `chatId "${m.chatId}" is not a chat of this client's numbers`, "chatId");
-      return account;
-    }
+    const parsed = m.chatId ? parseChatId(m.chatId) : null;
+    const account = parsed && own(parsed.number);
+    if (account) return { account, userId: parsed!.userId };
+    // Not one of ours: Planfix's own chat id, or a bare Telegram user id as in the customer's task.
     if (m.channel) {
-      const account = own(m.channel.replace(/\D/g, ""));
-      if (!account) throw new WebhookError(400, `channel "${m.channel}" is not a number of this client`, "channel");
-      return account;
+      const byChannel = own(m.channel.replace(/\D/g, ""));
+      if (!byChannel) throw new WebhookError(400, `channel "${m.channel}" is not a number of this client`, "channel");
+      return { account: byChannel, userId: null };
     }
     const all = this.deps.clients.accountsOfClient(client.id);
-    if (all.length === 1) return all[0]!;
-    throw new WebhookError(400, "channel is needed: this client has several numbers", "channel");
+    if (all.length === 1) return { account: all[0]!, userId: null };
+    if (all.length === 0) throw new WebhookError(400, "this client has no numbers", "channel");
+    throw new WebhookError(400, m.chatId ? `chatId "${m.chatId}" is not a chat of this client's numbers, and channel is needed: this client has several numbers` : "channel is needed: this client has several numbers", m.chatId ? "chatId" : "channel");
   }
 
   kick(accountId: number): void {
@@ -185,13 +217,13 @@ export class OutboundBridge {
     if (!account) return;
     const conn = this.deps.connection(job.accountId);
     if (!conn) {
-      if (retryAge(job, Date.now()) > this.deps.offlineGiveUpMs) return this.fail(job, `number ${account.number} has been offline too long (${account.state})`);
+      if (retryAge(job, Date.now()) > this.deps.offlineGiveUpMs) return this.fail(job, `number ${account.number} has been offline too long (${account.state})`, this.texts(account).offlineTooLong(account.number, account.state));
       this.health.problem(job.accountId, "to_telegram", `number ${account.number} is ${account.state}; messages wait for it`);
       return this.deps.jobs.retryLater(job.id, job.attempts, Date.now() + 2000, `number ${account.number} is ${account.state}`);
     }
     try {
       const peer = await this.recipient(job, conn);
-      if (!peer) return this.fail(job, "unknown recipient: this Telegram account cannot reach the user (no access hash, username or phone that resolves)");
+      if (!peer) return this.fail(job, "unknown recipient: this Telegram account cannot reach the user (no access hash, username or phone that resolves)", this.texts(account).unknownRecipient);
       const attachments = JSON.parse(job.attachments) as { name: string; url: string }[];
       const parts: ({ kind: "text"; text: string } | { kind: "file"; name: string; url: string })[] = [];
       for (const chunk of splitText(job.text)) parts.push({ kind: "text", text: chunk });
@@ -237,18 +269,19 @@ export class OutboundBridge {
 
   private onError(job: JobRow, e: unknown): void {
     const fresh = this.deps.jobs.byId(job.id) ?? job;
+    const t = this.texts(this.deps.clients.accountById(job.accountId));
     if (e instanceof DownloadError) {
       if (e.retry && fresh.attempts < 5) {
         this.health.problem(job.accountId, "to_telegram", e.message);
         return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), e.message);
       }
-      return this.fail(fresh, e.message);
+      return this.fail(fresh, e.message, t.attachmentFailed(e.message));
     }
     if (e instanceof TelegramFailure) {
       if (e.kind === "flood_wait" && e.floodSeconds !== undefined && e.floodSeconds * 1000 <= this.deps.maxFloodWaitMs) {
         return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, Date.now() + e.floodSeconds * 1000 + 250, `Telegram asked to wait ${e.floodSeconds} s`);
       }
-      if (e.kind === "flood_wait") return this.fail(fresh, `Telegram flood limits: ${e.reason}${e.floodSeconds ? ` (wait ${e.floodSeconds} s)` : ""}`);
+      if (e.kind === "flood_wait") return this.fail(fresh, `Telegram flood limits: ${e.reason}${e.floodSeconds ? ` (wait ${e.floodSeconds} s)` : ""}`, t.flood(e.reason, e.floodSeconds ?? null));
       if (e.kind === "network" || e.kind === "timeout") {
         this.health.problem(job.accountId, "to_telegram", e.message);
         return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), e.message);
@@ -257,21 +290,26 @@ export class OutboundBridge {
         // The number is going down; the job waits for it (and gives up after offlineGiveUpMs).
         return this.deps.jobs.retryLater(job.id, fresh.attempts, Date.now() + 2000, e.message);
       }
-      return this.fail(fresh, `Telegram refused the message: ${e.reason}`);
+      return this.fail(fresh, `Telegram refused the message: ${e.reason}`, t.refused(e.reason));
     }
     if (fresh.attempts < 5) {
       this.health.problem(job.accountId, "to_telegram", errorText(e));
       return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), errorText(e));
     }
-    this.fail(fresh, errorText(e));
+    this.fail(fresh, errorText(e), t.notDelivered(errorText(e)));
   }
 
-  private fail(job: JobRow, reason: string): void {
+  /** `reason` is kept and logged (for the operator); `shown` is what Planfix shows, in the customer's language. */
+  private fail(job: JobRow, reason: string, shown = reason): void {
     this.deps.jobs.atomically(() => {
       this.deps.jobs.finish(job.id, "failed", reason);
-      this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: reason });
+      this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: shown });
     });
     this.deps.log.warn("message not delivered to Telegram; reported to Planfix as an error, listed under GET /client/queue, re-sendable", { ...logFields(this.deps.clients, job.accountId), job: job.id, reason });
+  }
+
+  private texts(account: Account | undefined): Texts {
+    return textsFor(account?.language, this.deps.language);
   }
 
   /** Downloads one attachment to a temporary file and sends it; the slot is held until the upload is done. */
@@ -302,8 +340,7 @@ export class OutboundBridge {
     return found && found.userId === job.peerUserId ? found : null;
   }
 
-  /** Resolves a username or phone through Telegram, cached in the peer store and rate-limited. */
-  async lookup(accountId: number, conn: TelegramConnection, by: { username?: string; phone?: string }): Promise<PeerInfo | null> {
+  private cachedLookup(accountId: number, by: { username?: string; phone?: string }): PeerInfo | null {
     if (by.username) {
       const cached = this.deps.peers.byUsername(accountId, by.username);
       if (cached?.accessHash) return cached;
@@ -312,7 +349,14 @@ export class OutboundBridge {
       const cached = this.deps.peers.byPhone(accountId, by.phone);
       if (cached?.accessHash) return cached;
     }
-    if (!(await this.deps.limiter.acquire(accountId, 10_000))) throw new TelegramFailure("flood_wait", "too many lookups on this number; slowing down", 10);
+    return null;
+  }
+
+  /** Resolves a username or phone through Telegram, cached in the peer store and rate-limited. */
+  async lookup(accountId: number, conn: TelegramConnection, by: { username?: string; phone?: string }, maxWaitMs = 10_000): Promise<PeerInfo | null> {
+    const cached = this.cachedLookup(accountId, by);
+    if (cached) return cached;
+    if (!(await this.deps.limiter.acquire(accountId, maxWaitMs))) throw new TelegramFailure("flood_wait", "too many lookups on this number; slowing down", Math.ceil(maxWaitMs / 1000));
     let found: PeerInfo | null = null;
     if (by.username) found = await conn.resolveUsername(by.username);
     if (!found && by.phone) found = await conn.resolvePhone(by.phone);

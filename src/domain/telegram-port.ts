@@ -63,6 +63,17 @@ export interface MediaRef {
   handle: unknown;
 }
 
+/**
+ * What a contact card, location, poll or unusable media consists of, so the bridge can write it in the
+ * customer's language (`text` holds an English rendering, for anything that does not know these).
+ */
+export type Rendering =
+  | { kind: "contact"; name: string; phone: string }
+  | { kind: "location"; live: boolean; place: string | null; geo: { lat: number; long: number } | null }
+  | { kind: "poll"; question: string; answers: string[] }
+  | { kind: "unavailable"; what: "photo" | "file" }
+  | { kind: "unsupported"; type: string };
+
 /** A private-chat message as the bridge needs it (already filtered to one-to-one chats). */
 export interface ChatMessage {
   /** The other side of the chat (not the account owner). */
@@ -75,6 +86,9 @@ export interface ChatMessage {
   media: MediaRef | null;
   /** Contacts, locations, polls … rendered as readable text by the adapter. */
   kind: "text" | "media" | "contact" | "location" | "poll" | "other";
+  /** With `rendering`: the sender's own caption, apart from the rendered part. */
+  caption?: string;
+  rendering?: Rendering;
   editDate: number | null;
 }
 
@@ -93,6 +107,11 @@ export interface TelegramEvents {
   onReadOutbox(peerUserId: string, maxId: number): Promise<void>;
   /** Users seen in updates (access hashes to keep). */
   onPeers(peers: PeerInfo[]): void;
+  /**
+   * A user changed their name, username or profile photo (Telegram's updateUserName / updateUser).
+   * `peer` is the user as now known; `photoChanged` when the photo may have changed. Resolve once handled.
+   */
+  onContactChanged?(peer: PeerInfo, photoChanged: boolean): Promise<void>;
   /** The update state after everything up to it was handled; persist it for catch-up. */
   onUpdateState(state: UpdateState): void;
   /** The connection is gone and will not come back by itself; the pool decides what next. */

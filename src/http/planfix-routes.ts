@@ -36,7 +36,8 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
         try {
           return json(200, await deps.outbound.accept(client, parsed.value));
         } catch (e) {
-          if (e instanceof WebhookError) return json(e.status, { error: e.status === 400 ? "Invalid parameters" : e.message, field: e.field, problem: e.message });
+          // Planfix knows only 200, 400 and 401: every refusal of ours is a 400 whose `error` a person can read.
+          if (e instanceof WebhookError) return json(400, { error: e.message, field: e.field, problem: e.message });
           deps.log.error("webhook failed", { client: client.id, error: errorText(e) });
           throw e;
         }
@@ -51,23 +52,26 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
             "Form-encoded as Planfix sends it (JSON accepted too). The message is stored, answered at once with the chat and contact ids, " +
             "and sent to Telegram in the background, in order per chat: the text first, then each attachment as its own message " +
             "(images as photos, other files as documents, under their own names). The outcome comes back to Planfix as messageStatus " +
-            "sent / read / error. A repeated messageId sends nothing new and gets the same answer. Without chatId (an employee writes first), " +
-            "contactPhone or telegramUserName is looked up on the number and the new chatId is answered.",
+            "sent / read / error. A repeated messageId sends nothing new and gets the same answer; without messageId the message is still sent " +
+            "(no deduplication, no status). A chatId we did not hand out (none, Planfix's own, or a bare Telegram user id as in the task) is routed by " +
+            "channel (or the client's only number) to the first of chatId / telegramUserId / telegramUserName / contactPhone the number can reach; " +
+            "a username or phone is looked up within 5 s, and the new chatId `number_userid` is answered. Refusals are 400 with a readable `error` " +
+            "(an offline number that would need a lookup, a lookup that failed or took too long), as Planfix knows only 200, 400 and 401.",
           requestBody: {
             required: true,
             content: {
               "application/x-www-form-urlencoded": {
                 schema: {
                   type: "object",
-                  required: ["cmd", "token", "messageId"],
+                  required: ["cmd", "token"],
                   properties: {
                     cmd: { type: "string", enum: ["newMessage"], description: "newMessage: an employee wrote in the Planfix chat" },
                     providerId: { type: "string", description: "The providerId of the Planfix integration (planfix-telegram or the number's provider_id)" },
                     token: { type: "string", description: "The client token" },
-                    chatId: { type: "string", description: "As we gave it: <number>_<telegram user id>. Absent on a first message." },
+                    chatId: { type: "string", description: "As we gave it: `number_telegramuserid`. Absent on a first message; a bare Telegram user id is accepted too." },
                     channel: { type: "string", description: "The number (optional when chatId is given)" },
                     message: { type: "string", description: "The text, sent first (split at 4,096 characters); may be empty when there are attachments" },
-                    messageId: { type: "string", description: "Planfix's id of the message: the same id again sends nothing new and gets the same answer" },
+                    messageId: { type: "string", description: "Planfix's id of the message: statuses refer to it, and the same id again sends nothing new and gets the same answer. Optional (without it a repeat is sent again)" },
                     userName: { type: "string", description: "The employee's first name (not shown in Telegram)" },
                     userLastName: { type: "string", description: "The employee's last name (not shown in Telegram)" },
                     contactPhone: { type: "string", description: "The contact's phone, looked up in Telegram for a first message (no chatId)" },
@@ -83,7 +87,7 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
           },
           responses: {
             "200": { description: "Accepted", content: { "application/json": { schema: { type: "object", properties: { chatId: { type: "string" }, contactId: { type: "string" } } } } } },
-            ...planfixErrorResponses(400, 401, 409, 413),
+            ...planfixErrorResponses(400, 401, 413),
           },
         },
       },

@@ -54,6 +54,9 @@ export interface NewMessageCommand extends ContactCard {
   userEmail?: string;
   /** Task String fields: `{ source: "tg" }` is sent as `data_source=tg`. */
   data?: Readonly<Record<string, string | number>>;
+  /** The customer's task lists both among newMessage's fields: the person's Telegram username (no `@`) and id. */
+  telegramUserName?: string;
+  telegramUserId?: PlanfixId;
 }
 
 export type MessageStatus = "sent" | "read" | "error";
@@ -132,6 +135,8 @@ export class PlanfixClient {
       pairs.push(["attachments[name]", a.name]);
       pairs.push(["attachments[url]", a.url]);
     }
+    push(pairs, "telegramUserName", m.telegramUserName?.replace(/^@/, ""));
+    if (m.telegramUserId !== undefined) push(pairs, "telegramUserId", text(m.telegramUserId));
     if (m.isEcho === true) pairs.push(["isEcho", "true"]);
     push(pairs, "userEmail", m.userEmail);
     for (const [k, v] of Object.entries(m.data ?? {})) push(pairs, `data_${k}`, String(v));

@@ -1,7 +1,8 @@
 // Planfix → us: the `newMessage` webhook (an employee's message to the chat) as a typed value.
 // Liberal in what it accepts (form, JSON or multipart; numbers for ids; indexed or repeated
 // attachment keys; stray whitespace), strict about what delivery needs (token, messageId, a text
-// or a file, a recipient). Comparing the token with the client's is the caller's job (→ 401).
+// or a file, a recipient). messageId may be missing (Planfix's own samples omit it): the message is
+// still sent, only a repeated call can no longer be recognised. Comparing the token with the client's is the caller's job (→ 401).
 import * as v from "valibot";
 import { decodeForm, type FormPair, type PlanfixAttachment } from "./form.ts";
 
@@ -15,8 +16,8 @@ export interface PlanfixInboundMessage {
   channel?: string;
   /** As sent (not trimmed); may be "" when there are attachments. */
   message: string;
-  /** Planfix message id: for messageStatus and for treating a repeated call as the same message. */
-  messageId: string;
+  /** Planfix message id: for messageStatus and for treating a repeated call as the same message. Absent in some of Planfix's own samples. */
+  messageId?: string;
   userName?: string;
   userLastName?: string;
   userIco?: string;
@@ -86,7 +87,7 @@ const WebhookSchema = v.pipe(
     chatId: optional,
     channel: optional,
     message: v.optional(v.string(textMessage), ""),
-    messageId: required,
+    messageId: optional,
     userName: optional,
     userLastName: optional,
     userIco: optional,
@@ -247,10 +248,9 @@ function validate(fields: Record<string, unknown>, rawAttachments: Array<{ name?
     cmd: "newMessage",
     token: o.token,
     message: o.message,
-    messageId: o.messageId,
     attachments: o.attachments.map((a) => ({ name: a.name ?? nameFromUrl(a.url), url: a.url })),
   };
-  for (const key of ["providerId", "chatId", "channel", "userName", "userLastName", "userIco", "taskEmail", "contactPhone", "telegramUserId"] as const) {
+  for (const key of ["providerId", "chatId", "channel", "messageId", "userName", "userLastName", "userIco", "taskEmail", "contactPhone", "telegramUserId"] as const) {
     if (o[key] !== undefined) value[key] = o[key];
   }
   if (o.telegramUserName !== undefined) value.telegramUserName = o.telegramUserName.replace(/^@/, "");

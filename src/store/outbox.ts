@@ -7,7 +7,7 @@ export type OutboxRow = typeof planfixOutbox.$inferSelect;
 export interface OutboxItem {
   accountId: number;
   chatKey: string;
-  kind: "message" | "status";
+  kind: "message" | "status" | "contact";
   dedupKey: string;
   event: unknown;
 }
@@ -58,6 +58,16 @@ export class OutboxStore {
       .where(eq(planfixOutbox.state, "pending"))
       .all()
       .map((r) => r.accountId);
+  }
+
+  /** Whether anything of this chat ever went (or is going) to Planfix: then Planfix knows the contact. */
+  hasChat(accountId: number, chatKey: string): boolean {
+    return !!this.db
+      .select({ id: planfixOutbox.id })
+      .from(planfixOutbox)
+      .where(and(eq(planfixOutbox.accountId, accountId), eq(planfixOutbox.chatKey, chatKey)))
+      .limit(1)
+      .get();
   }
 
   saveCommand(id: number, command: unknown): void {

@@ -36,6 +36,8 @@ export const accounts = sqliteTable(
     qts: integer("qts"),
     updDate: integer("upd_date"),
     planfixError: text("planfix_error"),
+    /** uk | ru | en for the texts written into Planfix; null: the appliance's LANGUAGE. */
+    language: text("language"),
     createdAt: integer("created_at").notNull().default(now),
     updatedAt: integer("updated_at").notNull().default(now),
   },
@@ -117,7 +119,8 @@ export const planfixOutbox = sqliteTable(
     id: integer("id").primaryKey({ autoIncrement: true }),
     accountId: integer("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
     chatKey: text("chat_key").notNull(),
-    kind: text("kind", { enum: ["message", "status"] }).notNull(),
+    /** contact: the person changed name, username or photo (an updateContact for Planfix). */
+    kind: text("kind", { enum: ["message", "status", "contact"] }).notNull(),
     dedupKey: text("dedup_key").notNull().unique(),
     /** JSON: the Telegram message (kind message) or the status command (kind status). */
     event: text("event").notNull(),

@@ -182,6 +182,7 @@ class GramjsConnection implements TelegramConnection {
       selfId: () => this.self?.userId ?? null,
       log: this.log,
       fail: (f) => this.lose(f),
+      getUser: (p) => this.getUser(p),
     });
     this.keepalive = new Keepalive({
       intervalMs: cfg.pingIntervalMs,

@@ -1,6 +1,6 @@
 // Telegram messages → the port's ChatMessage (private one-to-one chats with users only).
 import { Api } from "telegram";
-import type { ChatMessage, MediaKind, MediaRef, PeerInfo } from "../domain/telegram-port.ts";
+import type { ChatMessage, MediaKind, MediaRef, PeerInfo, Rendering } from "../domain/telegram-port.ts";
 import { longText } from "./gram.ts";
 
 /** What MediaRef.handle holds: plain JSON, so the domain may store it and download much later. */
@@ -168,8 +168,19 @@ function geoText(geo: Api.TypeGeoPoint): string | null {
   return `${lat}, ${long}\nhttps://maps.google.com/?q=${lat},${long}`;
 }
 
+type Content = Pick<ChatMessage, "text" | "kind" | "media" | "caption" | "rendering">;
+
+/** The English text (as before) plus what it was made of, so the bridge can write it in another language. */
+function rendered(kind: ChatMessage["kind"], text: string, caption: string, rendering: Rendering): Content {
+  return { text, kind, media: null, caption, rendering };
+}
+
+function geoOf(geo: Api.TypeGeoPoint): { lat: number; long: number } | null {
+  return geo instanceof Api.GeoPoint ? { lat: geo.lat, long: geo.long } : null;
+}
+
 /** Text, kind and media of a message (without the peer). */
-export function contentOf(msg: Api.Message, peerUserId: string): Pick<ChatMessage, "text" | "kind" | "media"> {
+export function contentOf(msg: Api.Message, peerUserId: string): Content {
   const caption = msg.message ?? "";
   const m = msg.media;
   if (!m || m instanceof Api.MessageMediaEmpty || m instanceof Api.MessageMediaWebPage) {
@@ -179,30 +190,31 @@ export function contentOf(msg: Api.Message, peerUserId: string): Pick<ChatMessag
     const ref = mediaRefOf(msg, peerUserId);
     if (ref) return { text: caption, kind: "media", media: ref };
     const what = m instanceof Api.MessageMediaPhoto ? "photo" : "file";
-    return { text: joinText(`[${what} unavailable]`, caption), kind: "other", media: null };
+    return rendered("other", joinText(`[${what} unavailable]`, caption), caption, { kind: "unavailable", what });
   }
   if (m instanceof Api.MessageMediaContact) {
     const name = fullName(m.firstName, m.lastName);
     const phone = m.phoneNumber ? (m.phoneNumber.startsWith("+") ? m.phoneNumber : `+${m.phoneNumber}`) : "";
-    return { text: joinText(`Contact: ${[name, phone].filter(Boolean).join(", ")}`, caption), kind: "contact", media: null };
+    return rendered("contact", joinText(`Contact: ${[name, phone].filter(Boolean).join(", ")}`, caption), caption, { kind: "contact", name, phone });
   }
   if (m instanceof Api.MessageMediaVenue) {
-    return { text: joinText(`Location: ${[m.title, m.address].filter(Boolean).join(", ")}`, geoText(m.geo), caption), kind: "location", media: null };
+    const place = [m.title, m.address].filter(Boolean).join(", ");
+    return rendered("location", joinText(`Location: ${place}`, geoText(m.geo), caption), caption, { kind: "location", live: false, place, geo: geoOf(m.geo) });
   }
   if (m instanceof Api.MessageMediaGeo || m instanceof Api.MessageMediaGeoLive) {
     const live = m instanceof Api.MessageMediaGeoLive ? " (live)" : "";
-    return { text: joinText(`Location${live}: ${geoText(m.geo) ?? "unknown"}`, caption), kind: "location", media: null };
+    return rendered("location", joinText(`Location${live}: ${geoText(m.geo) ?? "unknown"}`, caption), caption, { kind: "location", live: !!live, place: null, geo: geoOf(m.geo) });
   }
   if (m instanceof Api.MessageMediaPoll) {
     const q = m.poll.question?.text ?? "";
     const answers = m.poll.answers.map((a) => `- ${a.text?.text ?? ""}`);
-    return { text: joinText(`Poll: ${q}`, ...answers, caption), kind: "poll", media: null };
+    return rendered("poll", joinText(`Poll: ${q}`, ...answers, caption), caption, { kind: "poll", question: q, answers: m.poll.answers.map((a) => a.text?.text ?? "") });
   }
   if (m instanceof Api.MessageMediaDice) {
     return { text: joinText(`${m.emoticon} ${m.value}`, caption), kind: "other", media: null };
   }
   const type = m.className.replace(/^MessageMedia/, "").toLowerCase() || "media";
-  return { text: joinText(`[unsupported message: ${type}]`, caption), kind: "other", media: null };
+  return rendered("other", joinText(`[unsupported message: ${type}]`, caption), caption, { kind: "unsupported", type });
 }
 
 /** A private-chat message as the port wants it; null for anything else (groups, channels, service messages). */

@@ -20,7 +20,7 @@
 // - The queue is bounded: past MAX_QUEUED pending items, pushed updates are dropped and one
 //   getDifference is queued instead (it fetches them from the server).
 import { Api } from "telegram";
-import { TelegramFailure, type ChatMessage, type TelegramEvents, type UpdateState } from "../domain/telegram-port.ts";
+import { TelegramFailure, type ChatMessage, type PeerInfo, type TelegramEvents, type UpdateState } from "../domain/telegram-port.ts";
 import type { Logger } from "../log.ts";
 import { shortToChatMessage, toChatMessage } from "./messages.ts";
 import { bareUser, type PeerBook } from "./peers.ts";
@@ -66,6 +66,8 @@ export interface EngineDeps {
   log: Logger;
   /** The engine cannot go on (a handler or getDifference failed): the connection must be dropped. */
   fail(failure: TelegramFailure): void;
+  /** users.getUsers for a known peer (after updateUser: the profile changed, fetch it again); without it updateUser is ignored. */
+  getUser?(peer: PeerInfo): Promise<PeerInfo | null>;
 }
 
 type Item =
@@ -255,6 +257,7 @@ export class UpdateEngine {
 
   private async handleOne(u: Api.TypeUpdate, date: number): Promise<void> {
     if (isCommonPts(u)) return this.handlePts(u.pts, u.ptsCount, () => this.apply(u), date);
+    if (u instanceof Api.UpdateUserName || u instanceof Api.UpdateUser) return this.profileChanged(u);
     const qts = (u as { qts?: unknown }).qts;
     if (typeof qts === "number" && this.state && qts > this.state.qts) this.state.qts = qts;
   }
@@ -349,6 +352,39 @@ export class UpdateEngine {
       this.emit();
       if (d instanceof Api.updates.Difference) return;
     }
+  }
+
+  // ── contacts ─────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * updateUserName carries the new names; updateUser only says "fetch this user again" (a new photo,
+   * among others). Users this connection has no access hash for are not anybody's chat here: skipped.
+   * A failed refetch is logged and dropped: the next message of theirs carries the card anyway.
+   */
+  private async profileChanged(u: Api.UpdateUserName | Api.UpdateUser): Promise<void> {
+    const report = this.deps.events.onContactChanged;
+    const userId = u.userId.toString();
+    const known = this.deps.peers.get(userId);
+    if (!report || !known?.accessHash || userId === this.deps.selfId()) return;
+    let now: PeerInfo;
+    if (u instanceof Api.UpdateUserName) {
+      const username = u.usernames.find((n) => n.active)?.username ?? null;
+      now = { ...known, firstName: u.firstName || null, lastName: u.lastName || null, username };
+    } else {
+      if (!this.deps.getUser) return;
+      let fetched: PeerInfo | null;
+      try {
+        fetched = await this.deps.getUser(known);
+      } catch (e) {
+        this.deps.log.debug("changed user not fetched", { peer: userId, error: (e as Error)?.message ?? String(e) });
+        return;
+      }
+      if (!fetched) return;
+      now = { ...fetched, accessHash: fetched.accessHash ?? known.accessHash };
+    }
+    this.deps.peers.put(now);
+    if (this.stopped) return;
+    await report(now, u instanceof Api.UpdateUser);
   }
 
   // ── helpers ─────────────────────────────────────────────────────────────────────────────────

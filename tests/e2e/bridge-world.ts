@@ -6,7 +6,8 @@ import { world } from "./harness.ts";
 export type World = Awaited<ReturnType<typeof world>>;
 
 export async function onlineWorld(opts: Parameters<typeof world>[0] = {}) {
-  const w = await world(opts);
+  // The bridge tests read the appliance's notes in English; the language tests choose their own.
+  const w = await world({ ...opts, env: { LANGUAGE: "en", ...opts.env } });
   const anna = w.tg.addUser({ firstName: "Anna", lastName: "Owner", phone: "380955821319", username: "anna_acme" });
   const ivan = w.tg.addUser({ firstName: "Ivan", lastName: "Petrenko", phone: "380671234567", username: "ivan_p", photo: tinyPng([10, 120, 200]) });
   await w.app.start();

@@ -50,7 +50,7 @@ function setup() {
   const conn = { downloadMedia: (m: MediaRef) => download(m), downloadProfilePhoto: async () => null } as unknown as TelegramConnection;
   const retry = { ...DEFAULT_RETRY, pauseRetryMs: 300_000 };
   const inbound = new InboundBridge({
-    clients, peers, outbox, jobs, files, publicUrl: "http://files.test", defaultProviderId: "p", maxFileBytes: 1_000_000, planfixTimeoutMs: 1000, retry, log,
+    clients, peers, outbox, jobs, files, publicUrl: "http://files.test", defaultProviderId: "p", maxFileBytes: 1_000_000, planfixTimeoutMs: 1000, retry, language: "en", log,
     connection: () => conn,
     now: clock.now,
     planfixFor: (a) => ({
@@ -60,9 +60,10 @@ function setup() {
         return out;
       },
       messageStatus: async () => ok,
+      updateContact: async () => ok,
     }),
   });
-  const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: 1, downloadTimeoutMs: 1, retry, offlineGiveUpMs: 1, maxFloodWaitMs: 1, guard: new NetGuard(), tmpDir: join(dir, `downloads${n}`), log, connection: () => null });
+  const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: 1, downloadTimeoutMs: 1, retry, offlineGiveUpMs: 1, maxFloodWaitMs: 1, guard: new NetGuard(), tmpDir: join(dir, `downloads${n}`), language: "en", log, connection: () => null });
   // Rounds are driven by hand here: the queue calls' kick must not start the real pump beside them.
   const manual = <T extends object>(bridge: T): T => Object.assign(Object.create(bridge) as T, { kick: () => {} });
   const queues = new QueueService({ outbox, jobs, inbound: manual(inbound), outbound: manual(outbound), now: clock.now });

@@ -128,7 +128,15 @@ export async function handleControl(server: TelegramServer, req: Request): Promi
         d.setName(user(server, body.user), str(body, "firstName"), optStr(body, "lastName") ?? "");
         result = { ok: true };
         break;
-      case "POST /fault": {
+      case "POST /set-username":
+        d.setUsername(user(server, body.user), optStr(body, "username"));
+        result = { ok: true };
+        break;
+      case "POST /set-photo":
+        d.setPhoto(user(server, body.user), body.base64 === undefined ? undefined : bytes(body, "base64"));
+        result = { ok: true };
+        break;
+            case "POST /fault": {
         const times = body.times === "always" ? "always" : body.times === undefined ? 1 : num(body, "times");
         result = server.faults.fail(str(body, "method"), num(body, "code"), str(body, "message"), { times });
         break;

@@ -122,6 +122,16 @@ export class Driver {
     this.world.setName(uid(user), firstName, lastName);
   }
 
+  /** A new username (undefined: none); users with a dialog with `user` get updateUserName. */
+  setUsername(user: UserRef, username: string | undefined): void {
+    this.world.setUsername(uid(user), username);
+  }
+
+  /** A new profile photo (undefined: removed); users with a dialog with `user` get updateUser. */
+  setPhoto(user: UserRef, bytes: Uint8Array | undefined): void {
+    this.world.setPhoto(uid(user), bytes ? Buffer.from(bytes) : undefined);
+  }
+
   /** A user's mailbox in arrival order, optionally only one dialog. */
   messages(user: UserRef, peer?: PeerTarget): DriverMessage[] {
     const mb = this.world.user(uid(user)).mailbox;

@@ -233,6 +233,20 @@ export class Render implements Renderer {
     return this.updates(viewerId, [this.ptsUpdate(entry)], msgs, extra);
   }
 
+  profile(_viewerId: number, u: WorldUser, what: "name" | "user"): Api.TypeUpdates {
+    // As Telegram sends them: a bare updateShort, no user object attached (the client keeps its own copy).
+    const update =
+      what === "name"
+        ? new Api.UpdateUserName({
+            userId: long(u.id),
+            firstName: u.firstName,
+            lastName: u.lastName,
+            usernames: u.username ? [new Api.Username({ username: u.username, active: true, editable: true })] : [],
+          })
+        : new Api.UpdateUser({ userId: long(u.id) });
+    return new Api.UpdateShort({ update, date: nowSeconds() });
+  }
+
   state(viewer: WorldUser, pts = viewer.mailbox.pts): Api.updates.State {
     return new Api.updates.State({ pts, qts: 0, date: nowSeconds(), seq: 0, unreadCount: 0 });
   }

@@ -164,7 +164,7 @@ export interface MessageContent {
 export interface Delivery {
   userId: number;
   exceptKeyId?: bigint;
-  kind: "message" | "edit" | "read";
+  kind: "message" | "edit" | "read" | "profile";
   /** Built lazily: only when that user has a live connection (a Buffer is already serialized TL). */
   build: () => Api.TypeUpdates | Buffer;
 }
@@ -305,6 +305,37 @@ export class World {
     const u = this.user(userId);
     u.firstName = firstName;
     u.lastName = lastName;
+    this.announceProfile(u, "name");
+  }
+
+  /** A new username (or none): like a name change, those who know the user get updateUserName. */
+  setUsername(userId: number, username: string | undefined): void {
+    const u = this.user(userId);
+    if (username && !/^[a-zA-Z][a-zA-Z0-9_]{3,31}$/.test(username)) throw new WorldError(`bad username ${username}`);
+    const taken = username ? this.byUsername.get(username.toLowerCase()) : undefined;
+    if (taken && taken !== u) throw new WorldError(`username ${username} is taken`);
+    if (u.username) this.byUsername.delete(u.username.toLowerCase());
+    u.username = username;
+    if (username) this.byUsername.set(username.toLowerCase(), u);
+    this.announceProfile(u, "name");
+  }
+
+  /** A new profile photo (or none): those who know the user get updateUser and must fetch the user again. */
+  setPhoto(userId: number, bytes: Buffer | undefined): void {
+    const u = this.user(userId);
+    u.photo = bytes ? this.addPhoto(bytes) : undefined;
+    this.announceProfile(u, "user");
+  }
+
+  /**
+   * Telegram tells the users who have a private dialog with `u` (or have it as a contact) about a
+   * profile change; such updates carry no pts, so a client that was offline never hears of them.
+   */
+  private announceProfile(u: WorldUser, what: "name" | "user"): void {
+    for (const other of this.users.values()) {
+      if (other.id === u.id || (!other.mailbox.dialogs.has(`u${u.id}`) && !other.contacts.has(u.id))) continue;
+      this.onDeliver({ userId: other.id, kind: "profile", build: () => this.render.profile(other.id, u, what) });
+    }
   }
 
   // ---- media -------------------------------------------------------------------------------------
@@ -529,6 +560,9 @@ export class World {
     pts: () => {
       throw new WorldError("renderer not installed");
     },
+    profile: () => {
+      throw new WorldError("renderer not installed");
+    },
   };
 }
 
@@ -536,6 +570,8 @@ export interface Renderer {
   newMessage(copy: StoredMessage, pts: number): Api.TypeUpdates | Buffer;
   editMessage(copy: StoredMessage, pts: number): Api.TypeUpdates;
   pts(viewerId: number, entry: PtsEntry): Api.TypeUpdates;
+  /** updateUserName ("name": names and usernames) or updateUser ("user": fetch it again, e.g. a new photo). */
+  profile(viewerId: number, user: WorldUser, what: "name" | "user"): Api.TypeUpdates;
 }
 
 /** Width and height of a PNG or JPEG (Telegram reports them in PhotoSize); 512×512 if unknown. */
