@@ -51,7 +51,7 @@ export const StartInput = v.object({
   path_session: v.optional(described(text(1000, "session path"), `Where the session file is, relative to the sessions directory: the file itself (e.g. "acme/380955821319.session") or a folder, then name_session picks the file in it. Nothing outside the sessions directory is accepted.`)),
   provider_id: v.optional(described(ProviderId, "The providerId sent to Planfix for this number; defaults to the appliance's PROVIDER_ID. Must match what the Planfix integration is set up with.")),
   /** Language of the notes and statuses this number writes into Planfix; default: the appliance's LANGUAGE. */
-  language: v.optional(v.picklist(LANGUAGES, `must be one of ${LANGUAGES.join(", ")}`)),
+  language: v.optional(described(v.picklist(LANGUAGES, `must be one of ${LANGUAGES.join(", ")}`), "Language of the notes and statuses this number writes into Planfix (uk, ru or en); default: the appliance's LANGUAGE.")),
 });
 
 /** PUT /client: the number plus whatever changes. */

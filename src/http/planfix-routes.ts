@@ -68,7 +68,7 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
                     cmd: { type: "string", enum: ["newMessage"], description: "newMessage: an employee wrote in the Planfix chat" },
                     providerId: { type: "string", description: "The providerId of the Planfix integration (planfix-telegram or the number's provider_id)" },
                     token: { type: "string", description: "The client token" },
-                    chatId: { type: "string", description: "As we gave it: `number_telegramuserid`. Absent on a first message; a bare Telegram user id is accepted too." },
+                    chatId: { type: "string", description: "As we gave it: <number>_<telegram user id>. Absent on a first message; a bare Telegram user id (the task's own example) is accepted too, the number then coming from channel." },
                     channel: { type: "string", description: "The number (optional when chatId is given)" },
                     message: { type: "string", description: "The text, sent first (split at 4,096 characters); may be empty when there are attachments" },
                     messageId: { type: "string", description: "Planfix's id of the message: statuses refer to it, and the same id again sends nothing new and gets the same answer. Optional (without it a repeat is sent again)" },

@@ -53,7 +53,7 @@ const failWithLog = (e: unknown) => {
 const untilMessages = (n: number, ms = 20_000) => w.planfix.waitFor(() => (w.planfix.newMessages(chatId).length >= n ? w.planfix.newMessages(chatId) : undefined), ms);
 
 beforeAll(async () => {
-  w = await world({ env: { MIN_FREE_DISK_MB: String(MIN_FREE_MB), RETRY_CAP_SECONDS: "1" } });
+  w = await world({ env: { MIN_FREE_DISK_MB: String(MIN_FREE_MB), RETRY_CAP_SECONDS: "1", LANGUAGE: "en" } });
   const m = spawnSync(["mount", "-t", "tmpfs", "-o", "size=12m,mode=0700", "tmpfs", w.dataDir]);
   if (m.exitCode !== 0) throw new Error(`mount failed (the test needs root): ${m.stderr.toString()}`);
   mounted = true;
