@@ -21,7 +21,16 @@ export interface Settings {
   maxFileBytes: number;
   retryCapMs: number;
   offlineGiveUpMs: number;
+  tls: TlsSettings;
 }
+
+/** HTTPS: off, certificate files (re-read on change or SIGHUP), or certificates over ACME (HTTP-01). */
+export type TlsSettings =
+  | { kind: "off" }
+  | { kind: "files"; certFile: string; keyFile: string }
+  | { kind: "acme"; domain: string; email: string | null; directory: string; httpPort: number; caFile: string | null; renewDays: number };
+
+export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
 
 interface Option {
   env: string;
@@ -46,6 +55,14 @@ export const OPTIONS: readonly Option[] = [
   { env: "MAX_FILE_MB", help: "largest file bridged in either direction, in MB", default: "50" },
   { env: "RETRY_CAP_SECONDS", help: "longest pause between two delivery attempts (retries go on for 72 h)", default: "60" },
   { env: "OFFLINE_GIVE_UP_MINUTES", help: "how long a message for Telegram waits for its number to come online", default: "15" },
+  { env: "TLS_CERT", help: "HTTPS certificate file (PEM, full chain); re-read on change or SIGHUP" },
+  { env: "TLS_KEY", help: "private key file (PEM) for TLS_CERT" },
+  { env: "ACME_DOMAIN", help: "get HTTPS certificates for this domain automatically over ACME (HTTP-01)" },
+  { env: "ACME_EMAIL", help: "contact address for the ACME account (optional)" },
+  { env: "ACME_DIRECTORY", help: "ACME directory URL", default: "Let's Encrypt production" },
+  { env: "ACME_HTTP_PORT", help: "port answering ACME HTTP-01 challenges", default: "80" },
+  { env: "ACME_CA_FILE", help: "extra CA certificate (PEM) trusted for the ACME directory (test CAs)" },
+  { env: "ACME_RENEW_DAYS", help: "renew a certificate this many days before it expires", default: "30" },
 ];
 
 export class SettingsError extends Error {}
@@ -103,12 +120,15 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
   const apiIdText = nonEmpty(raw.TELEGRAM_API_ID);
   const apiId = apiIdText === null ? null : positiveNumber(raw, "TELEGRAM_API_ID", 0);
   const publicHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  const tls = tlsSettings(raw);
+  const scheme = tls.kind === "off" ? "http" : "https";
+  const defaultPublicUrl = tls.kind === "acme" ? `https://${tls.domain}${port === 443 ? "" : `:${port}`}` : `${scheme}://${publicHost}:${port}`;
   return {
     port,
     host,
     dataDir,
     sessionsDir: resolve(nonEmpty(raw.SESSIONS_DIR) ?? join(dataDir, "sessions")),
-    publicUrl: (nonEmpty(raw.PUBLIC_URL) ?? `http://${publicHost}:${port}`).replace(/\/+$/, ""),
+    publicUrl: (nonEmpty(raw.PUBLIC_URL) ?? defaultPublicUrl).replace(/\/+$/, ""),
     telegramApiId: apiId,
     telegramApiHash: nonEmpty(raw.TELEGRAM_API_HASH),
     adminToken: nonEmpty(raw.ADMIN_TOKEN),
@@ -120,5 +140,31 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
     maxFileBytes: Math.round(positiveNumber(raw, "MAX_FILE_MB", 50, false) * 1024 * 1024),
     retryCapMs: positiveNumber(raw, "RETRY_CAP_SECONDS", 60, false) * 1000,
     offlineGiveUpMs: positiveNumber(raw, "OFFLINE_GIVE_UP_MINUTES", 15, false) * 60_000,
+    tls,
+  };
+}
+
+function tlsSettings(raw: Record<string, string | undefined>): TlsSettings {
+  const cert = nonEmpty(raw.TLS_CERT);
+  const key = nonEmpty(raw.TLS_KEY);
+  const domain = nonEmpty(raw.ACME_DOMAIN);
+  if ((cert || key) && domain) throw new SettingsError("set either TLS_CERT/TLS_KEY or ACME_DOMAIN, not both");
+  if (cert || key) {
+    if (!cert || !key) throw new SettingsError(`${cert ? "TLS_KEY" : "TLS_CERT"} is missing: TLS_CERT and TLS_KEY go together`);
+    return { kind: "files", certFile: resolve(cert), keyFile: resolve(key) };
+  }
+  if (!domain) return { kind: "off" };
+  if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i.test(domain)) throw new SettingsError(`ACME_DOMAIN must be a domain name like bridge.example.com, got "${domain}"`);
+  const httpPort = positiveNumber(raw, "ACME_HTTP_PORT", 80);
+  if (httpPort > 65535) throw new SettingsError(`ACME_HTTP_PORT must be at most 65535, got ${httpPort}`);
+  const caFile = nonEmpty(raw.ACME_CA_FILE);
+  return {
+    kind: "acme",
+    domain: domain.toLowerCase(),
+    email: nonEmpty(raw.ACME_EMAIL),
+    directory: nonEmpty(raw.ACME_DIRECTORY) ?? LETS_ENCRYPT_DIRECTORY,
+    httpPort,
+    caFile: caFile ? resolve(caFile) : null,
+    renewDays: positiveNumber(raw, "ACME_RENEW_DAYS", 30, false),
   };
 }

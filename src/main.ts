@@ -21,8 +21,12 @@ import { openDb } from "./store/db.ts";
 import { PeerStore } from "./store/peers.ts";
 import { createGramjsConnector } from "./telegram/connector.ts";
 import pkg from "../package.json" with { type: "json" };
+import { runBackup } from "./backup-command.ts";
+import { backupRoutes } from "./http/backup-routes.ts";
+import { startHttps } from "./tls/listen.ts";
 
 const argv = process.argv.slice(2);
+if (argv[0] === "backup") process.exit(await runBackup(argv.slice(1), process.env));
 if (argv.includes("--help") || argv.includes("-h")) {
   process.stdout.write(helpText());
   process.exit(0);
@@ -47,7 +51,14 @@ try {
   process.exit(1);
 }
 
-const db = openDb(join(settings.dataDir, "planfix-telegram.db"));
+let db: ReturnType<typeof openDb>;
+try {
+  db = openDb(join(settings.dataDir, "planfix-telegram.db"));
+} catch (e) {
+  // e.g. a database a newer release has migrated (SchemaTooNewError): say so and leave it untouched.
+  log.error("cannot open the database", { error: errorText(e) });
+  process.exit(1);
+}
 const clients = new ClientStore(db);
 const peers = new PeerStore(db);
 const adminToken = loadAdminToken(settings.adminToken, settings.dataDir, log);
@@ -78,12 +89,21 @@ const pool = new AccountPool(
 );
 const service = new ClientService(clients, pool, { sessionsDir: settings.sessionsDir, apiId: settings.telegramApiId, apiHash: settings.telegramApiHash, startTimeoutMs: settings.startTimeoutMs, adminToken }, log);
 
-const app = buildApp({ service, log, version, extraRoutes: [planfixRoutes({ clients, outbound, files, log })] });
+const app = buildApp({ service, log, version, extraRoutes: [planfixRoutes({ clients, outbound, files, log }), backupRoutes({ db, dataDir: settings.dataDir, adminToken, log })] });
 // The routes cap bodies themselves (1 MiB, declared or streamed, never buffered beyond that) and answer
 // 413 in JSON. Bun's own limit would answer a bare 413 with no body before any route sees the request,
 // so it is set out of the way.
-app.listen({ port: settings.port, hostname: settings.host, maxRequestBodySize: Number.MAX_SAFE_INTEGER });
-log.info("listening", { host: settings.host, port: settings.port, version, dataDir: settings.dataDir, telegramEndpoint: settings.telegramEndpoint });
+let stopHttp = (): Promise<unknown> => app.stop();
+if (settings.tls.kind === "off") app.listen({ port: settings.port, hostname: settings.host, maxRequestBodySize: Number.MAX_SAFE_INTEGER });
+else {
+  try {
+    stopHttp = startHttps(settings, (req) => app.fetch(req), log).stop;
+  } catch (e) {
+    log.error("cannot start HTTPS", { error: errorText(e) });
+    process.exit(1);
+  }
+}
+log.info("listening", { host: settings.host, port: settings.port, https: settings.tls.kind !== "off", version, dataDir: settings.dataDir, telegramEndpoint: settings.telegramEndpoint });
 if (!settings.telegramApiId || !settings.telegramApiHash) log.warn("TELEGRAM_API_ID / TELEGRAM_API_HASH are not set: numbers cannot start until they are");
 
 void pool.restore(clients.allAccounts()).catch((e) => log.error("restore failed", { error: errorText(e) }));
@@ -110,7 +130,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   log.info("shutting down", { signal });
   clearInterval(sweeper);
-  await within(STOP_HTTP_MS, app.stop());
+  await within(STOP_HTTP_MS, stopHttp());
   if (!(await within(STOP_DELIVERIES_MS, Promise.all([inbound.stop(), outbound.stop()])))) {
     log.warn("stopping with deliveries still in flight; they are retried after the next start", { waitedMs: STOP_DELIVERIES_MS });
   }
