@@ -110,7 +110,11 @@ export class AcmeCertificates {
 
   private async order(): Promise<TlsPair> {
     this.o.log.info("ordering a certificate over ACME", { domain: this.o.domain, directory: this.o.directory });
-    const client = new acme.Client({ directoryUrl: this.o.directory, accountKey: await this.accountKey() });
+    // The account URL is kept with its key: registering a known key again makes acme-client send an
+    // empty account update, which strict servers (Pebble, RFC 8555) refuse.
+    const urlFile = join(this.o.dir, "account.url");
+    const accountUrl = existsSync(urlFile) ? readFileSync(urlFile, "utf8").trim() || undefined : undefined;
+    const client = new acme.Client({ directoryUrl: this.o.directory, accountKey: await this.accountKey(), accountUrl });
     const [key, csr] = await acme.crypto.createCsr({ commonName: this.o.domain, altNames: [this.o.domain] });
     const cert = await client.auto({
       csr,
@@ -127,6 +131,7 @@ export class AcmeCertificates {
         this.challenges.delete(challenge.token);
       },
     });
+    if (!accountUrl) this.writeSecret(urlFile, client.getAccountUrl());
     this.writeSecret(this.keyFile, key.toString());
     this.writeSecret(this.certFile, cert);
     const info = acme.crypto.readCertificateInfo(cert);

@@ -30,12 +30,12 @@ export async function servedCert(port: number, servername = "localhost"): Promis
   return (await new Response(p.stdout).text()).trim();
 }
 
-export async function until<T>(what: string, f: () => T | Promise<T>, ms = 20_000): Promise<NonNullable<T>> {
+export async function until<T>(what: string | (() => string), f: () => T | Promise<T>, ms = 20_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await f();
     if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
     await Bun.sleep(100);
   }
 }
@@ -69,7 +69,7 @@ export class Proc {
   }
 
   waitLog(re: RegExp, ms = 20_000): Promise<string> {
-    return until(`log line ${re} in:\n${this.text()}`, () => {
+    return until(() => `log line ${re} in:\n${this.text()}`, () => {
       if (this.proc.exitCode !== null && !this.lines.some((l) => re.test(l))) throw new Error(`exited ${this.proc.exitCode} before ${re}:\n${this.text()}`);
       return this.lines.find((l) => re.test(l));
     }, ms);
