@@ -2,7 +2,7 @@
 // here; the arm64 one is an aarch64 ELF and runs under qemu-user (Debian's qemu-user-static with the
 // arm64 C library from libc6-arm64-cross), answering /health like the x64 one.
 import { beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, openSync, readSync, closeSync, rmSync } from "node:fs";
+import { appendFileSync, closeSync, copyFileSync, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, Proc, run, until } from "./support.ts";
@@ -48,6 +48,20 @@ test("SHA256SUMS lists both binaries and verifies with sha256sum -c", () => {
   const check = run(["sha256sum", "-c", "SHA256SUMS"], { cwd: REL });
   expect(check.code).toBe(0);
   expect(check.out).toContain("planfix-telegram-linux-x64: OK");
+  // docs/deploy.md: only the binary for this box is copied next to SHA256SUMS.
+  const box = mkdtempSync(join(tmpdir(), "pt-sums-"));
+  try {
+    copyFileSync(join(REL, "SHA256SUMS"), join(box, "SHA256SUMS"));
+    copyFileSync(join(REL, "planfix-telegram-linux-x64"), join(box, "planfix-telegram-linux-x64"));
+    const docs = run(["sha256sum", "--ignore-missing", "-c", "SHA256SUMS"], { cwd: box });
+    expect(docs.code).toBe(0);
+    expect(docs.out.trim()).toBe("planfix-telegram-linux-x64: OK");
+    // A damaged download fails the check.
+    appendFileSync(join(box, "planfix-telegram-linux-x64"), "x");
+    expect(run(["sha256sum", "--ignore-missing", "-c", "SHA256SUMS"], { cwd: box }).code).not.toBe(0);
+  } finally {
+    rmSync(box, { recursive: true, force: true });
+  }
 });
 
 test("the linux-x64 binary is an x86-64 ELF that runs and answers /health", async () => {
