@@ -42,6 +42,7 @@ export function startHttps(settings: Settings, fetch: (req: Request) => Response
       },
     });
     certs.start();
+    if (!server.listening) log.info("HTTPS starts listening once the ACME certificate arrives", { domain: tls.domain, port: settings.port });
     return { stop: async () => void (await Promise.all([certs.stop(), server.stop()])) };
   }
   throw new Error("startHttps called with TLS off");

@@ -4,7 +4,7 @@ import { afterAll, expect, test } from "bun:test";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, makeCert, Proc, servedCert, until } from "./support.ts";
+import { BINARY, freePort, makeCert, Proc, run, servedCert, until } from "./support.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "pt-tls-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,6 +47,10 @@ test("certificate files are served over HTTPS and replaced without a restart (fi
     await until("certificate c to be served", async () => (await servedCert(port)).includes("CN = bridge-c"), 10_000);
     expect((await fetch(`https://localhost:${port}/health`, { tls: { ca: caPem } })).status).toBe(200);
     expect(app.proc.pid).toBe(pid);
+    // `backup` finds the HTTPS appliance on loopback by itself (the certificate names the public domain).
+    const backup = run([BINARY, "backup", join(dir, "over-https.db"), "--port", String(port), "--data-dir", join(dir, "data"), "--tls-cert", certFile, "--tls-key", keyFile], { env: { ADMIN_TOKEN: ADMIN } });
+    expect(backup.err).toContain("wrote");
+    expect(backup.code).toBe(0);
     expect(app.proc.exitCode).toBeNull();
     // The key never reaches the log.
     expect(app.text()).not.toContain("PRIVATE KEY");
