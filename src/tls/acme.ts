@@ -95,14 +95,20 @@ export class AcmeCertificates {
     let next = CHECK_EVERY_MS;
     const cert = existsSync(this.certFile) ? readFileSync(this.certFile, "utf8") : null;
     if (!cert || !certStillGood(cert, this.o.domain, this.o.renewDays)) {
+      let pair: TlsPair | null = null;
       try {
-        const pair = await this.order();
+        pair = await this.order();
         this.failures = 0;
-        if (!this.stopped) this.o.onCertificate(pair);
       } catch (e) {
         this.failures++;
         next = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.failures - 1));
         this.o.log.error("could not get a certificate over ACME; trying again", { domain: this.o.domain, directory: this.o.directory, error: errorText(e), retryInSeconds: next / 1000 });
+      }
+      try {
+        if (pair && !this.stopped) this.o.onCertificate(pair);
+      } catch (e) {
+        // e.g. the HTTPS port is taken: the certificate is stored and used on the next start.
+        this.o.log.error("cannot serve HTTPS with the new certificate", { domain: this.o.domain, error: errorText(e) });
       }
     }
     if (!this.stopped) this.timer = setTimeout(() => void this.check(), next);

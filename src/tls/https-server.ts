@@ -21,6 +21,9 @@ export class HttpsServer {
 
   /** Starts listening with `pair`, or replaces the certificate of the running listener. */
   use(pair: TlsPair): void {
+    // SO_REUSEPORT would let a second appliance on the same port share the requests silently: the first
+    // bind is tried without it, so a taken port fails here with EADDRINUSE as it does without TLS.
+    if (!this.server) Bun.serve({ port: this.options.port, hostname: this.options.hostname, reusePort: false, fetch: () => new Response(null) }).stop(true);
     const next = Bun.serve({
       port: this.options.port,
       hostname: this.options.hostname,

@@ -59,18 +59,22 @@ test("certificate files are served over HTTPS and replaced without a restart (fi
   }
 });
 
-test("a missing or unreadable pair refuses to start with a message naming the file", async () => {
+test("a missing or unreadable pair, or a taken port, refuses to start with a message saying which", async () => {
   const junk = join(dir, "junk.crt");
   writeFileSync(junk, "not a certificate");
   const k = makeCert(dir, "k", "k");
+  // A port another process listens on (with SO_REUSEPORT, which HTTPS uses to swap certificates).
+  const taken = Bun.serve({ port: 0, hostname: "127.0.0.1", reusePort: true, fetch: () => new Response("someone else") });
   for (const [env, expected] of [
     [{ TLS_CERT: join(dir, "nope.crt"), TLS_KEY: k.key }, /cannot read TLS_CERT .*nope\.crt/],
     [{ TLS_CERT: junk, TLS_KEY: k.key }, /junk\.crt is not a PEM certificate/],
     [{ TLS_CERT: k.crt }, /TLS_KEY is missing/],
+    [{ TLS_CERT: k.crt, TLS_KEY: k.key, PORT: String(taken.port) }, /cannot start HTTPS.*(EADDRINUSE|in use)/i],
   ] as const) {
     const app = new Proc([], { PORT: String(await freePort()), HOST: "127.0.0.1", DATA_DIR: join(dir, "data2"), ADMIN_TOKEN: ADMIN, ...env });
     const code = await app.proc.exited;
     expect(code).not.toBe(0);
     expect(app.text()).toMatch(expected);
   }
+  taken.stop(true);
 });
