@@ -43,7 +43,7 @@ afterAll(async () => {
 test("a certificate is ordered from Pebble over HTTP-01, served, kept 0600 in DATA_DIR, and reused after a restart", async () => {
   const dataDir = join(dir, "data");
   const port = await freePort();
-  const env = { PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir, ADMIN_TOKEN: "acme-admin-token-0123456789", ACME_DOMAIN: DOMAIN, ACME_EMAIL: "ops@example.com", ACME_DIRECTORY: directory, ACME_HTTP_PORT: String(httpPort), ACME_CA_FILE: caFile };
+  const env = { PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir, ADMIN_TOKEN: "acme-admin-token-0123456789abcdef0123456789", ACME_DOMAIN: DOMAIN, ACME_EMAIL: "ops@example.com", ACME_DIRECTORY: directory, ACME_HTTP_PORT: String(httpPort), ACME_CA_FILE: caFile };
   const app = new Proc([], env);
   try {
     await app.waitLog(/HTTPS listening with the ACME certificate/, 45_000);
@@ -82,7 +82,7 @@ test("a certificate due for renewal is ordered again and swapped in", async () =
   const dataDir = join(dir, "data");
   const port = await freePort();
   const before = await Bun.file(join(dataDir, "acme", `${DOMAIN}.crt`)).text();
-  const env = { PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir, ADMIN_TOKEN: "acme-admin-token-0123456789", ACME_DOMAIN: DOMAIN, ACME_DIRECTORY: directory, ACME_HTTP_PORT: String(httpPort), ACME_CA_FILE: caFile, ACME_RENEW_DAYS: "100000" };
+  const env = { PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir, ADMIN_TOKEN: "acme-admin-token-0123456789abcdef0123456789", ACME_DOMAIN: DOMAIN, ACME_DIRECTORY: directory, ACME_HTTP_PORT: String(httpPort), ACME_CA_FILE: caFile, ACME_RENEW_DAYS: "100000" };
   const app = new Proc([], env);
   try {
     await app.waitLog(/HTTPS certificate renewed/, 45_000);

@@ -23,7 +23,7 @@ test("no FILE, no token, nothing listening: exit codes 2, 2, 1 with messages say
   expect(noToken.stderr.toString()).toContain("no admin token");
 
   // The token is read from DATA_DIR/admin-token; nothing listens on the port.
-  writeFileSync(join(dir, "admin-token"), "file-admin-token-0123456789\n");
+  writeFileSync(join(dir, "admin-token"), "file-admin-token-0123456789abcdef0123456789\n");
   const port = await freePort();
   const down = Bun.spawnSync([BINARY, "backup", join(dir, "b.db"), "--data-dir", dir, "--port", String(port)], { env });
   expect(down.exitCode).toBe(1);

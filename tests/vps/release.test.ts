@@ -30,7 +30,7 @@ async function answersHealth(cmd: string[], ms: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "pt-release-"));
   const port = await freePort();
   const [bin, ...args] = cmd;
-  const app = new Proc([...args, "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(dir, "data")], { ADMIN_TOKEN: "release-admin-token-0123456789" }, bin);
+  const app = new Proc([...args, "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(dir, "data")], { ADMIN_TOKEN: "release-admin-token-0123456789abcdef0123" }, bin);
   try {
     const body = await until(() => `/health from ${bin}:\n${app.text()}`, async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.json(), ms);
     expect(body).toMatchObject({ status: "ok" });

@@ -8,7 +8,7 @@ import { BINARY, freePort, makeCert, Proc, run, servedCert, until } from "./supp
 
 const dir = mkdtempSync(join(tmpdir(), "pt-tls-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const ADMIN = "tls-admin-token-0123456789";
+const ADMIN = "tls-admin-token-0123456789abcdef0123456789";
 
 test("certificate files are served over HTTPS and replaced without a restart (file change, SIGHUP)", async () => {
   const ca = makeCert(dir, "test-ca", "Test CA", ["ca.test"]);
