@@ -97,7 +97,8 @@ let stopHttp = (): Promise<unknown> => app.stop();
 if (settings.tls.kind === "off") app.listen({ port: settings.port, hostname: settings.host, maxRequestBodySize: Number.MAX_SAFE_INTEGER });
 else {
   try {
-    stopHttp = startHttps(settings, (req) => app.fetch(req), log).stop;
+    // Elysia reads the client's address (server.requestIP) from app.server, which app.listen would set.
+    stopHttp = startHttps(settings, { fetch: (req) => app.fetch(req), onServer: (s) => (app.server = s) }, log).stop;
   } catch (e) {
     log.error("cannot start HTTPS", { error: errorText(e) });
     process.exit(1);

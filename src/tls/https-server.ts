@@ -12,6 +12,8 @@ export interface HttpsOptions {
   port: number;
   hostname: string;
   fetch: (request: Request) => Response | Promise<Response>;
+  /** Told of each listener as it takes over (the HTTP app reads client addresses from it). */
+  onServer?: (server: Server<undefined>) => void;
 }
 
 export class HttpsServer {
@@ -35,6 +37,7 @@ export class HttpsServer {
     });
     const old = this.server;
     this.server = next;
+    this.options.onServer?.(next);
     if (old) void old.stop();
   }
 

@@ -4,15 +4,15 @@ import type { Settings } from "../config.ts";
 import { errorText, type Logger } from "../log.ts";
 import { AcmeCertificates } from "./acme.ts";
 import { readCertPair, watchCertFiles } from "./cert-files.ts";
-import { HttpsServer } from "./https-server.ts";
+import { HttpsServer, type HttpsOptions } from "./https-server.ts";
 
 export interface HttpsHandle {
   stop(): Promise<void>;
 }
 
 /** Throws (CertError, or a bind error) when HTTPS cannot start with the files given. */
-export function startHttps(settings: Settings, fetch: (req: Request) => Response | Promise<Response>, log: Logger): HttpsHandle {
-  const server = new HttpsServer({ port: settings.port, hostname: settings.host, fetch });
+export function startHttps(settings: Settings, handler: Pick<HttpsOptions, "fetch" | "onServer">, log: Logger): HttpsHandle {
+  const server = new HttpsServer({ port: settings.port, hostname: settings.host, ...handler });
   const tls = settings.tls;
   if (tls.kind === "files") {
     const first = readCertPair(tls.certFile, tls.keyFile);
