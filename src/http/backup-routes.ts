@@ -10,6 +10,7 @@ import { sameSecret, tokenFromHeaders } from "../auth/tokens.ts";
 import { errorText, type Logger } from "../log.ts";
 import { vacuumInto } from "../store/backup.ts";
 import type { Db } from "../store/db.ts";
+import { errorResponses } from "./openapi-schemas.ts";
 import { errorResponse } from "./respond.ts";
 
 export function backupRoutes(deps: { db: Db; dataDir: string; adminToken: string; log: Logger }) {
@@ -45,6 +46,10 @@ export function backupRoutes(deps: { db: Db; dataDir: string; adminToken: string
           "A consistent SQLite copy of the database (VACUUM INTO), taken while the appliance runs. Admin token only. " +
           "`planfix-telegram backup FILE` calls this. Session files and media are files in DATA_DIR: copy them too (see docs/deploy.md).",
         security: [{ bearer: [] }, { tokenHeader: [] }],
+        responses: {
+          "200": { description: "The database file (SQLite)", content: { "application/vnd.sqlite3": { schema: { type: "string", format: "binary" } } } },
+          ...errorResponses(401, 507),
+        },
       },
     },
   );

@@ -46,6 +46,9 @@ test("backup while running, restore on a fresh data directory: numbers back onli
   expect((copy.query("SELECT count(*) AS n FROM accounts").get() as { n: number }).n).toBe(2);
   expect(copy.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
   copy.close();
+  // Documented in Swagger.
+  const spec = (await w.app.call("GET", "/docs/json", undefined, null)).json as { paths: Record<string, { get?: { description?: string } }> };
+  expect(spec.paths["/admin/backup"]?.get?.description).toContain("VACUUM INTO");
   // Without the admin token (and with a client's token) there is no backup.
   const refused = await w.app.call("GET", "/admin/backup", undefined, token);
   expect(refused.status).toBe(401);
