@@ -2,7 +2,7 @@
 // `planfix-telegram backup FILE` calls it. The snapshot goes through a temporary file in DATA_DIR that
 // is unlinked as soon as it is open, so nothing is left behind even if the download is cut.
 import { Elysia } from "elysia";
-import { createReadStream, mkdirSync, rmSync } from "node:fs";
+import { createReadStream, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { randomBytes } from "node:crypto";
@@ -13,6 +13,9 @@ import type { Db } from "../store/db.ts";
 import { errorResponses } from "./openapi-schemas.ts";
 import { errorResponse } from "./respond.ts";
 
+/** Snapshots being written or opened right now (file names in DATA_DIR/tmp). */
+const inProgress = new Set<string>();
+
 export function backupRoutes(deps: { db: Db; dataDir: string; adminToken: string; log: Logger }) {
   return new Elysia().get(
     "/admin/backup",
@@ -22,7 +25,11 @@ export function backupRoutes(deps: { db: Db; dataDir: string; adminToken: string
       if (!sameSecret(token, deps.adminToken)) return errorResponse(401, "a backup needs the admin token");
       const dir = join(deps.dataDir, "tmp");
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const file = join(dir, `backup-${randomBytes(6).toString("hex")}.db`);
+      // A snapshot left by a crash mid-backup is a full copy of the database: it goes (not one in progress).
+      for (const name of readdirSync(dir)) if (name.startsWith("backup-") && !inProgress.has(name)) rmSync(join(dir, name), { force: true });
+      const name = `backup-${randomBytes(6).toString("hex")}.db`;
+      const file = join(dir, name);
+      inProgress.add(name);
       try {
         vacuumInto(deps.db, file);
         const stream = createReadStream(file);
@@ -36,6 +43,8 @@ export function backupRoutes(deps: { db: Db; dataDir: string; adminToken: string
         rmSync(file, { force: true });
         deps.log.error("backup failed", { error: errorText(e) });
         return errorResponse(507, `the backup could not be written: ${errorText(e)}`);
+      } finally {
+        inProgress.delete(name);
       }
     },
     {

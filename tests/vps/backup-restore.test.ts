@@ -3,7 +3,7 @@
 // comes back online, nothing already delivered goes out again, and new messages flow both ways.
 import { afterEach, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { cpSync, existsSync, mkdirSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ADMIN_TOKEN, Appliance, BINARY } from "../e2e/harness.ts";
 import { onlineWorld, texts, received, type World } from "../e2e/bridge-world.ts";
@@ -38,10 +38,14 @@ test("backup while running, restore on a fresh data directory: numbers back onli
   // The backup, taken while the appliance runs (it holds the database exclusively).
   const backup = join(w.dir, "backup", "planfix-telegram.db");
   mkdirSync(join(w.dir, "backup"));
+  // A snapshot a crash left behind (a full copy of the database) is cleared by the next backup.
+  mkdirSync(join(w.dataDir, "tmp"), { recursive: true });
+  writeFileSync(join(w.dataDir, "tmp", "backup-0123456789ab.db"), "stale");
   const r = run([BINARY, "backup", backup, "--port", String(w.app.port), "--data-dir", w.dataDir], { env: { ADMIN_TOKEN } });
   expect(r.err).toContain("wrote");
   expect(r.code).toBe(0);
   expect(statSync(backup).mode & 0o777).toBe(0o600);
+  expect(readdirSync(join(w.dataDir, "tmp"))).toEqual([]);
   const copy = new Database(backup, { readonly: true });
   expect((copy.query("SELECT count(*) AS n FROM accounts").get() as { n: number }).n).toBe(2);
   expect(copy.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
