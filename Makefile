@@ -5,7 +5,7 @@ BUN     := node_modules/.bin/bun
 BIN     := dist/planfix-telegram
 SOURCES := $(shell find src drizzle -type f 2>/dev/null) package.json
 
-.PHONY: setup run build test typecheck bench drill fuzz clean
+.PHONY: setup run build test typecheck bench drill fuzz release clean
 
 setup: node_modules/.setup-done
 
@@ -45,6 +45,19 @@ fuzz: build
 .PHONY: demo
 demo: build
 	$(BUN) scripts/demo.ts
+
+# Release binaries for linux-x64 and linux-arm64 (Bun cross-compiles; the arm64 runtime comes from the npm
+# registry on first use and is cached) and their SHA256SUMS, in dist/release/.
+RELEASE_DIR := dist/release
+RELEASE_TARGETS := linux-x64 linux-arm64
+
+release: setup
+	@rm -rf $(RELEASE_DIR) && mkdir -p $(RELEASE_DIR)
+	@for t in $(RELEASE_TARGETS); do \
+	  $(BUN) build src/main.ts --compile --target=bun-$$t --minify-whitespace --minify-syntax --sourcemap=none \
+	    --outfile $(RELEASE_DIR)/planfix-telegram-$$t || exit 1; \
+	done
+	cd $(RELEASE_DIR) && sha256sum planfix-telegram-* > SHA256SUMS && cat SHA256SUMS
 
 clean:
 	rm -rf dist

@@ -7,6 +7,7 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "warning: chromium could not be installed; the /docs rendering test will fail"
 fi
+bash scripts/test-deps.sh  # pebble, caddy, systemd, qemu-user… for tests/vps
 out=$(mktemp)
 node_modules/.bin/bun test --timeout 60000 "$@" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}

@@ -39,10 +39,19 @@ export interface Settings {
   resolveOverride: Map<string, string>;
   /** Language of the texts the appliance writes into Planfix, unless a number sets its own. */
   language: Language;
+  tls: TlsSettings;
 }
 
 /** The shortest admin token accepted: a short one can be guessed. */
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
+
+/** HTTPS: off, certificate files (re-read on change or SIGHUP), or certificates over ACME (HTTP-01). */
+export type TlsSettings =
+  | { kind: "off" }
+  | { kind: "files"; certFile: string; keyFile: string }
+  | { kind: "acme"; domain: string; email: string | null; directory: string; httpPort: number; caFile: string | null; renewDays: number };
+
+export const LETS_ENCRYPT_DIRECTORY = "https://acme-v02.api.letsencrypt.org/directory";
 
 interface Option {
   env: string;
@@ -78,6 +87,14 @@ export const OPTIONS: readonly Option[] = [
   { env: "ALLOW_PRIVATE_NETWORKS", help: "CIDRs or host names (comma-separated) that Planfix calls and downloads may reach although private or loopback; off by default" },
   { env: "RESOLVE_OVERRIDE", help: "name=address,… answered without DNS for outbound HTTP (tests, demos); still checked; off by default" },
   { env: "LANGUAGE", help: "language of the notes and statuses written into Planfix: uk | ru | en (a number may set its own)", default: "uk" },
+  { env: "TLS_CERT", help: "HTTPS certificate file (PEM, full chain); re-read on change or SIGHUP" },
+  { env: "TLS_KEY", help: "private key file (PEM) for TLS_CERT" },
+  { env: "ACME_DOMAIN", help: "get HTTPS certificates for this domain automatically over ACME (HTTP-01)" },
+  { env: "ACME_EMAIL", help: "contact address for the ACME account (optional)" },
+  { env: "ACME_DIRECTORY", help: "ACME directory URL", default: "Let's Encrypt production" },
+  { env: "ACME_HTTP_PORT", help: "port answering ACME HTTP-01 challenges", default: "80" },
+  { env: "ACME_CA_FILE", help: "extra CA certificate (PEM) trusted for the ACME directory (test CAs)" },
+  { env: "ACME_RENEW_DAYS", help: "renew a certificate this many days before it expires", default: "30" },
 ];
 
 export class SettingsError extends Error {}
@@ -89,7 +106,7 @@ export function helpText(): string {
     const left = `  ${flagName(o.env)}, ${o.env}`;
     return `${left.padEnd(36)} ${o.help}${o.default ? ` (default ${o.default})` : ""}`;
   });
-  return ["planfix-telegram — Telegram user accounts ⇄ Planfix chats", "", "Usage: planfix-telegram [--flag value]...", "", ...lines, "  --version                          version and build commit", "  --help                             this text", ""].join("\n");
+  return ["planfix-telegram — Telegram user accounts ⇄ Planfix chats", "", "Usage: planfix-telegram [--flag value]...", "       planfix-telegram backup FILE [--url URL] [--flag value]...   (a copy of the running appliance's database)", "", ...lines, "  --version                          version and build commit", "  --help                             this text", ""].join("\n");
 }
 
 /** Reads argv flags (`--port 9000` or `--port=9000`) over env values; unknown flags are an error. */
@@ -186,9 +203,12 @@ function languageSetting(value: string | undefined): Language {
   }
   const wildcard = WILDCARD_HOSTS.has(host);
   const publicHost = wildcard ? "127.0.0.1" : host;
-  const publicUrl = (nonEmpty(raw.PUBLIC_URL) ?? `http://${publicHost}:${port}`).replace(/\/+$/, "");
+  const tls = tlsSettings(raw);
+  const scheme = tls.kind === "off" ? "http" : "https";
+  const defaultPublicUrl = tls.kind === "acme" ? `https://${tls.domain}${port === 443 ? "" : `:${port}`}` : `${scheme}://${publicHost}:${port}`;
+  const publicUrl = (nonEmpty(raw.PUBLIC_URL) ?? defaultPublicUrl).replace(/\/+$/, "");
   const warnings: string[] = [];
-  if (!nonEmpty(raw.PUBLIC_URL) && wildcard) {
+  if (!nonEmpty(raw.PUBLIC_URL) && wildcard && tls.kind !== "acme") {
     warnings.push(`PUBLIC_URL is not set: media links given to Planfix point at ${publicUrl}, which Planfix cannot reach; set PUBLIC_URL to the address Planfix uses for this appliance (e.g. https://bridge.example.com)`);
   }
   return {
@@ -216,5 +236,31 @@ function languageSetting(value: string | undefined): Language {
     allowPrivateNetworks: parsed("ALLOW_PRIVATE_NETWORKS", () => parseAllowList(raw.ALLOW_PRIVATE_NETWORKS)),
     resolveOverride: parsed("RESOLVE_OVERRIDE", () => parseOverrides(raw.RESOLVE_OVERRIDE)),
     language,
+    tls,
+  };
+}
+
+function tlsSettings(raw: Record<string, string | undefined>): TlsSettings {
+  const cert = nonEmpty(raw.TLS_CERT);
+  const key = nonEmpty(raw.TLS_KEY);
+  const domain = nonEmpty(raw.ACME_DOMAIN);
+  if ((cert || key) && domain) throw new SettingsError("set either TLS_CERT/TLS_KEY or ACME_DOMAIN, not both");
+  if (cert || key) {
+    if (!cert || !key) throw new SettingsError(`${cert ? "TLS_KEY" : "TLS_CERT"} is missing: TLS_CERT and TLS_KEY go together`);
+    return { kind: "files", certFile: resolve(cert), keyFile: resolve(key) };
+  }
+  if (!domain) return { kind: "off" };
+  if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i.test(domain)) throw new SettingsError(`ACME_DOMAIN must be a domain name like bridge.example.com, got "${domain}"`);
+  const httpPort = positiveNumber(raw, "ACME_HTTP_PORT", 80);
+  if (httpPort > 65535) throw new SettingsError(`ACME_HTTP_PORT must be at most 65535, got ${httpPort}`);
+  const caFile = nonEmpty(raw.ACME_CA_FILE);
+  return {
+    kind: "acme",
+    domain: domain.toLowerCase(),
+    email: nonEmpty(raw.ACME_EMAIL),
+    directory: nonEmpty(raw.ACME_DIRECTORY) ?? LETS_ENCRYPT_DIRECTORY,
+    httpPort,
+    caFile: caFile ? resolve(caFile) : null,
+    renewDays: positiveNumber(raw, "ACME_RENEW_DAYS", 30, false),
   };
 }

@@ -27,8 +27,12 @@ import { DiskWatch, isDiskFull, mbOf } from "./store/disk.ts";
 import { PeerStore } from "./store/peers.ts";
 import { createGramjsConnector } from "./telegram/connector.ts";
 import pkg from "../package.json" with { type: "json" };
+import { runBackup } from "./backup-command.ts";
+import { backupRoutes } from "./http/backup-routes.ts";
+import { startHttps } from "./tls/listen.ts";
 
 const argv = process.argv.slice(2);
+if (argv[0] === "backup") process.exit(await runBackup(argv.slice(1), process.env));
 if (argv.includes("--help") || argv.includes("-h")) {
   process.stdout.write(helpText());
   process.exit(0);
@@ -72,6 +76,7 @@ try {
   db = openDb(join(settings.dataDir, "planfix-telegram.db"));
 } catch (e) {
   log.error(isDiskFull(e) ? `cannot open the database: the disk is full (${mbOf(disk.freeBytes() ?? 0)} MB free in ${settings.dataDir}); free some space and start again` : "cannot open the database", { error: errorText(e) });
+  // e.g. a database a newer release has migrated (SchemaTooNewError): said in the error, and the file is left untouched.
   process.exit(1);
 }
 const clients = new ClientStore(db);
@@ -116,19 +121,30 @@ const pool = new AccountPool(
 const queues = new QueueService({ outbox, jobs, inbound, outbound });
 const service = new ClientService(clients, pool, { sessionsDir: settings.sessionsDir, apiId: settings.telegramApiId, apiHash: settings.telegramApiHash, startTimeoutMs: settings.startTimeoutMs, adminToken, filesDir: join(settings.dataDir, "files") }, log, queues);
 
-const app = buildApp({ service, log, version, commit, warnings: settings.warnings, authFailuresPerMinute: settings.authFailuresPerMinute, extraRoutes: [planfixRoutes({ clients, outbound, files, log }), queueRoutes(service, queues)], disk: { report: () => disk.report(files.usage()), noteFull: () => disk.noteFull() } });
+const app = buildApp({ service, log, version, commit, warnings: settings.warnings, authFailuresPerMinute: settings.authFailuresPerMinute, extraRoutes: [planfixRoutes({ clients, outbound, files, log }), queueRoutes(service, queues), backupRoutes({ db, dataDir: settings.dataDir, adminToken, log })], disk: { report: () => disk.report(files.usage()), noteFull: () => disk.noteFull() } });
 // The routes cap bodies themselves (1 MiB, declared or streamed, never buffered beyond that) and answer
 // 413 in JSON. Bun's own limit would answer a bare 413 with no body before any route sees the request,
 // so it is set out of the way.
 // reusePort off: a second appliance on a taken port must fail, not silently share the requests.
-try {
-  app.listen({ port: settings.port, hostname: settings.host, maxRequestBodySize: Number.MAX_SAFE_INTEGER, reusePort: false });
-} catch (e) {
-  const inUse = (e as NodeJS.ErrnoException).code === "EADDRINUSE";
-  log.error("cannot start", { error: inUse ? `address already in use: ${settings.host}:${settings.port} is taken by another process` : errorText(e) });
-  process.exit(1);
+let stopHttp = (): Promise<unknown> => app.stop();
+if (settings.tls.kind === "off") {
+  try {
+    app.listen({ port: settings.port, hostname: settings.host, maxRequestBodySize: Number.MAX_SAFE_INTEGER, reusePort: false });
+  } catch (e) {
+    const inUse = (e as NodeJS.ErrnoException).code === "EADDRINUSE";
+    log.error("cannot start", { error: inUse ? `address already in use: ${settings.host}:${settings.port} is taken by another process` : errorText(e) });
+    process.exit(1);
+  }
+} else {
+  try {
+    // Elysia reads the client's address (server.requestIP) from app.server, which app.listen would set.
+    stopHttp = startHttps(settings, { fetch: (req) => app.fetch(req), onServer: (s) => (app.server = s) }, log).stop;
+  } catch (e) {
+    log.error("cannot start HTTPS", { error: errorText(e) });
+    process.exit(1);
+  }
 }
-log.info("listening", { host: settings.host, port: settings.port, version, commit, dataDir: settings.dataDir, telegramEndpoint: settings.telegramEndpoint });
+log.info("listening", { host: settings.host, port: settings.port, https: settings.tls.kind !== "off", version, commit, dataDir: settings.dataDir, telegramEndpoint: settings.telegramEndpoint });
 for (const warning of settings.warnings) log.warn(warning);
 if (!settings.telegramApiId || !settings.telegramApiHash) log.warn("TELEGRAM_API_ID / TELEGRAM_API_HASH are not set: numbers cannot start until they are");
 
@@ -191,7 +207,7 @@ async function shutdown(signal: string): Promise<void> {
   log.info("shutting down", { signal });
   clearInterval(sweeper);
   clearInterval(diskCheck);
-  await within(STOP_HTTP_MS, app.stop());
+  await within(STOP_HTTP_MS, stopHttp());
   if (!(await within(STOP_DELIVERIES_MS, Promise.all([inbound.stop(), outbound.stop()])))) {
     log.warn("stopping with deliveries still in flight; they are retried after the next start", { waitedMs: STOP_DELIVERIES_MS });
   }

@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { embeddedMigrations } from "./migrations.macro.ts" with { type: "macro" };
 import * as schema from "./schema.ts";
+import { refuseUnknownMigrations } from "./schema-guard.ts";
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
@@ -88,6 +89,7 @@ export function openDb(file: string): Db {
 
 function migrate(db: Db): void {
   const migrations = embeddedMigrations();
+  refuseUnknownMigrations(db.$client, migrations);
   // drizzle's dialect.migrate is what drizzle-orm/bun-sqlite/migrator calls after reading the folder;
   // we hand it the inlined migrations instead. It records applied hashes in __drizzle_migrations.
   const internal = db as unknown as { dialect: { migrate(m: unknown, s: unknown, c: unknown): void }; session: unknown };
