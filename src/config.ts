@@ -1,6 +1,7 @@
 // Settings come from environment variables, overridden by --flags of the same name
 // (PORT → --port, DATA_DIR → --data-dir). Nothing here touches the disk or the network.
 import { join, resolve } from "node:path";
+import { parseServerKeys, type ServerKey } from "./telegram/server-keys.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
@@ -21,6 +22,7 @@ export interface Settings {
   maxFileBytes: number;
   retryCapMs: number;
   offlineGiveUpMs: number;
+  telegramServerKeys: ServerKey[];
 }
 
 interface Option {
@@ -46,6 +48,7 @@ export const OPTIONS: readonly Option[] = [
   { env: "MAX_FILE_MB", help: "largest file bridged in either direction, in MB", default: "50" },
   { env: "RETRY_CAP_SECONDS", help: "longest pause between two delivery attempts (retries go on for 72 h)", default: "60" },
   { env: "OFFLINE_GIVE_UP_MINUTES", help: "how long a message for Telegram waits for its number to come online", default: "15" },
+  { env: "TELEGRAM_SERVER_KEYS", help: "PEM RSA public keys of private/test MTProto servers, trusted besides Telegram's own; off by default" },
 ];
 
 export class SettingsError extends Error {}
@@ -103,6 +106,12 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
   const apiIdText = nonEmpty(raw.TELEGRAM_API_ID);
   const apiId = apiIdText === null ? null : positiveNumber(raw, "TELEGRAM_API_ID", 0);
   const publicHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  let telegramServerKeys: ServerKey[];
+  try {
+    telegramServerKeys = parseServerKeys(raw.TELEGRAM_SERVER_KEYS);
+  } catch (e) {
+    throw new SettingsError(`TELEGRAM_SERVER_KEYS: ${e instanceof Error ? e.message : String(e)}`);
+  }
   return {
     port,
     host,
@@ -120,5 +129,6 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
     maxFileBytes: Math.round(positiveNumber(raw, "MAX_FILE_MB", 50, false) * 1024 * 1024),
     retryCapMs: positiveNumber(raw, "RETRY_CAP_SECONDS", 60, false) * 1000,
     offlineGiveUpMs: positiveNumber(raw, "OFFLINE_GIVE_UP_MINUTES", 15, false) * 60_000,
+    telegramServerKeys,
   };
 }

@@ -20,6 +20,7 @@ import { ClientStore } from "./store/clients.ts";
 import { openDb } from "./store/db.ts";
 import { PeerStore } from "./store/peers.ts";
 import { createGramjsConnector } from "./telegram/connector.ts";
+import { trustServerKeys } from "./telegram/server-keys.ts";
 import pkg from "../package.json" with { type: "json" };
 
 const argv = process.argv.slice(2);
@@ -61,6 +62,7 @@ const connection = (id: number) => registry.get(id);
 const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, defaultProviderId: settings.providerId, maxFileBytes: settings.maxFileBytes, planfixTimeoutMs: 15_000, retry, log, connection });
 const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: settings.maxFileBytes, downloadTimeoutMs: 60_000, retry, offlineGiveUpMs: settings.offlineGiveUpMs, maxFloodWaitMs: 15 * 60_000, log, connection });
 
+if (settings.telegramServerKeys.length) log.info("trusting extra MTProto server keys", { fingerprints: trustServerKeys(settings.telegramServerKeys) });
 const pool = new AccountPool(
   {
     connector: createGramjsConnector({ endpoint: settings.telegramEndpoint }),
