@@ -392,3 +392,76 @@ describe("errors as Telegram gives them", () => {
     expect(res).toBeInstanceOf(Api.auth.AuthorizationSignUpRequired);
   });
 });
+
+describe("standalone server (CLI + control API)", () => {
+  test("prints its RSA key; login codes, 2FA, QR acceptance, session lists and login settings over HTTP", async () => {
+    const proc = Bun.spawn(
+      [process.execPath, "tests/support/telegram/cli.ts", "--control-port", "0", "--login-token-period-ms", "20000", "--min-login-layer", "1"],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    try {
+      const reader = proc.stdout.getReader();
+      let text = "";
+      while (!text.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      reader.releaseLock();
+      const info = JSON.parse(text) as { host: string; port: number; controlPort: number; serverKeyPem: string };
+      expect(info.serverKeyPem).toContain("BEGIN RSA PUBLIC KEY");
+      trustServerKeys(parseServerKeys(info.serverKeyPem));
+      const ctl = `http://127.0.0.1:${info.controlPort}`;
+      const call = async (method: string, path: string, body?: unknown) => {
+        const r = await fetch(`${ctl}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+        return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+      };
+      expect((await call("POST", "/login-settings", {})).json).toEqual({ loginTokenPeriodMs: 20000, loginCodeTtlMs: 300000, minLoginLayer: 1 });
+      const ann = (await call("POST", "/users", { firstName: "Ann", username: "ann_cli", phone: "+44 7700 900111" })).json as { id: number; phone: string };
+      expect((await call("POST", "/password", { user: "ann_cli", password: "cli secret", hint: "cli" })).status).toBe(200);
+
+      const c = await track(connectClient({ host: info.host, port: info.port }, "", DEVICE));
+      await c.start({
+        phoneNumber: ann.phone,
+        phoneCode: async () => {
+          const r = await call("GET", `/login-code?user=${ann.id}`);
+          expect(r.json.via).toBe("app");
+          return r.json.code as string;
+        },
+        password: async (hint) => {
+          expect(hint).toBe("cli");
+          return "cli secret";
+        },
+        onError: async (e) => {
+          throw e;
+        },
+      });
+      expect(Number((await c.getMe()).id)).toBe(ann.id);
+      const list = (await fetch(`${ctl}/authorizations?user=ann_cli`).then((r) => r.json())) as { deviceModel: string }[];
+      expect(list.map((a) => a.deviceModel)).toContain(DEVICE.deviceModel);
+
+      // QR: a second device of Ann's (no password now) accepted through the control API.
+      expect((await call("POST", "/clear-password", { user: "ann_cli" })).status).toBe(200);
+      const q = await track(connectClient({ host: info.host, port: info.port }, "", DEVICE));
+      const t = (await q.invoke(new Api.auth.ExportLoginToken({ ...API, exceptIds: [] }))) as Api.auth.LoginToken;
+      expect(t.expires * 1000 - Date.now()).toBeGreaterThan(15_000); // the CLI's 20 s period
+      const bad = await call("POST", "/accept-login-token", { user: "ann_cli", token: "AAAA" });
+      expect(bad.status).toBe(400);
+      expect(bad.json.error).toContain("AUTH_TOKEN_INVALID");
+      const ok = await call("POST", "/accept-login-token", { user: "ann_cli", token: `tg://login?token=${t.token.toString("base64url")}` });
+      expect(ok.json.deviceModel).toBe(DEVICE.deviceModel);
+      expect(await q.invoke(new Api.auth.ExportLoginToken({ ...API, exceptIds: [] }))).toBeInstanceOf(Api.auth.LoginTokenSuccess);
+
+      // Login faults: an "outdated app", then a flood wait.
+      await call("POST", "/login-settings", { minLoginLayer: LAYER + 1 });
+      const late = await track(connectClient({ host: info.host, port: info.port }, "", DEVICE));
+      expect((await rpcError(sendCode(late, ann.phone))).errorMessage).toBe("UPDATE_APP_TO_LOGIN");
+      await call("POST", "/login-settings", { minLoginLayer: 0 });
+      await call("POST", "/flood-wait", { method: "auth.SendCode", seconds: 7 });
+      expect(((await sendCode(late, ann.phone).catch((e: unknown) => e)) as FloodWaitError).seconds).toBe(7);
+    } finally {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    }
+  });
+});
