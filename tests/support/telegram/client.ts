@@ -73,7 +73,8 @@ export async function connectClient(
   const client = new TelegramClient(stringSession, 1, "loopback", {
     connection: endpointConnection(opts.endpoint ?? `${server.host}:${server.port}`),
     baseLogger: silentLogger(),
-    connectionRetries: opts.connectionRetries ?? 1,
+    // A key exchange fails for 1 key in 256 (GramJS's short-key quirk, see handshake.ts) and is retried.
+    connectionRetries: opts.connectionRetries ?? (text ? 1 : 3),
     requestRetries: opts.requestRetries ?? 2,
     retryDelay: opts.retryDelay ?? 100,
     autoReconnect: opts.autoReconnect ?? true,

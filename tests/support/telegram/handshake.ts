@@ -145,9 +145,10 @@ export class Handshake {
     if (!sha1(innerBytes).equals(plain.subarray(0, 20))) throw new HandshakeError("client_DH_inner_data hash mismatch");
     const gB = fromBytes(inner.gB);
     if (gB <= 1n || gB >= TELEGRAM_PRIME - 1n) throw new HandshakeError("g_b out of range");
-    // Telegram pads auth_key to 256 bytes; GramJS keeps g^ab's minimal big-endian bytes (1 key in 256 is
-    // shorter). The server keeps what the client will use, so such keys work instead of failing at random.
-    const key = toBytes(modPow(gB, this.a, TELEGRAM_PRIME));
+    // auth_key is g^ab as 256 bytes, as Telegram makes it. GramJS drops leading zero bytes, so for 1 key
+    // in 256 its key differs, new_nonce_hash1 below does not match its own, and it throws and starts
+    // over (if its connectionRetries allow) — exactly what happens against Telegram.
+    const key = toBytes(modPow(gB, this.a, TELEGRAM_PRIME), 256);
     const auxHash = sha1(key).subarray(0, 8);
     const newNonceHash1 = sha1(toSignedLittleBuffer(this.newNonce, 32), Buffer.from([1]), auxHash).subarray(4, 20);
     this.onAuthKey(key);
