@@ -133,12 +133,21 @@ describe("phone code", () => {
     const me = await c.getMe();
     expect(Number(me.id)).toBe(u.id);
     expect(me.self).toBe(true);
-    expect(server.driver.lastMessage(u, SERVICE_USER_ID)?.text).toContain(server.driver.lastLoginCode(u)!);
+    const fromService = server.driver.messages(u, SERVICE_USER_ID).map((m) => m.text);
+    expect(fromService[0]).toContain(server.driver.lastLoginCode(u)!);
 
     // A normal call: the new session sends a message Bob receives.
     const bob = server.builtins!.bob;
     await c.sendMessage(await c.getInputEntity(bob.username!), { message: "sent from the new session" });
     expect(server.driver.lastMessage(bob, u)?.text).toBe("sent from the new session");
+    // …and receives: Bob answers, the new session gets it pushed; the phone was told of the new login.
+    const incoming: string[] = [];
+    c.addEventHandler((up: unknown) => {
+      if (up instanceof Api.UpdateShortMessage) incoming.push(up.message);
+    }, new Raw({}));
+    server.driver.sendText(bob, u, "hello new device");
+    await waitFor(() => incoming.includes("hello new device"), 5000, "the message on the new session");
+    await waitFor(() => fromTelegram.some((t) => t.startsWith("New login") && t.includes(DEVICE.deviceModel)), 5000, "the new-login notice");
 
     // The session is saved and works again in a new client.
     const saved = c.session.save() as unknown as string;

@@ -217,6 +217,12 @@ export class Logins {
     this.passwordPending.delete(ctx.session.keyId);
     this.tokens.delete(ctx.session.keyId);
     this.host.bindSession(ctx.session, userId);
+    // Telegram tells every device of the account about the new one, from 777000.
+    const d = ctx.session.device;
+    this.host.serviceUser();
+    this.host.world.sendMessage(SERVICE_USER_ID, { kind: "user", id: userId }, {
+      text: `New login. We detected a login into your account from a new device: ${d?.deviceModel ?? "unknown device"}, ${d?.appVersion ?? ""}, IP ${d?.ip ?? ""}.`,
+    });
     return new Api.auth.Authorization({ user: this.host.render.user(userId, this.host.world.user(userId)) });
   }
 
