@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { Api, type TelegramClient } from "telegram";
 import { FloodWaitError, RPCError } from "telegram/errors";
 import { Raw } from "telegram/events/Raw";
+import { readBigIntFromBuffer } from "telegram/Helpers";
 import { computeCheck } from "telegram/Password";
 import { LAYER } from "telegram/tl/AllTLObjects";
 import { parseServerKeys, trustServerKeys } from "../src/telegram/server-keys.ts";
@@ -474,3 +475,73 @@ describe("standalone server (CLI + control API)", () => {
     }
   });
 });
+
+describe("key exchange on the wire", () => {
+  /** Sends one unencrypted MTProto message over a raw TCP connection; resolves with what came back. */
+  async function plainExchange(port: number, body: Buffer): Promise<{ raw: Buffer; closed: boolean }> {
+    const { connect } = await import("node:net");
+    const { FullFrameWriter } = await import("./support/telegram/transport.ts");
+    return new Promise((resolve) => {
+      const sock = connect(port, "127.0.0.1");
+      const chunks: Buffer[] = [];
+      const head = Buffer.alloc(20);
+      head.writeBigInt64LE(BigInt(Math.floor(Date.now() / 1000)) << 32n, 8);
+      head.writeInt32LE(body.length, 16);
+      sock.on("connect", () => sock.write(new FullFrameWriter().encode(Buffer.concat([head, body]))));
+      let settled = false;
+      const done = (closed: boolean) => {
+        if (settled) return;
+        settled = true;
+        sock.destroy();
+        resolve({ raw: Buffer.concat(chunks), closed });
+      };
+      sock.on("data", (c) => {
+        chunks.push(c);
+        // A whole ordinary frame (positive length) is an answer; a transport error is followed by a close.
+        const all = Buffer.concat(chunks);
+        if (all.length >= 4 && all.readInt32LE(0) > 0 && all.length >= all.readInt32LE(0)) done(false);
+      });
+      sock.on("close", () => done(true));
+      setTimeout(() => done(false), 3000);
+    });
+  }
+
+  test("garbage, a forged req_DH_params or key exchange switched off: transport error -404 and the connection closes", async () => {
+    const minus404 = Buffer.alloc(12, 0);
+    for (let i = 0; i < 3; i++) minus404.writeInt32LE(-404, i * 4);
+    const garbage = await plainExchange(server.port, Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]));
+    expect(garbage.closed).toBe(true);
+    expect(garbage.raw.equals(minus404)).toBe(true);
+
+    const forged = new Api.ReqDHParams({
+      nonce: readBigInt(Buffer.alloc(16, 1)),
+      serverNonce: readBigInt(Buffer.alloc(16, 2)),
+      p: Buffer.from([1]),
+      q: Buffer.from([2]),
+      publicKeyFingerprint: readBigInt(Buffer.alloc(8, 3)),
+      encryptedData: Buffer.alloc(256, 0xff),
+    }).getBytes();
+    const dh = await plainExchange(server.port, forged);
+    expect(dh.closed).toBe(true);
+    expect(dh.raw.equals(minus404)).toBe(true);
+
+    const off = await TelegramServer.start({ rsaKey: false, builtins: false });
+    try {
+      const pq = new Api.ReqPqMulti({ nonce: readBigInt(Buffer.alloc(16, 5)) }).getBytes();
+      const refused = await plainExchange(off.port, pq);
+      expect(refused.closed).toBe(true);
+      expect(refused.raw.equals(minus404)).toBe(true);
+      // …while the same request to a server with a key gets resPQ.
+      const answered = await plainExchange(server.port, pq);
+      expect(answered.closed).toBe(false);
+      expect(answered.raw.length).toBeGreaterThan(40);
+    } finally {
+      await off.stop();
+    }
+    expect(server.internalErrors).toEqual([]);
+  });
+});
+
+function readBigInt(b: Buffer) {
+  return readBigIntFromBuffer(b, true, true);
+}

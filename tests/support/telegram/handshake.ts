@@ -64,10 +64,22 @@ export class Handshake {
 
   /** Answers one unencrypted request body (a TL object) with the TL reply body. */
   handle(body: Buffer): Buffer {
-    const req = readObject(body);
+    let req: unknown;
+    try {
+      req = readObject(body);
+    } catch {
+      throw new HandshakeError("unreadable unencrypted message");
+    }
     if (req instanceof Api.ReqPqMulti || req instanceof Api.ReqPq) return this.reqPq(req.nonce);
-    if (req instanceof Api.ReqDHParams) return this.reqDhParams(req);
-    if (req instanceof Api.SetClientDHParams) return this.setClientDhParams(req);
+    try {
+      if (req instanceof Api.ReqDHParams) return this.reqDhParams(req);
+      if (req instanceof Api.SetClientDHParams) return this.setClientDhParams(req);
+    } catch (e) {
+      // Garbage inside the encrypted parts (RSA input ≥ n, bad IGE length, unknown inner object) is the
+      // client's fault, not a server bug.
+      if (e instanceof HandshakeError) throw e;
+      throw new HandshakeError(`malformed key exchange: ${e instanceof Error ? e.message : String(e)}`);
+    }
     throw new HandshakeError(`unexpected unencrypted request ${(req as { className?: string })?.className}`);
   }
 
