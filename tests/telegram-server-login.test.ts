@@ -495,7 +495,7 @@ describe("key exchange on the wire", () => {
         sock.destroy();
         resolve({ raw: Buffer.concat(chunks), closed });
       };
-      sock.on("data", (c) => {
+      sock.on("data", (c: Buffer) => {
         chunks.push(c);
         // A whole ordinary frame (positive length) is an answer; a transport error is followed by a close.
         const all = Buffer.concat(chunks);
