@@ -149,7 +149,7 @@ export class Driver {
     const phone = typeof user === "string" ? user : this.world.user(uid(user)).phone;
     return waitFor(() => {
       const c = this.server.logins.lastCode(phone);
-      return c && c.expiresAt - this.server.logins.loginCodeTtlMs >= sinceMs ? c.code : undefined;
+      return c && c.sentAt >= sinceMs ? c.code : undefined;
     }, timeoutMs, `login code for ${phone}`);
   }
 

@@ -37,6 +37,7 @@ interface SentCode {
   code: string;
   hash: string;
   keyId: bigint;
+  sentAt: number;
   expiresAt: number;
   /** Set when resent or cancelled: the hash answers PHONE_CODE_EXPIRED from then on. */
   dead: boolean;
@@ -114,9 +115,9 @@ export class Logins {
   }
 
   /** The last code sent to a phone number (any format), or undefined. */
-  lastCode(phone: string): { code: string; phone: string; via: "app" | "sms"; expiresAt: number } | undefined {
+  lastCode(phone: string): { code: string; phone: string; via: "app" | "sms"; sentAt: number; expiresAt: number } | undefined {
     const c = this.lastCodeByPhone.get(digitsOnly(phone));
-    return c && { code: c.code, phone: c.phone, via: c.via, expiresAt: c.expiresAt };
+    return c && { code: c.code, phone: c.phone, via: c.via, sentAt: c.sentAt, expiresAt: c.expiresAt };
   }
 
   /** The user scans a QR token from another device (auth.acceptLoginToken): the waiting key is told. */
@@ -176,10 +177,13 @@ export class Logins {
     const code = String(randomInt(0, 100000)).padStart(5, "0");
     // In-app delivery needs another signed-in session to show the message on; otherwise "SMS".
     const via = !forceSms && user && user.sessions.length > 0 ? "app" : "sms";
-    const sent: SentCode = { phone: digits, code, hash, keyId: ctx.session.keyId, expiresAt: Date.now() + this.loginCodeTtlMs, dead: false, via };
+    const now = Date.now();
+    if (this.codes.size > 1000) for (const [h, c] of this.codes) if (c.dead || c.expiresAt <= now) this.codes.delete(h);
+    const sent: SentCode = { phone: digits, code, hash, keyId: ctx.session.keyId, sentAt: now, expiresAt: now + this.loginCodeTtlMs, dead: false, via };
     this.codes.set(hash, sent);
     this.lastCodeByPhone.set(digits, sent);
-    if (user) {
+    // "SMS" codes go to the phone, outside Telegram: only the driver (lastCode) sees them.
+    if (user && via === "app") {
       this.host.serviceUser();
       this.host.world.sendMessage(SERVICE_USER_ID, { kind: "user", id: user.id }, {
         text: `Login code: ${code}. Do not give this code to anyone, even if they say they are from Telegram!`,
