@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { type AllowList, parseAllowList } from "./net/address-policy.ts";
 import { parseOverrides } from "./net/guarded-fetch.ts";
 import { DEFAULT_LANGUAGE, isLanguage, LANGUAGES, type Language } from "./bridge/texts.ts";
+import { parseServerKeys, type ServerKey } from "./telegram/server-keys.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
@@ -40,6 +41,7 @@ export interface Settings {
   /** Language of the texts the appliance writes into Planfix, unless a number sets its own. */
   language: Language;
   tls: TlsSettings;
+  telegramServerKeys: ServerKey[];
 }
 
 /** The shortest admin token accepted: a short one can be guessed. */
@@ -95,6 +97,7 @@ export const OPTIONS: readonly Option[] = [
   { env: "ACME_HTTP_PORT", help: "port answering ACME HTTP-01 challenges", default: "80" },
   { env: "ACME_CA_FILE", help: "extra CA certificate (PEM) trusted for the ACME directory (test CAs)" },
   { env: "ACME_RENEW_DAYS", help: "renew a certificate this many days before it expires", default: "30" },
+  { env: "TELEGRAM_SERVER_KEYS", help: "PEM RSA public keys of private/test MTProto servers, trusted besides Telegram's own; off by default" },
 ];
 
 export class SettingsError extends Error {}
@@ -211,6 +214,12 @@ function languageSetting(value: string | undefined): Language {
   if (!nonEmpty(raw.PUBLIC_URL) && wildcard && tls.kind !== "acme") {
     warnings.push(`PUBLIC_URL is not set: media links given to Planfix point at ${publicUrl}, which Planfix cannot reach; set PUBLIC_URL to the address Planfix uses for this appliance (e.g. https://bridge.example.com)`);
   }
+  let telegramServerKeys: ServerKey[];
+  try {
+    telegramServerKeys = parseServerKeys(raw.TELEGRAM_SERVER_KEYS);
+  } catch (e) {
+    throw new SettingsError(`TELEGRAM_SERVER_KEYS: ${e instanceof Error ? e.message : String(e)}`);
+  }
   return {
     port,
     host,
@@ -237,6 +246,7 @@ function languageSetting(value: string | undefined): Language {
     resolveOverride: parsed("RESOLVE_OVERRIDE", () => parseOverrides(raw.RESOLVE_OVERRIDE)),
     language,
     tls,
+    telegramServerKeys,
   };
 }
 

@@ -26,6 +26,7 @@ import { openDb, type Db } from "./store/db.ts";
 import { DiskWatch, isDiskFull, mbOf } from "./store/disk.ts";
 import { PeerStore } from "./store/peers.ts";
 import { createGramjsConnector } from "./telegram/connector.ts";
+import { trustServerKeys } from "./telegram/server-keys.ts";
 import pkg from "../package.json" with { type: "json" };
 import { runBackup } from "./backup-command.ts";
 import { backupRoutes } from "./http/backup-routes.ts";
@@ -103,6 +104,7 @@ const guard = new NetGuard({ allow: settings.allowPrivateNetworks, overrides: se
 const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, defaultProviderId: settings.providerId, maxFileBytes: settings.maxFileBytes, planfixTimeoutMs: 15_000, guard, retry, language: settings.language, log, connection });
 const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: settings.maxFileBytes, downloadTimeoutMs: 60_000, guard, tmpDir: downloadsDir, retry, offlineGiveUpMs: settings.offlineGiveUpMs, maxFloodWaitMs: 15 * 60_000, language: settings.language, log, connection });
 
+if (settings.telegramServerKeys.length) log.info("trusting extra MTProto server keys", { fingerprints: trustServerKeys(settings.telegramServerKeys) });
 const pool = new AccountPool(
   {
     connector: createGramjsConnector({ endpoint: settings.telegramEndpoint }),

@@ -82,7 +82,7 @@ describe("connecting", () => {
 
   test("an unknown method gets an rpc_error, not silence", async () => {
     const c = await connect(b.alice);
-    const err = await c.invoke(new Api.account.GetPassword()).catch((e: unknown) => e);
+    const err = await c.invoke(new Api.help.GetTermsOfServiceUpdate()).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 400, errorMessage: "METHOD_NOT_SUPPORTED_BY_LOOPBACK" });
   });
 

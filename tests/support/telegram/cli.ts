@@ -1,5 +1,6 @@
 // Standalone loopback Telegram: `bun tests/support/telegram/cli.ts --port 21000 --users users.json
-// [--control-port 21001] [--difference-limit 100] [--no-builtins]`. Prints one JSON document with every
+// [--control-port 21001] [--difference-limit 100] [--no-builtins] [--login-token-period-ms N]
+// [--login-code-ttl-ms N] [--min-login-layer N]`. Prints one JSON document with every
 // user's id, phone, username and session strings, then serves until SIGINT/SIGTERM.
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -10,6 +11,7 @@ import type { UserSpec } from "./world.ts";
 
 const usage = `usage: bun tests/support/telegram/cli.ts [--port N (<= 32767)] [--users users.json]
        [--control-port N] [--difference-limit N] [--no-builtins]
+       [--login-token-period-ms N] [--login-code-ttl-ms N] [--min-login-layer N]
 users.json: [{"firstName": "Ann", "lastName": "Lee", "username": "ann_lee", "phone": "79990001122",
               "phoneHidden": false, "bot": false, "sessions": 1, "photo": "ann.jpg"}, ...]
 ("photo" is a file path relative to users.json)`;
@@ -28,6 +30,9 @@ try {
       "control-port": { type: "string" },
       "difference-limit": { type: "string" },
       "no-builtins": { type: "boolean" },
+      "login-token-period-ms": { type: "string" },
+      "login-code-ttl-ms": { type: "string" },
+      "min-login-layer": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }).values;
@@ -49,6 +54,9 @@ const intArg = (name: string, v: string | undefined, max = 65535): number | unde
 const port = intArg("port", args.port, 32767);
 const controlPort = intArg("control-port", args["control-port"]);
 const differenceLimit = intArg("difference-limit", args["difference-limit"]);
+const loginTokenPeriodMs = intArg("login-token-period-ms", args["login-token-period-ms"], 2 ** 31);
+const loginCodeTtlMs = intArg("login-code-ttl-ms", args["login-code-ttl-ms"], 2 ** 31);
+const minLoginLayer = intArg("min-login-layer", args["min-login-layer"], 10000);
 
 let users: UserSpec[] = [];
 if (args.users) {
@@ -69,7 +77,15 @@ if (args.users) {
 
 let server: TelegramServer;
 try {
-  server = await TelegramServer.start({ port: port || undefined, users, differenceLimit, builtins: !args["no-builtins"] });
+  server = await TelegramServer.start({
+    port: port || undefined,
+    users,
+    differenceLimit,
+    builtins: !args["no-builtins"],
+    loginTokenPeriodMs,
+    loginCodeTtlMs,
+    minLoginLayer,
+  });
 } catch (e) {
   fail(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
 }

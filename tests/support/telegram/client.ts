@@ -4,7 +4,7 @@ import { LogLevel } from "telegram/extensions/Logger";
 import { StringSession } from "telegram/sessions";
 import { endpointConnection } from "../../../src/telegram/endpoint.ts";
 import type { TelegramServer } from "./server.ts";
-import type { WorldSession, WorldUser } from "./world.ts";
+import { DEFAULT_DC, type WorldSession, type WorldUser } from "./world.ts";
 
 export interface ConnectClientOptions {
   /** Our own limit on connect(): GramJS's `timeout` does nothing and connect() hangs on a stalled server. */
@@ -18,6 +18,10 @@ export interface ConnectClientOptions {
   autoReconnect?: boolean;
   /** Override the endpoint (default: the server's 127.0.0.1:port). */
   endpoint?: string;
+  /** What the client declares in initConnection (shown in account.getAuthorizations). */
+  deviceModel?: string;
+  systemVersion?: string;
+  appVersion?: string;
 }
 
 export type ConnectFailure = "timeout" | "refused" | "rpc";
@@ -61,17 +65,23 @@ export async function connectClient(
   if (typeof session === "string") text = session;
   else if ("sessionString" in server) text = server.sessionString(session);
   else throw new Error("connectClient: pass StringSession text when the server runs elsewhere");
-  const client = new TelegramClient(new StringSession(text), 1, "loopback", {
+  const stringSession = new StringSession(text);
+  // An empty session means a new key by key exchange (the server must have an RSA key the process
+  // trusts). Start it in DC 2, where the loopback keeps everything: GramJS's default DC 4 would need
+  // PHONE_MIGRATE / exported authorizations, which the loopback does not do.
+  if (!text) stringSession.setDC(DEFAULT_DC, server.host, server.port);
+  const client = new TelegramClient(stringSession, 1, "loopback", {
     connection: endpointConnection(opts.endpoint ?? `${server.host}:${server.port}`),
     baseLogger: silentLogger(),
-    connectionRetries: opts.connectionRetries ?? 1,
+    // A key exchange fails for 1 key in 256 (GramJS's short-key quirk, see handshake.ts) and is retried.
+    connectionRetries: opts.connectionRetries ?? (text ? 1 : 3),
     requestRetries: opts.requestRetries ?? 2,
     retryDelay: opts.retryDelay ?? 100,
     autoReconnect: opts.autoReconnect ?? true,
     floodSleepThreshold: opts.floodSleepThreshold ?? 0,
-    deviceModel: "loopback-test",
-    systemVersion: "1",
-    appVersion: "1",
+    deviceModel: opts.deviceModel ?? "loopback-test",
+    systemVersion: opts.systemVersion ?? "1",
+    appVersion: opts.appVersion ?? "1",
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<"timeout">((resolve) => {

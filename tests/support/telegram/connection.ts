@@ -22,6 +22,8 @@ import {
   type TlRequest,
 } from "./tl.ts";
 import { AUTH_FREE, handlers, type CallContext } from "./handlers.ts";
+import { Handshake, HandshakeError, type ServerRsaKey } from "./handshake.ts";
+import { LOGIN_FREE, Logins } from "./login.ts";
 import { parseSendMessage } from "./fastpath.ts";
 import type { Faults } from "./faults.ts";
 import type { Render } from "./render.ts";
@@ -46,6 +48,11 @@ export interface ConnectionHost {
   readonly duplicateGraceMs: number;
   countCall(method: string): void;
   internalError(method: string, e: unknown): void;
+  readonly logins: Logins;
+  /** The server's RSA key for key exchanges (without one, unknown keys get -404 as before). */
+  readonly rsaKey?: ServerRsaKey;
+  /** A key exchange finished: the world learns the new (not yet signed-in) key. */
+  registerAuthKey(key: Buffer): void;
 }
 
 let nextConnectionId = 1;
@@ -66,6 +73,9 @@ export class Connection {
   private keyIdBytes = Buffer.alloc(8);
   private readonly salt = randomBytes(8).readBigInt64LE(0);
   private seq = 0;
+  private handshake?: Handshake;
+  /** Layer of the last invokeWithLayer on this connection. */
+  private layer?: number;
 
   constructor(
     private readonly socket: Socket,
@@ -116,9 +126,10 @@ export class Connection {
   private handlePacket(packet: Buffer): void {
     if (packet.length < 8) return this.close();
     const keyId = packet.readBigInt64LE(0);
+    if (keyId === 0n && !this.session && this.host.rsaKey) return this.handlePlain(packet);
     const session = keyId === 0n ? undefined : this.host.world.sessionsByKeyId.get(keyId);
     if (!session || (this.session && this.session !== session)) {
-      // Unknown key (or key exchange, which this server does not do): Telegram's transport error -404.
+      // Unknown key (or a key exchange with key exchange switched off): Telegram's transport error -404.
       this.socket.write(FullFrameWriter.transportError(404));
       return this.close();
     }
@@ -141,6 +152,27 @@ export class Connection {
       this.send(newSessionCreated(msg.msgId, randomBytes(8).readBigInt64LE(0), this.salt), false);
     }
     this.handleMessage(msg.msgId, msg.body);
+  }
+
+  /** An unencrypted message (auth_key_id 0 · msg_id · length · body): one step of a key exchange. */
+  private handlePlain(packet: Buffer): void {
+    if (packet.length < 20) return this.close();
+    const length = packet.readInt32LE(16);
+    if (length <= 0 || 20 + length > packet.length) return this.close();
+    this.handshake ??= new Handshake(this.host.rsaKey!, (key) => this.host.registerAuthKey(key));
+    let reply: Buffer;
+    try {
+      reply = this.handshake.handle(packet.subarray(20, 20 + length));
+    } catch (e) {
+      // A failed exchange (bad nonce, unknown fingerprint, garbage) ends like Telegram ends it: -404, close.
+      if (!(e instanceof HandshakeError)) this.host.internalError("handshake", e);
+      this.socket.write(FullFrameWriter.transportError(404));
+      return this.close();
+    }
+    const head = Buffer.alloc(20);
+    head.writeBigInt64LE(this.host.msgIds.next(true), 8);
+    head.writeInt32LE(reply.length, 16);
+    this.socket.write(this.writer.encode(Buffer.concat([head, reply])));
   }
 
   private handleMessage(msgId: bigint, body: Buffer): void {
@@ -187,7 +219,18 @@ export class Connection {
       return this.send(rpcError(msgId, 400, "INPUT_CONSTRUCTOR_INVALID"), true);
     }
     if (!req || req.classType !== "request") return this.send(rpcError(msgId, 400, "INPUT_METHOD_INVALID"), true);
-    const { query, initConnection } = unwrapQuery(req);
+    const { query, initConnection, layer } = unwrapQuery(req);
+    if (layer !== undefined) this.layer = this.session!.layer = layer;
+    if (initConnection) {
+      this.session!.device = {
+        deviceModel: initConnection.deviceModel,
+        systemVersion: initConnection.systemVersion,
+        appVersion: initConnection.appVersion,
+        apiId: initConnection.apiId,
+        langCode: initConnection.langCode,
+        ip: this.socket.remoteAddress ?? "",
+      };
+    }
     if (initConnection && !this.initialized) {
       this.initialized = true;
       if (this.host.checkDuplicate(this) === "suspect") {
@@ -213,12 +256,25 @@ export class Connection {
     this.host.countCall(name);
     try {
       if (session.duplicated) throw new RpcError(406, "AUTH_KEY_DUPLICATED");
+      session.activeAt = Math.floor(Date.now() / 1000);
+      const login = Logins.handlers[name];
+      if (session.userId === 0) {
+        // A key from a key exchange, not signed in yet: only login and help methods, as on Telegram.
+        if (!LOGIN_FREE.has(name) && !AUTH_FREE.has(name)) throw new RpcError(401, "AUTH_KEY_UNREGISTERED");
+        this.host.faults.check(name, 0);
+        const result = login
+          ? login(this.host.logins, { session, layer: this.layer }, query)
+          : // help.* handlers read only world/host/port, never ctx.user.
+            handlers[name]!({ world: this.host.world, render: this.host.render, session, host: this.host.host, port: this.host.port } as CallContext, query);
+        return this.send(rpcResult(msgId, serializeResult(result)), true);
+      }
       const user = this.host.world.user(session.userId);
       if (!AUTH_FREE.has(name)) {
         if (session.revoked) throw new RpcError(session.revoked.code, session.revoked.message);
         if (user.banned) throw new RpcError(401, "USER_DEACTIVATED_BAN");
       }
       this.host.faults.check(name, user.id);
+      if (login) return this.send(rpcResult(msgId, serializeResult(login(this.host.logins, { session, layer: this.layer }, query))), true);
       const handler = handlers[name];
       if (!handler) throw new RpcError(400, "METHOD_NOT_SUPPORTED_BY_LOOPBACK");
       const ctx: CallContext = {

@@ -1,6 +1,7 @@
 // A tiny HTTP control API over the driver, faults and metrics, so scripts outside the process can make
 // users write, read, get banned… JSON in, JSON out; bigints become strings, media bytes base64.
 import type { TelegramServer } from "./server.ts";
+import { RpcError } from "./tl.ts";
 import { WorldError, type DocumentKind, type UserSpec, type WorldUser } from "./world.ts";
 
 export interface UserInfo {
@@ -28,10 +29,17 @@ export function userInfo(server: TelegramServer, u: WorldUser): UserInfo {
   };
 }
 
-export function worldInfo(server: TelegramServer): { host: string; port: number; users: UserInfo[]; chats: { id: number; title: string; members: number[] }[] } {
+export function worldInfo(server: TelegramServer): {
+  host: string;
+  port: number;
+  serverKeyPem: string | null;
+  users: UserInfo[];
+  chats: { id: number; title: string; members: number[] }[];
+} {
   return {
     host: server.host,
     port: server.port,
+    serverKeyPem: server.rsaPublicKeyPem ?? null,
     users: [...server.world.users.values()].map((u) => userInfo(server, u)),
     chats: [...server.world.chats.values()].map((c) => ({ id: c.id, title: c.title, members: [...c.members] })),
   };
@@ -136,7 +144,36 @@ export async function handleControl(server: TelegramServer, req: Request): Promi
         d.setPhoto(user(server, body.user), body.base64 === undefined ? undefined : bytes(body, "base64"));
         result = { ok: true };
         break;
-            case "POST /fault": {
+      case "GET /login-code": {
+        const phone = url.searchParams.get("phone");
+        const info = server.logins.lastCode(phone ?? server.world.user(user(server, url.searchParams.get("user"))).phone);
+        if (!info) throw new BadRequest("no login code was sent to that user");
+        result = info;
+        break;
+      }
+      case "POST /password":
+        d.setPassword(user(server, body.user), str(body, "password"), optStr(body, "hint") ?? "");
+        result = { ok: true };
+        break;
+      case "POST /clear-password":
+        d.clearPassword(user(server, body.user));
+        result = { ok: true };
+        break;
+      case "POST /accept-login-token":
+        result = d.acceptLoginToken(user(server, body.user), str(body, "token"));
+        break;
+      case "GET /authorizations":
+        result = d.authorizations(user(server, url.searchParams.get("user")));
+        break;
+      case "POST /login-settings": {
+        const l = server.logins;
+        if (body.loginTokenPeriodMs !== undefined) l.loginTokenPeriodMs = num(body, "loginTokenPeriodMs");
+        if (body.loginCodeTtlMs !== undefined) l.loginCodeTtlMs = num(body, "loginCodeTtlMs");
+        if (body.minLoginLayer !== undefined) l.minLoginLayer = num(body, "minLoginLayer");
+        result = { loginTokenPeriodMs: l.loginTokenPeriodMs, loginCodeTtlMs: l.loginCodeTtlMs, minLoginLayer: l.minLoginLayer };
+        break;
+      }
+      case "POST /fault": {
         const times = body.times === "always" ? "always" : body.times === undefined ? 1 : num(body, "times");
         result = server.faults.fail(str(body, "method"), num(body, "code"), str(body, "message"), { times });
         break;
@@ -171,7 +208,8 @@ export async function handleControl(server: TelegramServer, req: Request): Promi
     }
     return new Response(toJson(result), { headers: { "content-type": "application/json" } });
   } catch (e) {
-    const status = e instanceof BadRequest || e instanceof SyntaxError || e instanceof WorldError ? 400 : 500;
+    // RpcErrors (e.g. AUTH_TOKEN_EXPIRED from accept-login-token) are the caller's mistake too.
+    const status = e instanceof BadRequest || e instanceof SyntaxError || e instanceof WorldError || e instanceof RpcError ? 400 : 500;
     return new Response(toJson({ error: e instanceof Error ? e.message : String(e) }), {
       status,
       headers: { "content-type": "application/json" },

@@ -5,6 +5,7 @@ import { Api } from "telegram";
 import type { TelegramServer } from "./server.ts";
 import type { DocumentKind, MediaRef, PeerRef, StoredMessage, WorldChat, WorldUser } from "./world.ts";
 import { randomLong } from "./world.ts";
+import type { AuthorizationInfo } from "./login.ts";
 
 export type UserRef = number | WorldUser;
 /** A user id, a user, a chat, or an explicit peer. */
@@ -143,6 +144,47 @@ export class Driver {
   lastMessage(user: UserRef, peer?: PeerTarget): DriverMessage | undefined {
     const all = this.messages(user, peer);
     return all[all.length - 1];
+  }
+
+  // ---- logins (the user acting from one of their signed-in devices) ---------------------------------
+
+  /** The last login code Telegram sent to a user (or to a phone number, e.g. one not registered). */
+  lastLoginCode(user: UserRef | string): string | undefined {
+    const phone = typeof user === "string" ? user : this.world.user(uid(user)).phone;
+    return this.server.logins.lastCode(phone)?.code;
+  }
+
+  /** Waits until a login code was sent to the user (or phone) after `sinceMs` (default: any). */
+  waitForLoginCode(user: UserRef | string, timeoutMs = 5000, sinceMs = 0): Promise<string> {
+    const phone = typeof user === "string" ? user : this.world.user(uid(user)).phone;
+    return waitFor(() => {
+      const c = this.server.logins.lastCode(phone);
+      return c && c.sentAt >= sinceMs ? c.code : undefined;
+    }, timeoutMs, `login code for ${phone}`);
+  }
+
+  /** Turns on 2FA (cloud password) for a user; logins then need auth.checkPassword. */
+  setPassword(user: UserRef, password: string, hint = ""): void {
+    this.server.logins.setPassword(uid(user), password, hint);
+  }
+
+  clearPassword(user: UserRef): void {
+    this.server.logins.clearPassword(uid(user));
+  }
+
+  /**
+   * The user scans a login QR code on a signed-in device (auth.acceptLoginToken): `token` as bytes, as
+   * base64url, or as the `tg://login?token=…` link. The waiting client gets updateLoginToken. Throws the
+   * RpcError Telegram gives (AUTH_TOKEN_EXPIRED, AUTH_TOKEN_INVALID, AUTH_TOKEN_ALREADY_ACCEPTED).
+   */
+  acceptLoginToken(user: UserRef, token: Uint8Array | string): AuthorizationInfo {
+    const bytes = typeof token === "string" ? Buffer.from(token.replace(/^tg:\/\/login\?token=/, ""), "base64url") : token;
+    return this.server.logins.acceptLoginToken(uid(user), bytes);
+  }
+
+  /** The user's signed-in devices as account.getAuthorizations lists them. */
+  authorizations(user: UserRef): AuthorizationInfo[] {
+    return this.server.logins.authorizations(uid(user));
   }
 
   /** Polls `predicate` (every 10 ms) until it returns something truthy; rejects after timeoutMs. */

@@ -4,3 +4,5 @@ export { Driver, waitFor, type DriverMessage, type DriverMedia, type PeerTarget,
 export { Faults, type FaultRule, type FaultOptions } from "./faults.ts";
 export { connectClient, stopClient, silentLogger, ConnectClientError, type ConnectClientOptions, type ServerAddress } from "./client.ts";
 export { SERVICE_USER_ID, type UserSpec, type WorldUser, type WorldSession, type WorldChat, type PeerRef } from "./world.ts";
+export { makeServerRsaKey, rsaFingerprint, type ServerRsaKey } from "./handshake.ts";
+export { Logins, type AuthorizationInfo, type LoginOptions } from "./login.ts";

@@ -8,11 +8,13 @@ import { authKeyId } from "./crypto.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { Driver } from "./driver.ts";
 import { Faults } from "./faults.ts";
+import { makeServerRsaKey, type ServerRsaKey } from "./handshake.ts";
+import { Logins, type LoginOptions } from "./login.ts";
 import { Render } from "./render.ts";
 import { MsgIdGenerator, serializeResult } from "./tl.ts";
 import { SERVICE_USER_ID, World, type UserSpec, type WorldChat, type WorldSession, type WorldUser } from "./world.ts";
 
-export interface ServerOptions {
+export interface ServerOptions extends LoginOptions {
   /** Fixed port; by default a free one in 20000–32000 is picked (GramJS cannot save ports > 32767). */
   port?: number;
   /** Users to create besides the built-ins. */
@@ -24,6 +26,9 @@ export interface ServerOptions {
   /** How long a second initConnection on a live key waits for the first connection to close before it
    * counts as AUTH_KEY_DUPLICATED (covers a client that was just stopped; default 150 ms). */
   duplicateGraceMs?: number;
+  /** The RSA key for key exchanges (TEST-ONLY). Default: one made for this process on first use;
+   * `false` turns key exchange off (a zero auth key id gets -404, as before logins existed). */
+  rsaKey?: ServerRsaKey | false;
 }
 
 export interface Builtins {
@@ -99,6 +104,9 @@ export class TelegramServer implements ConnectionHost {
   readonly duplicates = new Map<bigint, number>();
   builtins?: Builtins;
   stalled = false;
+  /** Phone/QR/2FA logins and their settings (loginTokenPeriodMs, loginCodeTtlMs, minLoginLayer are live). */
+  readonly logins: Logins;
+  private _rsaKey?: ServerRsaKey | false;
   private _port = 0;
   private server?: Server;
   private readonly sockets = new Set<Socket>();
@@ -125,6 +133,20 @@ export class TelegramServer implements ConnectionHost {
     };
     this.driver = new Driver(this);
     this.duplicateGraceMs = opts.duplicateGraceMs ?? 150;
+    this.logins = new Logins(this, opts);
+    this._rsaKey = opts.rsaKey;
+  }
+
+  /** The key-exchange RSA key (made on first use), or undefined when key exchange is off. */
+  get rsaKey(): ServerRsaKey | undefined {
+    if (this._rsaKey === false) return undefined;
+    this._rsaKey ??= processRsaKey();
+    return this._rsaKey;
+  }
+
+  /** PEM of the RSA public key clients must trust (e.g. the appliance's TELEGRAM_SERVER_KEYS). */
+  get rsaPublicKeyPem(): string | undefined {
+    return this.rsaKey?.publicPem;
   }
 
   /** Starts a server with the built-ins and `opts.users`. */
@@ -244,7 +266,7 @@ export class TelegramServer implements ConnectionHost {
   attach(conn: Connection): void {
     const s = conn.session!;
     addTo(this.byKey, s.keyId, conn);
-    addTo(this.byUser, s.userId, conn);
+    if (s.userId !== 0) addTo(this.byUser, s.userId, conn);
   }
 
   detach(conn: Connection): void {
@@ -271,6 +293,23 @@ export class TelegramServer implements ConnectionHost {
     const s = conn.session!;
     s.duplicated = true;
     this.duplicates.set(s.keyId, (this.duplicates.get(s.keyId) ?? 0) + 1);
+  }
+
+  registerAuthKey(key: Buffer): void {
+    this.world.addAuthKey({ key, keyId: authKeyId(key) });
+  }
+
+  pushToKey(keyId: bigint, body: Buffer): void {
+    for (const c of this.byKey.get(keyId) ?? []) c.push(body);
+  }
+
+  bindSession(session: WorldSession, userId: number): void {
+    this.world.bindSession(session, userId);
+    for (const c of this.byKey.get(session.keyId) ?? []) addTo(this.byUser, userId, c);
+  }
+
+  serviceUser(): WorldUser {
+    return this.world.users.get(SERVICE_USER_ID) ?? this.addUser({ id: SERVICE_USER_ID, firstName: "Telegram", phone: "42777", sessions: 0 });
   }
 
   countCall(method: string): void {
@@ -326,6 +365,12 @@ export class TelegramServer implements ConnectionHost {
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+let sharedRsaKey: ServerRsaKey | undefined;
+/** One RSA key per process: making one costs ~0.1 s and servers in one test process may share it. */
+function processRsaKey(): ServerRsaKey {
+  return (sharedRsaKey ??= makeServerRsaKey());
 }
 
 function addTo<K>(m: Map<K, Set<Connection>>, k: K, c: Connection): void {

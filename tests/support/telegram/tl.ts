@@ -186,10 +186,12 @@ export class MsgIdGenerator {
 }
 
 /** Wrappers that only carry options and an inner query; unwrapped before dispatch. */
-export function unwrapQuery(req: TlRequest): { query: TlRequest; initConnection?: Api.InitConnection } {
+export function unwrapQuery(req: TlRequest): { query: TlRequest; initConnection?: Api.InitConnection; layer?: number } {
   let initConnection: Api.InitConnection | undefined;
+  let layer: number | undefined;
   let q: TlRequest = req;
   for (let depth = 0; depth < 8; depth++) {
+    if (q instanceof Api.InvokeWithLayer) layer = q.layer;
     if (
       q instanceof Api.InvokeWithLayer ||
       q instanceof Api.InvokeAfterMsg ||
@@ -204,5 +206,5 @@ export function unwrapQuery(req: TlRequest): { query: TlRequest; initConnection?
       q = q.query as unknown as TlRequest;
     } else break;
   }
-  return { query: q, initConnection };
+  return { query: q, initConnection, layer };
 }

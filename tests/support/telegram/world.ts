@@ -103,9 +103,20 @@ export class Mailbox {
   }
 }
 
+/** What a client declared in initConnection (shown in account.getAuthorizations). */
+export interface DeviceInfo {
+  deviceModel: string;
+  systemVersion: string;
+  appVersion: string;
+  apiId: number;
+  langCode: string;
+  ip: string;
+}
+
 export interface WorldSession {
   keyId: bigint;
   key: Buffer;
+  /** 0 while the key is not signed in (made by a key exchange, login pending). */
   userId: number;
   dcId: number;
   /** Every request that needs authorization gets this error from now on. */
@@ -113,6 +124,13 @@ export interface WorldSession {
   /** Set when the key was used by two clients at once; the key is dead afterwards. */
   duplicated: boolean;
   label?: string;
+  /** Set by the last initConnection on this key. */
+  device?: DeviceInfo;
+  /** API layer of the last invokeWithLayer on this key. */
+  layer?: number;
+  /** Unix seconds: made / last request. */
+  createdAt: number;
+  activeAt: number;
 }
 
 export interface WorldUser {
@@ -255,10 +273,27 @@ export class World {
 
   addSession(userId: number, k: { key: Buffer; keyId: bigint }, label?: string): WorldSession {
     const user = this.user(userId);
-    const s: WorldSession = { keyId: k.keyId, key: k.key, userId, dcId: this.dcId, duplicated: false, label };
+    const now = nowSeconds();
+    const s: WorldSession = { keyId: k.keyId, key: k.key, userId, dcId: this.dcId, duplicated: false, label, createdAt: now, activeAt: now };
     this.sessionsByKeyId.set(k.keyId, s);
     user.sessions.push(s);
     return s;
+  }
+
+  /** A key made by a key exchange: known to the server, not signed in to any user yet. */
+  addAuthKey(k: { key: Buffer; keyId: bigint }): WorldSession {
+    const now = nowSeconds();
+    const s: WorldSession = { keyId: k.keyId, key: k.key, userId: 0, dcId: this.dcId, duplicated: false, createdAt: now, activeAt: now };
+    this.sessionsByKeyId.set(k.keyId, s);
+    return s;
+  }
+
+  /** Signs a pending key in as `userId` (a finished login). */
+  bindSession(s: WorldSession, userId: number): void {
+    if (s.userId !== 0) throw new WorldError(`key already belongs to user ${s.userId}`);
+    s.userId = userId;
+    s.createdAt = nowSeconds();
+    this.user(userId).sessions.push(s);
   }
 
   addChat(title: string, memberIds: number[], id?: number): WorldChat {
