@@ -1,21 +1,31 @@
 // OpenAPI fragments for the Swagger page, derived from the same valibot schemas that validate requests.
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type { OpenAPIV3 } from "openapi-types";
-import type * as v from "valibot";
+import * as v from "valibot";
 
 export function jsonSchema(schema: v.GenericSchema): Record<string, unknown> {
   // errorMode "ignore": transforms (digits-only numbers) have no JSON Schema; the input side is documented.
-  return toJsonSchema(schema, { errorMode: "ignore" }) as Record<string, unknown>;
+  const { $schema: _, ...s } = toJsonSchema(schema, { errorMode: "ignore" }) as Record<string, unknown>;
+  return withExample(s) as Record<string, unknown>;
 }
 
-export const ErrorBody: OpenAPIV3.SchemaObject = {
-  type: "object",
-  required: ["error"],
-  properties: {
-    error: { type: "string", description: "What is wrong, in words (every field at fault, when several are)" },
-    field: { type: "string", description: "The (first) request field at fault, when there is one" },
-  },
-} as const;
+/** OpenAPI 3.0 shows `example`, JSON Schema has `examples`: the first of them becomes the example. */
+function withExample(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(withExample);
+  if (node === null || typeof node !== "object") return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries(node)) out[k] = k === "examples" ? val : withExample(val);
+  if (Array.isArray(out.examples) && out.example === undefined) out.example = out.examples[0];
+  return out;
+}
+
+/** The one JSON error shape of the management API (http/errors.ts answers it). */
+export const ErrorBodySchema = v.object({
+  error: v.pipe(v.string(), v.description("What is wrong, in words (every field at fault, when several are)")),
+  field: v.optional(v.pipe(v.string(), v.description("The (first) request field at fault, when there is one"))),
+});
+export type ErrorBody = v.InferOutput<typeof ErrorBodySchema>;
+export const ErrorBody = jsonSchema(ErrorBodySchema);
 
 const TEXT: Record<number, string> = {
   400: "Bad input: broken JSON, wrong type, missing fields (all named), path escape",
@@ -31,7 +41,7 @@ const TEXT: Record<number, string> = {
 };
 
 /** One example per status, as the management routes answer it. */
-const EXAMPLES: Record<number, { error: string; field?: string }> = {
+const EXAMPLES: Record<number, ErrorBody> = {
   400: { error: "name: is required; url_planfix: is required", field: "name" },
   401: { error: "invalid token" },
   403: { error: "this needs the admin token" },

@@ -1,5 +1,6 @@
 // Clients and their numbers (accounts): the only SQL for them.
 import { and, asc, eq } from "drizzle-orm";
+import type { AccountState } from "../accounts/states.ts";
 import { flushWrites, param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
 import { accounts, clients, files, outboundJobs, peers, planfixOutbox, sentMessages } from "./schema.ts";
 
@@ -8,7 +9,7 @@ export type Account = typeof accounts.$inferSelect;
 export type NewAccount = Omit<typeof accounts.$inferInsert, "id" | "createdAt" | "updatedAt">;
 
 export interface AccountStateChange {
-  state: string;
+  state: AccountState;
   stateReason: string | null;
   floodUntil?: number | null;
 }

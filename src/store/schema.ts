@@ -1,6 +1,7 @@
 // The whole persistent state of the appliance. Times are unix milliseconds.
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { ACCOUNT_STATES } from "../accounts/states.ts";
 
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
 
@@ -26,7 +27,7 @@ export const accounts = sqliteTable(
     /** Relative to SESSIONS_DIR, already checked not to escape it. */
     sessionPath: text("session_path").notNull(),
     wanted: text("wanted", { enum: ["running", "stopped"] }).notNull().default("running"),
-    state: text("state").notNull().default("stopped"),
+    state: text("state", { enum: ACCOUNT_STATES }).notNull().default("stopped"),
     stateReason: text("state_reason"),
     stateSince: integer("state_since").notNull().default(now),
     floodUntil: integer("flood_until"),
