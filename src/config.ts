@@ -44,6 +44,60 @@ export interface Settings {
   telegramServerKeys: ServerKey[];
 }
 
+/**
+ * Timeouts, intervals and backoffs that are not operator settings: fixed for production, one place to
+ * read them, and overridable by the composition root's callers (tests) through createAppliance.
+ */
+export interface Tunables {
+  /** One Planfix API call. */
+  planfixTimeoutMs: number;
+  /** One attachment download from Planfix. */
+  downloadTimeoutMs: number;
+  /** A FLOOD_WAIT longer than this on a send parks the message instead of waiting. */
+  maxFloodWaitMs: number;
+  /** Connecting a number waits at most min(START_TIMEOUT, this). */
+  connectTimeoutCapMs: number;
+  /** The first pause before a lost number reconnects (doubling from there). */
+  reconnectBackoffBaseMs: number;
+  /** Delivery retries: the first pause, how long an item is retried, how often a refused item is tried. */
+  retryBaseMs: number;
+  retryGiveUpAfterMs: number;
+  refusedTries: number;
+  /** Recipient lookups per number: a burst, then one per this many ms. */
+  lookupBurst: number;
+  lookupEveryMs: number;
+  /** How often expired media files are removed. */
+  mediaSweepMs: number;
+  /** How often the data disk's free space is checked. */
+  diskCheckMs: number;
+  /** Restoring numbers on a full disk is tried again after this long. */
+  restoreRetryMs: number;
+  /** A stop waits this long for the HTTP server, deliveries in flight, and Telegram connections. */
+  stopHttpMs: number;
+  stopDeliveriesMs: number;
+  stopTelegramMs: number;
+}
+
+export const TUNABLES: Readonly<Tunables> = {
+  planfixTimeoutMs: 15_000,
+  downloadTimeoutMs: 60_000,
+  maxFloodWaitMs: 15 * 60_000,
+  connectTimeoutCapMs: 30_000,
+  reconnectBackoffBaseMs: 1000,
+  retryBaseMs: 1000,
+  retryGiveUpAfterMs: 72 * 3600_000,
+  refusedTries: 3,
+  lookupBurst: 5,
+  lookupEveryMs: 3000,
+  mediaSweepMs: 3600_000,
+  diskCheckMs: 30_000,
+  restoreRetryMs: 10_000,
+  // A stop ends well within a supervisor's grace period (Docker: 10 s): see appliance.ts.
+  stopHttpMs: 1_000,
+  stopDeliveriesMs: 4_000,
+  stopTelegramMs: 3_000,
+};
+
 /** The shortest admin token accepted: a short one can be guessed. */
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
