@@ -10,6 +10,7 @@ import { bridgeHooks, ConnectionRegistry } from "./bridge/bridge.ts";
 import { InboundBridge } from "./bridge/inbound.ts";
 import { LookupLimiter } from "./bridge/lookup-limiter.ts";
 import { OutboundBridge } from "./bridge/outbound.ts";
+import type { PlanfixPorts } from "./bridge/planfix-port.ts";
 import { QueueService } from "./bridge/queues.ts";
 import type { RetryPolicy } from "./bridge/retry.ts";
 import { MIN_ADMIN_TOKEN_LENGTH, type Settings, TUNABLES, type Tunables } from "./config.ts";
@@ -20,6 +21,7 @@ import { planfixRoutes } from "./http/planfix-routes.ts";
 import { queueRoutes } from "./http/queue-routes.ts";
 import { createLogger, errorText, type Logger } from "./log.ts";
 import { NetGuard } from "./net/guarded-fetch.ts";
+import { planfixClients } from "./planfix/client.ts";
 import { ClientStore } from "./store/clients.ts";
 import { type Db, openDb } from "./store/db.ts";
 import { DiskWatch, isDiskFull, mbOf } from "./store/disk.ts";
@@ -35,6 +37,8 @@ export interface ApplianceOverrides {
   log?: Logger;
   /** The messenger connector; GramJS against TELEGRAM_ENDPOINT when absent. */
   connector?: TelegramConnector;
+  /** The Planfix each number talks to; the HTTP client when absent. */
+  planfix?: PlanfixPorts;
   tunables?: Partial<Tunables>;
   /** Listen on this port instead of settings.port (0: any free one). */
   port?: number;
@@ -107,7 +111,8 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
   const connection = (id: number) => registry.get(id);
   // Every outbound HTTP request (Planfix calls, attachment downloads) goes through this one guard.
   const guard = new NetGuard({ allow: settings.allowPrivateNetworks, overrides: settings.resolveOverride });
-  const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, defaultProviderId: settings.providerId, maxFileBytes: settings.maxFileBytes, planfixTimeoutMs: t.planfixTimeoutMs, guard, retry, language: settings.language, log, connection });
+  const planfixFor = overrides.planfix ?? planfixClients({ defaultProviderId: settings.providerId, timeoutMs: t.planfixTimeoutMs, guard });
+  const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, maxFileBytes: settings.maxFileBytes, retry, language: settings.language, log, connection, planfixFor });
   const outbound = new OutboundBridge({
     clients,
     peers,

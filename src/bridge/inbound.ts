@@ -2,13 +2,13 @@
 // message id [+ edit date]) and only then lets the Telegram update state move on; a per-number pump
 // prepares each item (media downloaded, contact card built) and delivers it, per chat in order.
 import { randomBytes } from "node:crypto";
-import type { ChatMessage, PeerInfo, TelegramConnection } from "../domain/telegram-port.ts";
+import type { ChatMessage, MediaRef, PeerInfo, TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
 import { createHash } from "node:crypto";
 import { TelegramFailure } from "../domain/telegram-port.ts";
-import { PlanfixClient, type NewMessageCommand, type MessageStatusCommand, type ContactCard, type PlanfixFailure, type PlanfixOutcome } from "../planfix/index.ts";
-import type { NetGuard } from "../net/guarded-fetch.ts";
+import type { NewMessageCommand, MessageStatusCommand, ContactCard, PlanfixFailure, PlanfixOutcome } from "../planfix/index.ts";
+import type { PlanfixPort, PlanfixPorts } from "./planfix-port.ts";
 import type { Account, ClientStore } from "../store/clients.ts";
 import { MediaNotKept, type FileStore } from "../store/files.ts";
 import type { JobStore } from "../store/jobs.ts";
@@ -20,7 +20,8 @@ import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
 import { DeliveryHealth } from "./health.ts";
 import { nextAttemptAt, retryAge, type RetryPolicy } from "./retry.ts";
-import { renderContent, textsFor, type Language } from "./texts.ts";
+import { contactCard, type MediaOutcome, toNewMessage } from "./new-message.ts";
+import { textsFor, type Language } from "./texts.ts";
 
 export interface InboundDeps {
   clients: ClientStore;
@@ -29,11 +30,7 @@ export interface InboundDeps {
   jobs: JobStore;
   files: FileStore;
   publicUrl: string;
-  defaultProviderId: string;
   maxFileBytes: number;
-  planfixTimeoutMs: number;
-  /** The fetch guard Planfix calls go through (ALLOW_PRIVATE_NETWORKS); strict when absent. */
-  guard?: NetGuard;
   retry: RetryPolicy;
   /** LANGUAGE: texts written into Planfix, unless the number sets its own. */
   language: Language;
@@ -41,14 +38,13 @@ export interface InboundDeps {
   connection(accountId: number): TelegramConnection | null;
   /** Where delivery problems are recorded and logged once; one of its own when not given. */
   health?: DeliveryHealth;
-  /** The Planfix a number talks to (tests: a fake port); the HTTP client by default. */
-  planfixFor?: (account: Account) => PlanfixPort;
+  /** The Planfix a number talks to: the HTTP client (planfix/client.ts: planfixClients), a fake in unit tests. */
+  planfixFor: PlanfixPorts;
   /** The clock (tests: fake time). */
   now?: () => number;
 }
 
-/** What delivery needs of Planfix. */
-export type PlanfixPort = Pick<PlanfixClient, "newMessage" | "messageStatus" | "updateContact">;
+export type { PlanfixPort } from "./planfix-port.ts";
 
 /** A number whose Planfix refused its key: every item waits, in order, until the key works again. */
 interface Pause {
@@ -173,8 +169,7 @@ export class InboundBridge {
   }
 
   private planfix(account: Account): PlanfixPort {
-    if (this.deps.planfixFor) return this.deps.planfixFor(account);
-    return new PlanfixClient({ url: account.urlPlanfix, token: account.tokenPlanfix, providerId: account.providerId ?? this.deps.defaultProviderId }, { timeoutMs: this.deps.planfixTimeoutMs, ...(this.deps.guard ? { guard: this.deps.guard } : {}) });
+    return this.deps.planfixFor(account);
   }
 
   private async deliver(account: Account, row: OutboxRow): Promise<void> {
@@ -262,49 +257,32 @@ export class InboundBridge {
     const conn = this.deps.connection(account.id);
     const t = textsFor(account.language, this.deps.language);
 
-    let text = message.rendering ? renderContent(t, message.rendering, message.caption ?? "") : message.text;
-    const attachments: { name: string; url: string }[] = [];
+    let media: MediaOutcome = { kind: "none" };
     if (message.media) {
       if (!conn) return "wait";
-      const m = message.media;
-      if (m.size !== null && m.size > this.deps.maxFileBytes) {
-        text = joinText(text, t.fileTooBig(m.fileName, mb(m.size), mb(this.deps.maxFileBytes)));
-      } else {
-        try {
-          // MEDIA_MAX_GB / MIN_FREE_DISK_MB: the message still goes to Planfix, with a note instead of the file.
-          const refused = this.deps.files.refusal(m.size ?? 0);
-          if (refused) throw new MediaNotKept(refused);
-          const bytes = await conn.downloadMedia(m, this.deps.maxFileBytes);
-          const f = this.deps.files.save(account.id, m.fileName, m.mimeType, bytes);
-          attachments.push({ name: f.name, url: this.fileUrl(f.id, f.name) });
-        } catch (e) {
-          if (e instanceof MediaNotKept) text = joinText(text, t.fileNotTransferred(m.fileName, e.reason));
-          else if (/limit|too (big|large)|larger/i.test(errorText(e))) text = joinText(text, t.fileTooBig(m.fileName, null, mb(this.deps.maxFileBytes)));
-          // Gone for good (deleted in Telegram before we fetched it): a note, so the text still reaches Planfix and the chat moves on.
-          else if (isMediaGone(e)) text = joinText(text, t.fileGone(m.fileName));
-          else throw e;
-        }
-      }
-      if (!text.trim()) text = t.mediaCaption(m.kind, m.fileName);
+      media = await this.fetchMedia(account, message.media, conn);
     }
-    if (message.editDate !== null) text = t.editPrefix + text;
-    if (!text.trim() && attachments.length === 0) text = t.emptyMessage;
+    const avatarUrl = conn && peer.hasPhoto ? await this.avatar(account, peer, conn) : null;
+    return toNewMessage({ number: account.number, peer, message, media, texts: t, maxFileBytes: this.deps.maxFileBytes, avatarUrl });
+  }
 
-    const command: NewMessageCommand = {
-      chatId: chatIdFor(account.number, peer.userId),
-      channel: account.number,
-      message: text,
-      title: `Telegram: ${displayName(peer)}${peer.username ? ` (@${peer.username})` : ""}`,
-      ...contactCard(peer),
-      attachments,
-    };
-    // The task's table names both: Planfix scripts and the first-message form use them to find the person.
-    command.telegramUserId = peer.userId;
-    if (peer.username) command.telegramUserName = peer.username;
-    if (message.out) command.isEcho = true;
-    const ico = conn && peer.hasPhoto ? await this.avatar(account, peer, conn) : null;
-    if (ico) command.contactIco = ico;
-    return command;
+  /** Downloads the message's file and keeps it for Planfix; what could not be kept becomes a note. */
+  private async fetchMedia(account: Account, m: MediaRef, conn: TelegramConnection): Promise<MediaOutcome> {
+    if (m.size !== null && m.size > this.deps.maxFileBytes) return { kind: "too_big", size: m.size };
+    try {
+      // MEDIA_MAX_GB / MIN_FREE_DISK_MB: the message still goes to Planfix, with a note instead of the file.
+      const refused = this.deps.files.refusal(m.size ?? 0);
+      if (refused) throw new MediaNotKept(refused);
+      const bytes = await conn.downloadMedia(m, this.deps.maxFileBytes);
+      const f = this.deps.files.save(account.id, m.fileName, m.mimeType, bytes);
+      return { kind: "kept", name: f.name, url: this.fileUrl(f.id, f.name) };
+    } catch (e) {
+      if (e instanceof MediaNotKept) return { kind: "not_kept", reason: e.reason };
+      if (/limit|too (big|large)|larger/i.test(errorText(e))) return { kind: "too_big", size: null };
+      // Gone for good (deleted in Telegram before we fetched it): a note, so the text still reaches Planfix and the chat moves on.
+      if (isMediaGone(e)) return { kind: "gone" };
+      throw e;
+    }
   }
 
   /** The card for updateContact: as stored now (the change merged in), with the photo fetched again when it changed. */
@@ -345,22 +323,6 @@ export class InboundBridge {
 
 /** A webhook without messageId got an id of ours (starting with `~`): Planfix has nothing to attach a status to. */
 const hasPlanfixId = (s: MessageStatusCommand) => !String(s.messageId).startsWith("~");
-/** The contact fields of newMessage and updateContact: the same card either way. */
-function contactCard(peer: PeerInfo): ContactCard {
-  const card: ContactCard = {
-    contactId: peer.userId,
-    contactName: peer.firstName?.trim() || (peer.username ? `@${peer.username}` : "") || peer.phone || `Telegram ${peer.userId}`,
-  };
-  if (peer.lastName?.trim()) card.contactLastName = peer.lastName.trim();
-  if (peer.phone) card.contactPhone = peer.phone;
-  if (peer.username) card.contactData = `Telegram: https://t.me/${peer.username}`;
-  return card;
-}
-
-const mb = (n: number) => (n / 1048576).toFixed(1).replace(/\.0$/, "");
-const joinText = (a: string, b: string) => (a.trim() ? `${a}\n${b}` : b);
-const displayName = (p: PeerInfo) => [p.firstName, p.lastName].filter((x) => x?.trim()).join(" ") || (p.username ? `@${p.username}` : p.phone ?? p.userId);
-
 /** A Planfix answer about the number's key or URL rather than the item. */
 const isAboutSettings = (o: PlanfixFailure) =>
   o.kind === "unauthorized" || (o.kind === "other" && !o.retry && (o.status === undefined || o.status === 403 || o.status === 404 || (o.status >= 300 && o.status < 400)));

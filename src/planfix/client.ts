@@ -383,3 +383,9 @@ function fileNameOf(url: string): string {
   }
   return "file";
 }
+
+/** One client per call site, for a number's url_planfix, token_planfix and providerId (PROVIDER_ID when unset). */
+export function planfixClients(opts: { defaultProviderId: string } & PlanfixClientOptions) {
+  return (account: { urlPlanfix: string; tokenPlanfix: string; providerId: string | null }): PlanfixClient =>
+    new PlanfixClient({ url: account.urlPlanfix, token: account.tokenPlanfix, providerId: account.providerId ?? opts.defaultProviderId }, opts);
+}

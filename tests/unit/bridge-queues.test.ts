@@ -50,7 +50,7 @@ function setup() {
   const conn = { downloadMedia: (m: MediaRef) => download(m), downloadProfilePhoto: async () => null } as unknown as TelegramConnection;
   const retry = { ...DEFAULT_RETRY, pauseRetryMs: 300_000 };
   const inbound = new InboundBridge({
-    clients, peers, outbox, jobs, files, publicUrl: "http://files.test", defaultProviderId: "p", maxFileBytes: 1_000_000, planfixTimeoutMs: 1000, retry, language: "en", log,
+    clients, peers, outbox, jobs, files, publicUrl: "http://files.test", maxFileBytes: 1_000_000, retry, language: "en", log,
     connection: () => conn,
     now: clock.now,
     planfixFor: (a) => ({
