@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { encodeForm, encodeJson, encodeMultipart, encodeOther, frame, toPairs, type Encoded, type Pair } from "./encode.ts";
 import type { RawBody, RawRequest } from "./http.ts";
-import { callerOf, readClientRequest, readPlanfixRequest, type Caller } from "./oracle.ts";
+import { callerOf, readClientRequest, readPlanfixRequest, } from "./oracle.ts";
 import type { Rng } from "./rng.ts";
 import {
   attachmentUrl,
@@ -377,7 +377,7 @@ async function genClientOnce(rng: Rng, ctx: Ctx, authFocus: boolean): Promise<{ 
 
   // Where the fields go: the body, the query string, or split between them.
   const placement = method === "GET" || method === "HEAD" ? rng.weighted([[6, "query"], [2, "body"], [1, "split"]] as const) : rng.weighted([[7, "body"], [1, "query"], [2, "split"]] as const);
-  let bodyFields: Record<string, unknown> = {};
+  const bodyFields: Record<string, unknown> = {};
   const queryPairs: Pair[] = [];
   for (const [k, v] of Object.entries(fields)) {
     const inQuery = placement === "query" || (placement === "split" && rng.chance(0.5));

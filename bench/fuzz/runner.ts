@@ -282,7 +282,7 @@ async function runIn(world: FuzzWorld, opts: FuzzOptions, progress: (l: string) 
   return report;
 }
 
-async function finalChecks(world: FuzzWorld, ctx: Ctx, report: FuzzReport): Promise<void> {
+async function finalChecks(world: FuzzWorld, _ctx: Ctx, report: FuzzReport): Promise<void> {
   const fail = (what: string, detail: string) => report.globalFailures.push({ what, detail });
   const h = await world.app.call("GET", "/health", undefined, null).catch((e) => ({ status: 0, json: null, text: String(e) }));
   report.final.health = `${h.status} ${h.text.slice(0, 80)}`;

@@ -47,6 +47,7 @@ export const ODD_UNICODE = [
   "undefined",
   "true",
   "[object Object]",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a log-injection probe, sent as written
   "${jndi:ldap://127.0.0.1/x}",
   "{{7*7}}",
   "'; DROP TABLE clients; --",
@@ -156,6 +157,7 @@ export function malformedNumber(rng: Rng): unknown {
     () => -380955821319,
     () => 380955821319.5,
     () => 1e21,
+    // biome-ignore lint/correctness/noPrecisionLoss: Infinity on purpose, written as JSON sends it
     () => 1e400,
     () => "1e21",
     () => "0x1234567",

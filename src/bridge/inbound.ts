@@ -14,7 +14,6 @@ import { MediaNotKept, type FileStore } from "../store/files.ts";
 import type { JobStore } from "../store/jobs.ts";
 import type { OutboxRow, OutboxStore } from "../store/outbox.ts";
 import type { PeerStore } from "../store/peers.ts";
-import { chatIdFor } from "./chat-id.ts";
 import { ignoreReason } from "./filters.ts";
 import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
