@@ -1,10 +1,10 @@
 // All running numbers. Every operation on one number runs after the previous one on it has finished,
 // so rapid POST / PUT / DELETE sequences can never open two connections with the same key.
 import { createHash } from "node:crypto";
-import type { Logger } from "../log.ts";
+import { errorText, type Logger } from "../log.ts";
 import type { Account } from "../store/clients.ts";
 import { AccountRunner, type RunnerDeps } from "./runner.ts";
-import { DECIDED_STATES, type AccountState } from "./states.ts";
+import { type AccountState, DECIDED_STATES, isTransition, type StateChange, type StateListener } from "./states.ts";
 
 export type PoolDeps = Omit<RunnerDeps, "claimKey" | "releaseKey" | "onStateChange">;
 
@@ -13,6 +13,9 @@ export class AccountPool {
   private readonly queues = new Map<number, Promise<unknown>>();
   private readonly keyHolders = new Map<string, number>();
   private readonly waiters = new Map<number, Set<() => void>>();
+  private readonly listeners = new Set<StateListener>();
+  /** Each number's logger (client and number on every line). */
+  private readonly loggers = new Map<number, Logger>();
   private readonly deps: RunnerDeps;
 
   constructor(deps: PoolDeps, private readonly log: Logger) {
@@ -20,7 +23,7 @@ export class AccountPool {
       ...deps,
       claimKey: (id, key) => this.claimKey(id, key),
       releaseKey: (id) => this.releaseKey(id),
-      onStateChange: (id) => this.notify(id),
+      onStateChange: (change) => this.report(change),
     };
   }
 
@@ -39,7 +42,9 @@ export class AccountPool {
   private runnerFor(account: Account): AccountRunner {
     let r = this.runners.get(account.id);
     if (!r) {
-      r = new AccountRunner(account.id, this.deps, this.log.child({ client: account.clientId, number: account.number }));
+      const log = this.log.child({ client: account.clientId, number: account.number });
+      this.loggers.set(account.id, log);
+      r = new AccountRunner(account.id, this.deps, log);
       this.runners.set(account.id, r);
     }
     return r;
@@ -139,6 +144,35 @@ export class AccountPool {
 
   async stopAll(): Promise<void> {
     await Promise.all([...this.runners.values()].map((r) => this.serial(r.accountId, () => r.stop())));
+  }
+
+  /**
+   * Tells `listener` every state change of every number (metrics, Planfix statuses…), after it is
+   * stored and logged. Returns the way to stop listening.
+   */
+  onStateChange(listener: StateListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The one place a number's state change is reported: the log line, the waiters, the listeners. */
+  private report(change: StateChange): void {
+    const log = this.loggers.get(change.accountId) ?? this.log;
+    if (!isTransition(change.from, change.to)) log.warn("unexpected state change", { from: change.from, to: change.to });
+    if (change.from !== change.to) {
+      const fields: Record<string, unknown> = { state: change.to };
+      if (change.reason) fields.reason = change.reason;
+      if (change.floodUntil) fields.floodUntil = new Date(change.floodUntil).toISOString();
+      log.info("state", fields);
+    }
+    this.notify(change.accountId);
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch (e) {
+        log.error("state listener failed", { error: errorText(e) });
+      }
+    }
   }
 
   private notify(accountId: number): void {

@@ -9,7 +9,7 @@ import type { SessionFile } from "../sessions/read.ts";
 import type { ClientStore } from "../store/clients.ts";
 import type { PeerStore } from "../store/peers.ts";
 import { backoffMs, interruptibleSleep } from "./backoff.ts";
-import type { AccountState } from "./states.ts";
+import type { AccountState, StateChange } from "./states.ts";
 
 /** What the message bridge plugs into a running number. */
 export interface AccountHooks {
@@ -34,7 +34,8 @@ export interface RunnerDeps {
   /** Claims the session's auth key for this runner; false when another number holds the same key. */
   claimKey(accountId: number, key: Uint8Array): string | null;
   releaseKey(accountId: number): void;
-  onStateChange(accountId: number, state: AccountState): void;
+  /** The one report of a state: stored already; the pool logs it and tells its listeners. */
+  onStateChange(change: StateChange): void;
 }
 
 const toFailure = (e: unknown): TelegramFailure => (e instanceof TelegramFailure ? e : new TelegramFailure("error", errorText(e)));
@@ -86,7 +87,7 @@ export class AccountRunner {
   }
 
   private setState(state: AccountState, reason: string | null, floodUntil: number | null = null): void {
-    const changed = state !== this.state;
+    const from = this.state;
     this.state = state;
     try {
       this.deps.clients.setState(this.accountId, { state, stateReason: reason, floodUntil });
@@ -94,13 +95,7 @@ export class AccountRunner {
       // A full disk must not end the loop: it reconnects (and stores nothing it cannot) until space is freed.
       this.log.warn("state not stored", { state, error: errorText(e) });
     }
-    if (changed) {
-      const fields: Record<string, unknown> = { state };
-      if (reason) fields.reason = reason;
-      if (floodUntil) fields.floodUntil = new Date(floodUntil).toISOString();
-      this.log.info("state", fields);
-    }
-    this.deps.onStateChange(this.accountId, state);
+    this.deps.onStateChange({ accountId: this.accountId, from, to: state, reason, floodUntil, at: Date.now() });
   }
 
   private async pause(ms: number): Promise<void> {
