@@ -106,13 +106,15 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
   const jobs = new JobStore(db);
   const outbox = new OutboxStore(db);
   const files = new FileStore(db, join(settings.dataDir, "files"), settings.fileTtlDays * 86_400_000, { maxTotalBytes: settings.mediaMaxBytes, disk });
+  if (!overrides.connector && settings.telegramServerKeys.length) log.info("trusting extra MTProto server keys", { fingerprints: trustServerKeys(settings.telegramServerKeys) });
+  const connector = overrides.connector ?? createGramjsConnector({ endpoint: settings.telegramEndpoint });
   const registry = new ConnectionRegistry();
   const retry: RetryPolicy = { baseMs: t.retryBaseMs, capMs: settings.retryCapMs, giveUpAfterMs: t.retryGiveUpAfterMs, refusedTries: t.refusedTries, pauseRetryMs: settings.planfixKeyRetryMs };
   const connection = (id: number) => registry.get(id);
   // Every outbound HTTP request (Planfix calls, attachment downloads) goes through this one guard.
   const guard = new NetGuard({ allow: settings.allowPrivateNetworks, overrides: settings.resolveOverride });
   const planfixFor = overrides.planfix ?? planfixClients({ defaultProviderId: settings.providerId, timeoutMs: t.planfixTimeoutMs, guard });
-  const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, maxFileBytes: settings.maxFileBytes, retry, language: settings.language, log, connection, planfixFor });
+  const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, maxFileBytes: settings.maxFileBytes, retry, language: settings.language, log, connection, planfixFor, capabilities: connector.capabilities });
   const outbound = new OutboundBridge({
     clients,
     peers,
@@ -129,10 +131,9 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
     language: settings.language,
     log,
     connection,
+    capabilities: connector.capabilities,
   });
 
-  if (!overrides.connector && settings.telegramServerKeys.length) log.info("trusting extra MTProto server keys", { fingerprints: trustServerKeys(settings.telegramServerKeys) });
-  const connector = overrides.connector ?? createGramjsConnector({ endpoint: settings.telegramEndpoint });
   const pool = new AccountPool(
     {
       connector,

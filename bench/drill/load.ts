@@ -12,6 +12,7 @@
 // webhook that was already answered 200 (its answer lost on the way): that must send nothing new.
 import { createHash } from "node:crypto";
 import { splitText } from "../../src/bridge/split-text.ts";
+import { TELEGRAM_TEXT_LIMIT } from "../../src/telegram/capabilities.ts";
 import { tinyPng } from "../../tests/support/telegram/index.ts";
 import type { Rng } from "./prng.ts";
 import { PROVIDER_ID, type DrillChat, type DrillWorld } from "./setup.ts";
@@ -205,7 +206,7 @@ export class Load {
       text = lines.join("\n");
     } else if (nAtt > 0 && rng.chance(0.1)) text = "";
     else text = `${tag} ${this.filler(rng, 1, 25)}`;
-    const parts: PtPart[] = splitText(text).map((t) => ({ kind: "text", text: t }));
+    const parts: PtPart[] = splitText(text, TELEGRAM_TEXT_LIMIT).map((t) => ({ kind: "text", text: t }));
     const attachments: { name: string; url: string }[] = [];
     for (let i = 1; i <= nAtt; i++) {
       if (rng.chance(0.5)) {

@@ -2,7 +2,7 @@
 // message id [+ edit date]) and only then lets the Telegram update state move on; a per-number pump
 // prepares each item (media downloaded, contact card built) and delivers it, per chat in order.
 import { randomBytes } from "node:crypto";
-import type { ChatMessage, MediaRef, PeerInfo, TelegramConnection } from "../domain/telegram-port.ts";
+import type { ChatMessage, MediaRef, MessengerCapabilities, PeerInfo, TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
 import { createHash } from "node:crypto";
@@ -35,6 +35,8 @@ export interface InboundDeps {
   language: Language;
   log: Logger;
   connection(accountId: number): TelegramConnection | null;
+  /** The messenger's rules (service accounts, what a failure means). */
+  capabilities: MessengerCapabilities;
   /** Where delivery problems are recorded and logged once; one of its own when not given. */
   health?: DeliveryHealth;
   /** The Planfix a number talks to: the HTTP client (planfix/client.ts: planfixClients), a fake in unit tests. */
@@ -94,7 +96,7 @@ export class InboundBridge {
     const account = this.deps.clients.accountById(accountId);
     if (!account) return;
     const peer = message.peer;
-    const skip = ignoreReason(message, account.selfUserId);
+    const skip = ignoreReason(message, account.selfUserId, this.deps.capabilities);
     if (skip) {
       this.deps.log.debug("not bridged", { client: account.clientId, number: account.number, peer: peer.userId, why: skip });
       return;
@@ -279,7 +281,7 @@ export class InboundBridge {
       if (e instanceof MediaNotKept) return { kind: "not_kept", reason: e.reason };
       if (/limit|too (big|large)|larger/i.test(errorText(e))) return { kind: "too_big", size: null };
       // Gone for good (deleted in Telegram before we fetched it): a note, so the text still reaches Planfix and the chat moves on.
-      if (isMediaGone(e)) return { kind: "gone" };
+      if (e instanceof TelegramFailure && this.deps.capabilities.meaningOf(e) === "media_gone") return { kind: "gone" };
       throw e;
     }
   }
@@ -326,5 +328,3 @@ const hasPlanfixId = (s: MessageStatusCommand) => !String(s.messageId).startsWit
 const isAboutSettings = (o: PlanfixFailure) =>
   o.kind === "unauthorized" || (o.kind === "other" && !o.retry && (o.status === undefined || o.status === 403 || o.status === 404 || (o.status >= 300 && o.status < 400)));
 const settingsKey = (a: Account) => createHash("sha256").update(`${a.urlPlanfix}\n${a.tokenPlanfix}`).digest("hex");
-/** Telegram says the file cannot be fetched any more (retrying will not help). */
-const isMediaGone = (e: unknown) => e instanceof TelegramFailure && /^(MEDIA_GONE|MEDIA_EMPTY|MEDIA_HANDLE_INVALID|FILE_REFERENCE_|FILE_ID_INVALID|LOCATION_INVALID|MESSAGE_ID_INVALID)/.test(e.reason);

@@ -3,7 +3,7 @@
 // Planfix's order, every part with a random_id derived from the job so a resend is deduplicated by Telegram.
 import { createHash, randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
-import { TelegramFailure, type OutgoingFile, type PeerInfo, type TelegramConnection } from "../domain/telegram-port.ts";
+import { type MessengerCapabilities, TelegramFailure, type OutgoingFile, type PeerInfo, type TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
 import type { PlanfixInboundMessage } from "../planfix/index.ts";
@@ -54,6 +54,8 @@ export interface OutboundDeps {
   language: Language;
   log: Logger;
   connection(accountId: number): TelegramConnection | null;
+  /** The messenger's rules (longest text, what a failure means). */
+  capabilities: MessengerCapabilities;
 }
 
 /** Planfix message ids are numbers; ours (for a webhook without messageId) start with this. */
@@ -226,7 +228,7 @@ export class OutboundBridge {
       if (!peer) return this.fail(job, "unknown recipient: this Telegram account cannot reach the user (no access hash, username or phone that resolves)", this.texts(account).unknownRecipient);
       const attachments = JSON.parse(job.attachments) as { name: string; url: string }[];
       const parts: ({ kind: "text"; text: string } | { kind: "file"; name: string; url: string })[] = [];
-      for (const chunk of splitText(job.text)) parts.push({ kind: "text", text: chunk });
+      for (const chunk of splitText(job.text, this.deps.capabilities.maxTextLength)) parts.push({ kind: "text", text: chunk });
       for (const a of attachments) parts.push({ kind: "file", name: a.name, url: a.url });
       for (let i = job.partsDone; i < parts.length; i++) {
         const part = parts[i]!;
@@ -237,7 +239,7 @@ export class OutboundBridge {
           messageId = sent.messageId;
         } catch (e) {
           // This part was sent before a crash or a lost answer: Telegram refuses its random_id again.
-          if (!(e instanceof TelegramFailure && e.reason === "RANDOM_ID_DUPLICATE")) throw e;
+          if (!(e instanceof TelegramFailure && this.deps.capabilities.meaningOf(e) === "already_sent")) throw e;
           messageId = null;
         }
         if (i < parts.length - 1) {

@@ -150,7 +150,22 @@ export interface TelegramConnection {
   close(): Promise<void>;
 }
 
+/** What the core must know of the messenger's rules; the connector says, the core never spells them out. */
+export interface MessengerCapabilities {
+  /** The longest text one message may carry: longer texts go out as several. */
+  maxTextLength: number;
+  /** Accounts of the network itself (service notifications, login codes): never bridged. */
+  isServiceAccount(userId: string): boolean;
+  /**
+   * What a failed call means beyond its kind: `already_sent` — a send whose idempotency key was used
+   * before (it went out before a crash or a lost answer); `media_gone` — a file that cannot be fetched
+   * any more (retrying will not help).
+   */
+  meaningOf(failure: TelegramFailure): "already_sent" | "media_gone" | null;
+}
+
 export interface TelegramConnector {
+  readonly capabilities: MessengerCapabilities;
   /** Connects, verifies with getMe, runs catch-up. Throws TelegramFailure. */
   connect(options: ConnectOptions): Promise<TelegramConnection>;
 }

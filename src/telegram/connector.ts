@@ -29,6 +29,7 @@ import {
 import { errorText, type Logger } from "../log.ts";
 import { toStringSession } from "../sessions/read.ts";
 import { endpointConnection } from "./endpoint.ts";
+import { telegramCapabilities } from "./capabilities.ts";
 import { isNotFound, toFailure } from "./errors.ts";
 import { internals, longText, toLong, type ConnectionInternals, type SenderInternals } from "./gram.ts";
 import { RoutedGramLogger } from "./gramlog.ts";
@@ -77,7 +78,7 @@ export function createGramjsConnector(opts: GramjsConnectorOptions): TelegramCon
     stateCheckEvery: opts.stateCheckEvery ?? 20,
     peerBookLimit: opts.peerBookLimit ?? 5000,
   };
-  return { connect: (o) => GramjsConnection.open(o, cfg) };
+  return { capabilities: telegramCapabilities, connect: (o) => GramjsConnection.open(o, cfg) };
 }
 
 type Config = Required<Omit<GramjsConnectorOptions, "endpoint">> & { connection: ReturnType<typeof endpointConnection> | undefined };

@@ -13,6 +13,7 @@ import { LookupLimiter } from "../../src/bridge/lookup-limiter.ts";
 import { NetGuard } from "../../src/net/guarded-fetch.ts";
 import { QueueService } from "../../src/bridge/queues.ts";
 import { DEFAULT_RETRY } from "../../src/bridge/retry.ts";
+import { telegramCapabilities } from "../../src/telegram/capabilities.ts";
 import { createLogger } from "../../src/log.ts";
 import type { PlanfixOutcome, NewMessageCommand } from "../../src/planfix/index.ts";
 import { ClientStore, type Account } from "../../src/store/clients.ts";
@@ -52,6 +53,7 @@ function setup() {
   const inbound = new InboundBridge({
     clients, peers, outbox, jobs, files, publicUrl: "http://files.test", maxFileBytes: 1_000_000, retry, language: "en", log,
     connection: () => conn,
+    capabilities: telegramCapabilities,
     now: clock.now,
     planfixFor: (a) => ({
       newMessage: async (cmd: NewMessageCommand) => {
@@ -63,7 +65,7 @@ function setup() {
       updateContact: async () => ok,
     }),
   });
-  const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: 1, downloadTimeoutMs: 1, retry, offlineGiveUpMs: 1, maxFloodWaitMs: 1, guard: new NetGuard(), tmpDir: join(dir, `downloads${n}`), language: "en", log, connection: () => null });
+  const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: 1, downloadTimeoutMs: 1, retry, offlineGiveUpMs: 1, maxFloodWaitMs: 1, guard: new NetGuard(), tmpDir: join(dir, `downloads${n}`), language: "en", log, connection: () => null, capabilities: telegramCapabilities });
   // Rounds are driven by hand here: the queue calls' kick must not start the real pump beside them.
   const manual = <T extends object>(bridge: T): T => Object.assign(Object.create(bridge) as T, { kick: () => {} });
   const queues = new QueueService({ outbox, jobs, inbound: manual(inbound), outbound: manual(outbound), now: clock.now });
