@@ -1,8 +1,9 @@
 // Fails when a module imports across a boundary docs/architecture.md draws: GramJS only in
 // src/telegram/, Elysia only in src/http/, Drizzle and SQLite only in src/store/ (and a store of the
 // Telegram connector's own, src/telegram/store/), the Planfix wire format only in src/planfix/, and a
-// core (accounts/, bridge/, domain/) that reaches neither HTTP nor Telegram. Run by scripts/test.sh.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+// core (accounts/, bridge/, domain/) that reaches neither HTTP nor Telegram; and a test kit
+// (tests/support/) that bench/ uses without the two importing each other. Run by scripts/test.sh.
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 
 interface Rule {
@@ -30,6 +31,12 @@ export const RULES: Rule[] = [
   { what: "the Telegram connector", matches: (_s, r) => r?.startsWith("src/telegram/") ?? false, allowed: (f) => !under("src/accounts/", "src/bridge/", "src/domain/", "src/store/", "src/http/")(f) },
 ];
 
+/** The test kit: bench/ takes from tests/ only the kit (tests/support/), and the kit takes nothing from bench/ or the tests. */
+export const KIT_RULES: Rule[] = [
+  { what: "a test outside the kit (tests/support/)", matches: (_s, r) => (r?.startsWith("tests/") ?? false) && !r!.startsWith("tests/support/"), allowed: (f) => !f.startsWith("bench/") && !f.startsWith("tests/support/") },
+  { what: "bench/", matches: (_s, r) => r?.startsWith("bench/") ?? false, allowed: (f) => !f.startsWith("tests/support/") },
+];
+
 /** Field names only the Planfix wire format uses. */
 const WIRE_WORDS = /\bplanfix_token\b/;
 
@@ -55,6 +62,17 @@ export function violations(root: string): string[] {
       }
     }
     if (!file.startsWith("src/planfix/") && WIRE_WORDS.test(text.replace(/\/\/.*$/gm, ""))) out.push(`${file}: spells out the Planfix wire format (planfix_token) outside src/planfix/`);
+  }
+  for (const top of ["bench", "tests/support"]) {
+    if (!existsSync(join(root, top))) continue;
+    for (const path of files(join(root, top))) {
+      const file = relative(root, path);
+      for (const m of readFileSync(path, "utf8").matchAll(IMPORT)) {
+        const spec = (m[1] ?? m[2] ?? m[3])!;
+        const resolved = spec.startsWith(".") ? relative(root, resolve(path, "..", spec)) : null;
+        for (const rule of KIT_RULES) if (rule.matches(spec, resolved) && !rule.allowed(file)) out.push(`${file}: imports ${rule.what} ("${spec}")`);
+      }
+    }
   }
   return out.sort();
 }

@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { SecretScanner, checkExchange } from "../bench/fuzz/check.ts";
 import type { FuzzCase } from "../bench/fuzz/cases.ts";
 import type { Exchange, RawResponse } from "../bench/fuzz/http.ts";
-import { caseRng, parseSeed } from "../bench/fuzz/rng.ts";
+import { caseRng, parseSeed } from "./support/rng.ts";
 import { formatReport, runFuzz } from "../bench/fuzz/runner.ts";
 
 const SEED = process.env.FUZZ_SEED ? parseSeed(process.env.FUZZ_SEED) : 20261124;

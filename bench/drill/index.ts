@@ -7,7 +7,7 @@ import { FAULT_KINDS, FaultRunner, planFaults, type FaultKind, type PlannedFault
 import { Load, sha } from "./load.ts";
 import { MailboxWatcher } from "./observe.ts";
 import { settledQueues, type QueueTotals } from "./queues.ts";
-import { Rng, randomSeed } from "./prng.ts";
+import { Rng, randomSeed } from "../../tests/support/rng.ts";
 import { startWorld, type DrillWorld } from "./setup.ts";
 import { expectedKey, seenKey } from "./analyze.ts";
 

@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { splitText } from "../../src/bridge/split-text.ts";
 import { TELEGRAM_TEXT_LIMIT } from "../../src/telegram/capabilities.ts";
 import { tinyPng } from "../../tests/support/telegram/index.ts";
-import type { Rng } from "./prng.ts";
+import type { Rng } from "../../tests/support/rng.ts";
 import { PROVIDER_ID, type DrillChat, type DrillWorld } from "./setup.ts";
 
 export const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex").slice(0, 24);

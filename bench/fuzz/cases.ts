@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { encodeForm, encodeJson, encodeMultipart, encodeOther, frame, toPairs, type Encoded, type Pair } from "./encode.ts";
 import type { RawBody, RawRequest } from "./http.ts";
 import { callerOf, readClientRequest, readPlanfixRequest } from "./oracle.ts";
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../../tests/support/rng.ts";
 import {
   attachmentUrl,
   BAD_PERCENT,

@@ -1,7 +1,7 @@
 // Turns fields into request bodies — correctly, or broken in one of many ways — and frames them
 // (Content-Length or chunked).
 import type { RawBody } from "./http.ts";
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../../tests/support/rng.ts";
 import { BAD_PERCENT, INVALID_UTF8, pct } from "./values.ts";
 
 export type Pair = [string, string];

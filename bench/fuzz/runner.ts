@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { generateCase, type FuzzCase } from "./cases.ts";
 import { checkExchange, SecretScanner } from "./check.ts";
 import { exchange, headOf, type Exchange } from "./http.ts";
-import { caseRng } from "./rng.ts";
+import { caseRng } from "../../tests/support/rng.ts";
 import type { Ctx } from "./values.ts";
 import { startFuzzWorld, type FuzzWorld } from "./world.ts";
 

@@ -1,6 +1,6 @@
 // Pools of hostile values: odd Unicode, invalid UTF-8, broken percent-encoding, path tricks, phone
 // numbers in every shape, URLs, wrong JSON types. Generators pick from here.
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../../tests/support/rng.ts";
 
 /** What the generators know about the world (no secrets are invented here: they are the real ones). */
 export interface Ctx {

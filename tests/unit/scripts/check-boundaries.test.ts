@@ -26,8 +26,12 @@ test("GramJS, Elysia, Drizzle, the Planfix form and cross-layer imports outside 
   put("src/bridge/wire.ts", 'import { encodeForm } from "../planfix/form.ts";\nconst f = { planfix_token: "x" };\n');
   put("src/accounts/conn.ts", 'import { createGramjsConnector } from "../telegram/connector.ts";\n');
   put("src/bridge/routes.ts", 'const m = await import("../http/app.ts");\n');
+  put("bench/lib/ok.ts", 'import { freePort } from "../../tests/support/kit.ts";\n');
+  put("bench/lib/harness.ts", 'import { world } from "../../tests/e2e/harness.ts";\n');
+  put("tests/support/loop.ts", 'import { runBench } from "../../bench/lib/bench.ts";\n');
   const found = violations(dir);
   expect(found).toEqual([
+    "bench/lib/harness.ts: imports a test outside the kit (tests/support/) (\"../../tests/e2e/harness.ts\")",
     "src/accounts/conn.ts: imports the Telegram connector (\"../telegram/connector.ts\")",
     "src/accounts/web.ts: imports Elysia (\"elysia\")",
     "src/bridge/gram.ts: imports GramJS (telegram) (\"telegram/tl/index.js\")",
@@ -35,5 +39,6 @@ test("GramJS, Elysia, Drizzle, the Planfix form and cross-layer imports outside 
     "src/bridge/sql.ts: imports Drizzle / SQLite (\"drizzle-orm\")",
     "src/bridge/wire.ts: imports the Planfix wire format (planfix/form.ts) (\"../planfix/form.ts\")",
     "src/bridge/wire.ts: spells out the Planfix wire format (planfix_token) outside src/planfix/",
+    "tests/support/loop.ts: imports bench/ (\"../../bench/lib/bench.ts\")",
   ]);
 });
