@@ -1,4 +1,4 @@
-// Token rotation and removing numbers and clients for good (issue #8, finding 9).
+// Token rotation and removing numbers and clients for good.
 import { Elysia } from "elysia";
 import type { OpenAPIV3 } from "openapi-types";
 import { RemoveClientInput, RemoveNumberInput, RotateInput } from "../accounts/admin-input.ts";

@@ -1,4 +1,4 @@
-// Issue #8 finding 4: a Telegram user must not be able to fill the disk and keep the appliance down.
+// A Telegram user must not be able to fill the disk and keep the appliance down.
 // The compiled binary runs with DATA_DIR on a 12 MiB tmpfs (we are root here): the disk is filled
 // nearly, then completely, while a customer sends photos and Planfix sends webhooks.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";

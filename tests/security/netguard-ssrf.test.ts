@@ -1,4 +1,4 @@
-// Issue #8, finding 2 (SSRF with full read-back), attacked against the compiled binary as a tenant
+// SSRF with full read-back, attacked against the compiled binary as a tenant
 // would: attachment URLs in a webhook and url_planfix pointing at a service on the appliance's own
 // loopback, in several notations, behind a host name and behind a redirect. The service must see no
 // request; Planfix gets an error status naming the refusal (the text of the message still goes).

@@ -1,4 +1,4 @@
-// Issue #8, finding 1: one company must not be able to start another company's Telegram account.
+// One company must not be able to start another company's Telegram account.
 // Attacked the way the review did: against the compiled binary, with one company's client token.
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// Issue #8, finding 9: client tokens can be rotated, numbers and clients removed for good.
+// Client tokens can be rotated, numbers and clients removed for good.
 // Against the compiled binary, with the loopback Telegram and Planfix.
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// Issue #8 finding 7: the data-directory lock is an OS lock (flock) that dies with its process, not a
+// The data-directory lock is an OS lock (flock) that dies with its process, not a
 // pid check that a reused pid can fool.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

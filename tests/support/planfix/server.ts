@@ -1,5 +1,5 @@
-// A Planfix of our own: an HTTP server that speaks the "Planfix API for chats" (see
-// /work/shared/spec/planfix-chat-api.md) so the appliance can be tested without the internet.
+// A Planfix of our own: an HTTP server that speaks the "Planfix API for chats" (docs/testing-planfix.md)
+// so the appliance can be tested without the internet.
 // Deliberately independent of src/planfix/ (own parsing, own encoding), so a bug there cannot hide
 // itself here. Built on node:http rather than Bun.serve because faults need raw socket control
 // (destroy a connection, hold one open forever).

@@ -103,7 +103,7 @@ export async function connectClient(
   return client;
 }
 
-// The private GramJS fields stopClient must reach (documented in shared/spec/telegram-notes.md).
+// The private GramJS fields stopClient must reach (the same list as src/telegram/gram.ts).
 interface ClientInternals {
   _exportedSenderReleaseTimeouts: Map<number, ReturnType<typeof setTimeout>>;
   _exportedSenderPromises: Map<number, Promise<SenderInternals | undefined>>;

@@ -1,4 +1,4 @@
-// The server side of Telegram's 2FA check (https://core.telegram.org/api/srp), algorithm
+// The server side of Telegram's 2FA check (Telegram's "Two-factor authentication", SRP), algorithm
 // passwordKdfAlgoSHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow. The server keeps only the verifier
 // v = g^x mod p; the client proves it knows the password without sending it (auth.checkPassword).
 import { createHash, pbkdf2Sync, randomBytes } from "node:crypto";
