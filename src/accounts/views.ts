@@ -2,25 +2,12 @@
 // schemas on the Swagger page (http/openapi-schemas.ts: jsonSchema) both come from these, so the two
 // cannot drift apart.
 import * as v from "valibot";
+import { QueueStatus } from "../bridge/queue-views.ts";
 import { ACCOUNT_STATES } from "./states.ts";
 
 const text = (description: string) => v.pipe(v.string(), v.description(description));
 const nullableText = (description: string) => v.pipe(v.nullable(v.string()), v.description(description));
 const when = (description: string) => v.pipe(v.nullable(v.pipe(v.string(), v.isoDateTime())), v.description(description));
-
-const DirectionStatus = v.object({
-  waiting: v.pipe(v.number(), v.integer(), v.description("Items accepted and not yet delivered")),
-  oldest_waiting_seconds: v.nullable(v.pipe(v.number(), v.integer())),
-  parked: v.pipe(v.number(), v.integer(), v.description("Given up after retries, kept until resent or discarded")),
-  paused: v.optional(v.pipe(v.boolean(), v.description("to_planfix only: Planfix refused the key (401): every item waits, retried every PLANFIX_KEY_RETRY_SECONDS and at once after PUT"))),
-  problem: nullableText("The current delivery problem, if any"),
-  problem_since: when("Since when the problem has lasted"),
-});
-
-export const QueueStatus = v.pipe(
-  v.object({ to_planfix: DirectionStatus, to_telegram: DirectionStatus }),
-  v.description("Per direction (to_planfix, to_telegram): items waiting, age of the oldest, parked items (GET /client/queue lists them), and the current delivery problem with since when"),
-);
 
 export const NumberView = v.object({
   name: v.pipe(v.string(), v.examples(["acme"])),

@@ -6,35 +6,9 @@ import { chatIdFor } from "./chat-id.ts";
 import type { Direction } from "./health.ts";
 import type { InboundBridge } from "./inbound.ts";
 import type { OutboundBridge } from "./outbound.ts";
+import type { DirectionStatus, QueueItem, QueueStatus } from "./queue-views.ts";
 
-export interface DirectionStatus {
-  /** Items accepted and not yet delivered. */
-  waiting: number;
-  oldest_waiting_seconds: number | null;
-  /** Given up after their retries, kept until resent or discarded (to_telegram: reported to Planfix as errors). */
-  parked: number;
-  /** to_planfix only: Planfix refused the key; every item waits until it works again. */
-  paused?: boolean;
-  /** The current delivery problem, if any, and since when. */
-  problem: string | null;
-  problem_since: string | null;
-}
-
-export type QueueStatus = Record<Direction, DirectionStatus>;
-
-export interface QueueItem {
-  id: number;
-  state: "waiting" | "parked";
-  chat_id: string;
-  kind: string;
-  /** Planfix's messageId (to_telegram). */
-  message_id?: string;
-  created_at: string;
-  attempts: number;
-  error: string | null;
-  /** The first 200 characters of the text. */
-  text: string;
-}
+export type { DirectionStatus, QueueItem, QueueStatus } from "./queue-views.ts";
 
 const LIST_LIMIT = 200;
 

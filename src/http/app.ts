@@ -1,14 +1,24 @@
 // The HTTP app: every route, and one error handler so nothing answers a bare 500 or HTML.
 import { Elysia, type AnyElysia } from "elysia";
+import * as v from "valibot";
 import type { ClientService } from "../accounts/service.ts";
 import type { Logger } from "../log.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import { authGuard } from "./auth-guard.ts";
-import { isDiskFull, type DiskReport } from "../store/disk.ts";
+import { DiskReport, isDiskFull } from "../store/disk.ts";
 import { clientRoutes } from "./client-routes.ts";
 import { docs } from "./docs.ts";
-import { ErrorBody } from "./openapi-schemas.ts";
+import { ErrorBody, jsonSchema } from "./openapi-schemas.ts";
 import { errorResponse, json } from "./respond.ts";
+
+/** What /health answers. */
+const HealthBody = v.object({
+  status: v.picklist(["ok"]),
+  version: v.string(),
+  commit: v.pipe(v.string(), v.description("git commit the binary was built from")),
+  warnings: v.array(v.string()),
+  disk: v.optional(DiskReport),
+});
 
 export interface AppDeps {
   service: ClientService;
@@ -59,19 +69,7 @@ export function buildApp(deps: AppDeps) {
             description: "The appliance is up",
             content: {
               "application/json": {
-                schema: {
-                  type: "object",
-                  properties: {
-                    status: { type: "string", enum: ["ok"] },
-                    version: { type: "string" },
-                    commit: { type: "string", description: "git commit the binary was built from" },
-                    warnings: { type: "array", items: { type: "string" } },
-                    disk: {
-                      type: "object",
-                      properties: { ok: { type: "boolean" }, free_mb: { type: "number" }, min_free_mb: { type: "number" }, media_mb: { type: "number" }, media_max_mb: { type: "number" }, problem: { type: "string" } },
-                    },
-                  },
-                },
+                schema: jsonSchema(HealthBody),
                 example: { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: [] },
               },
             },

@@ -1,6 +1,5 @@
 // OpenAPI fragments for the Swagger page, derived from the same valibot schemas that validate requests.
 import { toJsonSchema } from "@valibot/to-json-schema";
-import type { OpenAPIV3 } from "openapi-types";
 import * as v from "valibot";
 
 export function jsonSchema(schema: v.GenericSchema): Record<string, unknown> {
@@ -62,17 +61,15 @@ export const errorResponses = (...codes: number[]) =>
   );
 
 /** Planfix's error shape on /planfix: `error` as Planfix expects it, `field` and `problem` for people. */
-export const PlanfixErrorBody: OpenAPIV3.SchemaObject = {
-  type: "object",
-  required: ["error"],
-  properties: {
-    error: { type: "string", description: '"Invalid parameters", "Invalid token", "Body too large"… — what Planfix shows' },
-    field: { type: "string", description: "The request field at fault" },
-    problem: { type: "string", description: "What is wrong with it, in words" },
-  },
-};
+export const PlanfixErrorBodySchema = v.object({
+  error: v.pipe(v.string(), v.description('"Invalid parameters", "Invalid token", "Body too large"… — what Planfix shows')),
+  field: v.optional(v.pipe(v.string(), v.description("The request field at fault"))),
+  problem: v.optional(v.pipe(v.string(), v.description("What is wrong with it, in words"))),
+});
+export type PlanfixErrorBody = v.InferOutput<typeof PlanfixErrorBodySchema>;
+export const PlanfixErrorBody = jsonSchema(PlanfixErrorBodySchema);
 
-const PLANFIX_EXAMPLES: Record<number, Record<string, string>> = {
+const PLANFIX_EXAMPLES: Record<number, PlanfixErrorBody> = {
   400: { error: "Invalid parameters", field: "chatId", problem: 'chatId "380955821319_6800630955" is not a chat of this client\'s numbers' },
   401: { error: "Invalid token" },
   409: { error: "number 380955821319 is reconnecting; the recipient cannot be looked up now", field: "channel", problem: "number 380955821319 is reconnecting; the recipient cannot be looked up now" },

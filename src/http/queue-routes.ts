@@ -1,14 +1,14 @@
 // /client/queue — what waits or is parked on a number, and the explicit calls on parked items:
 // resend (one or all) and discard (one). Client token for its own numbers, admin token for any.
 import { Elysia } from "elysia";
-import type { OpenAPIV3 } from "openapi-types";
 import * as v from "valibot";
 import { NumberField } from "../accounts/input.ts";
 import type { Caller, ClientService } from "../accounts/service.ts";
+import { QueueList } from "../bridge/queue-views.ts";
 import type { QueueService } from "../bridge/queues.ts";
 import { NotFound } from "../domain/errors.ts";
 import { handleRequest, parse as parseFields, security } from "./handle.ts";
-import { errorResponses, requestBody } from "./openapi-schemas.ts";
+import { errorResponses, jsonSchema, requestBody } from "./openapi-schemas.ts";
 import { json } from "./respond.ts";
 
 const Direction = v.optional(v.picklist(["to_planfix", "to_telegram"], "must be to_planfix or to_telegram"), "to_planfix");
@@ -27,21 +27,6 @@ const parse = <S extends v.GenericSchema>(schema: S, fields: Record<string, unkn
 
 const handle = (request: Request, service: ClientService, run: (caller: Caller, fields: Record<string, unknown>) => Response) =>
   handleRequest(request, service, run, { queryHint: "number (and direction, state)", skipGetBody: true });
-
-const ItemSchema: OpenAPIV3.SchemaObject = {
-  type: "object",
-  properties: {
-    id: { type: "integer", description: "The item's id, for resend and discard" },
-    state: { type: "string", enum: ["waiting", "parked"] },
-    chat_id: { type: "string", example: "380955821319_123456789" },
-    kind: { type: "string", enum: ["message", "status"], description: "to_planfix: a Telegram message or one of our messageStatus reports" },
-    message_id: { type: "string", description: "to_telegram: Planfix's messageId" },
-    created_at: { type: "string", format: "date-time" },
-    attempts: { type: "integer" },
-    error: { type: "string", nullable: true, description: "The last error, e.g. `Planfix answered newMessage with 400: Invalid parameters`" },
-    text: { type: "string", description: "The first 200 characters of the text" },
-  },
-};
 
 export function queueRoutes(service: ClientService, queues: QueueService) {
   return new Elysia()
@@ -68,7 +53,7 @@ export function queueRoutes(service: ClientService, queues: QueueService) {
             { name: "state", in: "query", required: false, schema: { type: "string", enum: ["parked", "waiting"] } },
           ],
           responses: {
-            "200": { description: "Items", content: { "application/json": { schema: { type: "object", properties: { number: { type: "string" }, direction: { type: "string" }, state: { type: "string" }, items: { type: "array", items: ItemSchema } } } } } },
+            "200": { description: "Items", content: { "application/json": { schema: jsonSchema(QueueList) } } },
             ...errorResponses(400, 401, 404),
           },
         },
