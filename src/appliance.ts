@@ -29,6 +29,7 @@ import { FileStore } from "./store/files.ts";
 import { JobStore } from "./store/jobs.ts";
 import { OutboxStore } from "./store/outbox.ts";
 import { PeerStore } from "./store/peers.ts";
+import { sqliteTransaction } from "./store/transaction.ts";
 import { createGramjsConnector } from "./telegram/connector.ts";
 import { trustServerKeys } from "./telegram/server-keys.ts";
 import { startHttps } from "./tls/listen.ts";
@@ -105,6 +106,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
 
   const jobs = new JobStore(db);
   const outbox = new OutboxStore(db);
+  const transaction = sqliteTransaction(db, { jobs, outbox });
   const files = new FileStore(db, join(settings.dataDir, "files"), settings.fileTtlDays * 86_400_000, { maxTotalBytes: settings.mediaMaxBytes, disk });
   if (!overrides.connector && settings.telegramServerKeys.length) log.info("trusting extra MTProto server keys", { fingerprints: trustServerKeys(settings.telegramServerKeys) });
   const connector = overrides.connector ?? createGramjsConnector({ endpoint: settings.telegramEndpoint });
@@ -132,6 +134,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
     log,
     connection,
     capabilities: connector.capabilities,
+    transaction,
   });
 
   const pool = new AccountPool(
@@ -145,7 +148,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
       connectTimeoutMs: Math.min(settings.startTimeoutMs, t.connectTimeoutCapMs),
       backoffBaseMs: t.reconnectBackoffBaseMs,
       log,
-      hooks: (accountId) => bridgeHooks(accountId, { registry, inbound, outbound, jobs }),
+      hooks: (accountId) => bridgeHooks(accountId, { registry, inbound, outbound, transaction }),
     },
     log,
   );

@@ -14,6 +14,7 @@ import { MediaNotKept, type FileStore } from "../store/files.ts";
 import type { JobStore } from "../store/jobs.ts";
 import type { OutboxRow, OutboxStore } from "../store/outbox.ts";
 import type { PeerStore } from "../store/peers.ts";
+import type { WriteTx } from "../store/transaction.ts";
 import { ignoreReason } from "./filters.ts";
 import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
@@ -105,7 +106,7 @@ export class InboundBridge {
     if (message.out && message.editDate === null && this.deps.jobs.isOurs(accountId, peer.userId, message.messageId)) return;
     const dedupKey = `m:${accountId}:${peer.userId}:${message.messageId}:${message.editDate ?? 0}`;
     const stored: StoredMessage = { message };
-    if (await this.deps.outbox.addSoon({ accountId, chatKey: peer.userId, kind: "message", dedupKey, event: stored })) this.kick(accountId);
+    if (await this.deps.outbox.add({ accountId, chatKey: peer.userId, kind: "message", dedupKey, event: stored })) this.kick(accountId);
   }
 
   /**
@@ -120,19 +121,16 @@ export class InboundBridge {
     const event: StoredContact = { peer, photoChanged };
     // Each change is its own item (a name may change back and forth): the key only has to be unique.
     const dedupKey = `c:${accountId}:${peer.userId}:${Date.now()}:${randomBytes(4).toString("hex")}`;
-    if (await this.deps.outbox.addSoon({ accountId, chatKey: peer.userId, kind: "contact", dedupKey, event })) this.kick(accountId);
+    if (await this.deps.outbox.add({ accountId, chatKey: peer.userId, kind: "contact", dedupKey, event })) this.kick(accountId);
   }
 
-  /** Queues a messageStatus for Planfix, in the same per-chat order as messages. */
-  enqueueStatus(accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): void {
+  /**
+   * Queues a messageStatus for Planfix, in the same per-chat order as messages, inside a unit of work
+   * (store/transaction.ts): the status is stored with the outcome it reports, or neither is.
+   */
+  enqueueStatus(tx: WriteTx, accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): void {
     if (!hasPlanfixId(status)) return;
-    if (this.deps.outbox.add({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
-  }
-
-  /** The same, committed with the other writes of this event-loop turn (so with a write queued just before it). */
-  async enqueueStatusSoon(accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): Promise<void> {
-    if (!hasPlanfixId(status)) return;
-    if (await this.deps.outbox.addSoon({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
+    if (tx.outbox.add({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
   }
 
   kick(accountId: number): void {
@@ -185,7 +183,7 @@ export class InboundBridge {
       } else {
         const command = row.command ? (JSON.parse(row.command) as NewMessageCommand) : await this.prepare(account, row);
         if (command === "wait") return this.later(row, "waiting for the number to come online to fetch media", false);
-        if (command === "skip") return await this.deps.outbox.deliveredSoon(row.id);
+        if (command === "skip") return await this.deps.outbox.delivered(row.id);
         // Downloaded media is kept so a retry does not fetch it again; a text-only command is cheaper to rebuild than to store.
         if (!row.command && command.attachments?.length) this.deps.outbox.saveCommand(row.id, command);
         outcome = await this.planfix(account).newMessage(command);
@@ -201,7 +199,7 @@ export class InboundBridge {
 
   private async delivered(account: Account, row: OutboxRow): Promise<void> {
     // Awaited: the next round must not see this item as pending again.
-    await this.deps.outbox.deliveredSoon(row.id);
+    await this.deps.outbox.delivered(row.id);
     if (this.paused.delete(account.id)) this.deps.log.info("Planfix accepts the key again; the queue resumes", { client: account.clientId, number: account.number });
     this.health.ok(account.id, "to_planfix");
     if (account.planfixError) this.deps.clients.updateAccount(account.id, { planfixError: null });

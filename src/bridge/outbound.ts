@@ -7,6 +7,7 @@ import { type MessengerCapabilities, TelegramFailure, type OutgoingFile, type Pe
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
 import type { PlanfixInboundMessage } from "../planfix/index.ts";
+import type { Transaction } from "../store/transaction.ts";
 import type { Account, Client, ClientStore } from "../store/clients.ts";
 import type { JobRow, JobStore } from "../store/jobs.ts";
 import type { PeerStore } from "../store/peers.ts";
@@ -53,6 +54,8 @@ export interface OutboundDeps {
   /** LANGUAGE: messageStatusText in the customer's language, unless the number sets its own. */
   language: Language;
   log: Logger;
+  /** Units of work: a job's outcome and the status reporting it, stored together. */
+  transaction: Transaction;
   connection(accountId: number): TelegramConnection | null;
   /** The messenger's rules (longest text, what a failure means). */
   capabilities: MessengerCapabilities;
@@ -105,7 +108,7 @@ export class OutboundBridge {
     const userId = ours ?? (await this.resolveFirst(account, m, lookup));
 
     const chatId = chatIdFor(account.number, userId);
-    const { job } = await this.deps.jobs.addOrGetSoon({
+    const { job } = await this.deps.jobs.addOrGet({
       clientId: client.id,
       // Without Planfix's id the job still needs a unique key; the `~` marks it as ours (no status is reported for it).
       planfixMessageId: m.messageId ?? `${NO_MESSAGE_ID}${randomBytes(12).toString("hex")}`,
@@ -243,25 +246,27 @@ export class OutboundBridge {
           messageId = null;
         }
         if (i < parts.length - 1) {
-          this.deps.jobs.partSent(job, i, messageId);
+          await this.deps.jobs.partSent(job, i, messageId);
           continue;
         }
         // The last part, the job marked sent and its "sent" status: one transaction, shared with other
         // writes of this event-loop turn.
-        const recorded = this.deps.jobs.partSentSoon(job, i, messageId);
-        const reported = this.deps.inbound.enqueueStatusSoon(job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
-        await Promise.all([recorded, reported]);
+        await this.deps.transaction((tx) => {
+          tx.jobs.recordPart(job, i, messageId);
+          tx.jobs.finish(job.id, "sent");
+          this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
+        });
         this.health.ok(job.accountId, "to_telegram");
         return;
       }
       // Nothing was left to send (every part went out before a restart).
-      this.deps.jobs.atomically(() => {
-        this.deps.jobs.finish(job.id, "sent");
-        this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
+      await this.deps.transaction((tx) => {
+        tx.jobs.finish(job.id, "sent");
+        this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
       });
       this.health.ok(job.accountId, "to_telegram");
     } catch (e) {
-      this.onError(job, e);
+      await this.onError(job, e);
     }
   }
 
@@ -269,7 +274,7 @@ export class OutboundBridge {
     return this.deps.inbound.health;
   }
 
-  private onError(job: JobRow, e: unknown): void {
+  private onError(job: JobRow, e: unknown): void | Promise<void> {
     const fresh = this.deps.jobs.byId(job.id) ?? job;
     const t = this.texts(this.deps.clients.accountById(job.accountId));
     if (e instanceof DownloadError) {
@@ -298,14 +303,14 @@ export class OutboundBridge {
       this.health.problem(job.accountId, "to_telegram", errorText(e));
       return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), errorText(e));
     }
-    this.fail(fresh, errorText(e), t.notDelivered(errorText(e)));
+    return this.fail(fresh, errorText(e), t.notDelivered(errorText(e)));
   }
 
   /** `reason` is kept and logged (for the operator); `shown` is what Planfix shows, in the customer's language. */
-  private fail(job: JobRow, reason: string, shown = reason): void {
-    this.deps.jobs.atomically(() => {
-      this.deps.jobs.finish(job.id, "failed", reason);
-      this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: shown });
+  private async fail(job: JobRow, reason: string, shown = reason): Promise<void> {
+    await this.deps.transaction((tx) => {
+      tx.jobs.finish(job.id, "failed", reason);
+      this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: shown });
     });
     this.deps.log.warn("message not delivered to Telegram; reported to Planfix as an error, listed under GET /client/queue, re-sendable", { ...logFields(this.deps.clients, job.accountId), job: job.id, reason });
   }

@@ -1,6 +1,6 @@
 // SQL for Planfix → Telegram jobs and the Telegram messages they produced.
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
-import { flushWrites, param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
+import { param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
 import type { QueueStats } from "./outbox.ts";
 import { outboundJobs, sentMessages } from "./schema.ts";
 
@@ -59,16 +59,16 @@ export class JobStore {
     };
   }
 
-  /** Inserts the job, or returns the existing one for a repeated Planfix messageId. */
-  addOrGet(job: NewJob): { job: JobRow; created: boolean } {
-    const inserted = this.q.add.get({ ...job, lookup: job.lookup ?? null });
-    if (inserted) return { job: inserted, created: true };
-    return { job: this.byMessage(job.clientId, job.planfixMessageId)!, created: false };
-  }
-
-  /** The same, committed with the other writes of this event-loop turn (see writeSoon); resolves once stored. */
-  addOrGetSoon(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
-    return writeSoon(this.db, () => this.addOrGet(job));
+  /**
+   * Inserts the job, or returns the existing one for a repeated Planfix messageId; resolves once committed
+   * (with the other writes of this event-loop turn, see writeSoon).
+   */
+  addOrGet(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+    return writeSoon(this.db, () => {
+      const inserted = this.q.add.get({ ...job, lookup: job.lookup ?? null });
+      if (inserted) return { job: inserted, created: true };
+      return { job: this.byMessage(job.clientId, job.planfixMessageId)!, created: false };
+    });
   }
 
   byMessage(clientId: number, planfixMessageId: string): JobRow | undefined {
@@ -88,28 +88,15 @@ export class JobStore {
     return !!this.q.hasPending.get({ accountId, peerUserId });
   }
 
-  /** Records one sent part: the Telegram message id and the progress, in one transaction. */
-  partSent(job: JobRow, part: number, tgMessageId: number | null): void {
-    this.db.transaction(() => this.recordPart(job, part, tgMessageId));
+  /** Records one sent part (the Telegram message id and the progress); resolves once committed. */
+  partSent(job: JobRow, part: number, tgMessageId: number | null): Promise<void> {
+    return writeSoon(this.db, () => this.recordPart(job, part, tgMessageId));
   }
 
-  /** The last part: recorded and the job marked sent, with the other writes of this event-loop turn (see writeSoon). */
-  partSentSoon(job: JobRow, part: number, tgMessageId: number | null): Promise<void> {
-    return writeSoon(this.db, () => {
-      this.recordPart(job, part, tgMessageId);
-      this.q.finish.run({ id: job.id, state: "sent", error: null });
-    });
-  }
-
-  private recordPart(job: JobRow, part: number, tgMessageId: number | null): void {
+  /** The same inside a unit of work (transaction.ts). */
+  recordPart(job: JobRow, part: number, tgMessageId: number | null): void {
     if (tgMessageId !== null) this.q.sent.run({ accountId: job.accountId, peerUserId: job.peerUserId, tgMessageId, jobId: job.id });
     this.q.partsDone.run({ id: job.id, partsDone: part + 1 });
-  }
-
-  /** Runs `fn` in one transaction: an outcome and the status that reports it are stored together or not at all. */
-  atomically<T>(fn: () => T): T {
-    flushWrites(this.db); // writes queued earlier in this turn go first, in their order
-    return this.db.transaction(fn);
   }
 
   finish(id: number, state: "sent" | "failed", error: string | null = null): void {

@@ -22,6 +22,7 @@ import { FileStore } from "../../../src/store/files.ts";
 import { JobStore } from "../../../src/store/jobs.ts";
 import { OutboxStore } from "../../../src/store/outbox.ts";
 import { PeerStore } from "../../../src/store/peers.ts";
+import { sqliteTransaction } from "../../../src/store/transaction.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "pt-queues-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,7 +66,7 @@ function setup() {
       updateContact: async () => ok,
     }),
   });
-  const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: 1, downloadTimeoutMs: 1, retry, offlineGiveUpMs: 1, maxFloodWaitMs: 1, guard: new NetGuard(), tmpDir: join(dir, `downloads${n}`), language: "en", log, connection: () => null, capabilities: telegramCapabilities });
+  const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: 1, downloadTimeoutMs: 1, retry, offlineGiveUpMs: 1, maxFloodWaitMs: 1, guard: new NetGuard(), tmpDir: join(dir, `downloads${n}`), language: "en", log, connection: () => null, capabilities: telegramCapabilities, transaction: sqliteTransaction(db, { jobs, outbox }) });
   // Rounds are driven by hand here: the queue calls' kick must not start the real pump beside them.
   const manual = <T extends object>(bridge: T): T => Object.assign(Object.create(bridge) as T, { kick: () => {} });
   const queues = new QueueService({ outbox, jobs, inbound: manual(inbound), outbound: manual(outbound), now: clock.now });
@@ -75,7 +76,7 @@ function setup() {
       peer: { userId: peer, accessHash: "1", username: null, phone: null, firstName: `User ${peer}`, lastName: null, isBot: false, hasPhoto: false },
       messageId: ++msgId, out: false, date: 0, text, media, kind: media ? "media" : "text", editDate: null,
     };
-    outbox.add({ accountId: account.id, chatKey: peer, kind: "message", dedupKey: `m:${msgId}`, event: { message } });
+    outbox.insert({ accountId: account.id, chatKey: peer, kind: "message", dedupKey: `m:${msgId}`, event: { message } });
   };
   /** Runs rounds until nothing is due at the fake now. */
   const drain = async () => {
