@@ -56,6 +56,8 @@ export interface OutboundDeps {
   log: Logger;
   /** Units of work: a job's outcome and the status reporting it, stored together. */
   transaction: Transaction;
+  /** The clock (tests: fake time). */
+  now?: () => number;
   connection(accountId: number): TelegramConnection | null;
   /** The messenger's rules (longest text, what a failure means). */
   capabilities: MessengerCapabilities;
@@ -87,8 +89,11 @@ export class OutboundBridge {
   private readonly busy = new Map<number, Set<string>>();
   private readonly inFlight = new Set<Promise<void>>();
 
+  private readonly now: () => number;
+
   constructor(private readonly deps: OutboundDeps) {
     this.slots = deps.slots ?? new DownloadSlots();
+    this.now = deps.now ?? Date.now;
   }
 
   /**
@@ -193,8 +198,14 @@ export class OutboundBridge {
     await Promise.all([...this.inFlight]);
   }
 
-  private async round(accountId: number): Promise<number | null> {
-    const now = Date.now();
+  /** Resolves when every send in flight has ended (tests drive rounds by hand and wait for their sends). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
+  /** One round of a number's pump: starts the due head of each chat; returns when the next is due. */
+  async round(accountId: number): Promise<number | null> {
+    const now = this.now();
     const heads = this.deps.jobs.heads(accountId);
     const { due } = dueAndNext(heads, now);
     let busy = this.busy.get(accountId);
@@ -222,9 +233,9 @@ export class OutboundBridge {
     if (!account) return;
     const conn = this.deps.connection(job.accountId);
     if (!conn) {
-      if (retryAge(job, Date.now()) > this.deps.offlineGiveUpMs) return this.fail(job, `number ${account.number} has been offline too long (${account.state})`, this.texts(account).offlineTooLong(account.number, account.state));
+      if (retryAge(job, this.now()) > this.deps.offlineGiveUpMs) return this.fail(job, `number ${account.number} has been offline too long (${account.state})`, this.texts(account).offlineTooLong(account.number, account.state));
       this.health.problem(job.accountId, "to_telegram", `number ${account.number} is ${account.state}; messages wait for it`);
-      return this.deps.jobs.retryLater(job.id, job.attempts, Date.now() + 2000, `number ${account.number} is ${account.state}`);
+      return this.deps.jobs.retryLater(job.id, job.attempts, this.now() + 2000, `number ${account.number} is ${account.state}`);
     }
     try {
       const peer = await this.recipient(job, conn);
@@ -280,28 +291,28 @@ export class OutboundBridge {
     if (e instanceof DownloadError) {
       if (e.retry && fresh.attempts < 5) {
         this.health.problem(job.accountId, "to_telegram", e.message);
-        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), e.message);
+        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts, this.now()), e.message);
       }
       return this.fail(fresh, e.message, t.attachmentFailed(e.message));
     }
     if (e instanceof TelegramFailure) {
       if (e.kind === "flood_wait" && e.floodSeconds !== undefined && e.floodSeconds * 1000 <= this.deps.maxFloodWaitMs) {
-        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, Date.now() + e.floodSeconds * 1000 + 250, `Telegram asked to wait ${e.floodSeconds} s`);
+        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, this.now() + e.floodSeconds * 1000 + 250, `Telegram asked to wait ${e.floodSeconds} s`);
       }
       if (e.kind === "flood_wait") return this.fail(fresh, `Telegram flood limits: ${e.reason}${e.floodSeconds ? ` (wait ${e.floodSeconds} s)` : ""}`, t.flood(e.reason, e.floodSeconds ?? null));
       if (e.kind === "network" || e.kind === "timeout") {
         this.health.problem(job.accountId, "to_telegram", e.message);
-        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), e.message);
+        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts, this.now()), e.message);
       }
       if (e.kind === "unauthorized" || e.kind === "banned" || e.kind === "duplicated") {
         // The number is going down; the job waits for it (and gives up after offlineGiveUpMs).
-        return this.deps.jobs.retryLater(job.id, fresh.attempts, Date.now() + 2000, e.message);
+        return this.deps.jobs.retryLater(job.id, fresh.attempts, this.now() + 2000, e.message);
       }
       return this.fail(fresh, `Telegram refused the message: ${e.reason}`, t.refused(e.reason));
     }
     if (fresh.attempts < 5) {
       this.health.problem(job.accountId, "to_telegram", errorText(e));
-      return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), errorText(e));
+      return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts, this.now()), errorText(e));
     }
     return this.fail(fresh, errorText(e), t.notDelivered(errorText(e)));
   }
