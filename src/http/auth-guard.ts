@@ -31,7 +31,21 @@ const pathOf = (url: string) => {
 };
 
 type Server = { requestIP(r: Request): { address: string } | null } | null | undefined;
-const addressOf = (server: Server, request: Request) => server?.requestIP(request)?.address ?? "unknown";
+
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+
+/**
+ * The address a failure is counted against. Behind a reverse proxy on the same machine (Caddy, nginx:
+ * docs/deploy.md) every request comes from loopback, and one guesser would lock everyone out; there the
+ * proxy's X-Forwarded-For names the client, its last entry being the one the proxy itself appended.
+ * Only a loopback peer is believed: from anywhere else the header is the caller's own words.
+ */
+function addressOf(server: Server, request: Request): string {
+  const peer = server?.requestIP(request)?.address ?? "unknown";
+  if (!LOOPBACK.test(peer)) return peer;
+  const forwarded = request.headers.get("x-forwarded-for")?.split(",").pop()?.trim();
+  return forwarded ? forwarded.slice(0, 64) : peer;
+}
 
 export function authGuard(opts: { failuresPerMinute: number; log: Logger }) {
   const throttle = new AuthThrottle(opts.failuresPerMinute, opts.log);
