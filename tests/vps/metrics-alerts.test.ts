@@ -1,7 +1,7 @@
 // docs/alerts.yml passes `promtool check rules`, and `promtool test rules` shows each alert fires on the
 // series it is about (and stays quiet on healthy ones).
 import { afterAll, expect, test } from "bun:test";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { run } from "./support.ts";
@@ -20,6 +20,23 @@ test("promtool check rules refuses a broken rule file (so the check above means 
   const broken = join(dir, "broken.yml");
   writeFileSync(broken, "groups:\n  - name: x\n    rules:\n      - alert: A\n        expr: planfix_telegram_numbers{state=\n");
   expect(run(["promtool", "check", "rules", broken]).code).not.toBe(0);
+});
+
+test("promtool check config accepts the scrape job of docs/deploy.md (token file and alert rules in place)", () => {
+  const doc = readFileSync(resolve(import.meta.dir, "../../docs/deploy.md"), "utf8");
+  const monitoring = doc.slice(doc.indexOf("## 10. Monitoring"));
+  const m = monitoring.match(/```yaml\n([\s\S]*?)```/);
+  if (!m) throw new Error("docs/deploy.md's Monitoring section has no ```yaml block");
+  expect(m[1]).toContain("credentials_file: /etc/prometheus/planfix-telegram.token");
+  const etc = join(dir, "etc-prometheus");
+  mkdirSync(etc, { recursive: true });
+  writeFileSync(join(etc, "planfix-telegram.token"), "a".repeat(64));
+  copyFileSync(RULES, join(etc, "planfix-telegram-alerts.yml"));
+  const config = join(etc, "prometheus.yml");
+  writeFileSync(config, m[1]!.replaceAll("/etc/prometheus/", `${etc}/`));
+  const r = run(["promtool", "check", "config", config]);
+  expect(r.out + r.err).toContain("SUCCESS: 5 rules found");
+  expect(r.code).toBe(0);
 });
 
 test("promtool test rules: each alert fires on what it is about, and not on a healthy appliance", () => {

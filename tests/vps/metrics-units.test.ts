@@ -1,6 +1,7 @@
 // The metrics module on its own, with the real prom-client: bounded labels whatever Telegram answers,
 // Planfix calls timed by outcome, scrape-time gauges read once per scrape, each registry separate.
 import { expect, test } from "bun:test";
+import { loadSettings, SettingsError } from "../../src/config.ts";
 import { TelegramFailure } from "../../src/domain/telegram-port.ts";
 import { noMetrics, telegramErrorLabel, type Metrics } from "../../src/metrics/metrics.ts";
 import { timedPlanfix } from "../../src/metrics/planfix-timing.ts";
@@ -99,4 +100,20 @@ test("gauges are read from the sources at scrape time, once per scrape; registri
   const o = (await other.render()).body;
   expect(sample(o, 'planfix_telegram_messages_total{direction="to_planfix",outcome="delivered"}')).toBe(0);
   expect(sample(o, "planfix_telegram_reconnects_total")).toBe(0);
+});
+
+test("METRICS_TOKEN: from the environment or a file, at least 32 characters, never a flag, never echoed", () => {
+  const token = "m".repeat(40);
+  expect(loadSettings([], { METRICS_TOKEN: token }).metricsToken).toBe(token);
+  expect(loadSettings([], { METRICS_TOKEN_FILE: "/run/x" }, () => `${token}\n`).metricsToken).toBe(token);
+  expect(loadSettings([], {}).metricsToken).toBeNull();
+  let error = "";
+  try {
+    loadSettings([], { METRICS_TOKEN: "short-secret" });
+  } catch (e) {
+    error = (e as Error).message;
+  }
+  expect(error).toContain("METRICS_TOKEN must be at least 32 characters");
+  expect(error).not.toContain("short-secret");
+  expect(() => loadSettings(["--metrics-token", token], {})).toThrow(SettingsError);
 });
