@@ -3,7 +3,7 @@
 // Planfix refusing and failing, Telegram errors and a dropped connection.
 import { afterEach, expect, test } from "bun:test";
 import { introduce, onlineWorld, received, type World } from "../e2e/bridge-world.ts";
-import { ADMIN_TOKEN } from "../e2e/harness.ts";
+import { ADMIN_TOKEN, world as bareWorld } from "../e2e/harness.ts";
 import { until } from "./support.ts";
 
 const METRICS_TOKEN = "metrics-token-0123456789abcdef0123456789";
@@ -64,6 +64,18 @@ test("tokens: none, wrong or a client's → 401 in JSON; METRICS_TOKEN and the a
   // Nothing that names a tenant reaches the monitoring system.
   const { text } = await scrape(o.w);
   for (const secret of [o.anna.phone, "acme", o.token, METRICS_TOKEN, ADMIN_TOKEN, "planfix-token"]) expect(text).not.toContain(secret);
+});
+
+test("guessing the metrics token is throttled like the admin token: 429 with Retry-After", async () => {
+  const world = await bareWorld({ env: { METRICS_TOKEN, AUTH_FAILURES_PER_MINUTE: "3" } });
+  w = world;
+  await world.app.start();
+  const guess = () => fetch(`${world.app.url}/metrics`, { headers: { authorization: "Bearer guess-0123456789abcdef0123456789abcdef" } });
+  for (let i = 0; i < 3; i++) expect((await guess()).status).toBe(401);
+  const r = await guess();
+  expect(r.status).toBe(429);
+  expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
+  expect(((await r.json()) as { error: string }).error).toContain("too many failed token checks");
 });
 
 test("the numbers follow what happened: deliveries both ways, a refused item, a Planfix outage, Telegram errors, a reconnect", async () => {
