@@ -61,6 +61,11 @@ test("tokens: none, wrong or a client's → 401 in JSON; METRICS_TOKEN and the a
   expect((await scrape(o.w, ADMIN_TOKEN)).samples.get('planfix_telegram_numbers{state="online"}')).toBe(1);
   const admin = await o.w.app.call("GET", "/admin/clients", undefined, METRICS_TOKEN);
   expect(admin.status).toBe(401);
+  // Swagger documents it.
+  const doc = (await o.w.app.call("GET", "/docs/json", undefined, null)).json.paths["/metrics"].get;
+  expect(doc.security).toEqual([{ bearer: [] }, { tokenHeader: [] }]);
+  expect(Object.keys(doc.responses)).toEqual(["200", "401", "429"]);
+  expect(doc.description).toContain("METRICS_TOKEN");
   // Nothing that names a tenant reaches the monitoring system.
   const { text } = await scrape(o.w);
   for (const secret of [o.anna.phone, "acme", o.token, METRICS_TOKEN, ADMIN_TOKEN, "planfix-token"]) expect(text).not.toContain(secret);
