@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the VPS tests run for real: Pebble (ACME server), Caddy, systemd-analyze, qemu-user
-# with the arm64 C library (runs the arm64 release binary), openssl, file. Installs only what is
+# with the arm64 C library (runs the arm64 release binary), openssl, file, promtool (prometheus: checks
+# /metrics and docs/alerts.yml). Installs only what is
 # missing, only as root; quiet. Idempotent: a second run does nothing.
 set -uo pipefail
-pkgs=(pebble caddy systemd qemu-user-static libc6-arm64-cross openssl file)
+pkgs=(pebble caddy systemd qemu-user-static libc6-arm64-cross openssl file prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -13,6 +14,6 @@ if [ "$(id -u)" != 0 ]; then
   echo "warning: not root; the VPS tests need these Debian packages: ${missing[*]}" >&2
   exit 0
 fi
-# caddy's package starts a service on :80 where systemd runs; the tests start their own.
+# caddy's package starts a service on :80 (prometheus's on :9090) where systemd runs; the tests start their own.
 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null) \
   || echo "warning: could not install ${missing[*]}; the tests that need them will fail" >&2

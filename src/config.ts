@@ -19,6 +19,8 @@ export interface Settings {
   telegramApiId: number | null;
   telegramApiHash: string | null;
   adminToken: string | null;
+  /** METRICS_TOKEN: opens GET /metrics only. */
+  metricsToken: string | null;
   logLevel: LogLevel;
   telegramEndpoint: string | null;
   providerId: string;
@@ -74,6 +76,8 @@ export const OPTIONS: readonly Option[] = [
   { env: "TELEGRAM_API_HASH_FILE", help: "a file holding TELEGRAM_API_HASH" },
   { env: "ADMIN_TOKEN", help: `token for creating clients, at least ${MIN_ADMIN_TOKEN_LENGTH} characters; environment only; generated into DATA_DIR/admin-token when unset`, secret: true },
   { env: "ADMIN_TOKEN_FILE", help: "a file holding ADMIN_TOKEN" },
+  { env: "METRICS_TOKEN", help: `a token that opens only GET /metrics (for Prometheus), at least ${MIN_ADMIN_TOKEN_LENGTH} characters; the admin token opens it too; environment only`, secret: true },
+  { env: "METRICS_TOKEN_FILE", help: "a file holding METRICS_TOKEN" },
   { env: "LOG_LEVEL", help: "debug | info | warn | error | silent", default: "info" },
   { env: "TELEGRAM_ENDPOINT", help: "host:port to send every MTProto connection to (tests, demos); off by default" },
   { env: "PROVIDER_ID", help: "providerId sent to Planfix unless a number sets its own", default: "planfix-telegram" },
@@ -204,6 +208,10 @@ function languageSetting(value: string | undefined): Language {
   if (adminToken !== null && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new SettingsError(`ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (got ${adminToken.length}); e.g. \`openssl rand -base64 32\`, or leave it unset to have one generated`);
   }
+  const metricsToken = secret(raw, "METRICS_TOKEN", readFile);
+  if (metricsToken !== null && metricsToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new SettingsError(`METRICS_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (got ${metricsToken.length}); e.g. \`openssl rand -base64 32\``);
+  }
   const wildcard = WILDCARD_HOSTS.has(host);
   const publicHost = wildcard ? "127.0.0.1" : host;
   const tls = tlsSettings(raw);
@@ -229,6 +237,7 @@ function languageSetting(value: string | undefined): Language {
     telegramApiId: apiId,
     telegramApiHash: secret(raw, "TELEGRAM_API_HASH", readFile),
     adminToken,
+    metricsToken,
     logLevel: level as LogLevel,
     telegramEndpoint: nonEmpty(raw.TELEGRAM_ENDPOINT),
     providerId: nonEmpty(raw.PROVIDER_ID) ?? "planfix-telegram",

@@ -31,6 +31,8 @@ import pkg from "../package.json" with { type: "json" };
 import { runBackup } from "./backup-command.ts";
 import { backupRoutes } from "./http/backup-routes.ts";
 import { startHttps } from "./tls/listen.ts";
+import { PromMetrics } from "./metrics/registry.ts";
+import { metricsRoutes } from "./http/metrics-routes.ts";
 
 const argv = process.argv.slice(2);
 if (argv[0] === "backup") process.exit(await runBackup(argv.slice(1), process.env));
@@ -101,8 +103,10 @@ const retry = { ...DEFAULT_RETRY, capMs: settings.retryCapMs, pauseRetryMs: sett
 const connection = (id: number) => registry.get(id);
 // Every outbound HTTP request (Planfix calls, attachment downloads) goes through this one guard.
 const guard = new NetGuard({ allow: settings.allowPrivateNetworks, overrides: settings.resolveOverride });
-const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, defaultProviderId: settings.providerId, maxFileBytes: settings.maxFileBytes, planfixTimeoutMs: 15_000, guard, retry, language: settings.language, log, connection });
-const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: settings.maxFileBytes, downloadTimeoutMs: 60_000, guard, tmpDir: downloadsDir, retry, offlineGiveUpMs: settings.offlineGiveUpMs, maxFloodWaitMs: 15 * 60_000, language: settings.language, log, connection });
+// Counted from here on; the gauges read the stores (`queues` is set below, before any scrape) when scraped.
+const metrics: PromMetrics = new PromMetrics({ numbersByState: () => clients.countByState(), queues: () => queues.totals() }, { version });
+const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, defaultProviderId: settings.providerId, maxFileBytes: settings.maxFileBytes, planfixTimeoutMs: 15_000, guard, retry, language: settings.language, log, connection, metrics });
+const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: settings.maxFileBytes, downloadTimeoutMs: 60_000, guard, tmpDir: downloadsDir, retry, offlineGiveUpMs: settings.offlineGiveUpMs, maxFloodWaitMs: 15 * 60_000, language: settings.language, log, connection, metrics });
 
 if (settings.telegramServerKeys.length) log.info("trusting extra MTProto server keys", { fingerprints: trustServerKeys(settings.telegramServerKeys) });
 const pool = new AccountPool(
@@ -117,13 +121,14 @@ const pool = new AccountPool(
     backoffBaseMs: 1000,
     log,
     hooks: (accountId) => bridgeHooks(accountId, { registry, inbound, outbound, jobs }),
+    metrics,
   },
   log,
 );
 const queues = new QueueService({ outbox, jobs, inbound, outbound });
 const service = new ClientService(clients, pool, { sessionsDir: settings.sessionsDir, apiId: settings.telegramApiId, apiHash: settings.telegramApiHash, startTimeoutMs: settings.startTimeoutMs, adminToken, filesDir: join(settings.dataDir, "files") }, log, queues);
 
-const app = buildApp({ service, log, version, commit, warnings: settings.warnings, authFailuresPerMinute: settings.authFailuresPerMinute, extraRoutes: [planfixRoutes({ clients, outbound, files, log }), queueRoutes(service, queues), backupRoutes({ db, dataDir: settings.dataDir, adminToken, log })], disk: { report: () => disk.report(files.usage()), noteFull: () => disk.noteFull() } });
+const app = buildApp({ service, log, version, commit, warnings: settings.warnings, authFailuresPerMinute: settings.authFailuresPerMinute, extraRoutes: [planfixRoutes({ clients, outbound, files, log }), queueRoutes(service, queues), backupRoutes({ db, dataDir: settings.dataDir, adminToken, log }), metricsRoutes({ render: () => metrics.render(), adminToken, metricsToken: settings.metricsToken })], disk: { report: () => disk.report(files.usage()), noteFull: () => disk.noteFull() } });
 // The routes cap bodies themselves (1 MiB, declared or streamed, never buffered beyond that) and answer
 // 413 in JSON. Bun's own limit would answer a bare 413 with no body before any route sees the request,
 // so it is set out of the way.

@@ -21,6 +21,8 @@ import { PumpSet } from "./pump.ts";
 import { DeliveryHealth } from "./health.ts";
 import { nextAttemptAt, retryAge, type RetryPolicy } from "./retry.ts";
 import { renderContent, textsFor, type Language } from "./texts.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import { timedPlanfix } from "../metrics/planfix-timing.ts";
 
 export interface InboundDeps {
   clients: ClientStore;
@@ -45,6 +47,8 @@ export interface InboundDeps {
   planfixFor?: (account: Account) => PlanfixPort;
   /** The clock (tests: fake time). */
   now?: () => number;
+  /** Where deliveries and Planfix call times are counted (/metrics); nothing counted when absent. */
+  metrics?: Metrics;
 }
 
 /** What delivery needs of Planfix. */
@@ -173,6 +177,11 @@ export class InboundBridge {
   }
 
   private planfix(account: Account): PlanfixPort {
+    const port = this.planfixPort(account);
+    return this.deps.metrics ? timedPlanfix(port, ["newMessage", "messageStatus", "updateContact"], this.deps.metrics) : port;
+  }
+
+  private planfixPort(account: Account): PlanfixPort {
     if (this.deps.planfixFor) return this.deps.planfixFor(account);
     return new PlanfixClient({ url: account.urlPlanfix, token: account.tokenPlanfix, providerId: account.providerId ?? this.deps.defaultProviderId }, { timeoutMs: this.deps.planfixTimeoutMs, ...(this.deps.guard ? { guard: this.deps.guard } : {}) });
   }
@@ -206,6 +215,7 @@ export class InboundBridge {
   private async delivered(account: Account, row: OutboxRow): Promise<void> {
     // Awaited: the next round must not see this item as pending again.
     await this.deps.outbox.deliveredSoon(row.id);
+    if (row.kind === "message") this.deps.metrics?.messageOutcome("to_planfix", "delivered");
     if (this.paused.delete(account.id)) this.deps.log.info("Planfix accepts the key again; the queue resumes", { client: account.clientId, number: account.number });
     this.health.ok(account.id, "to_planfix");
     if (account.planfixError) this.deps.clients.updateAccount(account.id, { planfixError: null });
@@ -219,6 +229,7 @@ export class InboundBridge {
       this.health.problem(account.id, "to_planfix", message);
       if (account.planfixError !== outcome.message) this.deps.clients.updateAccount(account.id, { planfixError: outcome.message });
       this.deps.outbox.retryLater(row.id, row.attempts, 0, outcome.message);
+      if (row.kind === "message") this.deps.metrics?.messageOutcome("to_planfix", "retried");
       return;
     }
     if (outcome.retry) {
@@ -242,10 +253,12 @@ export class InboundBridge {
     }
     const at = afterMs ? now + afterMs : countsAsAttempt ? nextAttemptAt(this.deps.retry, row.attempts, now) : now + 2000;
     this.deps.outbox.retryLater(row.id, attempts, at, error);
+    if (countsAsAttempt && row.kind === "message") this.deps.metrics?.messageOutcome("to_planfix", "retried");
   }
 
   private park(account: Account, row: OutboxRow, attempts: number, error: string): void {
     this.deps.outbox.park(row.id, attempts, error);
+    if (row.kind === "message") this.deps.metrics?.messageOutcome("to_planfix", "parked");
     this.deps.log.warn("item for Planfix parked: kept, listed under GET /client/queue, re-sendable", { client: account.clientId, number: account.number, item: row.id, attempts, error });
   }
 

@@ -7,13 +7,13 @@ import { AuthThrottle } from "./auth-throttle.ts";
 import { errorResponse, json } from "./respond.ts";
 
 /** Routes that check a token: in a header (/client, /admin/…) or in the body (/planfix). */
-const checksToken = (path: string) => /^\/(client|admin|planfix)(\/|$)/.test(path);
+const checksToken = (path: string) => /^\/(client|admin|planfix|metrics)(\/|$)/.test(path);
 /**
- * Throttled: the routes the admin token opens. /planfix takes only client tokens (256 random bits, not
+ * Throttled: the routes the admin token opens (and /metrics, which METRICS_TOKEN opens too). /planfix takes only client tokens (256 random bits, not
  * guessable) and its requests come from Planfix's shared addresses: one tenant with a stale token must
  * not get every other tenant's webhooks refused. Its failures are only counted in the log line.
  */
-const tokenInHeader = (path: string) => /^\/(client|admin)(\/|$)/.test(path);
+const tokenInHeader = (path: string) => /^\/(client|admin|metrics)(\/|$)/.test(path);
 
 /** An Authorization header that is not "Bearer <token>" (and no `token` header to fall back on). */
 function malformedAuthorization(headers: Headers): boolean {
