@@ -34,6 +34,7 @@ import { startHttps } from "./tls/listen.ts";
 import { runLogin } from "./login-command.ts";
 import { LoginService } from "./accounts/logins.ts";
 import { loginRoutes } from "./http/login-routes.ts";
+import { consoleRoutes } from "./http/console-routes.ts";
 import { createGramjsLogin } from "./telegram/login.ts";
 import { deviceOf } from "./telegram/device.ts";
 
@@ -138,7 +139,7 @@ const logins = new LoginService(
   {},
   !settings.telegramApiId || !settings.telegramApiHash ? "TELEGRAM_API_ID / TELEGRAM_API_HASH are not set on the appliance" : null,
 );
-const app = buildApp({ service, log, version, commit, warnings: settings.warnings, authFailuresPerMinute: settings.authFailuresPerMinute, extraRoutes: [loginRoutes(logins, service), planfixRoutes({ clients, outbound, files, log }), queueRoutes(service, queues), backupRoutes({ db, dataDir: settings.dataDir, adminToken, log })], disk: { report: () => disk.report(files.usage()), noteFull: () => disk.noteFull() } });
+const app = buildApp({ service, log, version, commit, warnings: settings.warnings, authFailuresPerMinute: settings.authFailuresPerMinute, extraRoutes: [loginRoutes(logins, service), consoleRoutes(), planfixRoutes({ clients, outbound, files, log }), queueRoutes(service, queues), backupRoutes({ db, dataDir: settings.dataDir, adminToken, log })], disk: { report: () => disk.report(files.usage()), noteFull: () => disk.noteFull() } });
 // The routes cap bodies themselves (1 MiB, declared or streamed, never buffered beyond that) and answer
 // 413 in JSON. Bun's own limit would answer a bare 413 with no body before any route sees the request,
 // so it is set out of the way.
