@@ -114,7 +114,7 @@ export function helpText(): string {
     const left = `  ${flagName(o.env)}, ${o.env}`;
     return `${left.padEnd(36)} ${o.help}${o.default ? ` (default ${o.default})` : ""}`;
   });
-  return ["planfix-telegram — Telegram user accounts ⇄ Planfix chats", "", "Usage: planfix-telegram [--flag value]...", "       planfix-telegram backup FILE [--url URL] [--flag value]...   (a copy of the running appliance's database)", "", ...lines, "  --version                          version and build commit", "  --help                             this text", ""].join("\n");
+  return ["planfix-telegram — Telegram user accounts ⇄ Planfix chats", "", "Usage: planfix-telegram [--flag value]...", "       planfix-telegram backup FILE [--url URL] [--flag value]...   (a copy of the running appliance's database)", "       planfix-telegram login --client NAME --number PHONE [--code]   (log a Telegram account in; writes its session file)", "", ...lines, "  --version                          version and build commit", "  --help                             this text", ""].join("\n");
 }
 
 /** Reads argv flags (`--port 9000` or `--port=9000`) over env values; unknown flags are an error. */

@@ -69,7 +69,7 @@ describe("/console", () => {
       const first = await page.textContent("#qr-link");
       expect(first).toMatch(/^tg:\/\/login\?token=/);
       await shot(page, "2-qr");
-      await page.waitForFunction((old) => document.getElementById("qr-link")!.textContent !== old, first, { timeout: 10_000 });
+      await page.waitForFunction(`document.getElementById("qr-link").textContent !== ${JSON.stringify(first)}`, undefined, { timeout: 10_000 });
       const link = (await page.textContent("#qr-link"))!;
       w.tg.driver.acceptLoginToken(u, link);
     } finally {
