@@ -242,3 +242,11 @@ describe("tokens and input", () => {
     expect((await w.app.call("DELETE", `/login/${id}`, undefined, acme())).json.state).toBe("cancelled");
   });
 });
+
+test("Swagger documents the login resource", async () => {
+  const r = await w.app.call("GET", "/docs/json", undefined, null);
+  expect(Object.keys(r.json.paths)).toEqual(expect.arrayContaining(["/login", "/login/{id}", "/login/{id}/code", "/login/{id}/password", "/console"]));
+  const post = r.json.paths["/login"].post;
+  expect(post.requestBody.content["application/json"].schema.properties.method.enum).toEqual(["qr", "code"]);
+  expect(post.responses["201"].content["application/json"].schema.properties.state.enum).toContain("waiting_password");
+});
