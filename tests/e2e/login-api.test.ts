@@ -157,6 +157,22 @@ describe("the four flows", () => {
   });
 });
 
+describe("a number the client has already", () => {
+  test("logging it in again replaces its session and restarts it (as PUT /client would)", async () => {
+    const u = newUser();
+    const first = await w.app.call("POST", "/login", body(u, "code"), acme());
+    await w.app.call("POST", `/login/${first.json.id}/code`, { code: await w.tg.driver.waitForLoginCode(u) }, acme());
+    const before = readFileSync(join(w.dataDir, "sessions", `acme/${u.phone}.session`), "utf8");
+    const since = Date.now();
+    const again = await w.app.call("POST", "/login", body(u, "code"), acme());
+    expect(again.status).toBe(201);
+    const done = await w.app.call("POST", `/login/${again.json.id}/code`, { code: await w.tg.driver.waitForLoginCode(u, 5000, since) }, acme());
+    expect(done.json).toMatchObject({ state: "done", number_state: { state: "online", telegram_user_id: String(u.id) } });
+    expect(readFileSync(join(w.dataDir, "sessions", `acme/${u.phone}.session`), "utf8")).not.toBe(before);
+    expect(w.tg.metrics().duplicateEvents).toBe(0);
+  });
+});
+
 describe("Telegram's refusals, readable", () => {
   test("PHONE_NUMBER_INVALID", async () => {
     const r = await w.app.call("POST", "/login", body("0123456789", "code"), acme());
