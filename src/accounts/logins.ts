@@ -212,7 +212,7 @@ export class LoginService {
     }
     if (step.kind === "done") {
       login.state = "done";
-      clearTimeout(login.timer);
+      this.forgetLater(login);
       login.finishing = this.finish(login, step.session).catch((e) => {
         login.reason = `logged in, but the number could not be started: ${e instanceof Error ? e.message : String(e)}`;
         this.log.warn("login done, start failed", { login: login.id, reason: login.reason });
@@ -252,15 +252,20 @@ export class LoginService {
     login.state = state;
     login.reason = reason;
     if (code) login.errorCode = code;
-    clearTimeout(login.timer);
+    this.forgetLater(login);
     void login.flow?.cancel();
+  }
+
+  /** A finished login is kept for GET a while (one TTL), then forgotten. */
+  private forgetLater(login: Login): void {
+    clearTimeout(login.timer);
+    login.timer = setTimeout(() => this.logins.delete(login.id), this.ttlMs);
+    login.timer.unref?.();
   }
 
   private async expire(id: string): Promise<void> {
     const login = this.logins.get(id);
     if (login && isOpen(login.state)) this.close(login, "expired", "the login was not finished within 10 minutes: start it again");
-    // Finished logins are kept a while for GET, then forgotten.
-    setTimeout(() => this.logins.delete(id), this.ttlMs).unref?.();
   }
 
   private async qrSvg(login: Login, link: string): Promise<string> {
