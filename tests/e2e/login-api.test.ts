@@ -266,3 +266,11 @@ test("Swagger documents the login resource", async () => {
   expect(post.requestBody.content["application/json"].schema.properties.method.enum).toEqual(["qr", "code"]);
   expect(post.responses["201"].content["application/json"].schema.properties.state.enum).toContain("waiting_password");
 });
+
+test("a running number started from a session file declares the same device (TELEGRAM_DEVICE_MODEL, TELEGRAM_APP_VERSION)", async () => {
+  const u = newUser();
+  expect(w.tg.driver.authorizations(u).some((a) => a.deviceModel === DEVICE)).toBe(false);
+  const r = await w.app.call("POST", "/client", w.startBody(u, { name: "initech" }));
+  expect(r.json.state).toBe("online");
+  expect(w.tg.driver.authorizations(u).some((a) => a.deviceModel === DEVICE && a.appVersion === "planfix-telegram 1.2.3")).toBe(true);
+});
