@@ -44,6 +44,8 @@ export interface Settings {
   language: Language;
   tls: TlsSettings;
   telegramServerKeys: ServerKey[];
+  /** What the appliance declares to Telegram (Active sessions); null: the default naming the appliance. */
+  telegramDevice: { deviceModel: string | null; systemVersion: string | null; appVersion: string | null };
 }
 
 /** The shortest admin token accepted: a short one can be guessed. */
@@ -102,6 +104,9 @@ export const OPTIONS: readonly Option[] = [
   { env: "ACME_CA_FILE", help: "extra CA certificate (PEM) trusted for the ACME directory (test CAs)" },
   { env: "ACME_RENEW_DAYS", help: "renew a certificate this many days before it expires", default: "30" },
   { env: "TELEGRAM_SERVER_KEYS", help: "PEM RSA public keys of private/test MTProto servers, trusted besides Telegram's own; off by default" },
+  { env: "TELEGRAM_DEVICE_MODEL", help: "device model declared to Telegram (the user's Active sessions)", default: "planfix-telegram" },
+  { env: "TELEGRAM_SYSTEM_VERSION", help: "system version declared to Telegram", default: "the OS and CPU, e.g. linux x64" },
+  { env: "TELEGRAM_APP_VERSION", help: "app version declared to Telegram", default: "the appliance's version" },
 ];
 
 export class SettingsError extends Error {}
@@ -113,7 +118,7 @@ export function helpText(): string {
     const left = `  ${flagName(o.env)}, ${o.env}`;
     return `${left.padEnd(36)} ${o.help}${o.default ? ` (default ${o.default})` : ""}`;
   });
-  return ["planfix-telegram — Telegram user accounts ⇄ Planfix chats", "", "Usage: planfix-telegram [--flag value]...", "       planfix-telegram backup FILE [--url URL] [--flag value]...   (a copy of the running appliance's database)", "", ...lines, "  --version                          version and build commit", "  --help                             this text", ""].join("\n");
+  return ["planfix-telegram — Telegram user accounts ⇄ Planfix chats", "", "Usage: planfix-telegram [--flag value]...", "       planfix-telegram backup FILE [--url URL] [--flag value]...   (a copy of the running appliance's database)", "       planfix-telegram login --client NAME --number PHONE [--code]   (log a Telegram account in; writes its session file)", "", ...lines, "  --version                          version and build commit", "  --help                             this text", ""].join("\n");
 }
 
 /** Reads argv flags (`--port 9000` or `--port=9000`) over env values; unknown flags are an error. */
@@ -256,6 +261,7 @@ function languageSetting(value: string | undefined): Language {
     language,
     tls,
     telegramServerKeys,
+    telegramDevice: { deviceModel: nonEmpty(raw.TELEGRAM_DEVICE_MODEL), systemVersion: nonEmpty(raw.TELEGRAM_SYSTEM_VERSION), appVersion: nonEmpty(raw.TELEGRAM_APP_VERSION) },
   };
 }
 

@@ -33,9 +33,16 @@ import { backupRoutes } from "./http/backup-routes.ts";
 import { startHttps } from "./tls/listen.ts";
 import { PromMetrics } from "./metrics/registry.ts";
 import { metricsRoutes } from "./http/metrics-routes.ts";
+import { runLogin } from "./login-command.ts";
+import { LoginService } from "./accounts/logins.ts";
+import { loginRoutes } from "./http/login-routes.ts";
+import { consoleRoutes } from "./http/console-routes.ts";
+import { createGramjsLogin } from "./telegram/login.ts";
+import { deviceOf } from "./telegram/device.ts";
 
 const argv = process.argv.slice(2);
 if (argv[0] === "backup") process.exit(await runBackup(argv.slice(1), process.env));
+if (argv[0] === "login") process.exit(await runLogin(argv.slice(1), process.env, pkg.version));
 if (argv.includes("--help") || argv.includes("-h")) {
   process.stdout.write(helpText());
   process.exit(0);
@@ -111,7 +118,7 @@ const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: ne
 if (settings.telegramServerKeys.length) log.info("trusting extra MTProto server keys", { fingerprints: trustServerKeys(settings.telegramServerKeys) });
 const pool = new AccountPool(
   {
-    connector: createGramjsConnector({ endpoint: settings.telegramEndpoint }),
+    connector: createGramjsConnector({ endpoint: settings.telegramEndpoint, device: deviceOf(settings.telegramDevice, version) }),
     clients,
     peers,
     sessionsDir: settings.sessionsDir,
@@ -128,7 +135,16 @@ const pool = new AccountPool(
 const queues = new QueueService({ outbox, jobs, inbound, outbound });
 const service = new ClientService(clients, pool, { sessionsDir: settings.sessionsDir, apiId: settings.telegramApiId, apiHash: settings.telegramApiHash, startTimeoutMs: settings.startTimeoutMs, adminToken, filesDir: join(settings.dataDir, "files") }, log, queues);
 
-const app = buildApp({ service, log, version, commit, warnings: settings.warnings, authFailuresPerMinute: settings.authFailuresPerMinute, extraRoutes: [planfixRoutes({ clients, outbound, files, log }), queueRoutes(service, queues), backupRoutes({ db, dataDir: settings.dataDir, adminToken, log }), metricsRoutes({ render: () => metrics.render(), adminToken, metricsToken: settings.metricsToken })], disk: { report: () => disk.report(files.usage()), noteFull: () => disk.noteFull() } });
+const logins = new LoginService(
+  createGramjsLogin({ apiId: settings.telegramApiId ?? 0, apiHash: settings.telegramApiHash ?? "", endpoint: settings.telegramEndpoint, device: deviceOf(settings.telegramDevice, version), log }),
+  service,
+  clients,
+  settings.sessionsDir,
+  log,
+  {},
+  !settings.telegramApiId || !settings.telegramApiHash ? "TELEGRAM_API_ID / TELEGRAM_API_HASH are not set on the appliance" : null,
+);
+const app = buildApp({ service, log, version, commit, warnings: settings.warnings, authFailuresPerMinute: settings.authFailuresPerMinute, extraRoutes: [loginRoutes(logins, service), consoleRoutes(), planfixRoutes({ clients, outbound, files, log }), queueRoutes(service, queues), backupRoutes({ db, dataDir: settings.dataDir, adminToken, log }), metricsRoutes({ render: () => metrics.render(), adminToken, metricsToken: settings.metricsToken })], disk: { report: () => disk.report(files.usage()), noteFull: () => disk.noteFull() } });
 // The routes cap bodies themselves (1 MiB, declared or streamed, never buffered beyond that) and answer
 // 413 in JSON. Bun's own limit would answer a bare 413 with no body before any route sees the request,
 // so it is set out of the way.
@@ -215,6 +231,7 @@ async function shutdown(signal: string): Promise<void> {
   clearInterval(sweeper);
   clearInterval(diskCheck);
   await within(STOP_HTTP_MS, stopHttp());
+  await logins.stopAll();
   if (!(await within(STOP_DELIVERIES_MS, Promise.all([inbound.stop(), outbound.stop()])))) {
     log.warn("stopping with deliveries still in flight; they are retried after the next start", { waitedMs: STOP_DELIVERIES_MS });
   }

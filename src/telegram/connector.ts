@@ -28,6 +28,7 @@ import {
 } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { toStringSession } from "../sessions/read.ts";
+import type { DeviceInfo } from "./device.ts";
 import { endpointConnection } from "./endpoint.ts";
 import { isNotFound, toFailure } from "./errors.ts";
 import { internals, longText, toLong, type ConnectionInternals, type SenderInternals } from "./gram.ts";
@@ -63,6 +64,8 @@ export interface GramjsConnectorOptions {
   stateCheckEvery?: number;
   /** Most users remembered per connection for filling in short updates (default 5000). */
   peerBookLimit?: number;
+  /** Device model, system and app version declared to Telegram (TELEGRAM_DEVICE_MODEL etc.). */
+  device?: DeviceInfo;
 }
 
 /** Largest profile photo we download. */
@@ -70,8 +73,9 @@ const MAX_PROFILE_PHOTO_BYTES = 10 * 1024 * 1024;
 
 export function createGramjsConnector(opts: GramjsConnectorOptions): TelegramConnector {
   const connection = opts.endpoint ? endpointConnection(opts.endpoint) : undefined;
-  const cfg: Required<Omit<GramjsConnectorOptions, "endpoint">> & { connection: typeof connection } = {
+  const cfg: Config = {
     connection,
+    device: opts.device,
     pingIntervalMs: opts.pingIntervalMs ?? 30_000,
     pingTimeoutMs: opts.pingTimeoutMs ?? 15_000,
     stateCheckEvery: opts.stateCheckEvery ?? 20,
@@ -80,7 +84,7 @@ export function createGramjsConnector(opts: GramjsConnectorOptions): TelegramCon
   return { connect: (o) => GramjsConnection.open(o, cfg) };
 }
 
-type Config = Required<Omit<GramjsConnectorOptions, "endpoint">> & { connection: ReturnType<typeof endpointConnection> | undefined };
+type Config = Required<Omit<GramjsConnectorOptions, "endpoint" | "device">> & { connection: ReturnType<typeof endpointConnection> | undefined; device: DeviceInfo | undefined };
 
 class GramjsConnection implements TelegramConnection {
   self!: SelfInfo;
@@ -152,6 +156,7 @@ class GramjsConnection implements TelegramConnection {
       floodSleepThreshold: 0,
       requestRetries: 2,
       baseLogger: new RoutedGramLogger(o.log),
+      ...cfg.device,
     });
     const c = internals(this.client);
     c._loopStarted = true; // no GramJS ping loop: ours is stoppable and does not reconnect
