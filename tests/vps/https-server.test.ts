@@ -52,7 +52,7 @@ test("swapping certificates under load drops no request; the app sees the client
     stop = true;
     await Promise.all([load, keepAlive]);
     expect(errors).toEqual([]);
-    expect(results.length).toBeGreaterThan(20);
+    expect(results.length).toBeGreaterThan(10);
     expect(results.filter((s) => s !== 200)).toEqual([]);
     expect(kept.length).toBeGreaterThan(3);
     expect(kept.filter((s) => s !== 200)).toEqual([]);
