@@ -19,7 +19,15 @@ export interface HttpsOptions {
   fetch: (request: Request) => Response | Promise<Response>;
   /** Told of the server the app runs on (the HTTP app reads client addresses from its requestIP). */
   onServer?: (server: Server<undefined>) => void;
+  /** Told of listener errors after the start (such as running out of file descriptors); it keeps listening. */
+  onError?: (error: Error) => void;
+  /** How long a connection may take to finish its TLS handshake; 10 s unless told. */
+  handshakeTimeoutMs?: number;
 }
+
+// A connection that has not finished its TLS handshake by then is closed (Bun.serve closes idle ones
+// after 10 s too): a client that connects and says nothing must not hold a socket for ever.
+const HANDSHAKE_MS = 10_000;
 
 export class HttpsServer {
   private front: TlsServer | null = null;
@@ -55,6 +63,7 @@ export class HttpsServer {
       },
     });
     const front = createServer({ cert: pair.cert, key: pair.key }, (socket) => this.relay(socket, back.port!));
+    front.on("connection", (raw: Socket) => raw.setTimeout(this.options.handshakeTimeoutMs ?? HANDSHAKE_MS, () => raw.destroy()));
     try {
       await new Promise<void>((resolve, reject) => {
         front.once("error", reject);
@@ -65,6 +74,7 @@ export class HttpsServer {
       back.stop(true);
       throw e;
     }
+    front.on("error", (e: Error) => this.options.onError?.(e));
     this.front = front;
     this.back = back;
     this.options.onServer?.(this.appServer(back));
@@ -89,6 +99,8 @@ export class HttpsServer {
     const address: SocketAddress = { address: client.remoteAddress ?? "", port: client.remotePort ?? 0, family: client.remoteFamily === "IPv6" ? "IPv6" : "IPv4" };
     const upstream = connect({ host: "127.0.0.1", port: backPort });
     let localPort = 0;
+    // Past the handshake, idle connections are closed by the back side (its idle timeout ends the relay).
+    client.setTimeout(0);
     this.sockets.add(client);
     // An error on either side ends both at once; a side that closes cleanly lets the other finish
     // writing what it has (the end of a response with `Connection: close`).

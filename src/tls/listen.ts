@@ -12,7 +12,7 @@ export interface HttpsHandle {
 
 /** Rejects (CertError, or a bind error) when HTTPS cannot start with the files given. */
 export async function startHttps(settings: Settings, handler: Pick<HttpsOptions, "fetch" | "onServer">, log: Logger): Promise<HttpsHandle> {
-  const server = new HttpsServer({ port: settings.port, hostname: settings.host, ...handler });
+  const server = new HttpsServer({ port: settings.port, hostname: settings.host, ...handler, onError: (e) => log.warn("HTTPS listener error", { error: errorText(e) }) });
   const tls = settings.tls;
   if (tls.kind === "files") {
     const first = readCertPair(tls.certFile, tls.keyFile);

@@ -5,6 +5,7 @@ import { afterAll, expect, test } from "bun:test";
 import { Elysia } from "elysia";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { HttpsServer } from "../../src/tls/https-server.ts";
 import { freePort, makeCert, servedCert } from "./support.ts";
@@ -64,6 +65,28 @@ test("swapping certificates under load drops no request; the app sees the client
     // The plain-HTTP side behind the TLS listener serves nobody who reaches it directly.
     const inner = await fetch(`http://127.0.0.1:${app.server!.port}/ip`);
     expect(inner.status).toBe(421);
+  } finally {
+    await https.stop();
+  }
+});
+
+test("a connection that never finishes its handshake is closed; one that did is not cut by that timer", async () => {
+  const ca = makeCert(dir, "idle-ca", "Idle CA", ["ca.test"]);
+  const pair = makeCert(dir, "idle", "idle", ["127.0.0.1", "localhost"], ca);
+  const port = await freePort();
+  const https = new HttpsServer({ port, hostname: "127.0.0.1", handshakeTimeoutMs: 500, fetch: async (r) => (new URL(r.url).pathname === "/slow" ? (await Bun.sleep(1500), new Response("slow")) : new Response("ok")) });
+  await https.use({ cert: readFileSync(pair.crt, "utf8"), key: readFileSync(pair.key, "utf8") });
+  try {
+    const started = Date.now();
+    const closedAfter = await new Promise<number>((resolve) => {
+      const silent = connect({ host: "127.0.0.1", port });
+      silent.on("close", () => resolve(Date.now() - started)).on("error", () => {});
+    });
+    expect(closedAfter).toBeGreaterThanOrEqual(400);
+    expect(closedAfter).toBeLessThan(8000);
+    // A request that takes longer than the handshake timeout still gets its answer.
+    const slow = await fetch(`https://localhost:${port}/slow`, { tls: { ca: readFileSync(ca.crt, "utf8") } });
+    expect(await slow.text()).toBe("slow");
   } finally {
     await https.stop();
   }
