@@ -36,6 +36,7 @@ export class HttpsServer {
   private readonly clients = new Map<number, SocketAddress>();
   private readonly sockets = new Set<Socket>();
   private starting: Promise<void> | null = null;
+  private stopped = false;
 
   constructor(private readonly options: HttpsOptions) {}
 
@@ -58,7 +59,7 @@ export class HttpsServer {
       fetch: (request, server) => {
         // Only connections relayed from the TLS side are served: another local process reaching the
         // loopback port directly would otherwise bypass TLS and pose as any client address.
-        if (!this.clientOf(server, request)) return new Response(null, { status: 421 });
+        if (!this.clientOf(server, request)) return Response.json({ error: "this port serves only the appliance's HTTPS listener" }, { status: 421 });
         return this.options.fetch(request);
       },
     });
@@ -75,6 +76,8 @@ export class HttpsServer {
       throw e;
     }
     front.on("error", (e: Error) => this.options.onError?.(e));
+    // stop() came while the port was being bound: nothing may stay listening.
+    if (this.stopped) return void (front.close(), back.stop(true));
     this.front = front;
     this.back = back;
     this.options.onServer?.(this.appServer(back));
@@ -85,6 +88,7 @@ export class HttpsServer {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     const front = this.front;
     const back = this.back;
     this.front = null;

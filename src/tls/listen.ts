@@ -39,7 +39,7 @@ export async function startHttps(settings: Settings, handler: Pick<HttpsOptions,
         const first = !server.listening;
         server.use(pair).then(
           () => log.info(first ? "HTTPS listening with the ACME certificate" : "HTTPS certificate renewed", { domain: tls.domain }),
-          (e) => log.error("HTTPS could not start with the ACME certificate", { domain: tls.domain, error: errorText(e) }),
+          (e) => log.error(first ? "HTTPS could not start with the ACME certificate" : "renewed HTTPS certificate not put in use", { domain: tls.domain, error: errorText(e) }),
         );
       },
     });

@@ -65,6 +65,7 @@ test("swapping certificates under load drops no request; the app sees the client
     // The plain-HTTP side behind the TLS listener serves nobody who reaches it directly.
     const inner = await fetch(`http://127.0.0.1:${app.server!.port}/ip`);
     expect(inner.status).toBe(421);
+    expect(((await inner.json()) as { error: unknown }).error).toBeString();
   } finally {
     await https.stop();
   }
