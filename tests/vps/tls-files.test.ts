@@ -63,7 +63,7 @@ test("a missing or unreadable pair, or a taken port, refuses to start with a mes
   const junk = join(dir, "junk.crt");
   writeFileSync(junk, "not a certificate");
   const k = makeCert(dir, "k", "k");
-  // A port another process listens on (with SO_REUSEPORT, which HTTPS uses to swap certificates).
+  // A port another process listens on, even one that allows sharing (SO_REUSEPORT): HTTPS does not share it.
   const taken = Bun.serve({ port: 0, hostname: "127.0.0.1", reusePort: true, fetch: () => new Response("someone else") });
   for (const [env, expected] of [
     [{ TLS_CERT: join(dir, "nope.crt"), TLS_KEY: k.key }, /cannot read TLS_CERT .*nope\.crt/],
