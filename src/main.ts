@@ -161,7 +161,7 @@ if (settings.tls.kind === "off") {
 } else {
   try {
     // Elysia reads the client's address (server.requestIP) from app.server, which app.listen would set.
-    stopHttp = startHttps(settings, { fetch: (req) => app.fetch(req), onServer: (s) => (app.server = s) }, log).stop;
+    stopHttp = (await startHttps(settings, { fetch: (req) => app.fetch(req), onServer: (s) => (app.server = s) }, log)).stop;
   } catch (e) {
     log.error("cannot start HTTPS", { error: errorText(e) });
     process.exit(1);
