@@ -1,15 +1,18 @@
 // The operator page /console of the compiled binary in headless Chromium: the numbers with their state,
 // and "add a number" by QR (redrawn as Telegram rotates it), QR + 2FA, phone code, code + 2FA, with
 // readable errors — against the loopback Telegram with a real key exchange. Each step is photographed
-// into docs/console/*.png (the pictures docs/login.md shows).
+// into a temporary folder; CONSOLE_SCREENSHOTS=docs/console refreshes the pictures docs/login.md shows
+// (so a plain test run leaves the tree as it was).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import type { WorldUser } from "../support/telegram/index.ts";
 import { ADMIN_TOKEN, world } from "./harness.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-const SHOTS = resolve(import.meta.dir, "../../docs/console");
+const SHOTS = process.env.CONSOLE_SCREENSHOTS ? resolve(process.env.CONSOLE_SCREENSHOTS) : mkdtempSync(join(tmpdir(), "pt-console-shots-"));
 type World = Awaited<ReturnType<typeof world>>;
 let w: World;
 let browser: Browser;
