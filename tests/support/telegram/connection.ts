@@ -4,7 +4,8 @@
 import type { Socket } from "node:net";
 import { randomBytes } from "node:crypto";
 import { CryptoError, decryptFromClient, encryptToClient } from "./crypto.ts";
-import { FrameError, FullFrameReader, FullFrameWriter } from "./transport.ts";
+import { FrameError } from "./transport.ts";
+import { ServerTransport } from "./transports.ts";
 import {
   destroySessionOk,
   gunzipTl,
@@ -25,6 +26,7 @@ import { AUTH_FREE, handlers, type CallContext } from "./handlers.ts";
 import { Handshake, HandshakeError, type ServerRsaKey } from "./handshake.ts";
 import { LOGIN_FREE, Logins } from "./login.ts";
 import { parseSendMessage } from "./fastpath.ts";
+import { declaredLayer, SERVED_LAYERS } from "./layers.ts";
 import type { Faults } from "./faults.ts";
 import type { Render } from "./render.ts";
 import type { World, WorldSession } from "./world.ts";
@@ -53,6 +55,12 @@ export interface ConnectionHost {
   readonly rsaKey?: ServerRsaKey;
   /** A key exchange finished: the world learns the new (not yet signed-in) key. */
   registerAuthKey(key: Buffer): void;
+  /** Obfuscated connections must use this MTProxy secret (16 bytes); unset = plain obfuscation. */
+  readonly obfuscationSecret?: Buffer;
+  /** A connection's transport was detected (counted for tests). */
+  sawTransport(name: string): void;
+  /** A request was refused with CONNECTION_LAYER_INVALID. */
+  refusedLayer(layer: number): void;
 }
 
 let nextConnectionId = 1;
@@ -66,8 +74,8 @@ export class Connection {
   initialized = false;
   closed = false;
   readonly openedAt = Date.now();
-  private readonly reader = new FullFrameReader();
-  private readonly writer = new FullFrameWriter();
+  /** Detected from the first bytes (full, abridged, intermediate, padded, obfuscated-*). */
+  readonly transport: ServerTransport;
   private readonly queue: Buffer[] = [];
   private held = false;
   private keyIdBytes = Buffer.alloc(8);
@@ -81,6 +89,7 @@ export class Connection {
     private readonly socket: Socket,
     private readonly host: ConnectionHost,
   ) {
+    this.transport = new ServerTransport(host.obfuscationSecret);
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", () => this.close());
@@ -115,7 +124,9 @@ export class Connection {
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     try {
-      for (const packet of this.reader.push(chunk)) this.queue.push(packet);
+      const known = this.transport.name;
+      for (const packet of this.transport.push(chunk)) this.queue.push(packet);
+      if (!known && this.transport.name) this.host.sawTransport(this.transport.name);
     } catch (e) {
       if (e instanceof FrameError) return this.close();
       throw e;
@@ -125,12 +136,14 @@ export class Connection {
 
   private handlePacket(packet: Buffer): void {
     if (packet.length < 8) return this.close();
+    // Padded intermediate may append 0–15 random bytes: an encrypted packet is 24 + 16·k bytes.
+    if (this.transport.padded && packet.readBigInt64LE(0) !== 0n && packet.length > 24) packet = packet.subarray(0, 24 + ((packet.length - 24) & ~15));
     const keyId = packet.readBigInt64LE(0);
     if (keyId === 0n && !this.session && this.host.rsaKey) return this.handlePlain(packet);
     const session = keyId === 0n ? undefined : this.host.world.sessionsByKeyId.get(keyId);
     if (!session || (this.session && this.session !== session)) {
       // Unknown key (or a key exchange with key exchange switched off): Telegram's transport error -404.
-      this.socket.write(FullFrameWriter.transportError(404));
+      this.socket.write(this.transport.error(404));
       return this.close();
     }
     let msg;
@@ -166,13 +179,13 @@ export class Connection {
     } catch (e) {
       // A failed exchange (bad nonce, unknown fingerprint, garbage) ends like Telegram ends it: -404, close.
       if (!(e instanceof HandshakeError)) this.host.internalError("handshake", e);
-      this.socket.write(FullFrameWriter.transportError(404));
+      this.socket.write(this.transport.error(404));
       return this.close();
     }
     const head = Buffer.alloc(20);
     head.writeBigInt64LE(this.host.msgIds.next(true), 8);
     head.writeInt32LE(reply.length, 16);
-    this.socket.write(this.writer.encode(Buffer.concat([head, reply])));
+    this.socket.write(this.transport.encode(Buffer.concat([head, reply])));
   }
 
   private handleMessage(msgId: bigint, body: Buffer): void {
@@ -210,6 +223,13 @@ export class Connection {
   private deferred: { msgId: bigint; body: Buffer }[] = [];
 
   private handleRpc(msgId: bigint, body: Buffer): void {
+    const declared = declaredLayer(body);
+    if (declared !== undefined) this.layer = declared;
+    if (this.layer !== undefined && !SERVED_LAYERS.has(this.layer)) {
+      // Every request on a connection at a layer we do not serve, wrapped or not, is refused.
+      this.host.refusedLayer(this.layer);
+      return this.send(rpcError(msgId, 400, "CONNECTION_LAYER_INVALID"), true);
+    }
     const fast = parseSendMessage(body);
     if (fast) return this.dispatch(msgId, fast as unknown as TlRequest);
     let req: TlRequest;
@@ -299,6 +319,6 @@ export class Connection {
     const msgId = this.host.msgIds.next(isResponse);
     const seqNo = this.seq++ * 2 + 1;
     const packet = encryptToClient(this.session.key, this.keyIdBytes, this.salt, this.mtSessionId, msgId, seqNo, body);
-    this.socket.write(this.writer.encode(packet));
+    this.socket.write(this.transport.encode(packet));
   }
 }

@@ -29,6 +29,9 @@ export interface ServerOptions extends LoginOptions {
   /** The RSA key for key exchanges (TEST-ONLY). Default: one made for this process on first use;
    * `false` turns key exchange off (a zero auth key id gets -404, as before logins existed). */
   rsaKey?: ServerRsaKey | false;
+  /** Accept obfuscated connections only with this MTProxy secret (32 hex digits or 16 bytes), as an
+   * MTProxy in front of Telegram would; default: plain obfuscation (keys straight from the header). */
+  obfuscationSecret?: string | Buffer;
 }
 
 export interface Builtins {
@@ -104,6 +107,11 @@ export class TelegramServer implements ConnectionHost {
   readonly duplicates = new Map<bigint, number>();
   builtins?: Builtins;
   stalled = false;
+  /** Transport name (full, abridged, intermediate, padded, obfuscated-abridged…) → connections. */
+  readonly transportsSeen = new Map<string, number>();
+  readonly obfuscationSecret?: Buffer;
+  /** Layers of requests refused with CONNECTION_LAYER_INVALID (one entry per refused request). */
+  readonly refusedLayers: number[] = [];
   /** Phone/QR/2FA logins and their settings (loginTokenPeriodMs, loginCodeTtlMs, minLoginLayer are live). */
   readonly logins: Logins;
   private _rsaKey?: ServerRsaKey | false;
@@ -135,6 +143,9 @@ export class TelegramServer implements ConnectionHost {
     this.duplicateGraceMs = opts.duplicateGraceMs ?? 150;
     this.logins = new Logins(this, opts);
     this._rsaKey = opts.rsaKey;
+    if (opts.obfuscationSecret !== undefined) {
+      this.obfuscationSecret = typeof opts.obfuscationSecret === "string" ? Buffer.from(opts.obfuscationSecret, "hex") : opts.obfuscationSecret;
+    }
   }
 
   /** The key-exchange RSA key (made on first use), or undefined when key exchange is off. */
@@ -310,6 +321,14 @@ export class TelegramServer implements ConnectionHost {
 
   serviceUser(): WorldUser {
     return this.world.users.get(SERVICE_USER_ID) ?? this.addUser({ id: SERVICE_USER_ID, firstName: "Telegram", phone: "42777", sessions: 0 });
+  }
+
+  refusedLayer(layer: number): void {
+    this.refusedLayers.push(layer);
+  }
+
+  sawTransport(name: string): void {
+    this.transportsSeen.set(name, (this.transportsSeen.get(name) ?? 0) + 1);
   }
 
   countCall(method: string): void {
