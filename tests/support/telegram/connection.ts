@@ -22,7 +22,7 @@ import {
   type MsgIdGenerator,
   type TlRequest,
 } from "./tl.ts";
-import { AUTH_FREE, handlers, type CallContext } from "./handlers.ts";
+import { AUTH_FREE, handlers, IMPORT_FREE, type CallContext } from "./handlers.ts";
 import { Handshake, HandshakeError, type ServerRsaKey } from "./handshake.ts";
 import { LOGIN_FREE, Logins } from "./login.ts";
 import { parseSendMessage } from "./fastpath.ts";
@@ -59,6 +59,13 @@ export interface ConnectionHost {
   readonly obfuscationSecret?: Buffer;
   /** A connection's transport was detected (counted for tests). */
   sawTransport(name: string): void;
+  /** Answer a new MTProto session's messages with bad_server_salt until they carry our salt. */
+  readonly enforceSalt: boolean;
+  /** How far the server's clock is ahead of the client's (seconds); msg_ids outside Telegram's window
+   * (300 s in the past, 30 s in the future) get bad_msg_notification 16/17. */
+  readonly clockSkewSeconds: number;
+  /** Service-level corrections sent (bad_server_salt, bad_msg_notification 16/17). */
+  readonly corrections: { badServerSalt: number; badMsgTime: number };
   /** A request was refused with CONNECTION_LAYER_INVALID. */
   refusedLayer(layer: number): void;
 }
@@ -164,7 +171,37 @@ export class Connection {
       this.seq = 0;
       this.send(newSessionCreated(msg.msgId, randomBytes(8).readBigInt64LE(0), this.salt), false);
     }
+    if (this.badTime(msg.msgId, msg.seqNo)) return;
+    if (this.host.enforceSalt && msg.salt !== this.salt) {
+      // bad_server_salt#edab447b bad_msg_id:long bad_msg_seqno:int error_code:int new_server_salt:long
+      const b = Buffer.alloc(28);
+      b.writeUInt32LE(0xedab447b, 0);
+      b.writeBigInt64LE(msg.msgId, 4);
+      b.writeInt32LE(msg.seqNo, 12);
+      b.writeInt32LE(48, 16);
+      b.writeBigInt64LE(this.salt, 20);
+      this.host.corrections.badServerSalt++;
+      return this.send(b, false);
+    }
     this.handleMessage(msg.msgId, msg.body);
+  }
+
+  /** A msg_id whose time is outside Telegram's window of the server clock: bad_msg_notification
+   * 16 (too low) or 17 (too high); the client corrects its clock from our msg_id and resends. */
+  private badTime(msgId: bigint, seqNo: number): boolean {
+    const t = Number(msgId >> 32n);
+    const now = Date.now() / 1000 + this.host.clockSkewSeconds;
+    const code = t < now - 300 ? 16 : t > now + 30 ? 17 : 0;
+    if (!code) return false;
+    // bad_msg_notification#a7eff811 bad_msg_id:long bad_msg_seqno:int error_code:int
+    const b = Buffer.alloc(20);
+    b.writeUInt32LE(0xa7eff811, 0);
+    b.writeBigInt64LE(msgId, 4);
+    b.writeInt32LE(seqNo, 12);
+    b.writeInt32LE(code, 16);
+    this.host.corrections.badMsgTime++;
+    this.send(b, false);
+    return true;
   }
 
   /** An unencrypted message (auth_key_id 0 · msg_id · length · body): one step of a key exchange. */
@@ -280,7 +317,7 @@ export class Connection {
       const login = Logins.handlers[name];
       if (session.userId === 0) {
         // A key from a key exchange, not signed in yet: only login and help methods, as on Telegram.
-        if (!LOGIN_FREE.has(name) && !AUTH_FREE.has(name)) throw new RpcError(401, "AUTH_KEY_UNREGISTERED");
+        if (!LOGIN_FREE.has(name) && !AUTH_FREE.has(name) && !IMPORT_FREE.has(name)) throw new RpcError(401, "AUTH_KEY_UNREGISTERED");
         this.host.faults.check(name, 0);
         const result = login
           ? login(this.host.logins, { session, layer: this.layer }, query)
@@ -292,6 +329,7 @@ export class Connection {
       if (!AUTH_FREE.has(name)) {
         if (session.revoked) throw new RpcError(session.revoked.code, session.revoked.message);
         if (user.banned) throw new RpcError(401, "USER_DEACTIVATED_BAN");
+        this.host.world.edges.checkFrozen(user.id, name);
       }
       this.host.faults.check(name, user.id);
       if (login) return this.send(rpcResult(msgId, serializeResult(login(this.host.logins, { session, layer: this.layer }, query))), true);

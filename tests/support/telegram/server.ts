@@ -7,7 +7,8 @@ import { crc32 } from "./transport.ts";
 import { authKeyId } from "./crypto.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { Driver } from "./driver.ts";
-import { Faults } from "./faults.ts";
+import { Faults, type FaultRule } from "./faults.ts";
+import type { FrozenInfo } from "./edges.ts";
 import { makeServerRsaKey, type ServerRsaKey } from "./handshake.ts";
 import { Logins, type LoginOptions } from "./login.ts";
 import { Render } from "./render.ts";
@@ -32,6 +33,16 @@ export interface ServerOptions extends LoginOptions {
   /** Accept obfuscated connections only with this MTProxy secret (32 hex digits or 16 bytes), as an
    * MTProxy in front of Telegram would; default: plain obfuscation (keys straight from the header). */
   obfuscationSecret?: string | Buffer;
+  /** Answer each new MTProto session's first request (any request with a salt other than ours)
+   * with bad_server_salt, as Telegram does when a client's salt is stale (default false). */
+  enforceSalt?: boolean;
+  /** The server clock runs this many seconds ahead of the machine's (negative: behind); clients whose
+   * msg_ids fall outside Telegram's window get bad_msg_notification 16/17 (default 0). */
+  clockSkewSeconds?: number;
+  /** File references expire this long after they were handed out (default: never). */
+  fileReferenceTtlMs?: number;
+  /** updates.getDifference answers differenceTooLong beyond this many missed pts (default: never). */
+  differenceTooLongGap?: number;
 }
 
 export interface Builtins {
@@ -110,6 +121,8 @@ export class TelegramServer implements ConnectionHost {
   /** Transport name (full, abridged, intermediate, padded, obfuscated-abridged…) → connections. */
   readonly transportsSeen = new Map<string, number>();
   readonly obfuscationSecret?: Buffer;
+  enforceSalt: boolean;
+  readonly corrections = { badServerSalt: 0, badMsgTime: 0 };
   /** Layers of requests refused with CONNECTION_LAYER_INVALID (one entry per refused request). */
   readonly refusedLayers: number[] = [];
   /** Phone/QR/2FA logins and their settings (loginTokenPeriodMs, loginCodeTtlMs, minLoginLayer are live). */
@@ -143,9 +156,22 @@ export class TelegramServer implements ConnectionHost {
     this.duplicateGraceMs = opts.duplicateGraceMs ?? 150;
     this.logins = new Logins(this, opts);
     this._rsaKey = opts.rsaKey;
+    this.enforceSalt = opts.enforceSalt ?? false;
+    this.clockSkewSeconds = opts.clockSkewSeconds ?? 0;
+    if (opts.fileReferenceTtlMs !== undefined) this.world.edges.fileReferenceTtlMs = opts.fileReferenceTtlMs;
+    if (opts.differenceTooLongGap !== undefined) this.world.edges.differenceTooLongGap = opts.differenceTooLongGap;
     if (opts.obfuscationSecret !== undefined) {
       this.obfuscationSecret = typeof opts.obfuscationSecret === "string" ? Buffer.from(opts.obfuscationSecret, "hex") : opts.obfuscationSecret;
     }
+  }
+
+  get clockSkewSeconds(): number {
+    return this.msgIds.offsetSeconds;
+  }
+
+  /** Live: the server's msg_ids and its msg_id window move with it. */
+  set clockSkewSeconds(s: number) {
+    this.msgIds.offsetSeconds = s;
   }
 
   /** The key-exchange RSA key (made on first use), or undefined when key exchange is off. */
@@ -214,6 +240,39 @@ export class TelegramServer implements ConnectionHost {
   /** From now on every request (except help.getConfig) with this key gets a 401. */
   revokeSession(s: WorldSession | WorldUser | number, message: "AUTH_KEY_UNREGISTERED" | "SESSION_REVOKED" = "SESSION_REVOKED"): void {
     this.sessionOf(s).revoked = { code: 401, message };
+  }
+
+  /**
+   * The user terminated this session from their phone (Settings → Devices): the key is no longer signed
+   * in, its later calls get 401 AUTH_KEY_UNREGISTERED and it gets no more updates. Telegram announces
+   * nothing: open connections stay open and nothing is pushed.
+   */
+  terminateSession(s: WorldSession | WorldUser | number): void {
+    const session = this.sessionOf(s);
+    const userId = session.userId;
+    if (userId === 0) return;
+    const list = this.world.user(userId).sessions;
+    const i = list.indexOf(session);
+    if (i >= 0) list.splice(i, 1);
+    session.userId = 0;
+    for (const c of this.byKey.get(session.keyId) ?? []) removeFrom(this.byUser, userId, c);
+  }
+
+  /** The account is frozen (Telegram's anti-spam): everything but a few reads gets 420
+   * FROZEN_METHOD_INVALID, which is not a flood wait — no wait ever ends it. */
+  freezeAccount(userId: number, info: Partial<FrozenInfo> = {}): void {
+    const now = Math.floor(Date.now() / 1000);
+    this.world.edges.frozen.set(userId, { since: now, until: now + 30 * 86400, appealUrl: "https://t.me/spambot", ...info });
+  }
+
+  unfreezeAccount(userId: number): void {
+    this.world.edges.frozen.delete(userId);
+  }
+
+  /** Every call of the user's signed-in keys gets 303 USER_MIGRATE_<dc> (their account moved DC; the
+   * key is not signed in there — GramJS switches DC and ends with an unauthorized key). */
+  userMigrate(userId: number, dc: number): FaultRule {
+    return this.faults.fail("*", 303, `USER_MIGRATE_${dc}`, { userId, times: "always" });
   }
 
   /** USER_DEACTIVATED_BAN (401) on every session of the user. */
