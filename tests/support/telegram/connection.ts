@@ -329,6 +329,7 @@ export class Connection {
       if (!AUTH_FREE.has(name)) {
         if (session.revoked) throw new RpcError(session.revoked.code, session.revoked.message);
         if (user.banned) throw new RpcError(401, "USER_DEACTIVATED_BAN");
+        this.host.world.edges.checkMigrated(session);
         this.host.world.edges.checkFrozen(user.id, name);
       }
       this.host.faults.check(name, user.id);

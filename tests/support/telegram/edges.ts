@@ -41,6 +41,8 @@ export class EdgeState {
   /** userId → how many of their next getDifference calls answer differenceTooLong. */
   readonly differenceTooLongFor = new Map<number, number>();
   readonly frozen = new Map<number, FrozenInfo>();
+  /** userId → the DC their account moved to (USER_MIGRATE_n for their keys on other DCs). */
+  readonly userMigrated = new Map<number, number>();
   /** Spam-limited accounts: PEER_FLOOD when they write to someone who has not written to them first. */
   readonly limited = new Set<number>();
   /** Users whose privacy refuses messages from people they have not written to (USER_PRIVACY_RESTRICTED). */
@@ -51,6 +53,7 @@ export class EdgeState {
   /** Media downloads answered FILE_MIGRATE_n / FILE_REFERENCE_EXPIRED (for tests). */
   fileMigrates = 0;
   fileReferencesExpired = 0;
+  userMigrates = 0;
 
   get checksFileReferences(): boolean {
     return this.fileReferenceGeneration > 0 || Number.isFinite(this.fileReferenceTtlMs);
@@ -117,6 +120,14 @@ export class EdgeState {
   }
 
   // ---- accounts --------------------------------------------------------------------------------------
+
+  checkMigrated(session: WorldSession): void {
+    const dc = this.userMigrated.get(session.userId);
+    if (dc !== undefined && dc !== session.dcId) {
+      this.userMigrates++;
+      throw new RpcError(303, `USER_MIGRATE_${dc}`);
+    }
+  }
 
   checkFrozen(userId: number, method: string): void {
     if (this.frozen.has(userId) && !FROZEN_ALLOWED.has(method)) throw new RpcError(420, "FROZEN_METHOD_INVALID");

@@ -7,7 +7,7 @@ import { crc32 } from "./transport.ts";
 import { authKeyId } from "./crypto.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { Driver } from "./driver.ts";
-import { Faults, type FaultRule } from "./faults.ts";
+import { Faults } from "./faults.ts";
 import type { FrozenInfo } from "./edges.ts";
 import { makeServerRsaKey, type ServerRsaKey } from "./handshake.ts";
 import { Logins, type LoginOptions } from "./login.ts";
@@ -269,10 +269,12 @@ export class TelegramServer implements ConnectionHost {
     this.world.edges.frozen.delete(userId);
   }
 
-  /** Every call of the user's signed-in keys gets 303 USER_MIGRATE_<dc> (their account moved DC; the
-   * key is not signed in there — GramJS switches DC and ends with an unauthorized key). */
-  userMigrate(userId: number, dc: number): FaultRule {
-    return this.faults.fail("*", 303, `USER_MIGRATE_${dc}`, { userId, times: "always" });
+  /** Every call (but help.getConfig/getNearestDc) of the user's keys on this DC gets 303 USER_MIGRATE_<dc>:
+   * the account moved; a key made on the new DC is not signed in there, so GramJS, which switches DC,
+   * ends with an unauthorized key. `undefined` undoes it. */
+  userMigrate(userId: number, dc: number | undefined): void {
+    if (dc === undefined) this.world.edges.userMigrated.delete(userId);
+    else this.world.edges.userMigrated.set(userId, dc);
   }
 
   /** USER_DEACTIVATED_BAN (401) on every session of the user. */
