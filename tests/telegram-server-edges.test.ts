@@ -263,3 +263,29 @@ describe("accounts", () => {
     expect(await c.checkAuthorization()).toBe(false);
   });
 });
+
+describe("control API for the edges (scripts, drills)", () => {
+  const call = async (path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const { handleControl } = await import("./support/telegram/control.ts");
+    const res = await handleControl(server, new Request(`http://control${path}`, { method: "POST", body: JSON.stringify(body) }));
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+
+  test("freeze, terminate, settings; bad input is a 400 naming the problem", async () => {
+    const me = freshUser("Ctl");
+    const peer = freshUser();
+    const c = await connect(me);
+    expect((await call("/freeze", { user: me.username })).status).toBe(200);
+    expect(rpc(await caught(c.sendMessage(peer.username!, { message: "x" }))).errorMessage).toBe("FROZEN_METHOD_INVALID");
+    await call("/freeze", { user: me.username, on: false });
+    expect((await call("/terminate-session", { user: me.id })).status).toBe(200);
+    expect(rpc(await caught(c.getMe())).errorMessage).toBe("AUTH_KEY_UNREGISTERED");
+
+    const s = await call("/edge-settings", { fileReferenceTtlMs: 1000, differenceTooLongGap: null });
+    expect(s.json).toEqual({ enforceSalt: false, clockSkewSeconds: 0, fileReferenceTtlMs: 1000, differenceTooLongGap: null });
+    const bad = await call("/keep-media-on-dc", { owner: me.id, messageId: 999, dc: 4 });
+    expect(bad.status).toBe(400);
+    expect(String(bad.json.error)).toContain("no photo or document");
+    expect((await call("/user-migrate", { user: "nobody_here" })).status).toBe(400);
+  });
+});

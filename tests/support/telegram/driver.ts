@@ -4,7 +4,7 @@
 import { Api } from "telegram";
 import type { TelegramServer } from "./server.ts";
 import type { DocumentKind, MediaRef, PeerRef, StoredMessage, WorldChat, WorldUser } from "./world.ts";
-import { randomLong } from "./world.ts";
+import { randomLong, WorldError } from "./world.ts";
 import { serializeResult } from "./tl.ts";
 import type { AuthorizationInfo } from "./login.ts";
 
@@ -169,7 +169,7 @@ export class Driver {
    * FILE_MIGRATE_<dc>; the message renders with that dc_id from now on. */
   keepMediaOnDc(owner: UserRef, messageId: number, dc: number): void {
     const m = this.world.user(uid(owner)).mailbox.messages.get(messageId)?.media;
-    if (!m || (m.kind !== "photo" && m.kind !== "document")) throw new Error(`message ${messageId} has no photo or document`);
+    if (!m || (m.kind !== "photo" && m.kind !== "document")) throw new WorldError(`message ${messageId} has no photo or document`);
     this.world.edges.mediaDc.set(m.id, dc);
   }
 
