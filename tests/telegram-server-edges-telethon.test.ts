@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { LAYER } from "telegram/tl/AllTLObjects";
 import { SERVED_LAYERS } from "./support/telegram/layers.ts";
 import { TelegramServer, type WorldUser } from "./support/telegram/index.ts";
+import { MtProxyRelay } from "./support/proxy/mtproxy.ts";
 
 const PYTHON = "/usr/bin/python3";
 const PROBE = `${import.meta.dir}/support/telegram/telethon-probe.py`;
@@ -79,4 +80,22 @@ describe("Telethon (python3-telethon) against the loopback", () => {
       }
     }, 30_000);
   }
+
+  test("through the MTProxy relay (padded intermediate inside): the same clean refusal, relayed", async () => {
+    const relay = await MtProxyRelay.start({ target: server });
+    try {
+      const user = server.addUser({ firstName: "Telethon relayed" });
+      const before = server.refusedLayers.length;
+      const r = await probe(server, user, "mtproxy-padded", [relay.secret, relay.host, String(relay.port)]);
+      if (SERVED_LAYERS.has(r.layer)) expect(r).toMatchObject({ ok: true });
+      else {
+        expect(r).toMatchObject({ ok: false, code: 400, error: "ConnectionLayerInvalidError" });
+        expect(server.refusedLayers.slice(before)).toContain(r.layer);
+      }
+      expect(relay.relayed).toBeGreaterThanOrEqual(1);
+      expect(server.transportsSeen.get("padded")).toBeGreaterThanOrEqual(1);
+    } finally {
+      await relay.stop();
+    }
+  }, 30_000);
 });

@@ -2,7 +2,9 @@
 # connects with a pre-shared key (StringSession), calls users.getUsers([self]) and prints one JSON line:
 # {"layer": N, "ok": true, "firstName": ...} or {"layer": N, "ok": false, "error": <class>, "code", "message"}.
 # Telethon 1.25's key exchange pads RSA the pre-2021 way (no RSA_PAD), which the loopback does not
-# accept, hence the pre-shared key. Usage: python3 telethon-probe.py SESSION HOST PORT TRANSPORT [SECRET]
+# accept, hence the pre-shared key.
+# Usage: python3 telethon-probe.py DC:KEY_BASE64 HOST PORT TRANSPORT [SECRET [PROXY_HOST PROXY_PORT]]
+# (an MTProxy transport goes to PROXY_HOST:PROXY_PORT when given, else to HOST:PORT itself)
 import asyncio, base64, ipaddress, json, struct, sys
 
 from telethon import TelegramClient, errors, connection
@@ -26,7 +28,8 @@ async def main():
     session = StringSession("1" + base64.urlsafe_b64encode(packed).decode())
     kwargs = {}
     if transport.startswith("mtproxy"):
-        kwargs["proxy"] = (host, port, sys.argv[5])
+        proxy_host, proxy_port = (sys.argv[6], int(sys.argv[7])) if len(sys.argv) > 7 else (host, port)
+        kwargs["proxy"] = (proxy_host, proxy_port, sys.argv[5])
     client = TelegramClient(session, 1, "loopback", connection=TRANSPORTS[transport],
                             connection_retries=0, retry_delay=0, request_retries=1, timeout=5,
                             receive_updates=False, **kwargs)
