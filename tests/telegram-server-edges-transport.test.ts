@@ -96,19 +96,11 @@ describe("MTProxy secret (obfuscation keys = SHA256(key part + secret))", () => 
   });
 });
 
-/** A bare client that sends one unencrypted req_pq_multi and reads resPQ back: enough to prove the
- * framing (and obfuscation) both ways without an auth key. */
-async function reqPq(opts: { inner: InnerTransport; obfuscated?: boolean; secret?: Buffer; port?: number }): Promise<"closed" | Buffer> {
+/** A bare client: sends one packet in the given framing (tag or obfuscation header first) and returns the
+ * first packet the server frames back, or "closed" when it closes (or says nothing for 3 s). */
+async function firstReply(opts: { inner: InnerTransport; obfuscated?: boolean; secret?: Buffer; port?: number }, payload: Buffer): Promise<"closed" | Buffer> {
   const sock: Socket = connect(opts.port ?? server.port, server.host);
   await new Promise((r) => sock.once("connect", r));
-  const nonce = randomBytes(16);
-  const body = Buffer.alloc(20);
-  body.writeUInt32LE(0xbe7e8ef1, 0);
-  nonce.copy(body, 4);
-  const plain = Buffer.alloc(20);
-  plain.writeBigInt64LE(BigInt(Math.floor(Date.now() / 1000)) << 32n, 8);
-  plain.writeInt32LE(body.length, 16);
-  let payload = Buffer.concat([plain, body]);
   if (opts.inner === "padded") payload = Buffer.concat([payload, randomBytes(3)]);
   let frame: Buffer;
   if (opts.inner === "abridged") frame = Buffer.concat([Buffer.from([payload.length / 4]), payload]);
@@ -135,19 +127,31 @@ async function reqPq(opts: { inner: InnerTransport; obfuscated?: boolean; secret
       if (all.length >= head + len) {
         clearTimeout(timer);
         sock.destroy();
-        const packet = all.subarray(head, head + len);
-        // Padding (padded intermediate) follows the plain message: cut at its declared length.
-        resolve(packet.subarray(20, 20 + packet.readInt32LE(16)));
+        resolve(all.subarray(head, head + len));
       }
     });
     sock.on("close", () => {
       clearTimeout(timer);
       resolve("closed");
     });
-  }).then((r) => {
-    if (r !== "closed") expect(r.subarray(4, 20).equals(nonce)).toBe(true); // resPQ echoes our nonce
-    return r;
   });
+}
+
+/** One unencrypted req_pq_multi; returns resPQ's body (after checking it echoes our nonce). */
+async function reqPq(opts: { inner: InnerTransport; obfuscated?: boolean; secret?: Buffer; port?: number }): Promise<"closed" | Buffer> {
+  const nonce = randomBytes(16);
+  const body = Buffer.alloc(20);
+  body.writeUInt32LE(0xbe7e8ef1, 0);
+  nonce.copy(body, 4);
+  const plain = Buffer.alloc(20);
+  plain.writeBigInt64LE(BigInt(Math.floor(Date.now() / 1000)) << 32n, 8);
+  plain.writeInt32LE(body.length, 16);
+  const packet = await firstReply(opts, Buffer.concat([plain, body]));
+  if (packet === "closed") return packet;
+  // Padding (padded intermediate) follows the plain message: cut at its declared length.
+  const r = packet.subarray(20, 20 + packet.readInt32LE(16));
+  expect(r.subarray(4, 20).equals(nonce)).toBe(true); // resPQ echoes our nonce
+  return r;
 }
 
 describe("intermediate and padded intermediate, plain and obfuscated (a bare client)", () => {
@@ -198,4 +202,18 @@ describe("layers: only GramJS's layer is served", () => {
     expect((cfg as Api.Config).className).toBe("Config");
     await waitFor(() => me.sessions[0]!.layer === LAYER);
   });
+});
+
+describe("transport errors in each framing", () => {
+  for (const inner of ["abridged", "intermediate", "padded"] as const) {
+    for (const obfuscated of [false, true]) {
+      test(`${obfuscated ? "obfuscated-" : ""}${inner}: an unknown auth key gets -404 as a 4-byte packet of that framing`, async () => {
+        const packet = Buffer.concat([randomBytes(8), randomBytes(16), randomBytes(64)]); // key id · msg_key · data
+        const r = await firstReply({ inner, obfuscated }, packet);
+        expect(r).not.toBe("closed");
+        expect((r as Buffer).length).toBe(4);
+        expect((r as Buffer).readInt32LE(0)).toBe(-404);
+      });
+    }
+  }
 });
