@@ -3,6 +3,7 @@
 // process; the tests run it in-process with a fake connector or shorter timeouts.
 import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { LoginService } from "./accounts/logins.ts";
 import { AccountPool } from "./accounts/pool.ts";
 import { ClientService } from "./accounts/service.ts";
 import { AdminTokenError, loadAdminToken } from "./auth/admin-token.ts";
@@ -14,12 +15,18 @@ import type { PlanfixPorts } from "./bridge/planfix-port.ts";
 import { QueueService } from "./bridge/queues.ts";
 import type { RetryPolicy } from "./bridge/retry.ts";
 import { MIN_ADMIN_TOKEN_LENGTH, type Settings, TUNABLES, type Tunables } from "./config.ts";
+import type { LoginConnector } from "./domain/login-port.ts";
 import type { TelegramConnector } from "./domain/telegram-port.ts";
 import { buildApp } from "./http/app.ts";
 import { backupRoutes } from "./http/backup-routes.ts";
+import { consoleRoutes } from "./http/console-routes.ts";
+import { loginRoutes } from "./http/login-routes.ts";
+import { metricsRoutes } from "./http/metrics-routes.ts";
 import { planfixRoutes } from "./http/planfix-routes.ts";
 import { queueRoutes } from "./http/queue-routes.ts";
 import { createLogger, errorText, type Logger } from "./log.ts";
+import { timedPlanfix } from "./metrics/planfix-timing.ts";
+import { PromMetrics } from "./metrics/registry.ts";
 import { NetGuard } from "./net/guarded-fetch.ts";
 import { planfixClients } from "./planfix/client.ts";
 import { ClientStore } from "./store/clients.ts";
@@ -31,6 +38,8 @@ import { OutboxStore } from "./store/outbox.ts";
 import { PeerStore } from "./store/peers.ts";
 import { sqliteTransaction } from "./store/transaction.ts";
 import { createGramjsConnector } from "./telegram/connector.ts";
+import { deviceOf } from "./telegram/device.ts";
+import { createGramjsLogin } from "./telegram/login.ts";
 import { trustServerKeys } from "./telegram/server-keys.ts";
 import { startHttps } from "./tls/listen.ts";
 
@@ -40,6 +49,8 @@ export interface ApplianceOverrides {
   connector?: TelegramConnector;
   /** The Planfix each number talks to; the HTTP client when absent. */
   planfix?: PlanfixPorts;
+  /** The login flows; GramJS against TELEGRAM_ENDPOINT when absent. */
+  login?: LoginConnector;
   tunables?: Partial<Tunables>;
   /** Listen on this port instead of settings.port (0: any free one). */
   port?: number;
@@ -109,14 +120,19 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
   const transaction = sqliteTransaction(db, { jobs, outbox });
   const files = new FileStore(db, join(settings.dataDir, "files"), settings.fileTtlDays * 86_400_000, { maxTotalBytes: settings.mediaMaxBytes, disk });
   if (!overrides.connector && settings.telegramServerKeys.length) log.info("trusting extra MTProto server keys", { fingerprints: trustServerKeys(settings.telegramServerKeys) });
-  const connector = overrides.connector ?? createGramjsConnector({ endpoint: settings.telegramEndpoint });
+  const device = deviceOf(settings.telegramDevice, version);
+  const connector = overrides.connector ?? createGramjsConnector({ endpoint: settings.telegramEndpoint, device });
   const registry = new ConnectionRegistry();
   const retry: RetryPolicy = { baseMs: t.retryBaseMs, capMs: settings.retryCapMs, giveUpAfterMs: t.retryGiveUpAfterMs, refusedTries: t.refusedTries, pauseRetryMs: settings.planfixKeyRetryMs };
   const connection = (id: number) => registry.get(id);
   // Every outbound HTTP request (Planfix calls, attachment downloads) goes through this one guard.
   const guard = new NetGuard({ allow: settings.allowPrivateNetworks, overrides: settings.resolveOverride });
-  const planfixFor = overrides.planfix ?? planfixClients({ defaultProviderId: settings.providerId, timeoutMs: t.planfixTimeoutMs, guard });
-  const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, maxFileBytes: settings.maxFileBytes, retry, language: settings.language, log, connection, planfixFor, capabilities: connector.capabilities });
+  // Counted from here on; the gauges read the stores (`queues` is set below, before any scrape) when scraped.
+  const metrics: PromMetrics = new PromMetrics({ numbersByState: () => clients.countByState(), queues: () => queues.totals() }, { version });
+  const planfixClient = overrides.planfix ?? planfixClients({ defaultProviderId: settings.providerId, timeoutMs: t.planfixTimeoutMs, guard });
+  // Every Planfix call is timed for /metrics without the bridge or the client knowing.
+  const planfixFor: PlanfixPorts = (account) => timedPlanfix(planfixClient(account), ["newMessage", "messageStatus", "updateContact"], metrics);
+  const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, maxFileBytes: settings.maxFileBytes, retry, language: settings.language, log, connection, planfixFor, capabilities: connector.capabilities, metrics });
   const outbound = new OutboundBridge({
     clients,
     peers,
@@ -135,6 +151,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
     connection,
     capabilities: connector.capabilities,
     transaction,
+    metrics,
   });
 
   const pool = new AccountPool(
@@ -149,6 +166,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
       backoffBaseMs: t.reconnectBackoffBaseMs,
       log,
       hooks: (accountId) => bridgeHooks(accountId, { registry, inbound, outbound, transaction }),
+      metrics,
     },
     log,
   );
@@ -160,6 +178,15 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
     log,
     queues,
   );
+  const logins = new LoginService(
+    overrides.login ?? createGramjsLogin({ apiId: settings.telegramApiId ?? 0, apiHash: settings.telegramApiHash ?? "", endpoint: settings.telegramEndpoint, device, log }),
+    service,
+    clients,
+    settings.sessionsDir,
+    log,
+    {},
+    !settings.telegramApiId || !settings.telegramApiHash ? "TELEGRAM_API_ID / TELEGRAM_API_HASH are not set on the appliance" : null,
+  );
   const app = buildApp({
     service,
     log,
@@ -167,7 +194,14 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
     commit,
     warnings: settings.warnings,
     authFailuresPerMinute: settings.authFailuresPerMinute,
-    extraRoutes: [planfixRoutes({ clients, outbound, files, log }), queueRoutes(service, queues), backupRoutes({ db, dataDir: settings.dataDir, adminToken, log })],
+    extraRoutes: [
+      loginRoutes(logins, service),
+      consoleRoutes(),
+      planfixRoutes({ clients, outbound, files, log }),
+      queueRoutes(service, queues),
+      backupRoutes({ db, dataDir: settings.dataDir, adminToken, log }),
+      metricsRoutes({ render: () => metrics.render(), adminToken, metricsToken: settings.metricsToken }),
+    ],
     disk: { report: () => disk.report(files.usage()), noteFull: () => disk.noteFull() },
   });
 
@@ -177,7 +211,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
   const port = overrides.port ?? settings.port;
 
   /** Listens, brings running numbers back and resumes deliveries; throws StartupError when it cannot listen. */
-  function start(): void {
+  async function start(): Promise<void> {
     // The routes cap bodies themselves (1 MiB, declared or streamed, never buffered beyond that) and answer
     // 413 in JSON. Bun's own limit would answer a bare 413 with no body before any route sees the request,
     // so it is set out of the way.
@@ -192,7 +226,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
     } else {
       try {
         // Elysia reads the client's address (server.requestIP) from app.server, which app.listen would set.
-        stopHttp = startHttps({ ...settings, port }, { fetch: (req) => app.fetch(req), onServer: (s) => (app.server = s) }, log).stop;
+        stopHttp = (await startHttps({ ...settings, port }, { fetch: (req) => app.fetch(req), onServer: (s) => (app.server = s) }, log)).stop;
       } catch (e) {
         throw new StartupError("cannot start HTTPS", 1, errorText(e));
       }
@@ -245,6 +279,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
     stopping = true;
     for (const timer of timers) clearInterval(timer);
     await within(t.stopHttpMs, stopHttp());
+    await logins.stopAll();
     if (!(await within(t.stopDeliveriesMs, Promise.all([inbound.stop(), outbound.stop()])))) {
       log.warn("stopping with deliveries still in flight; they are retried after the next start", { waitedMs: t.stopDeliveriesMs });
     }
@@ -269,6 +304,8 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
     outbox,
     files,
     pool,
+    logins,
+    metrics,
     inbound,
     outbound,
     queues,

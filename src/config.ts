@@ -19,6 +19,8 @@ export interface Settings {
   telegramApiId: number | null;
   telegramApiHash: string | null;
   adminToken: string | null;
+  /** METRICS_TOKEN: opens GET /metrics only. */
+  metricsToken: string | null;
   logLevel: LogLevel;
   telegramEndpoint: string | null;
   providerId: string;
@@ -42,6 +44,8 @@ export interface Settings {
   language: Language;
   tls: TlsSettings;
   telegramServerKeys: ServerKey[];
+  /** What the appliance declares to Telegram (Active sessions); null: the default naming the appliance. */
+  telegramDevice: { deviceModel: string | null; systemVersion: string | null; appVersion: string | null };
 }
 
 /**
@@ -128,6 +132,8 @@ export const OPTIONS: readonly Option[] = [
   { env: "TELEGRAM_API_HASH_FILE", help: "a file holding TELEGRAM_API_HASH" },
   { env: "ADMIN_TOKEN", help: `token for creating clients, at least ${MIN_ADMIN_TOKEN_LENGTH} characters; environment only; generated into DATA_DIR/admin-token when unset`, secret: true },
   { env: "ADMIN_TOKEN_FILE", help: "a file holding ADMIN_TOKEN" },
+  { env: "METRICS_TOKEN", help: `a token that opens only GET /metrics (for Prometheus), at least ${MIN_ADMIN_TOKEN_LENGTH} characters; the admin token opens it too; environment only`, secret: true },
+  { env: "METRICS_TOKEN_FILE", help: "a file holding METRICS_TOKEN" },
   { env: "LOG_LEVEL", help: "debug | info | warn | error | silent", default: "info" },
   { env: "TELEGRAM_ENDPOINT", help: "host:port to send every MTProto connection to (tests, demos); off by default" },
   { env: "PROVIDER_ID", help: "providerId sent to Planfix unless a number sets its own", default: "planfix-telegram" },
@@ -152,6 +158,9 @@ export const OPTIONS: readonly Option[] = [
   { env: "ACME_CA_FILE", help: "extra CA certificate (PEM) trusted for the ACME directory (test CAs)" },
   { env: "ACME_RENEW_DAYS", help: "renew a certificate this many days before it expires", default: "30" },
   { env: "TELEGRAM_SERVER_KEYS", help: "PEM RSA public keys of private/test MTProto servers, trusted besides Telegram's own; off by default" },
+  { env: "TELEGRAM_DEVICE_MODEL", help: "device model declared to Telegram (the user's Active sessions)", default: "planfix-telegram" },
+  { env: "TELEGRAM_SYSTEM_VERSION", help: "system version declared to Telegram", default: "the OS and CPU, e.g. linux x64" },
+  { env: "TELEGRAM_APP_VERSION", help: "app version declared to Telegram", default: "the appliance's version" },
 ];
 
 export class SettingsError extends Error {}
@@ -163,7 +172,7 @@ export function helpText(): string {
     const left = `  ${flagName(o.env)}, ${o.env}`;
     return `${left.padEnd(36)} ${o.help}${o.default ? ` (default ${o.default})` : ""}`;
   });
-  return ["planfix-telegram — Telegram user accounts ⇄ Planfix chats", "", "Usage: planfix-telegram [--flag value]...", "       planfix-telegram backup FILE [--url URL] [--flag value]...   (a copy of the running appliance's database)", "", ...lines, "  --version                          version and build commit", "  --help                             this text", ""].join("\n");
+  return ["planfix-telegram — Telegram user accounts ⇄ Planfix chats", "", "Usage: planfix-telegram [--flag value]...", "       planfix-telegram backup FILE [--url URL] [--flag value]...   (a copy of the running appliance's database)", "       planfix-telegram login --client NAME --number PHONE [--code]   (log a Telegram account in; writes its session file)", "", ...lines, "  --version                          version and build commit", "  --help                             this text", ""].join("\n");
 }
 
 /** Reads argv flags (`--port 9000` or `--port=9000`) over env values; unknown flags are an error. */
@@ -258,6 +267,10 @@ function languageSetting(value: string | undefined): Language {
   if (adminToken !== null && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
     throw new SettingsError(`ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (got ${adminToken.length}); e.g. \`openssl rand -base64 32\`, or leave it unset to have one generated`);
   }
+  const metricsToken = secret(raw, "METRICS_TOKEN", readFile);
+  if (metricsToken !== null && metricsToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new SettingsError(`METRICS_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (got ${metricsToken.length}); e.g. \`openssl rand -base64 32\``);
+  }
   const wildcard = WILDCARD_HOSTS.has(host);
   const publicHost = wildcard ? "127.0.0.1" : host;
   const tls = tlsSettings(raw);
@@ -283,6 +296,7 @@ function languageSetting(value: string | undefined): Language {
     telegramApiId: apiId,
     telegramApiHash: secret(raw, "TELEGRAM_API_HASH", readFile),
     adminToken,
+    metricsToken,
     logLevel: level as LogLevel,
     telegramEndpoint: nonEmpty(raw.TELEGRAM_ENDPOINT),
     providerId: nonEmpty(raw.PROVIDER_ID) ?? "planfix-telegram",
@@ -301,6 +315,7 @@ function languageSetting(value: string | undefined): Language {
     language,
     tls,
     telegramServerKeys,
+    telegramDevice: { deviceModel: nonEmpty(raw.TELEGRAM_DEVICE_MODEL), systemVersion: nonEmpty(raw.TELEGRAM_SYSTEM_VERSION), appVersion: nonEmpty(raw.TELEGRAM_APP_VERSION) },
   };
 }
 

@@ -7,11 +7,13 @@ import { runBackup } from "./backup-command.ts";
 import { buildCommit } from "./build-commit.macro.ts" with { type: "macro" };
 import { helpText, loadSettings, SettingsError, type Settings } from "./config.ts";
 import { createLogger, errorText } from "./log.ts";
+import { runLogin } from "./login-command.ts";
 import { acquirePidLock, type PidLock } from "./pid-lock.ts";
 import { isDiskFull } from "./store/disk.ts";
 
 const argv = process.argv.slice(2);
 if (argv[0] === "backup") process.exit(await runBackup(argv.slice(1), process.env));
+if (argv[0] === "login") process.exit(await runLogin(argv.slice(1), process.env, pkg.version));
 if (argv.includes("--help") || argv.includes("-h")) {
   process.stdout.write(helpText());
   process.exit(0);
@@ -46,7 +48,7 @@ try {
 let appliance: Appliance;
 try {
   appliance = createAppliance(settings, { log, version: pkg.version, commit });
-  appliance.start();
+  await appliance.start();
 } catch (e) {
   if (!(e instanceof StartupError)) throw e;
   if (e.exitCode === 2) process.stderr.write(`planfix-telegram: ${e.message}\n`);

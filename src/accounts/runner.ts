@@ -10,6 +10,8 @@ import type { ClientStore } from "../store/clients.ts";
 import type { PeerStore } from "../store/peers.ts";
 import { backoffMs, interruptibleSleep } from "./backoff.ts";
 import type { AccountState, StateChange } from "./states.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import { countTelegramFailure } from "../metrics/telegram-failures.ts";
 
 /** What the message bridge plugs into a running number. */
 export interface AccountHooks {
@@ -36,6 +38,8 @@ export interface RunnerDeps {
   releaseKey(accountId: number): void;
   /** The one report of a state: stored already; the pool logs it and tells its listeners. */
   onStateChange(change: StateChange): void;
+  /** Where reconnects and Telegram errors are counted (/metrics); nothing counted when absent. */
+  metrics?: Metrics;
 }
 
 const toFailure = (e: unknown): TelegramFailure => (e instanceof TelegramFailure ? e : new TelegramFailure("error", errorText(e)));
@@ -109,6 +113,7 @@ export class AccountRunner {
     let attempt = 0;
     let lastFailure: string | null = null;
     while (this.wanted) {
+      if (attempt > 0) this.deps.metrics?.reconnect();
       this.setState(attempt === 0 ? "connecting" : "reconnecting", lastFailure);
 
       const account = this.deps.clients.accountById(this.accountId);
@@ -190,6 +195,7 @@ export class AccountRunner {
       if (!this.wanted || !failure) break;
       this.deps.releaseKey(this.accountId);
       lastFailure = `${failure.kind}: ${failure.reason}`;
+      countTelegramFailure(this.deps.metrics, failure);
 
       if (TERMINAL_FAILURES.has(failure.kind)) return this.setState(failure.kind as AccountState, failure.reason);
       if (failure.kind === "flood_wait" && failure.floodSeconds) {

@@ -19,6 +19,8 @@ import type { LookupLimiter } from "./lookup-limiter.ts";
 import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
 import { splitText } from "./split-text.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import { countTelegramFailure } from "../metrics/telegram-failures.ts";
 import { nextAttemptAt, retryAge, type RetryPolicy } from "./retry.ts";
 import { textsFor, type Language, type Texts } from "./texts.ts";
 
@@ -61,6 +63,8 @@ export interface OutboundDeps {
   connection(accountId: number): TelegramConnection | null;
   /** The messenger's rules (longest text, what a failure means). */
   capabilities: MessengerCapabilities;
+  /** Where sends and Telegram errors are counted (/metrics); nothing counted when absent. */
+  metrics?: Metrics;
 }
 
 /** Planfix message ids are numbers; ours (for a webhook without messageId) start with this. */
@@ -267,6 +271,7 @@ export class OutboundBridge {
           tx.jobs.finish(job.id, "sent");
           this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
         });
+        this.deps.metrics?.messageOutcome("to_telegram", "sent");
         this.health.ok(job.accountId, "to_telegram");
         return;
       }
@@ -275,9 +280,13 @@ export class OutboundBridge {
         tx.jobs.finish(job.id, "sent");
         this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
       });
+      this.deps.metrics?.messageOutcome("to_telegram", "sent");
       this.health.ok(job.accountId, "to_telegram");
     } catch (e) {
+      if (e instanceof TelegramFailure) countTelegramFailure(this.deps.metrics, e);
       await this.onError(job, e);
+      // Still pending: this attempt failed and is tried again (parked ones were counted in fail()).
+      if (this.deps.metrics && this.deps.jobs.byId(job.id)?.state === "pending") this.deps.metrics.messageOutcome("to_telegram", "failed");
     }
   }
 
@@ -323,6 +332,7 @@ export class OutboundBridge {
       tx.jobs.finish(job.id, "failed", reason);
       this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: shown });
     });
+    this.deps.metrics?.messageOutcome("to_telegram", "parked");
     this.deps.log.warn("message not delivered to Telegram; reported to Planfix as an error, listed under GET /client/queue, re-sendable", { ...logFields(this.deps.clients, job.accountId), job: job.id, reason });
   }
 

@@ -27,6 +27,13 @@ export class QueueService {
     return { to_planfix: toPlanfix, to_telegram: this.direction(accountId, "to_telegram", this.deps.jobs.stats(accountId)) };
   }
 
+  /** Every number's queues together, per direction (two aggregate queries; for /metrics). */
+  totals(): Record<Direction, { waiting: number; parked: number; oldestWaitingSeconds: number | null }> {
+    const age = (s: QueueStats) => (s.oldestWaitingAt === null ? null : Math.max(0, Math.round((this.now() - s.oldestWaitingAt) / 1000)));
+    const pick = (s: QueueStats) => ({ waiting: s.waiting, parked: s.parked, oldestWaitingSeconds: age(s) });
+    return { to_planfix: pick(this.deps.outbox.stats(null)), to_telegram: pick(this.deps.jobs.stats(null)) };
+  }
+
   private direction(accountId: number, direction: Direction, s: QueueStats): DirectionStatus {
     const p = this.deps.inbound.health.current(accountId, direction);
     return {

@@ -1,6 +1,6 @@
 // What went wrong, in the core's words. The services throw these; src/http/ alone decides which HTTP
 // status each kind answers (http/errors.ts), so no service knows it is behind HTTP.
-export type Problem = "bad_input" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "unprocessable" | "unavailable";
+export type Problem = "bad_input" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "unprocessable" | "too_many" | "unavailable" | "upstream_failed";
 
 export class DomainError extends Error {
   constructor(
@@ -59,5 +59,19 @@ export class Unprocessable extends DomainError {
 export class Unavailable extends DomainError {
   constructor(message: string) {
     super("unavailable", message);
+  }
+}
+
+/** Too many attempts in a while (logins, codes); try again later. */
+export class TooMany extends DomainError {
+  constructor(message: string, field?: string) {
+    super("too_many", message, field);
+  }
+}
+
+/** A service the appliance depends on (Telegram, during a login) could not be reached. */
+export class UpstreamFailed extends DomainError {
+  constructor(message: string, field?: string) {
+    super("upstream_failed", message, field);
   }
 }

@@ -7,13 +7,13 @@ import { AuthThrottle } from "./auth-throttle.ts";
 import { errorResponse, json } from "./respond.ts";
 
 /** Routes that check a token: in a header (/client, /admin/…) or in the body (/planfix). */
-const checksToken = (path: string) => /^\/(client|admin|planfix)(\/|$)/.test(path);
+const checksToken = (path: string) => /^\/(client|admin|planfix|metrics)(\/|$)/.test(path);
 /**
- * Throttled: the routes the admin token opens. /planfix takes only client tokens (256 random bits, not
+ * Throttled: the routes the admin token opens (and /metrics, which METRICS_TOKEN opens too). /planfix takes only client tokens (256 random bits, not
  * guessable) and its requests come from Planfix's shared addresses: one tenant with a stale token must
  * not get every other tenant's webhooks refused. Its failures are only counted in the log line.
  */
-const tokenInHeader = (path: string) => /^\/(client|admin)(\/|$)/.test(path);
+const tokenInHeader = (path: string) => /^\/(client|admin|metrics)(\/|$)/.test(path);
 
 /** An Authorization header that is not "Bearer <token>" (and no `token` header to fall back on). */
 function malformedAuthorization(headers: Headers): boolean {
@@ -31,7 +31,21 @@ const pathOf = (url: string) => {
 };
 
 type Server = { requestIP(r: Request): { address: string } | null } | null | undefined;
-const addressOf = (server: Server, request: Request) => server?.requestIP(request)?.address ?? "unknown";
+
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+
+/**
+ * The address a failure is counted against. Behind a reverse proxy on the same machine (Caddy, nginx:
+ * docs/deploy.md) every request comes from loopback, and one guesser would lock everyone out; there the
+ * proxy's X-Forwarded-For names the client, its last entry being the one the proxy itself appended.
+ * Only a loopback peer is believed: from anywhere else the header is the caller's own words.
+ */
+function addressOf(server: Server, request: Request): string {
+  const peer = server?.requestIP(request)?.address ?? "unknown";
+  if (!LOOPBACK.test(peer)) return peer;
+  const forwarded = request.headers.get("x-forwarded-for")?.split(",").pop()?.trim();
+  return forwarded ? forwarded.slice(0, 64) : peer;
+}
 
 export function authGuard(opts: { failuresPerMinute: number; log: Logger }) {
   const throttle = new AuthThrottle(opts.failuresPerMinute, opts.log);

@@ -22,7 +22,9 @@ const STATUS: Record<Problem, number> = {
   not_found: 404,
   conflict: 409,
   unprocessable: 422,
+  too_many: 429,
   unavailable: 503,
+  upstream_failed: 502,
 };
 
 export const statusOf = (problem: Problem): number => STATUS[problem];

@@ -1,5 +1,5 @@
 // Clients and their numbers (accounts): the only SQL for them.
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import type { AccountState } from "../accounts/states.ts";
 import { flushWrites, param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
 import { accounts, clients, files, outboundJobs, peers, planfixOutbox, sentMessages } from "./schema.ts";
@@ -63,6 +63,12 @@ export class ClientStore {
 
   accountsOfClient(clientId: number): Account[] {
     return this.db.select().from(accounts).where(eq(accounts.clientId, clientId)).orderBy(asc(accounts.number)).all();
+  }
+
+  /** How many numbers are in each state (every client together). */
+  countByState(): Record<string, number> {
+    const rows = this.db.select({ state: accounts.state, n: sql<number>`count(*)` }).from(accounts).groupBy(accounts.state).all();
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
   allAccounts(): Account[] {

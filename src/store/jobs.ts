@@ -145,11 +145,12 @@ export class JobStore {
   }
 
   /** What waits (and since when the oldest) and what failed (parked), for a number's status. */
-  stats(accountId: number): QueueStats {
+  /** One number's queue, or every number's together (null: one query for /metrics). */
+  stats(accountId: number | null): QueueStats {
     const rows = this.db
       .select({ state: outboundJobs.state, n: sql<number>`count(*)`, oldest: sql<number | null>`min(${outboundJobs.createdAt})` })
       .from(outboundJobs)
-      .where(and(eq(outboundJobs.accountId, accountId), inArray(outboundJobs.state, ["pending", "failed"])))
+      .where(and(accountId === null ? undefined : eq(outboundJobs.accountId, accountId), inArray(outboundJobs.state, ["pending", "failed"])))
       .groupBy(outboundJobs.state)
       .all();
     const pending = rows.find((r) => r.state === "pending");

@@ -116,11 +116,12 @@ export class OutboxStore {
   }
 
   /** What waits (and since when the oldest) and what is parked, for a number's status. */
-  stats(accountId: number): QueueStats {
+  /** One number's queue, or every number's together (null: one query for /metrics). */
+  stats(accountId: number | null): QueueStats {
     const rows = this.db
       .select({ state: planfixOutbox.state, n: sql<number>`count(*)`, oldest: sql<number | null>`min(${planfixOutbox.createdAt})` })
       .from(planfixOutbox)
-      .where(and(eq(planfixOutbox.accountId, accountId), inArray(planfixOutbox.state, ["pending", "parked"])))
+      .where(and(accountId === null ? undefined : eq(planfixOutbox.accountId, accountId), inArray(planfixOutbox.state, ["pending", "parked"])))
       .groupBy(planfixOutbox.state)
       .all();
     const pending = rows.find((r) => r.state === "pending");

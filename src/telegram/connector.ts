@@ -28,6 +28,7 @@ import {
 } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { toStringSession } from "../sessions/read.ts";
+import type { DeviceInfo } from "./device.ts";
 import { endpointConnection } from "./endpoint.ts";
 import { telegramCapabilities } from "./capabilities.ts";
 import { isNotFound, toFailure } from "./errors.ts";
@@ -64,6 +65,8 @@ export interface GramjsConnectorOptions {
   stateCheckEvery?: number;
   /** Most users remembered per connection for filling in short updates (default 5000). */
   peerBookLimit?: number;
+  /** Device model, system and app version declared to Telegram (TELEGRAM_DEVICE_MODEL etc.). */
+  device?: DeviceInfo;
 }
 
 /** Largest profile photo we download. */
@@ -71,8 +74,9 @@ const MAX_PROFILE_PHOTO_BYTES = 10 * 1024 * 1024;
 
 export function createGramjsConnector(opts: GramjsConnectorOptions): TelegramConnector {
   const connection = opts.endpoint ? endpointConnection(opts.endpoint) : undefined;
-  const cfg: Required<Omit<GramjsConnectorOptions, "endpoint">> & { connection: typeof connection } = {
+  const cfg: Config = {
     connection,
+    device: opts.device,
     pingIntervalMs: opts.pingIntervalMs ?? 30_000,
     pingTimeoutMs: opts.pingTimeoutMs ?? 15_000,
     stateCheckEvery: opts.stateCheckEvery ?? 20,
@@ -81,7 +85,7 @@ export function createGramjsConnector(opts: GramjsConnectorOptions): TelegramCon
   return { capabilities: telegramCapabilities, connect: (o) => GramjsConnection.open(o, cfg) };
 }
 
-type Config = Required<Omit<GramjsConnectorOptions, "endpoint">> & { connection: ReturnType<typeof endpointConnection> | undefined };
+type Config = Required<Omit<GramjsConnectorOptions, "endpoint" | "device">> & { connection: ReturnType<typeof endpointConnection> | undefined; device: DeviceInfo | undefined };
 
 class GramjsConnection implements TelegramConnection {
   self!: SelfInfo;
@@ -153,6 +157,7 @@ class GramjsConnection implements TelegramConnection {
       floodSleepThreshold: 0,
       requestRetries: 2,
       baseLogger: new RoutedGramLogger(o.log),
+      ...cfg.device,
     });
     const c = internals(this.client);
     c._loopStarted = true; // no GramJS ping loop: ours is stoppable and does not reconnect

@@ -10,18 +10,18 @@ export interface HttpsHandle {
   stop(): Promise<void>;
 }
 
-/** Throws (CertError, or a bind error) when HTTPS cannot start with the files given. */
-export function startHttps(settings: Settings, handler: Pick<HttpsOptions, "fetch" | "onServer">, log: Logger): HttpsHandle {
-  const server = new HttpsServer({ port: settings.port, hostname: settings.host, ...handler });
+/** Rejects (CertError, or a bind error) when HTTPS cannot start with the files given. */
+export async function startHttps(settings: Settings, handler: Pick<HttpsOptions, "fetch" | "onServer">, log: Logger): Promise<HttpsHandle> {
+  const server = new HttpsServer({ port: settings.port, hostname: settings.host, ...handler, onError: (e) => log.warn("HTTPS listener error", { error: errorText(e) }) });
   const tls = settings.tls;
   if (tls.kind === "files") {
     const first = readCertPair(tls.certFile, tls.keyFile);
-    server.use(first);
+    await server.use(first);
     log.info("HTTPS certificate loaded", { subject: first.subject, notAfter: first.notAfter.toISOString() });
-    const unwatch = watchCertFiles(tls.certFile, tls.keyFile, (why) => {
+    const unwatch = watchCertFiles(tls.certFile, tls.keyFile, async (why) => {
       try {
         const pair = readCertPair(tls.certFile, tls.keyFile);
-        server.use(pair);
+        await server.use(pair);
         log.info("HTTPS certificate reloaded", { why, subject: pair.subject, notAfter: pair.notAfter.toISOString() });
       } catch (e) {
         log.error("HTTPS certificate not reloaded; the previous one stays in use", { why, error: errorText(e) });
@@ -37,8 +37,10 @@ export function startHttps(settings: Settings, handler: Pick<HttpsOptions, "fetc
       log,
       onCertificate: (pair) => {
         const first = !server.listening;
-        server.use(pair);
-        log.info(first ? "HTTPS listening with the ACME certificate" : "HTTPS certificate renewed", { domain: tls.domain });
+        server.use(pair).then(
+          () => log.info(first ? "HTTPS listening with the ACME certificate" : "HTTPS certificate renewed", { domain: tls.domain }),
+          (e) => log.error(first ? "HTTPS could not start with the ACME certificate" : "renewed HTTPS certificate not put in use", { domain: tls.domain, error: errorText(e) }),
+        );
       },
     });
     certs.start();

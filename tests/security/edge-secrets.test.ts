@@ -103,4 +103,26 @@ describe("failed token checks", () => {
     expect(warns).toHaveLength(1);
     for (const g of guesses) expect(app.logText()).not.toContain(g);
   });
+
+  test("behind a reverse proxy on this machine, failures count against X-Forwarded-For's client, not the proxy", async () => {
+    const proxy = await freshApp("proxied");
+    try {
+      const via = (client: string, token: string) => fetch(`${proxy.url}/client?number=380501112233`, { headers: { authorization: `Bearer ${token}`, "x-forwarded-for": `198.51.100.7, ${client}` } });
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) statuses.push((await via("203.0.113.5", `guess-${i}-0123456789abcdefghijklmnopqrstuvw`)).status);
+      expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+      expect(statuses.slice(10)).toEqual([429, 429]);
+      // Another client behind the same proxy is not locked out: the admin token still works for it.
+      const other = await fetch(`${proxy.url}/admin/clients`, { headers: { authorization: "Bearer e2e-admin-token-0123456789abcdef", "x-forwarded-for": "203.0.113.9" } });
+      expect(other.status).toBe(200);
+    } finally {
+      await proxy.stop();
+    }
+  });
 });
+
+async function freshApp(name: string): Promise<Appliance> {
+  const a = new Appliance(join(dir, name), {});
+  await a.start();
+  return a;
+}

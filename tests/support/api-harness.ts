@@ -43,7 +43,7 @@ export async function startApiHarness(behaviour: FakeBehaviour = {}, opts: { api
     ...(apiId ? { TELEGRAM_API_ID: String(apiId), TELEGRAM_API_HASH: "hash" } : {}),
   });
   const appliance = createAppliance(settings, { log, connector, port: 0, version: "test", tunables: { connectTimeoutCapMs: 1000, reconnectBackoffBaseMs: 50 } });
-  appliance.start();
+  await appliance.start();
   const { db, clients, pool } = appliance;
   const url = `http://127.0.0.1:${appliance.port}`;
   /** Writes a session file into the client's folder (a client token may name only files there); returns its path. */

@@ -63,7 +63,7 @@ test("a missing or unreadable pair, or a taken port, refuses to start with a mes
   const junk = join(dir, "junk.crt");
   writeFileSync(junk, "not a certificate");
   const k = makeCert(dir, "k", "k");
-  // A port another process listens on (with SO_REUSEPORT, which HTTPS uses to swap certificates).
+  // A port another process listens on, even one that allows sharing (SO_REUSEPORT): HTTPS does not share it.
   const taken = Bun.serve({ port: 0, hostname: "127.0.0.1", reusePort: true, fetch: () => new Response("someone else") });
   for (const [env, expected] of [
     [{ TLS_CERT: join(dir, "nope.crt"), TLS_KEY: k.key }, /cannot read TLS_CERT .*nope\.crt/],
@@ -77,4 +77,28 @@ test("a missing or unreadable pair, or a taken port, refuses to start with a mes
     expect(app.text()).toMatch(expected);
   }
   taken.stop(true);
+});
+
+test("over HTTPS the auth throttle, body limit and keep-alive work as over plain HTTP", async () => {
+  const ca = makeCert(dir, "edge-ca", "Edge CA", ["ca.test"]);
+  const e = makeCert(dir, "edge", "bridge-edge", ["127.0.0.1", "localhost"], ca);
+  const port = await freePort();
+  const app = new Proc([], { PORT: String(port), HOST: "127.0.0.1", DATA_DIR: join(dir, "data3"), ADMIN_TOKEN: ADMIN, TLS_CERT: e.crt, TLS_KEY: e.key, AUTH_FAILURES_PER_MINUTE: "3" });
+  try {
+    await app.waitLog(/"msg":"listening".*"https":true/);
+    const tls = { ca: await Bun.file(ca.crt).text() };
+    const url = `https://localhost:${port}`;
+    // A body over the 1 MiB limit gets the application's JSON 413.
+    const big = await fetch(`${url}/client`, { method: "POST", body: JSON.stringify({ pad: "x".repeat(1_200_000) }), headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, tls });
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { error: unknown }).error).toBeString();
+    // Failed token checks from one address are throttled (the throttle sees the client's address).
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await fetch(`${url}/client`, { headers: { authorization: `Bearer wrong-${i}-0123456789abcdefghijklmnopqrstuvwxyz` }, tls })).status);
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    // Many requests over one kept-alive connection all succeed.
+    for (let i = 0; i < 20; i++) expect((await fetch(`${url}/health`, { tls })).status).toBe(200);
+  } finally {
+    expect(await app.stop()).toBe(0);
+  }
 });

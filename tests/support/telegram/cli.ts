@@ -1,6 +1,6 @@
 // Standalone loopback Telegram: `bun tests/support/telegram/cli.ts --port 21000 --users users.json
 // [--control-port 21001] [--difference-limit 100] [--no-builtins] [--login-token-period-ms N]
-// [--login-code-ttl-ms N] [--min-login-layer N]`. Prints one JSON document with every
+// [--login-code-ttl-ms N] [--min-login-layer N] [--obfuscation-secret HEX32]`. Prints one JSON document with every
 // user's id, phone, username and session strings, then serves until SIGINT/SIGTERM.
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -12,6 +12,7 @@ import type { UserSpec } from "./world.ts";
 const usage = `usage: bun tests/support/telegram/cli.ts [--port N (<= 32767)] [--users users.json]
        [--control-port N] [--difference-limit N] [--no-builtins]
        [--login-token-period-ms N] [--login-code-ttl-ms N] [--min-login-layer N]
+       [--obfuscation-secret HEX32 (obfuscated connections must use this MTProxy secret)]
 users.json: [{"firstName": "Ann", "lastName": "Lee", "username": "ann_lee", "phone": "79990001122",
               "phoneHidden": false, "bot": false, "sessions": 1, "photo": "ann.jpg"}, ...]
 ("photo" is a file path relative to users.json)`;
@@ -33,6 +34,7 @@ try {
       "login-token-period-ms": { type: "string" },
       "login-code-ttl-ms": { type: "string" },
       "min-login-layer": { type: "string" },
+      "obfuscation-secret": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }).values;
@@ -57,6 +59,8 @@ const differenceLimit = intArg("difference-limit", args["difference-limit"]);
 const loginTokenPeriodMs = intArg("login-token-period-ms", args["login-token-period-ms"], 2 ** 31);
 const loginCodeTtlMs = intArg("login-code-ttl-ms", args["login-code-ttl-ms"], 2 ** 31);
 const minLoginLayer = intArg("min-login-layer", args["min-login-layer"], 10000);
+const obfuscationSecret = args["obfuscation-secret"];
+if (obfuscationSecret !== undefined && !/^[0-9a-fA-F]{32}$/.test(obfuscationSecret)) fail("--obfuscation-secret must be 32 hex digits");
 
 let users: UserSpec[] = [];
 if (args.users) {
@@ -85,6 +89,7 @@ try {
     loginTokenPeriodMs,
     loginCodeTtlMs,
     minLoginLayer,
+    obfuscationSecret,
   });
 } catch (e) {
   fail(`cannot start: ${e instanceof Error ? e.message : String(e)}`);

@@ -2,6 +2,8 @@
 import { Logger, TelegramClient } from "telegram";
 import { LogLevel } from "telegram/extensions/Logger";
 import { StringSession } from "telegram/sessions";
+import { ConnectionTCPAbridged, ConnectionTCPFull, ConnectionTCPObfuscated } from "telegram/network";
+import type { ProxyInterface } from "telegram/network/connection/TCPMTProxy";
 import { endpointConnection } from "../../../src/telegram/endpoint.ts";
 import type { TelegramServer } from "./server.ts";
 import { DEFAULT_DC, type WorldSession, type WorldUser } from "./world.ts";
@@ -22,6 +24,20 @@ export interface ConnectClientOptions {
   deviceModel?: string;
   systemVersion?: string;
   appVersion?: string;
+  /** GramJS transport (default: the appliance's pinned full transport). */
+  transport?: "full" | "abridged" | "obfuscated";
+  /** A GramJS proxy: SOCKS `{ ip, port, socksType: 5 }` or MTProxy `{ ip, port, secret, MTProxy: true }`. */
+  proxy?: ProxyInterface;
+}
+
+/** A GramJS connection class of the given transport, pinned to host:port (as endpoint.ts does for full). */
+export function pinnedConnection(transport: "full" | "abridged" | "obfuscated", host: string, port: number): typeof ConnectionTCPFull {
+  const Base = { full: ConnectionTCPFull, abridged: ConnectionTCPAbridged, obfuscated: ConnectionTCPObfuscated }[transport] as typeof ConnectionTCPFull;
+  return class extends Base {
+    constructor(params: ConstructorParameters<typeof ConnectionTCPFull>[0]) {
+      super({ ...params, ip: host, port });
+    }
+  };
 }
 
 export type ConnectFailure = "timeout" | "refused" | "rpc";
@@ -71,7 +87,11 @@ export async function connectClient(
   // PHONE_MIGRATE / exported authorizations, which the loopback does not do.
   if (!text) stringSession.setDC(DEFAULT_DC, server.host, server.port);
   const client = new TelegramClient(stringSession, 1, "loopback", {
-    connection: endpointConnection(opts.endpoint ?? `${server.host}:${server.port}`),
+    connection:
+      opts.transport && opts.transport !== "full"
+        ? pinnedConnection(opts.transport, server.host, server.port)
+        : endpointConnection(opts.endpoint ?? `${server.host}:${server.port}`),
+    proxy: opts.proxy,
     baseLogger: silentLogger(),
     // A key exchange fails for 1 key in 256 (GramJS's short-key quirk, see handshake.ts) and is retried.
     connectionRetries: opts.connectionRetries ?? (text ? 1 : 3),

@@ -4,7 +4,8 @@
 import type { Socket } from "node:net";
 import { randomBytes } from "node:crypto";
 import { CryptoError, decryptFromClient, encryptToClient } from "./crypto.ts";
-import { FrameError, FullFrameReader, FullFrameWriter } from "./transport.ts";
+import { FrameError } from "./transport.ts";
+import { ServerTransport } from "./transports.ts";
 import {
   destroySessionOk,
   gunzipTl,
@@ -21,10 +22,11 @@ import {
   type MsgIdGenerator,
   type TlRequest,
 } from "./tl.ts";
-import { AUTH_FREE, handlers, type CallContext } from "./handlers.ts";
+import { AUTH_FREE, handlers, IMPORT_FREE, type CallContext } from "./handlers.ts";
 import { Handshake, HandshakeError, type ServerRsaKey } from "./handshake.ts";
 import { LOGIN_FREE, Logins } from "./login.ts";
 import { parseSendMessage } from "./fastpath.ts";
+import { declaredLayer, SERVED_LAYERS } from "./layers.ts";
 import type { Faults } from "./faults.ts";
 import type { Render } from "./render.ts";
 import type { World, WorldSession } from "./world.ts";
@@ -53,6 +55,19 @@ export interface ConnectionHost {
   readonly rsaKey?: ServerRsaKey;
   /** A key exchange finished: the world learns the new (not yet signed-in) key. */
   registerAuthKey(key: Buffer): void;
+  /** Obfuscated connections must use this MTProxy secret (16 bytes); unset = plain obfuscation. */
+  readonly obfuscationSecret?: Buffer;
+  /** A connection's transport was detected (counted for tests). */
+  sawTransport(name: string): void;
+  /** Answer a new MTProto session's messages with bad_server_salt until they carry our salt. */
+  readonly enforceSalt: boolean;
+  /** How far the server's clock is ahead of the client's (seconds); msg_ids outside Telegram's window
+   * (300 s in the past, 30 s in the future) get bad_msg_notification 16/17. */
+  readonly clockSkewSeconds: number;
+  /** Service-level corrections sent (bad_server_salt, bad_msg_notification 16/17). */
+  readonly corrections: { badServerSalt: number; badMsgTime: number };
+  /** A request was refused with CONNECTION_LAYER_INVALID. */
+  refusedLayer(layer: number): void;
 }
 
 let nextConnectionId = 1;
@@ -66,8 +81,8 @@ export class Connection {
   initialized = false;
   closed = false;
   readonly openedAt = Date.now();
-  private readonly reader = new FullFrameReader();
-  private readonly writer = new FullFrameWriter();
+  /** Detected from the first bytes (full, abridged, intermediate, padded, obfuscated-*). */
+  readonly transport: ServerTransport;
   private readonly queue: Buffer[] = [];
   private held = false;
   private keyIdBytes = Buffer.alloc(8);
@@ -81,6 +96,7 @@ export class Connection {
     private readonly socket: Socket,
     private readonly host: ConnectionHost,
   ) {
+    this.transport = new ServerTransport(host.obfuscationSecret);
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", () => this.close());
@@ -115,7 +131,9 @@ export class Connection {
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     try {
-      for (const packet of this.reader.push(chunk)) this.queue.push(packet);
+      const known = this.transport.name;
+      for (const packet of this.transport.push(chunk)) this.queue.push(packet);
+      if (!known && this.transport.name) this.host.sawTransport(this.transport.name);
     } catch (e) {
       if (e instanceof FrameError) return this.close();
       throw e;
@@ -125,12 +143,14 @@ export class Connection {
 
   private handlePacket(packet: Buffer): void {
     if (packet.length < 8) return this.close();
+    // Padded intermediate may append 0–15 random bytes: an encrypted packet is 24 + 16·k bytes.
+    if (this.transport.padded && packet.readBigInt64LE(0) !== 0n && packet.length > 24) packet = packet.subarray(0, 24 + ((packet.length - 24) & ~15));
     const keyId = packet.readBigInt64LE(0);
     if (keyId === 0n && !this.session && this.host.rsaKey) return this.handlePlain(packet);
     const session = keyId === 0n ? undefined : this.host.world.sessionsByKeyId.get(keyId);
     if (!session || (this.session && this.session !== session)) {
       // Unknown key (or a key exchange with key exchange switched off): Telegram's transport error -404.
-      this.socket.write(FullFrameWriter.transportError(404));
+      this.socket.write(this.transport.error(404));
       return this.close();
     }
     let msg;
@@ -151,7 +171,37 @@ export class Connection {
       this.seq = 0;
       this.send(newSessionCreated(msg.msgId, randomBytes(8).readBigInt64LE(0), this.salt), false);
     }
+    if (this.badTime(msg.msgId, msg.seqNo)) return;
+    if (this.host.enforceSalt && msg.salt !== this.salt) {
+      // bad_server_salt#edab447b bad_msg_id:long bad_msg_seqno:int error_code:int new_server_salt:long
+      const b = Buffer.alloc(28);
+      b.writeUInt32LE(0xedab447b, 0);
+      b.writeBigInt64LE(msg.msgId, 4);
+      b.writeInt32LE(msg.seqNo, 12);
+      b.writeInt32LE(48, 16);
+      b.writeBigInt64LE(this.salt, 20);
+      this.host.corrections.badServerSalt++;
+      return this.send(b, false);
+    }
     this.handleMessage(msg.msgId, msg.body);
+  }
+
+  /** A msg_id whose time is outside Telegram's window of the server clock: bad_msg_notification
+   * 16 (too low) or 17 (too high); the client corrects its clock from our msg_id and resends. */
+  private badTime(msgId: bigint, seqNo: number): boolean {
+    const t = Number(msgId >> 32n);
+    const now = Date.now() / 1000 + this.host.clockSkewSeconds;
+    const code = t < now - 300 ? 16 : t > now + 30 ? 17 : 0;
+    if (!code) return false;
+    // bad_msg_notification#a7eff811 bad_msg_id:long bad_msg_seqno:int error_code:int
+    const b = Buffer.alloc(20);
+    b.writeUInt32LE(0xa7eff811, 0);
+    b.writeBigInt64LE(msgId, 4);
+    b.writeInt32LE(seqNo, 12);
+    b.writeInt32LE(code, 16);
+    this.host.corrections.badMsgTime++;
+    this.send(b, false);
+    return true;
   }
 
   /** An unencrypted message (auth_key_id 0 · msg_id · length · body): one step of a key exchange. */
@@ -166,13 +216,13 @@ export class Connection {
     } catch (e) {
       // A failed exchange (bad nonce, unknown fingerprint, garbage) ends like Telegram ends it: -404, close.
       if (!(e instanceof HandshakeError)) this.host.internalError("handshake", e);
-      this.socket.write(FullFrameWriter.transportError(404));
+      this.socket.write(this.transport.error(404));
       return this.close();
     }
     const head = Buffer.alloc(20);
     head.writeBigInt64LE(this.host.msgIds.next(true), 8);
     head.writeInt32LE(reply.length, 16);
-    this.socket.write(this.writer.encode(Buffer.concat([head, reply])));
+    this.socket.write(this.transport.encode(Buffer.concat([head, reply])));
   }
 
   private handleMessage(msgId: bigint, body: Buffer): void {
@@ -210,6 +260,13 @@ export class Connection {
   private deferred: { msgId: bigint; body: Buffer }[] = [];
 
   private handleRpc(msgId: bigint, body: Buffer): void {
+    const declared = declaredLayer(body);
+    if (declared !== undefined) this.layer = declared;
+    if (this.layer !== undefined && !SERVED_LAYERS.has(this.layer)) {
+      // Every request on a connection at a layer we do not serve, wrapped or not, is refused.
+      this.host.refusedLayer(this.layer);
+      return this.send(rpcError(msgId, 400, "CONNECTION_LAYER_INVALID"), true);
+    }
     const fast = parseSendMessage(body);
     if (fast) return this.dispatch(msgId, fast as unknown as TlRequest);
     let req: TlRequest;
@@ -260,7 +317,7 @@ export class Connection {
       const login = Logins.handlers[name];
       if (session.userId === 0) {
         // A key from a key exchange, not signed in yet: only login and help methods, as on Telegram.
-        if (!LOGIN_FREE.has(name) && !AUTH_FREE.has(name)) throw new RpcError(401, "AUTH_KEY_UNREGISTERED");
+        if (!LOGIN_FREE.has(name) && !AUTH_FREE.has(name) && !IMPORT_FREE.has(name)) throw new RpcError(401, "AUTH_KEY_UNREGISTERED");
         this.host.faults.check(name, 0);
         const result = login
           ? login(this.host.logins, { session, layer: this.layer }, query)
@@ -272,6 +329,8 @@ export class Connection {
       if (!AUTH_FREE.has(name)) {
         if (session.revoked) throw new RpcError(session.revoked.code, session.revoked.message);
         if (user.banned) throw new RpcError(401, "USER_DEACTIVATED_BAN");
+        this.host.world.edges.checkMigrated(session);
+        this.host.world.edges.checkFrozen(user.id, name);
       }
       this.host.faults.check(name, user.id);
       if (login) return this.send(rpcResult(msgId, serializeResult(login(this.host.logins, { session, layer: this.layer }, query))), true);
@@ -299,6 +358,6 @@ export class Connection {
     const msgId = this.host.msgIds.next(isResponse);
     const seqNo = this.seq++ * 2 + 1;
     const packet = encryptToClient(this.session.key, this.keyIdBytes, this.salt, this.mtSessionId, msgId, seqNo, body);
-    this.socket.write(this.writer.encode(packet));
+    this.socket.write(this.transport.encode(packet));
   }
 }

@@ -203,6 +203,63 @@ export async function handleControl(server: TelegramServer, req: Request): Promi
         server.stall(body.on !== false);
         result = { ok: true, stalled: server.stalled };
         break;
+      // ---- Telegram's sharp edges (docs/testing.md) ----
+      case "POST /terminate-session":
+        server.terminateSession(user(server, body.user));
+        result = { ok: true };
+        break;
+      case "POST /freeze":
+        if (body.on === false) server.unfreezeAccount(user(server, body.user));
+        else server.freezeAccount(user(server, body.user));
+        result = { ok: true };
+        break;
+      case "POST /user-migrate":
+        server.userMigrate(user(server, body.user), body.dc === undefined || body.dc === null ? undefined : num(body, "dc"));
+        result = { ok: true };
+        break;
+      case "POST /updates-too-long":
+        d.updatesTooLong(user(server, body.user));
+        result = { ok: true };
+        break;
+      case "POST /difference-too-long":
+        d.differenceTooLong(user(server, body.user), body.times === undefined ? 1 : num(body, "times"));
+        result = { ok: true };
+        break;
+      case "POST /expire-file-references":
+        d.expireFileReferences();
+        result = { ok: true };
+        break;
+      case "POST /keep-media-on-dc":
+        d.keepMediaOnDc(user(server, body.owner), num(body, "messageId"), num(body, "dc"));
+        result = { ok: true };
+        break;
+      case "POST /block":
+        d.block(user(server, body.blocker), user(server, body.blocked));
+        result = { ok: true };
+        break;
+      case "POST /limit-account":
+        d.limitAccount(user(server, body.user), body.on !== false);
+        result = { ok: true };
+        break;
+      case "POST /restrict-privacy":
+        d.restrictPrivacy(user(server, body.user), body.on !== false);
+        result = { ok: true };
+        break;
+      case "POST /edge-settings": {
+        const e = server.world.edges;
+        if (body.enforceSalt !== undefined) server.enforceSalt = body.enforceSalt === true;
+        if (body.clockSkewSeconds !== undefined) server.clockSkewSeconds = num(body, "clockSkewSeconds");
+        if (body.fileReferenceTtlMs !== undefined) e.fileReferenceTtlMs = body.fileReferenceTtlMs === null ? Infinity : num(body, "fileReferenceTtlMs");
+        if (body.differenceTooLongGap !== undefined) e.differenceTooLongGap = body.differenceTooLongGap === null ? Infinity : num(body, "differenceTooLongGap");
+        const fin = (v: number) => (Number.isFinite(v) ? v : null);
+        result = {
+          enforceSalt: server.enforceSalt,
+          clockSkewSeconds: server.clockSkewSeconds,
+          fileReferenceTtlMs: fin(e.fileReferenceTtlMs),
+          differenceTooLongGap: fin(e.differenceTooLongGap),
+        };
+        break;
+      }
       default:
         return new Response(toJson({ error: `no route ${route}` }), { status: 404, headers: { "content-type": "application/json" } });
     }

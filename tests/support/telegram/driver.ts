@@ -4,7 +4,8 @@
 import { Api } from "telegram";
 import type { TelegramServer } from "./server.ts";
 import type { DocumentKind, MediaRef, PeerRef, StoredMessage, WorldChat, WorldUser } from "./world.ts";
-import { randomLong } from "./world.ts";
+import { randomLong, WorldError } from "./world.ts";
+import { serializeResult } from "./tl.ts";
 import type { AuthorizationInfo } from "./login.ts";
 
 export type UserRef = number | WorldUser;
@@ -144,6 +145,51 @@ export class Driver {
   lastMessage(user: UserRef, peer?: PeerTarget): DriverMessage | undefined {
     const all = this.messages(user, peer);
     return all[all.length - 1];
+  }
+
+  // ---- Telegram's sharp edges ----------------------------------------------------------------------
+
+  /** Pushes updatesTooLong to the user's live connections: "too much happened, call getDifference". */
+  updatesTooLong(user: UserRef): void {
+    const body = serializeResult(new Api.UpdatesTooLong());
+    for (const s of this.world.user(uid(user)).sessions) if (!s.revoked && !s.duplicated) this.server.pushToKey(s.keyId, body);
+  }
+
+  /** The user's next `times` updates.getDifference calls answer updates.differenceTooLong. */
+  differenceTooLong(user: UserRef, times = 1): void {
+    this.world.edges.differenceTooLongFor.set(uid(user), times);
+  }
+
+  /** Every file reference handed out so far is expired (FILE_REFERENCE_EXPIRED until fetched again). */
+  expireFileReferences(): void {
+    this.world.edges.fileReferenceGeneration++;
+  }
+
+  /** Keeps the photo/document of `owner`'s message `messageId` on DC `dc`: downloads asked elsewhere get
+   * FILE_MIGRATE_<dc>; the message renders with that dc_id from now on. */
+  keepMediaOnDc(owner: UserRef, messageId: number, dc: number): void {
+    const m = this.world.user(uid(owner)).mailbox.messages.get(messageId)?.media;
+    if (!m || (m.kind !== "photo" && m.kind !== "document")) throw new WorldError(`message ${messageId} has no photo or document`);
+    this.world.edges.mediaDc.set(m.id, dc);
+  }
+
+  /** `blocker` blocks `blocked`: their messages to `blocker` get USER_IS_BLOCKED. */
+  block(blocker: UserRef, blocked: UserRef): void {
+    const set = this.world.edges.blocked.get(uid(blocker)) ?? new Set<number>();
+    set.add(uid(blocked));
+    this.world.edges.blocked.set(uid(blocker), set);
+  }
+
+  /** A spam-limited account: writing first to anyone gets PEER_FLOOD. */
+  limitAccount(user: UserRef, on = true): void {
+    if (on) this.world.edges.limited.add(uid(user));
+    else this.world.edges.limited.delete(uid(user));
+  }
+
+  /** The user's privacy refuses messages from people they have not written to: USER_PRIVACY_RESTRICTED. */
+  restrictPrivacy(user: UserRef, on = true): void {
+    if (on) this.world.edges.privacyRestricted.add(uid(user));
+    else this.world.edges.privacyRestricted.delete(uid(user));
   }
 
   // ---- logins (the user acting from one of their signed-in devices) ---------------------------------

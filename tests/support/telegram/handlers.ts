@@ -4,7 +4,7 @@
 import { Api } from "telegram";
 import { RpcError } from "./tl.ts";
 import { updateShortSentMessage, type RawInputPeer } from "./fastpath.ts";
-import { long, toBigint, type Render } from "./render.ts";
+import { apiPeer, long, toBigint, type Render } from "./render.ts";
 import {
   nowSeconds,
   WorldError,
@@ -33,6 +33,10 @@ type Handler = (ctx: CallContext, req: any) => unknown;
 
 /** Methods Telegram answers without an authorized session (so revoked/banned keys still connect). */
 export const AUTH_FREE = new Set(["help.GetConfig", "help.GetNearestDc"]);
+
+/** Methods a key that is not signed in may call besides logins: taking an exported authorization
+ * (another DC's key signing in, as GramJS does for media kept there). */
+export const IMPORT_FREE = new Set(["auth.ImportAuthorization"]);
 
 const MAX_MESSAGE_LENGTH = 4096;
 const MAX_FILE_PART = 512 * 1024;
@@ -152,10 +156,18 @@ function fileBytes(ctx: CallContext, loc: unknown): { bytes: Buffer; mime: strin
   const w = ctx.world;
   if (loc instanceof Api.InputPhotoFileLocation) {
     const p = w.photos.get(toBigint(loc.id));
-    if (p && p.accessHash === toBigint(loc.accessHash)) return { bytes: p.bytes, mime: "image/jpeg", date: p.date };
+    if (p && p.accessHash === toBigint(loc.accessHash)) {
+      w.edges.checkMediaDc(w, p.id, ctx.session);
+      w.edges.checkReference(p.fileReference, loc.fileReference);
+      return { bytes: p.bytes, mime: "image/jpeg", date: p.date };
+    }
   } else if (loc instanceof Api.InputDocumentFileLocation) {
     const d = w.documents.get(toBigint(loc.id));
-    if (d && d.accessHash === toBigint(loc.accessHash)) return { bytes: d.bytes, mime: d.mimeType, date: d.date };
+    if (d && d.accessHash === toBigint(loc.accessHash)) {
+      w.edges.checkMediaDc(w, d.id, ctx.session);
+      w.edges.checkReference(d.fileReference, loc.fileReference);
+      return { bytes: d.bytes, mime: d.mimeType, date: d.date };
+    }
   } else if (loc instanceof Api.InputPeerPhotoFileLocation) {
     const peer = resolveInputPeer(ctx, loc.peer);
     const photo = peer.kind === "user" ? w.users.get(peer.id)?.photo : undefined;
@@ -285,6 +297,8 @@ export const handlers: Record<string, Handler> = {
   "updates.GetDifference": (ctx, req: Api.updates.GetDifference) => {
     const mb = ctx.user.mailbox;
     if (req.pts >= mb.pts) return new Api.updates.DifferenceEmpty({ date: nowSeconds(), seq: 0 });
+    // Too far behind (or told so by the driver): the client must rebuild from history, as on Telegram.
+    if (ctx.world.edges.differenceTooLong(ctx.user.id, req.pts, mb.pts)) return new Api.updates.DifferenceTooLong({ pts: mb.pts });
     const limit = Math.min(ctx.world.differenceLimit, req.ptsTotalLimit || Infinity, req.ptsLimit || Infinity);
     const { entries, more, lastPts } = ctx.world.difference(ctx.user.id, req.pts, limit);
     const newMessages: Api.TypeMessage[] = [];
@@ -317,6 +331,7 @@ export const handlers: Record<string, Handler> = {
   "messages.SendMessage": (ctx, req: Api.messages.SendMessage) => {
     const peer = resolveInputPeer(ctx, req.peer);
     if (!req.message) throw new RpcError(400, "MESSAGE_EMPTY");
+    if (peer.kind === "user") ctx.world.edges.checkFirstContact(ctx.world, ctx.user, peer.id);
     if (req.message.length > MAX_MESSAGE_LENGTH) throw new RpcError(400, "MESSAGE_TOO_LONG");
     const randomId = toBigint(req.randomId);
     const { message } = worldCall(() =>
@@ -331,6 +346,7 @@ export const handlers: Record<string, Handler> = {
     const prior = ctx.user.sentByRandomId.get(randomId);
     if (prior) return sendResult(ctx, prior, randomId, false);
     if ((req.message ?? "").length > 1024) throw new RpcError(400, "MEDIA_CAPTION_TOO_LONG");
+    if (peer.kind === "user") ctx.world.edges.checkFirstContact(ctx.world, ctx.user, peer.id);
     const media = inputMedia(ctx, req.media);
     const { message } = worldCall(() =>
       ctx.world.sendMessage(
@@ -384,6 +400,53 @@ export const handlers: Record<string, Handler> = {
       picked.push(m);
     }
     return messagesResult(ctx, picked);
+  },
+
+  "messages.GetDialogs": (ctx, req: Api.messages.GetDialogs) => {
+    // Newest dialog first (by its last message; message ids grow with arrival in each mailbox).
+    const mb = ctx.user.mailbox;
+    const all = [...mb.dialogs.entries()]
+      .map(([key, msgs]) => ({ key, top: msgs[msgs.length - 1]! }))
+      .filter((d) => d.top)
+      .sort((a, b) => b.top.id - a.top.id);
+    let rest = all;
+    if (req.offsetId > 0) rest = all.filter((d) => d.top.id < req.offsetId);
+    else if (req.offsetDate > 0) rest = all.filter((d) => d.top.date < req.offsetDate);
+    const limit = Math.min(req.limit > 0 ? req.limit : 100, 100);
+    const page = rest.slice(0, limit);
+    const users = new Set<number>([ctx.user.id]);
+    const chats = new Set<number>();
+    const dialogs: Api.Dialog[] = [];
+    const messages: Api.TypeMessage[] = [];
+    for (const { key, top } of page) {
+      const readIn = mb.readInboxMaxId.get(key) ?? 0;
+      const msgs = mb.dialogs.get(key)!;
+      dialogs.push(
+        new Api.Dialog({
+          peer: apiPeer(top.peer),
+          topMessage: top.id,
+          readInboxMaxId: readIn,
+          readOutboxMaxId: mb.readOutboxMaxId.get(key) ?? 0,
+          unreadCount: msgs.filter((m) => !m.out && m.id > readIn).length,
+          unreadMentionsCount: 0,
+          unreadReactionsCount: 0,
+          notifySettings: new Api.PeerNotifySettings({}),
+        }),
+      );
+      messages.push(ctx.render.message(top));
+      ctx.render.refs(top, users, chats);
+      if (top.peer.kind === "user") users.add(top.peer.id);
+      else chats.add(top.peer.id);
+    }
+    const body = { dialogs, messages, users: ctx.render.users(ctx.user.id, users), chats: ctx.render.chats(chats) };
+    return page.length < all.length ? new Api.messages.DialogsSlice({ ...body, count: all.length }) : new Api.messages.Dialogs(body);
+  },
+
+  "auth.ExportAuthorization": (ctx, req: Api.auth.ExportAuthorization) => ctx.world.edges.exportAuthorization(ctx.session, req.dcId),
+
+  "auth.ImportAuthorization": (ctx, req: Api.auth.ImportAuthorization) => {
+    const user = ctx.world.edges.importAuthorization(ctx.world, ctx.session, toBigint(req.id), Buffer.from(req.bytes));
+    return new Api.auth.Authorization({ user: ctx.render.user(user.id, user) });
   },
 
   "messages.ReadHistory": (ctx, req: Api.messages.ReadHistory) => {

@@ -84,10 +84,10 @@ export class Render implements Renderer {
     return new Api.Photo({
       id: long(p.id),
       accessHash: long(p.accessHash),
-      fileReference: p.fileReference,
+      fileReference: this.world.edges.stamp(p.fileReference),
       date: p.date,
       sizes: [new Api.PhotoSize({ type: "x", w: p.w, h: p.h, size: p.bytes.length })],
-      dcId: this.world.dcId,
+      dcId: this.world.edges.mediaDcOf(this.world, p.id),
     });
   }
 
@@ -95,11 +95,11 @@ export class Render implements Renderer {
     return new Api.Document({
       id: long(d.id),
       accessHash: long(d.accessHash),
-      fileReference: d.fileReference,
+      fileReference: this.world.edges.stamp(d.fileReference),
       date: d.date,
       mimeType: d.mimeType,
       size: long(d.bytes.length),
-      dcId: this.world.dcId,
+      dcId: this.world.edges.mediaDcOf(this.world, d.id),
       attributes: d.attributes,
     });
   }

@@ -8,6 +8,7 @@ import { authKeyId } from "./crypto.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { Driver } from "./driver.ts";
 import { Faults } from "./faults.ts";
+import type { FrozenInfo } from "./edges.ts";
 import { makeServerRsaKey, type ServerRsaKey } from "./handshake.ts";
 import { Logins, type LoginOptions } from "./login.ts";
 import { Render } from "./render.ts";
@@ -29,6 +30,19 @@ export interface ServerOptions extends LoginOptions {
   /** The RSA key for key exchanges (TEST-ONLY). Default: one made for this process on first use;
    * `false` turns key exchange off (a zero auth key id gets -404, as before logins existed). */
   rsaKey?: ServerRsaKey | false;
+  /** Accept obfuscated connections only with this MTProxy secret (32 hex digits or 16 bytes), as an
+   * MTProxy in front of Telegram would; default: plain obfuscation (keys straight from the header). */
+  obfuscationSecret?: string | Buffer;
+  /** Answer each new MTProto session's first request (any request with a salt other than ours)
+   * with bad_server_salt, as Telegram does when a client's salt is stale (default false). */
+  enforceSalt?: boolean;
+  /** The server clock runs this many seconds ahead of the machine's (negative: behind); clients whose
+   * msg_ids fall outside Telegram's window get bad_msg_notification 16/17 (default 0). */
+  clockSkewSeconds?: number;
+  /** File references expire this long after they were handed out (default: never). */
+  fileReferenceTtlMs?: number;
+  /** updates.getDifference answers differenceTooLong beyond this many missed pts (default: never). */
+  differenceTooLongGap?: number;
 }
 
 export interface Builtins {
@@ -104,6 +118,13 @@ export class TelegramServer implements ConnectionHost {
   readonly duplicates = new Map<bigint, number>();
   builtins?: Builtins;
   stalled = false;
+  /** Transport name (full, abridged, intermediate, padded, obfuscated-abridged…) → connections. */
+  readonly transportsSeen = new Map<string, number>();
+  readonly obfuscationSecret?: Buffer;
+  enforceSalt: boolean;
+  readonly corrections = { badServerSalt: 0, badMsgTime: 0 };
+  /** Layers of requests refused with CONNECTION_LAYER_INVALID (one entry per refused request). */
+  readonly refusedLayers: number[] = [];
   /** Phone/QR/2FA logins and their settings (loginTokenPeriodMs, loginCodeTtlMs, minLoginLayer are live). */
   readonly logins: Logins;
   private _rsaKey?: ServerRsaKey | false;
@@ -135,6 +156,22 @@ export class TelegramServer implements ConnectionHost {
     this.duplicateGraceMs = opts.duplicateGraceMs ?? 150;
     this.logins = new Logins(this, opts);
     this._rsaKey = opts.rsaKey;
+    this.enforceSalt = opts.enforceSalt ?? false;
+    this.clockSkewSeconds = opts.clockSkewSeconds ?? 0;
+    if (opts.fileReferenceTtlMs !== undefined) this.world.edges.fileReferenceTtlMs = opts.fileReferenceTtlMs;
+    if (opts.differenceTooLongGap !== undefined) this.world.edges.differenceTooLongGap = opts.differenceTooLongGap;
+    if (opts.obfuscationSecret !== undefined) {
+      this.obfuscationSecret = typeof opts.obfuscationSecret === "string" ? Buffer.from(opts.obfuscationSecret, "hex") : opts.obfuscationSecret;
+    }
+  }
+
+  get clockSkewSeconds(): number {
+    return this.msgIds.offsetSeconds;
+  }
+
+  /** Live: the server's msg_ids and its msg_id window move with it. */
+  set clockSkewSeconds(s: number) {
+    this.msgIds.offsetSeconds = s;
   }
 
   /** The key-exchange RSA key (made on first use), or undefined when key exchange is off. */
@@ -203,6 +240,41 @@ export class TelegramServer implements ConnectionHost {
   /** From now on every request (except help.getConfig) with this key gets a 401. */
   revokeSession(s: WorldSession | WorldUser | number, message: "AUTH_KEY_UNREGISTERED" | "SESSION_REVOKED" = "SESSION_REVOKED"): void {
     this.sessionOf(s).revoked = { code: 401, message };
+  }
+
+  /**
+   * The user terminated this session from their phone (Settings → Devices): the key is no longer signed
+   * in, its later calls get 401 AUTH_KEY_UNREGISTERED and it gets no more updates. Telegram announces
+   * nothing: open connections stay open and nothing is pushed.
+   */
+  terminateSession(s: WorldSession | WorldUser | number): void {
+    const session = this.sessionOf(s);
+    const userId = session.userId;
+    if (userId === 0) return;
+    const list = this.world.user(userId).sessions;
+    const i = list.indexOf(session);
+    if (i >= 0) list.splice(i, 1);
+    session.userId = 0;
+    for (const c of this.byKey.get(session.keyId) ?? []) removeFrom(this.byUser, userId, c);
+  }
+
+  /** The account is frozen (Telegram's anti-spam): everything but a few reads gets 420
+   * FROZEN_METHOD_INVALID, which is not a flood wait — no wait ever ends it. */
+  freezeAccount(userId: number, info: Partial<FrozenInfo> = {}): void {
+    const now = Math.floor(Date.now() / 1000);
+    this.world.edges.frozen.set(userId, { since: now, until: now + 30 * 86400, appealUrl: "https://t.me/spambot", ...info });
+  }
+
+  unfreezeAccount(userId: number): void {
+    this.world.edges.frozen.delete(userId);
+  }
+
+  /** Every call (but help.getConfig/getNearestDc) of the user's keys on this DC gets 303 USER_MIGRATE_<dc>:
+   * the account moved; a key made on the new DC is not signed in there, so GramJS, which switches DC,
+   * ends with an unauthorized key. `undefined` undoes it. */
+  userMigrate(userId: number, dc: number | undefined): void {
+    if (dc === undefined) this.world.edges.userMigrated.delete(userId);
+    else this.world.edges.userMigrated.set(userId, dc);
   }
 
   /** USER_DEACTIVATED_BAN (401) on every session of the user. */
@@ -310,6 +382,14 @@ export class TelegramServer implements ConnectionHost {
 
   serviceUser(): WorldUser {
     return this.world.users.get(SERVICE_USER_ID) ?? this.addUser({ id: SERVICE_USER_ID, firstName: "Telegram", phone: "42777", sessions: 0 });
+  }
+
+  refusedLayer(layer: number): void {
+    this.refusedLayers.push(layer);
+  }
+
+  sawTransport(name: string): void {
+    this.transportsSeen.set(name, (this.transportsSeen.get(name) ?? 0) + 1);
   }
 
   countCall(method: string): void {

@@ -175,9 +175,21 @@ export function destroySessionOk(sessionId: bigint): Buffer {
  * and ≡ 3 for everything else, as MTProto prescribes. GramJS only rejects repeats. */
 export class MsgIdGenerator {
   private last = 0n;
+  private offset = 0;
+
+  /** The server clock's offset from this machine's (seconds), e.g. to play a client with a wrong clock. */
+  get offsetSeconds(): number {
+    return this.offset;
+  }
+
+  /** Moving the clock back restarts the sequence there (otherwise ids would stay at the old time). */
+  set offsetSeconds(s: number) {
+    this.offset = s;
+    this.last = 0n;
+  }
 
   next(isResponse: boolean): bigint {
-    const now = Date.now();
+    const now = Date.now() + this.offset * 1000;
     let id = (BigInt(Math.floor(now / 1000)) << 32n) | (BigInt(now % 1000) << 22n);
     if (id <= this.last) id = this.last + 4n;
     this.last = id & ~3n;

@@ -4,6 +4,7 @@
 // Nothing here knows about sockets: operations report who must be told what through `onDeliver`.
 import { createHmac, randomBytes } from "node:crypto";
 import type { Api } from "telegram";
+import { EdgeState } from "./edges.ts";
 
 export type PeerRef = { kind: "user"; id: number } | { kind: "chat"; id: number };
 
@@ -218,6 +219,8 @@ export class World {
   readonly photos = new Map<bigint, PhotoRecord>();
   readonly documents = new Map<bigint, DocumentRecord>();
   readonly sessionsByKeyId = new Map<bigint, WorldSession>();
+  /** Telegram's sharp edges (expiring file references, media on other DCs, frozen accounts…). */
+  readonly edges = new EdgeState();
   private readonly byUsername = new Map<string, WorldUser>();
   private readonly byPhone = new Map<string, WorldUser>();
   /** `${userId}:${fileId}` → parts being uploaded. */
