@@ -177,6 +177,9 @@ export class OutboundBridge {
     const parsed = m.chatId ? parseChatId(m.chatId) : null;
     const account = parsed && own(parsed.number);
     if (account) return { account, userId: parsed!.userId };
+    // Shaped like ours but for a number this client does not have (another client's, or none): refused
+    // as before, never re-routed, so a reply meant for another chat cannot leave from this client's number.
+    if (parsed) throw new WebhookError(400, `chatId "${m.chatId}" is not a chat of this client's numbers`, "chatId");
     // Not one of ours: Planfix's own chat id, or a bare Telegram user id as in the customer's task.
     if (m.channel) {
       const byChannel = own(m.channel.replace(/\D/g, ""));

@@ -58,7 +58,8 @@ export function buildApp(deps: AppDeps) {
       return errorResponse(500, "internal error");
     })
     .use(authGuard({ failuresPerMinute: deps.authFailuresPerMinute ?? 10, log: deps.log }))
-    .get("/", () => new Response(null, { status: 302, headers: { location: "/docs" } }), { detail: { hide: true } })
+    // Every answer has a JSON body, a redirect too (clients that do not follow it still read where to go).
+    .get("/", () => json(302, { location: "/docs", description: "the API is described at /docs" }, { location: "/docs" }), { detail: { hide: true } })
     .get("/health", () => json(200, { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: warnings, ...(deps.disk ? { disk: deps.disk.report() } : {}) }), {
       detail: {
         tags: ["operator"],

@@ -51,6 +51,19 @@ test("a bare Telegram user id as chatId, without channel, goes from the client's
   expect((lost.body as { error: string }).error).toContain("telegramUserId");
 });
 
+test("a chat id of ours that names another number (another client's) is refused, never re-routed to this client's number", async () => {
+  const { w, anna, ivan, chatId, hook } = await online();
+  await introduce(w, ivan, anna, chatId);
+  // Shaped like the chat ids we hand out, but for a number this client does not have: a reply meant for
+  // another company's chat must not leave from this client's number, even with a usable telegramUserId.
+  const r = await hook({ chatId: `380999999999_${ivan.id}`, telegramUserId: String(ivan.id), message: "misrouted", messageId: "other-1" });
+  expect(r.status).toBe(400);
+  expect(r.body).toMatchObject({ field: "chatId" });
+  expect((r.body as { error: string }).error).toContain("not a chat of this client's numbers");
+  await Bun.sleep(500);
+  expect(w.tg.driver.messages(ivan).some((m) => m.text === "misrouted")).toBe(false);
+});
+
 test("without messageId the message is still sent (every time), no status goes back, and the log says why", async () => {
   const { w, anna, ivan, chatId, hook } = await online();
   await introduce(w, ivan, anna, chatId);
