@@ -1,7 +1,7 @@
 // Planfix → Telegram. The webhook's message is stored as a job (idempotent by client + messageId) and
 // answered at once; a per-number pump sends jobs per chat in order: the text first, then each file in
-// Planfix's order, every part with a random_id derived from the job so a resend is deduplicated by Telegram.
-import { createHash, randomBytes } from "node:crypto";
+// Planfix's order, every part with an idempotency key derived from the job so a resend is recognised.
+import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { type MessengerCapabilities, TelegramFailure, type OutgoingFile, type PeerInfo, type TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
@@ -77,10 +77,8 @@ const TIMED_OUT = Symbol("timed out");
 const IMAGE = /\.(jpe?g|png|webp|gif|bmp)$/i;
 const MIME: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp", gif: "image/gif", bmp: "image/bmp", pdf: "application/pdf", txt: "text/plain", mp4: "video/mp4", mp3: "audio/mpeg", ogg: "audio/ogg", zip: "application/zip", docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" };
 
-/** A 64-bit signed random_id for part `part` of a job: stable across restarts. */
-export function partRandomId(seed: string, part: number): bigint {
-  return createHash("sha256").update(`${seed}:${part}`).digest().readBigInt64BE(0);
-}
+/** A part's idempotency key: the same job and part always give the same key (a resend is recognised). */
+export const partKey = (seed: string, part: number): string => `${seed}:${part}`;
 
 export class OutboundBridge {
   private readonly pumps = new PumpSet(
@@ -253,13 +251,13 @@ export class OutboundBridge {
       for (const a of attachments) parts.push({ kind: "file", name: a.name, url: a.url });
       for (let i = job.partsDone; i < parts.length; i++) {
         const part = parts[i]!;
-        const randomId = partRandomId(job.randomSeed, i);
+        const key = partKey(job.randomSeed, i);
         let messageId: number | null;
         try {
-          const sent = part.kind === "text" ? await conn.sendText(peer, part.text, randomId) : await this.sendAttachment(job.accountId, conn, peer, part, randomId);
+          const sent = part.kind === "text" ? await conn.sendText(peer, part.text, key) : await this.sendAttachment(job.accountId, conn, peer, part, key);
           messageId = sent.messageId;
         } catch (e) {
-          // This part was sent before a crash or a lost answer: Telegram refuses its random_id again.
+          // This part was sent before a crash or a lost answer: the messenger refuses its key again.
           if (!(e instanceof TelegramFailure && this.deps.capabilities.meaningOf(e) === "already_sent")) throw e;
           messageId = null;
         }
@@ -344,7 +342,7 @@ export class OutboundBridge {
   }
 
   /** Downloads one attachment to a temporary file and sends it; the slot is held until the upload is done. */
-  private async sendAttachment(accountId: number, conn: TelegramConnection, peer: PeerInfo, part: { name: string; url: string }, randomId: bigint) {
+  private async sendAttachment(accountId: number, conn: TelegramConnection, peer: PeerInfo, part: { name: string; url: string }, key: string) {
     const release = await this.slots.acquire(accountId);
     let path: string | null = null;
     try {
@@ -355,7 +353,7 @@ export class OutboundBridge {
       // The name's extension decides photo vs document; a generic server type defers to it.
       const mime = byName && (got.mimeType === "application/octet-stream" || IMAGE.test(part.name)) ? byName : got.mimeType;
       const file: OutgoingFile = { name: part.name, mimeType: mime, path: got.path, size: got.size };
-      return await conn.sendFile(peer, file, "", randomId);
+      return await conn.sendFile(peer, file, "", key);
     } finally {
       release();
       if (path) await rm(path, { force: true });

@@ -137,8 +137,12 @@ export interface ConnectOptions {
 /** One live connection of one account. */
 export interface TelegramConnection {
   readonly self: SelfInfo;
-  sendText(peer: PeerInfo, text: string, randomId: bigint): Promise<SentMessage>;
-  sendFile(peer: PeerInfo, file: OutgoingFile, caption: string, randomId: bigint): Promise<SentMessage>;
+  /**
+   * Sends once per `idempotencyKey`: the connector derives the network's own message key from it, so a
+   * send repeated after a crash or a lost answer is refused as already sent (meaningOf: already_sent).
+   */
+  sendText(peer: PeerInfo, text: string, idempotencyKey: string): Promise<SentMessage>;
+  sendFile(peer: PeerInfo, file: OutgoingFile, caption: string, idempotencyKey: string): Promise<SentMessage>;
   resolveUsername(username: string): Promise<PeerInfo | null>;
   resolvePhone(phone: string): Promise<PeerInfo | null>;
   /** Fetches a user by id with a known access hash (refreshes name, username, photo). */

@@ -1,5 +1,6 @@
 // Telegram's rules the core asks about through MessengerCapabilities: its text limit, its own
 // service account, and which RPC error names mean "already sent" or "file gone".
+import { createHash } from "node:crypto";
 import type { MessengerCapabilities } from "../domain/telegram-port.ts";
 
 /** Telegram's service notifications (login codes, security alerts) come from this user. */
@@ -20,3 +21,8 @@ export const telegramCapabilities: MessengerCapabilities = {
     return null;
   },
 };
+
+/** Telegram's random_id for a send's idempotency key: the same key always gives the same 64-bit id. */
+export function randomIdOf(idempotencyKey: string): bigint {
+  return createHash("sha256").update(idempotencyKey).digest().readBigInt64BE(0);
+}

@@ -30,7 +30,7 @@ import { errorText, type Logger } from "../log.ts";
 import { toStringSession } from "../sessions/read.ts";
 import type { DeviceInfo } from "./device.ts";
 import { endpointConnection } from "./endpoint.ts";
-import { telegramCapabilities } from "./capabilities.ts";
+import { randomIdOf, telegramCapabilities } from "./capabilities.ts";
 import { isNotFound, toFailure } from "./errors.ts";
 import { internals, longText, toLong, type ConnectionInternals, type SenderInternals } from "./gram.ts";
 import { RoutedGramLogger } from "./gramlog.ts";
@@ -345,15 +345,15 @@ class GramjsConnection implements TelegramConnection {
 
   // ── sending ─────────────────────────────────────────────────────────────────────────────────
 
-  async sendText(peer: PeerInfo, text: string, randomId: bigint): Promise<SentMessage> {
-    const rid = toLong(randomId);
+  async sendText(peer: PeerInfo, text: string, idempotencyKey: string): Promise<SentMessage> {
+    const rid = toLong(randomIdOf(idempotencyKey));
     const request = new Api.messages.SendMessage({ peer: inputPeer(peer), message: text, randomId: rid });
     const result = await this.engine.trackSend(peer.userId, this.call<Api.TypeUpdates>(request));
     return this.sentId(result, rid.toString());
   }
 
-  async sendFile(peer: PeerInfo, file: OutgoingFile, caption: string, randomId: bigint): Promise<SentMessage> {
-    const rid = toLong(randomId);
+  async sendFile(peer: PeerInfo, file: OutgoingFile, caption: string, idempotencyKey: string): Promise<SentMessage> {
+    const rid = toLong(randomIdOf(idempotencyKey));
     const asPhoto = sendsAsPhoto(file);
     const input = await uploadFile(this.transport, file);
     const send = (photo: boolean) =>

@@ -43,14 +43,14 @@ function setup() {
   let t = Date.now();
   const clock = { now: () => t, advance: (ms: number) => (t += ms) };
   const log = createLogger("silent");
-  const sent: { text: string; randomId: bigint }[] = [];
-  let onSend: (text: string, randomId: bigint) => void = () => {};
+  const sent: { text: string; key: string }[] = [];
+  let onSend: (text: string, key: string) => void = () => {};
   let online = true;
   let nextId = 100;
   const conn = {
-    sendText: async (_p: PeerInfo, text: string, randomId: bigint) => {
-      onSend(text, randomId);
-      sent.push({ text, randomId });
+    sendText: async (_p: PeerInfo, text: string, key: string) => {
+      onSend(text, key);
+      sent.push({ text, key });
       return { messageId: ++nextId };
     },
   } as unknown as TelegramConnection;
@@ -152,7 +152,7 @@ test("a long text goes as parts in order; a part Telegram already has (its idemp
   await s.accept(long);
   await s.drain();
   expect(s.sent.map((x) => x.text[0])).toEqual(["a", "c"]);
-  expect(new Set(s.sent.map((x) => x.randomId)).size).toBe(2);
+  expect(new Set(s.sent.map((x) => x.key)).size).toBe(2);
   expect(s.job("1")).toMatchObject({ state: "sent", partsDone: 3 });
   expect(s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "sent" }]);
 });

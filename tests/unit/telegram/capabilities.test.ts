@@ -3,7 +3,8 @@ import { expect, test } from "bun:test";
 import { ignoreReason } from "../../../src/bridge/filters.ts";
 import { splitText } from "../../../src/bridge/split-text.ts";
 import { type ChatMessage, type MessengerCapabilities, TelegramFailure } from "../../../src/domain/telegram-port.ts";
-import { telegramCapabilities } from "../../../src/telegram/capabilities.ts";
+import { randomIdOf, telegramCapabilities } from "../../../src/telegram/capabilities.ts";
+import { createHash } from "node:crypto";
 
 const message = (userId: string): ChatMessage => ({
   peer: { userId, accessHash: "1", username: null, phone: null, firstName: "A", lastName: null, isBot: false, hasPhoto: false },
@@ -25,4 +26,12 @@ test("the bridge's filter follows the connector, not a number of its own", () =>
   expect(ignoreReason(message("777000"), null, other)).toBeNull();
   expect(ignoreReason(message("1"), null, other)).toBe("Telegram service notification");
   expect(splitText("hello world again", other.maxTextLength)).toEqual(["hello", "world", "again"]);
+});
+
+test("an idempotency key always gives the same Telegram random_id; another key another one", () => {
+  const a = randomIdOf("seed:0");
+  expect(randomIdOf("seed:0")).toBe(a);
+  expect(randomIdOf("seed:1")).not.toBe(a);
+  // The id jobs accepted before this release were sent with: sha256("<seed>:<part>"), first 8 bytes signed.
+  expect(a).toBe(createHash("sha256").update("seed:0").digest().readBigInt64BE(0));
 });
