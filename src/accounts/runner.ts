@@ -142,11 +142,10 @@ export class AccountRunner {
         );
       }
       const updateState =
-        account.pts !== null && account.qts !== null && account.updDate !== null
-          ? { pts: account.pts, qts: account.qts, date: account.updDate }
-          : file.updateState
+        this.deps.clients.updateStateOf(this.accountId) ??
+        (file.updateState
             ? { pts: file.updateState.pts, qts: file.updateState.qts, date: file.updateState.date }
-            : null;
+            : null);
 
       const lost = new Promise<TelegramFailure | null>((resolve) => (this.signalLost = resolve));
       const hooks = this.deps.hooks(this.accountId);

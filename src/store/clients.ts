@@ -1,11 +1,15 @@
 // Clients and their numbers (accounts): the only SQL for them.
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { AccountState } from "../accounts/states.ts";
+import type { Account, Client } from "../domain/accounts.ts";
 import { flushWrites, param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
 import { accounts, clients, files, outboundJobs, peers, planfixOutbox, sentMessages } from "./schema.ts";
 
-export type Client = typeof clients.$inferSelect;
-export type Account = typeof accounts.$inferSelect;
+export type { Account, Client } from "../domain/accounts.ts";
+// The rows are the domain types plus what only the store and the runner see (the update state): the
+// compiler checks each row still is one (a column the domain type lacks must be added there first).
+type Extends<T, _U extends T> = true;
+export type RowsAreDomain = [Extends<Client, typeof clients.$inferSelect>, Extends<Account, typeof accounts.$inferSelect>];
 export type NewAccount = Omit<typeof accounts.$inferInsert, "id" | "createdAt" | "updatedAt">;
 
 export interface AccountStateChange {
@@ -106,6 +110,12 @@ export class ClientStore {
   setUpdateState(id: number, s: { pts: number; qts: number; date: number }): void {
     writeSoon(this.db, () => this.q.setUpdateState.run({ id, pts: s.pts, qts: s.qts, date: s.date })).catch(() => {});
   }
+  /** The Telegram update state stored for a number (null: none yet). */
+  updateStateOf(id: number): { pts: number; qts: number; date: number } | null {
+    const r = this.db.select({ pts: accounts.pts, qts: accounts.qts, date: accounts.updDate }).from(accounts).where(eq(accounts.id, id)).get();
+    return r && r.pts !== null && r.qts !== null && r.date !== null ? { pts: r.pts, qts: r.qts, date: r.date } : null;
+  }
+
 
   /** A new token for the client: the old hash is gone at once, so the old token stops working. */
   setTokenHash(clientId: number, tokenHash: string): void {
