@@ -2,7 +2,7 @@
 // so rapid POST / PUT / DELETE sequences can never open two connections with the same key.
 import { createHash } from "node:crypto";
 import { errorText, type Logger } from "../log.ts";
-import type { Account } from "../store/clients.ts";
+import type { Account } from "../domain/accounts.ts";
 import { AccountRunner, type RunnerDeps } from "./runner.ts";
 import { type AccountState, DECIDED_STATES, isTransition, type StateChange, type StateListener } from "./states.ts";
 
