@@ -37,6 +37,13 @@ export const KIT_RULES: Rule[] = [
   { what: "bench/", matches: (_s, r) => r?.startsWith("bench/") ?? false, allowed: (f) => !f.startsWith("tests/support/") },
 ];
 
+/** Telegram's own numbers and error names, which the core asks the connector about (MessengerCapabilities). */
+const TELEGRAM_WORDS = /\b777000\b|\b4096\b|\bRANDOM_ID_[A-Z_]+|\bMEDIA_GONE\b|\bFILE_REFERENCE_[A-Z_]+|\bAUTH_KEY_[A-Z_]+|\bFLOOD_WAIT_/;
+const CORE = ["src/accounts/", "src/bridge/"];
+
+/** Code without its comments (a comment may explain what Telegram does). */
+const code = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:])\/\/.*$/gm, "$1");
+
 /** Field names only the Planfix wire format uses. */
 const WIRE_WORDS = /\bplanfix_token\b/;
 
@@ -61,7 +68,9 @@ export function violations(root: string): string[] {
         if (rule.matches(spec, resolved) && !rule.allowed(file)) out.push(`${file}: imports ${rule.what} ("${spec}")`);
       }
     }
-    if (!file.startsWith("src/planfix/") && WIRE_WORDS.test(text.replace(/\/\/.*$/gm, ""))) out.push(`${file}: spells out the Planfix wire format (planfix_token) outside src/planfix/`);
+    if (!file.startsWith("src/planfix/") && WIRE_WORDS.test(code(text))) out.push(`${file}: spells out the Planfix wire format (planfix_token) outside src/planfix/`);
+    const telegramWord = CORE.some((d) => file.startsWith(d)) ? TELEGRAM_WORDS.exec(code(text)) : null;
+    if (telegramWord) out.push(`${file}: spells out Telegram's "${telegramWord[0]}" in the core; ask the connector (MessengerCapabilities)`);
   }
   for (const top of ["bench", "tests/support"]) {
     if (!existsSync(join(root, top))) continue;
