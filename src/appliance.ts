@@ -11,6 +11,7 @@ import { bridgeHooks, ConnectionRegistry } from "./bridge/bridge.ts";
 import { InboundBridge } from "./bridge/inbound.ts";
 import { LookupLimiter } from "./bridge/lookup-limiter.ts";
 import { OutboundBridge } from "./bridge/outbound.ts";
+import type { OutcomeListener } from "./bridge/outcomes.ts";
 import type { PlanfixPorts } from "./bridge/planfix-port.ts";
 import { QueueService } from "./bridge/queues.ts";
 import type { RetryPolicy } from "./bridge/retry.ts";
@@ -129,10 +130,12 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
   const guard = new NetGuard({ allow: settings.allowPrivateNetworks, overrides: settings.resolveOverride });
   // Counted from here on; the gauges read the stores (`queues` is set below, before any scrape) when scraped.
   const metrics: PromMetrics = new PromMetrics({ numbersByState: () => clients.countByState(), queues: () => queues.totals() }, { version });
+  // Every message's outcome, from the one place each bridge decides it.
+  const onOutcome: OutcomeListener = (o) => metrics.messageOutcome(o.direction, o.outcome);
   const planfixClient = overrides.planfix ?? planfixClients({ defaultProviderId: settings.providerId, timeoutMs: t.planfixTimeoutMs, guard });
   // Every Planfix call is timed for /metrics without the bridge or the client knowing.
   const planfixFor: PlanfixPorts = (account) => timedPlanfix(planfixClient(account), ["newMessage", "messageStatus", "updateContact"], metrics);
-  const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, maxFileBytes: settings.maxFileBytes, retry, language: settings.language, log, connection, planfixFor, capabilities: connector.capabilities, metrics });
+  const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, maxFileBytes: settings.maxFileBytes, retry, language: settings.language, log, connection, planfixFor, capabilities: connector.capabilities, onOutcome });
   const outbound = new OutboundBridge({
     clients,
     peers,
@@ -152,6 +155,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
     capabilities: connector.capabilities,
     transaction,
     metrics,
+    onOutcome,
   });
 
   const pool = new AccountPool(

@@ -23,7 +23,7 @@ import { DeliveryHealth } from "./health.ts";
 import { nextAttemptAt, retryAge, type RetryPolicy } from "./retry.ts";
 import { contactCard, type MediaOutcome, toNewMessage } from "./new-message.ts";
 import { textsFor, type Language } from "./texts.ts";
-import type { Metrics } from "../metrics/metrics.ts";
+import type { Outcome, OutcomeListener } from "./outcomes.ts";
 
 export interface InboundDeps {
   clients: ClientStore;
@@ -46,8 +46,8 @@ export interface InboundDeps {
   planfixFor: PlanfixPorts;
   /** The clock (tests: fake time). */
   now?: () => number;
-  /** Where deliveries are counted (/metrics; Planfix call times are taken around the port); nothing counted when absent. */
-  metrics?: Metrics;
+  /** Told each message's outcome (bridge/outcomes.ts); /metrics hangs off it. */
+  onOutcome?: OutcomeListener;
 }
 
 export type { PlanfixPort } from "./planfix-port.ts";
@@ -204,7 +204,7 @@ export class InboundBridge {
   private async delivered(account: Account, row: OutboxRow): Promise<void> {
     // Awaited: the next round must not see this item as pending again.
     await this.deps.outbox.delivered(row.id);
-    if (row.kind === "message") this.deps.metrics?.messageOutcome("to_planfix", "delivered");
+    this.outcome(row, "delivered");
     if (this.paused.delete(account.id)) this.deps.log.info("Planfix accepts the key again; the queue resumes", { client: account.clientId, number: account.number });
     this.health.ok(account.id, "to_planfix");
     if (account.planfixError) this.deps.clients.updateAccount(account.id, { planfixError: null });
@@ -218,7 +218,7 @@ export class InboundBridge {
       this.health.problem(account.id, "to_planfix", message);
       if (account.planfixError !== outcome.message) this.deps.clients.updateAccount(account.id, { planfixError: outcome.message });
       this.deps.outbox.retryLater(row.id, row.attempts, 0, outcome.message);
-      if (row.kind === "message") this.deps.metrics?.messageOutcome("to_planfix", "retried");
+      this.outcome(row, "retried");
       return;
     }
     if (outcome.retry) {
@@ -242,12 +242,17 @@ export class InboundBridge {
     }
     const at = afterMs ? now + afterMs : countsAsAttempt ? nextAttemptAt(this.deps.retry, row.attempts, now) : now + 2000;
     this.deps.outbox.retryLater(row.id, attempts, at, error);
-    if (countsAsAttempt && row.kind === "message") this.deps.metrics?.messageOutcome("to_planfix", "retried");
+    if (countsAsAttempt) this.outcome(row, "retried");
+  }
+
+  /** Messages only: a status or a contact update is not a message of the customer's. */
+  private outcome(row: OutboxRow, outcome: Outcome): void {
+    if (row.kind === "message") this.deps.onOutcome?.({ accountId: row.accountId, direction: "to_planfix", outcome });
   }
 
   private park(account: Account, row: OutboxRow, attempts: number, error: string): void {
     this.deps.outbox.park(row.id, attempts, error);
-    if (row.kind === "message") this.deps.metrics?.messageOutcome("to_planfix", "parked");
+    this.outcome(row, "parked");
     this.deps.log.warn("item for Planfix parked: kept, listed under GET /client/queue, re-sendable", { client: account.clientId, number: account.number, item: row.id, attempts, error });
   }
 

@@ -21,6 +21,7 @@ import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
 import { splitText } from "./split-text.ts";
 import type { Metrics } from "../metrics/metrics.ts";
+import type { Outcome, OutcomeListener } from "./outcomes.ts";
 import { countTelegramFailure } from "../metrics/telegram-failures.ts";
 import { nextAttemptAt, retryAge, type RetryPolicy } from "./retry.ts";
 import { textsFor, type Language, type Texts } from "./texts.ts";
@@ -64,8 +65,10 @@ export interface OutboundDeps {
   connection(accountId: number): TelegramConnection | null;
   /** The messenger's rules (longest text, what a failure means). */
   capabilities: MessengerCapabilities;
-  /** Where sends and Telegram errors are counted (/metrics); nothing counted when absent. */
+  /** Where Telegram errors are counted (/metrics); nothing counted when absent. */
   metrics?: Metrics;
+  /** Told each message's outcome (bridge/outcomes.ts); /metrics hangs off it. */
+  onOutcome?: OutcomeListener;
 }
 
 /** Planfix message ids are numbers; ours (for a webhook without messageId) start with this. */
@@ -273,7 +276,7 @@ export class OutboundBridge {
           tx.jobs.finish(job.id, "sent");
           this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
         });
-        this.deps.metrics?.messageOutcome("to_telegram", "sent");
+        this.outcome(job, "sent");
         this.health.ok(job.accountId, "to_telegram");
         return;
       }
@@ -282,13 +285,13 @@ export class OutboundBridge {
         tx.jobs.finish(job.id, "sent");
         this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
       });
-      this.deps.metrics?.messageOutcome("to_telegram", "sent");
+      this.outcome(job, "sent");
       this.health.ok(job.accountId, "to_telegram");
     } catch (e) {
       if (e instanceof TelegramFailure) countTelegramFailure(this.deps.metrics, e);
       await this.onError(job, e);
       // Still pending: this attempt failed and is tried again (parked ones were counted in fail()).
-      if (this.deps.metrics && this.deps.jobs.byId(job.id)?.state === "pending") this.deps.metrics.messageOutcome("to_telegram", "failed");
+      if (this.deps.onOutcome && this.deps.jobs.byId(job.id)?.state === "pending") this.outcome(job, "failed");
     }
   }
 
@@ -334,8 +337,12 @@ export class OutboundBridge {
       tx.jobs.finish(job.id, "failed", reason);
       this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: shown });
     });
-    this.deps.metrics?.messageOutcome("to_telegram", "parked");
+    this.outcome(job, "parked");
     this.deps.log.warn("message not delivered to Telegram; reported to Planfix as an error, listed under GET /client/queue, re-sendable", { ...logFields(this.deps.clients, job.accountId), job: job.id, reason });
+  }
+
+  private outcome(job: JobRow, outcome: Outcome): void {
+    this.deps.onOutcome?.({ accountId: job.accountId, direction: "to_telegram", outcome });
   }
 
   private texts(account: Account | undefined): Texts {

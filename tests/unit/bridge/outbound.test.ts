@@ -56,14 +56,16 @@ function setup() {
   } as unknown as TelegramConnection;
   const connection = () => (online ? conn : null);
   const retry = { ...DEFAULT_RETRY };
+  const outcomes: string[] = [];
+  const onOutcome = (o: { direction: string; outcome: string }) => outcomes.push(`${o.direction}:${o.outcome}`);
   const ok = async () => ({ ok: true as const });
   const inbound = new InboundBridge({
-    clients, peers, outbox, jobs, files, publicUrl: "http://files.test", maxFileBytes: 1_000_000, retry, language: "en", log, connection, capabilities: telegramCapabilities, now: clock.now,
+    clients, peers, outbox, jobs, files, publicUrl: "http://files.test", maxFileBytes: 1_000_000, retry, language: "en", log, connection, capabilities: telegramCapabilities, now: clock.now, onOutcome,
     planfixFor: () => ({ newMessage: ok, messageStatus: ok, updateContact: ok }),
   });
   const outbound = new OutboundBridge({
     clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: 1_000_000, downloadTimeoutMs: 1000, guard: new NetGuard(), tmpDir: join(dir, `downloads${n}`),
-    retry, offlineGiveUpMs: OFFLINE_GIVE_UP_MS, maxFloodWaitMs: 15 * 60_000, language: "en", log, connection, capabilities: telegramCapabilities, transaction: sqliteTransaction(db, { jobs, outbox }), now: clock.now,
+    retry, offlineGiveUpMs: OFFLINE_GIVE_UP_MS, maxFloodWaitMs: 15 * 60_000, language: "en", log, connection, capabilities: telegramCapabilities, transaction: sqliteTransaction(db, { jobs, outbox }), now: clock.now, onOutcome,
   });
   // Rounds are driven by hand: a send's end must not start the real pump beside them.
   const manual = Object.assign(Object.create(outbound) as OutboundBridge, { kick: () => {} });
@@ -86,7 +88,7 @@ function setup() {
       .filter((r) => r.kind === "status");
   const job = (planfixId: string) => jobs.byMessage(client.id, planfixId)!;
   return {
-    clock, sent, drain, accept, statuses, job, jobs, account,
+    clock, sent, drain, accept, statuses, job, jobs, account, outcomes,
     offline: () => (online = false),
     onSend: (f: typeof onSend) => (onSend = f),
   };
@@ -171,4 +173,24 @@ test("Telegram refusing the message (not a wait, not the network) is an error st
     ["1", "error", en.refused("USER_IS_BLOCKED")],
     ["2", "sent", undefined],
   ]);
+});
+
+test("each message's outcome is told once through the one hook: a failed attempt, then sent; a refusal parked", async () => {
+  let first = true;
+  s.onSend((text) => {
+    if (text === "refused") throw new TelegramFailure("error", "USER_IS_BLOCKED");
+    if (first) {
+      first = false;
+      throw new TelegramFailure("network", "connection reset");
+    }
+  });
+  await s.accept("hello");
+  await s.drain();
+  expect(s.outcomes).toEqual(["to_telegram:failed"]);
+  s.clock.advance(DEFAULT_RETRY.capMs);
+  await s.drain();
+  expect(s.outcomes).toEqual(["to_telegram:failed", "to_telegram:sent"]);
+  await s.accept("refused");
+  await s.drain();
+  expect(s.outcomes).toEqual(["to_telegram:failed", "to_telegram:sent", "to_telegram:parked"]);
 });
