@@ -4,9 +4,10 @@ import type { OpenAPIV3 } from "openapi-types";
 import type * as v from "valibot";
 import { validate } from "../accounts/input.ts";
 import type { Caller, ClientService } from "../accounts/service.ts";
-import { tokenFromHeaders } from "../auth/tokens.ts";
+import { sameSecret, tokenFromHeaders } from "../auth/tokens.ts";
 import { readFields } from "./body.ts";
 import { errorAnswer, HttpError } from "./errors.ts";
+import { errorResponse } from "./respond.ts";
 
 export const security: OpenAPIV3.SecurityRequirementObject[] = [{ bearer: [] }, { tokenHeader: [] }];
 
@@ -52,4 +53,15 @@ export function parse<S extends v.GenericSchema>(schema: S, fields: Record<strin
   const r = validate(schema, fields);
   if (!r.ok) throw new HttpError(400, firstOnly ? `${r.field}: ${r.problem}` : r.message, r.field);
   return r.value;
+}
+
+/**
+ * The token check of routes that take a fixed secret (the admin token, METRICS_TOKEN) rather than a
+ * client's: null when the request carries one of `secrets`, else the 401 saying what is missing or wrong.
+ */
+export function secretCheck(request: Request, secrets: readonly (string | null)[], said: { missing: string; wrong: string }): Response | null {
+  const token = tokenFromHeaders((n) => request.headers.get(n));
+  if (!token) return errorResponse(401, said.missing);
+  if (!secrets.some((secret) => secret !== null && sameSecret(token, secret))) return errorResponse(401, said.wrong);
+  return null;
 }
