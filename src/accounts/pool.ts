@@ -1,6 +1,6 @@
 // All running numbers. Every operation on one number runs after the previous one on it has finished,
 // so rapid POST / PUT / DELETE sequences can never open two connections with the same key.
-import { createHash } from "node:crypto";
+import type { SessionData } from "../sessions/read.ts";
 import { errorText, type Logger } from "../log.ts";
 import type { Account } from "../domain/accounts.ts";
 import { AccountRunner, type RunnerDeps } from "./runner.ts";
@@ -11,7 +11,6 @@ export type PoolDeps = Omit<RunnerDeps, "claimKey" | "releaseKey" | "onStateChan
 export class AccountPool {
   private readonly runners = new Map<number, AccountRunner>();
   private readonly queues = new Map<number, Promise<unknown>>();
-  private readonly keyHolders = new Map<string, number>();
   private readonly waiters = new Map<number, Set<() => void>>();
   private readonly listeners = new Set<StateListener>();
   /** Each number's logger (client and number on every line). */
@@ -179,24 +178,20 @@ export class AccountPool {
     for (const w of [...(this.waiters.get(accountId) ?? [])]) w();
   }
 
-  /** The running number (other than `exceptAccountId`) whose session has this auth key, if any. */
-  keyHolder(key: Uint8Array, exceptAccountId: number | null): number | null {
-    const holder = this.keyHolders.get(createHash("sha256").update(key).digest("hex"));
-    return holder !== undefined && holder !== exceptAccountId && this.runners.get(holder)?.running ? holder : null;
+  /** The running number (other than `exceptAccountId`) running this session, if any (the connector says what "this session" is). */
+  keyHolder(session: SessionData, exceptAccountId: number | null): number | null {
+    return this.deps.connector.claims.holder(session, exceptAccountId, this.isRunning);
   }
 
-  private claimKey(accountId: number, key: Uint8Array): string | null {
-    const id = createHash("sha256").update(key).digest("hex");
-    const holder = this.keyHolders.get(id);
-    if (holder !== undefined && holder !== accountId && this.runners.get(holder)?.running) {
-      return this.deps.clients.accountById(holder)?.number ?? String(holder);
-    }
-    this.releaseKey(accountId);
-    this.keyHolders.set(id, accountId);
-    return null;
+  private readonly isRunning = (accountId: number): boolean => this.runners.get(accountId)?.running ?? false;
+
+  private claimKey(accountId: number, session: SessionData): string | null {
+    const holder = this.deps.connector.claims.claim(accountId, session, this.isRunning);
+    return holder === null ? null : (this.deps.clients.accountById(holder)?.number ?? String(holder));
   }
 
   private releaseKey(accountId: number): void {
-    for (const [k, v] of this.keyHolders) if (v === accountId) this.keyHolders.delete(k);
+    this.deps.connector.claims.release(accountId);
   }
+
 }

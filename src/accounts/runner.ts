@@ -5,7 +5,7 @@ import { TelegramFailure, TERMINAL_FAILURES, type TelegramConnection, type Teleg
 import { errorText, type Logger } from "../log.ts";
 import { confinementFolder } from "../sessions/confine.ts";
 import { readRegisteredSession } from "../sessions/locate.ts";
-import type { SessionFile } from "../sessions/read.ts";
+import type { SessionData, SessionFile } from "../sessions/read.ts";
 import type { ClientStore } from "../store/clients.ts";
 import type { PeerStore } from "../store/peers.ts";
 import { backoffMs, interruptibleSleep } from "./backoff.ts";
@@ -34,7 +34,7 @@ export interface RunnerDeps {
   log: Logger;
   hooks: (accountId: number) => AccountHooks;
   /** Claims the session's auth key for this runner; false when another number holds the same key. */
-  claimKey(accountId: number, key: Uint8Array): string | null;
+  claimKey(accountId: number, session: SessionData): string | null;
   releaseKey(accountId: number): void;
   /** The one report of a state: stored already; the pool logs it and tells its listeners. */
   onStateChange(change: StateChange): void;
@@ -130,7 +130,7 @@ export class AccountRunner {
       } catch (e) {
         return this.setState("error", `session file "${account.sessionPath}" ${errorText(e)}`);
       }
-      const holder = this.deps.claimKey(this.accountId, file.session.authKey);
+      const holder = this.deps.claimKey(this.accountId, file.session);
       if (holder) return this.setState("error", `the session's key is already in use by number ${holder}; one key may run only once`);
 
       const known = this.deps.peers.all(this.accountId);

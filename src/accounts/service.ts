@@ -123,7 +123,7 @@ export class ClientService {
       .find((a) => a.id !== exceptAccountId && (a.sessionPath === rel || (identity !== null && fileIdentity(join(this.settings.sessionsDir, a.sessionPath)) === identity)));
     if (other) throw new Conflict(`session file "${rel}" is already used by another number; a session may run only once`, field);
     // A copy of a running number's session carries its key: starting it would only fail (one key, one connection).
-    if (this.pool.keyHolder(file.session.authKey, exceptAccountId) !== null) {
+    if (this.pool.keyHolder(file.session, exceptAccountId) !== null) {
       throw new Conflict(`session file "${rel}" holds the key of a session another number is running; a session may run only once`, field);
     }
     return rel;

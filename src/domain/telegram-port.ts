@@ -168,8 +168,21 @@ export interface MessengerCapabilities {
   meaningOf(failure: TelegramFailure): "already_sent" | "media_gone" | null;
 }
 
+/**
+ * One session runs once (a Telegram key live twice is killed): the connector knows what makes two
+ * sessions the same; the pool asks it before a start.
+ */
+export interface SessionClaims {
+  /** Claims `session` for `accountId`: the running account already holding it, or null when it is now ours. */
+  claim(accountId: number, session: SessionData, isRunning: (accountId: number) => boolean): number | null;
+  release(accountId: number): void;
+  /** The running account (other than `except`) holding this session, if any. */
+  holder(session: SessionData, except: number | null, isRunning: (accountId: number) => boolean): number | null;
+}
+
 export interface TelegramConnector {
   readonly capabilities: MessengerCapabilities;
+  readonly claims: SessionClaims;
   /** Connects, verifies with getMe, runs catch-up. Throws TelegramFailure. */
   connect(options: ConnectOptions): Promise<TelegramConnection>;
 }

@@ -32,6 +32,7 @@ import type { DeviceInfo } from "./device.ts";
 import { endpointConnection } from "./endpoint.ts";
 import { randomIdOf, telegramCapabilities } from "./capabilities.ts";
 import { isNotFound, toFailure } from "./errors.ts";
+import { createSessionClaims } from "./session-claims.ts";
 import { internals, longText, toLong, type ConnectionInternals, type SenderInternals } from "./gram.ts";
 import { RoutedGramLogger } from "./gramlog.ts";
 import { CrossDcDownloader } from "./crossdc.ts";
@@ -82,7 +83,7 @@ export function createGramjsConnector(opts: GramjsConnectorOptions): TelegramCon
     stateCheckEvery: opts.stateCheckEvery ?? 20,
     peerBookLimit: opts.peerBookLimit ?? 5000,
   };
-  return { capabilities: telegramCapabilities, connect: (o) => GramjsConnection.open(o, cfg) };
+  return { capabilities: telegramCapabilities, claims: createSessionClaims(), connect: (o) => GramjsConnection.open(o, cfg) };
 }
 
 type Config = Required<Omit<GramjsConnectorOptions, "endpoint" | "device">> & { connection: ReturnType<typeof endpointConnection> | undefined; device: DeviceInfo | undefined };
