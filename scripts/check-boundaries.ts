@@ -14,8 +14,14 @@ interface Rule {
   allowed(file: string): boolean;
 }
 
-const under = (...dirs: string[]) => (file: string) => dirs.some((d) => file.startsWith(d));
-const pkg = (...names: string[]) => (spec: string) => names.some((n) => spec === n || spec.startsWith(`${n}/`));
+const under =
+  (...dirs: string[]) =>
+  (file: string) =>
+    dirs.some((d) => file.startsWith(d));
+const pkg =
+  (...names: string[]) =>
+  (spec: string) =>
+    names.some((n) => spec === n || spec.startsWith(`${n}/`));
 
 export const RULES: Rule[] = [
   { what: "GramJS (telegram)", matches: pkg("telegram"), allowed: under("src/telegram/") },
@@ -27,13 +33,25 @@ export const RULES: Rule[] = [
     allowed: (f) => under("src/store/", "src/telegram/store/")(f) || f === "src/sessions/read.ts",
   },
   { what: "the Planfix wire format (planfix/form.ts)", matches: (_s, r) => r === "src/planfix/form.ts", allowed: under("src/planfix/") },
-  { what: "the HTTP layer", matches: (_s, r) => r?.startsWith("src/http/") ?? false, allowed: (f) => !under("src/accounts/", "src/bridge/", "src/domain/", "src/store/", "src/planfix/", "src/telegram/")(f) },
-  { what: "the Telegram connector", matches: (_s, r) => r?.startsWith("src/telegram/") ?? false, allowed: (f) => !under("src/accounts/", "src/bridge/", "src/domain/", "src/store/", "src/http/")(f) },
+  {
+    what: "the HTTP layer",
+    matches: (_s, r) => r?.startsWith("src/http/") ?? false,
+    allowed: (f) => !under("src/accounts/", "src/bridge/", "src/domain/", "src/store/", "src/planfix/", "src/telegram/")(f),
+  },
+  {
+    what: "the Telegram connector",
+    matches: (_s, r) => r?.startsWith("src/telegram/") ?? false,
+    allowed: (f) => !under("src/accounts/", "src/bridge/", "src/domain/", "src/store/", "src/http/")(f),
+  },
 ];
 
 /** The test kit: bench/ takes from tests/ only the kit (tests/support/), and the kit takes nothing from bench/ or the tests. */
 export const KIT_RULES: Rule[] = [
-  { what: "a test outside the kit (tests/support/)", matches: (_s, r) => (r?.startsWith("tests/") ?? false) && !r!.startsWith("tests/support/"), allowed: (f) => !f.startsWith("bench/") && !f.startsWith("tests/support/") },
+  {
+    what: "a test outside the kit (tests/support/)",
+    matches: (_s, r) => (r?.startsWith("tests/") ?? false) && !r!.startsWith("tests/support/"),
+    allowed: (f) => !f.startsWith("bench/") && !f.startsWith("tests/support/"),
+  },
   { what: "bench/", matches: (_s, r) => r?.startsWith("bench/") ?? false, allowed: (f) => !f.startsWith("tests/support/") },
 ];
 

@@ -10,7 +10,7 @@ fi
 bash scripts/test-deps.sh  # pebble, caddy, systemd, qemu-user… for tests/vps
 # The checks that keep the layout: Biome (biome.json) and the import boundaries (docs/architecture.md).
 checks=0
-node_modules/.bin/biome lint --error-on-warnings . || checks=1
+node_modules/.bin/biome ci --error-on-warnings . || checks=1
 node_modules/.bin/bun scripts/check-boundaries.ts || checks=1
 out=$(mktemp)
 node_modules/.bin/bun test --timeout 60000 "$@" 2>&1 | tee "$out"

@@ -98,7 +98,9 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
   } catch (e) {
     // e.g. a database a newer release has migrated (SchemaTooNewError): said in the error, and the file is left untouched.
     throw new StartupError(
-      isDiskFull(e) ? `cannot open the database: the disk is full (${mbOf(disk.freeBytes() ?? 0)} MB free in ${settings.dataDir}); free some space and start again` : "cannot open the database",
+      isDiskFull(e)
+        ? `cannot open the database: the disk is full (${mbOf(disk.freeBytes() ?? 0)} MB free in ${settings.dataDir}); free some space and start again`
+        : "cannot open the database",
       1,
       errorText(e),
     );
@@ -124,7 +126,13 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
   const device = deviceOf(settings.telegramDevice, version);
   const connector = overrides.connector ?? createGramjsConnector({ endpoint: settings.telegramEndpoint, device });
   const registry = new ConnectionRegistry();
-  const retry: RetryPolicy = { baseMs: t.retryBaseMs, capMs: settings.retryCapMs, giveUpAfterMs: t.retryGiveUpAfterMs, refusedTries: t.refusedTries, pauseRetryMs: settings.planfixKeyRetryMs };
+  const retry: RetryPolicy = {
+    baseMs: t.retryBaseMs,
+    capMs: settings.retryCapMs,
+    giveUpAfterMs: t.retryGiveUpAfterMs,
+    refusedTries: t.refusedTries,
+    pauseRetryMs: settings.planfixKeyRetryMs,
+  };
   const connection = (id: number) => registry.get(id);
   // Every outbound HTTP request (Planfix calls, attachment downloads) goes through this one guard.
   const guard = new NetGuard({ allow: settings.allowPrivateNetworks, overrides: settings.resolveOverride });
@@ -135,7 +143,22 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
   const planfixClient = overrides.planfix ?? planfixClients({ defaultProviderId: settings.providerId, timeoutMs: t.planfixTimeoutMs, guard });
   // Every Planfix call is timed for /metrics without the bridge or the client knowing.
   const planfixFor: PlanfixPorts = (account) => timedPlanfix(planfixClient(account), ["newMessage", "messageStatus", "updateContact"], metrics);
-  const inbound = new InboundBridge({ clients, peers, outbox, jobs, files, publicUrl: settings.publicUrl, maxFileBytes: settings.maxFileBytes, retry, language: settings.language, log, connection, planfixFor, capabilities: connector.capabilities, onOutcome });
+  const inbound = new InboundBridge({
+    clients,
+    peers,
+    outbox,
+    jobs,
+    files,
+    publicUrl: settings.publicUrl,
+    maxFileBytes: settings.maxFileBytes,
+    retry,
+    language: settings.language,
+    log,
+    connection,
+    planfixFor,
+    capabilities: connector.capabilities,
+    onOutcome,
+  });
   const outbound = new OutboundBridge({
     clients,
     peers,
@@ -178,7 +201,14 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
   const service = new ClientService(
     clients,
     pool,
-    { sessionsDir: settings.sessionsDir, apiId: settings.telegramApiId, apiHash: settings.telegramApiHash, startTimeoutMs: settings.startTimeoutMs, adminToken, filesDir: join(settings.dataDir, "files") },
+    {
+      sessionsDir: settings.sessionsDir,
+      apiId: settings.telegramApiId,
+      apiHash: settings.telegramApiHash,
+      startTimeoutMs: settings.startTimeoutMs,
+      adminToken,
+      filesDir: join(settings.dataDir, "files"),
+    },
     log,
     queues,
   );
@@ -235,7 +265,15 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
         throw new StartupError("cannot start HTTPS", 1, errorText(e));
       }
     }
-    log.info("listening", { host: settings.host, port: boundPort(), https: settings.tls.kind !== "off", version, commit, dataDir: settings.dataDir, telegramEndpoint: settings.telegramEndpoint });
+    log.info("listening", {
+      host: settings.host,
+      port: boundPort(),
+      https: settings.tls.kind !== "off",
+      version,
+      commit,
+      dataDir: settings.dataDir,
+      telegramEndpoint: settings.telegramEndpoint,
+    });
     for (const warning of settings.warnings) log.warn(warning);
     if (!settings.telegramApiId || !settings.telegramApiHash) log.warn("TELEGRAM_API_ID / TELEGRAM_API_HASH are not set: numbers cannot start until they are");
 

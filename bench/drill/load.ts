@@ -85,7 +85,10 @@ export interface LoadOptions {
   webhookTimeoutMs: number;
 }
 
-const WORDS = "price delivery invoice order tomorrow thanks please contract warehouse quote kyiv lviv odesa ok yes no maybe call me later перевірте рахунок доставка дякую ✅ 📦 €100 #42 a&b <x> \"quoted\" 'single'".split(" ");
+const WORDS =
+  "price delivery invoice order tomorrow thanks please contract warehouse quote kyiv lviv odesa ok yes no maybe call me later перевірте рахунок доставка дякую ✅ 📦 €100 #42 a&b <x> \"quoted\" 'single'".split(
+    " ",
+  );
 
 export class Load {
   readonly tp: TpItem[] = [];
@@ -234,7 +237,15 @@ export class Load {
     try {
       const r = await this.w.planfix.sendWebhook(
         `${this.w.app.url}/planfix`,
-        { token: chat.number.client.token, providerId: PROVIDER_ID, chatId: chat.chatId, channel: chat.number.phone, message: item.text, messageId: item.messageId, userName: "Drill" },
+        {
+          token: chat.number.client.token,
+          providerId: PROVIDER_ID,
+          chatId: chat.chatId,
+          channel: chat.number.phone,
+          message: item.text,
+          messageId: item.messageId,
+          userName: "Drill",
+        },
         item.attachments,
         { timeoutMs: this.o.webhookTimeoutMs },
       );

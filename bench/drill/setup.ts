@@ -63,7 +63,6 @@ export interface WorldOptions {
   logLevel: string;
 }
 
-
 /** Starts everything and brings every number online. On failure everything started is stopped. */
 export async function startWorld(o: WorldOptions): Promise<DrillWorld> {
   const binary = o.binary ?? BINARY;

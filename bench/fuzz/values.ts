@@ -51,7 +51,7 @@ export const ODD_UNICODE = [
   "${jndi:ldap://127.0.0.1/x}",
   "{{7*7}}",
   "'; DROP TABLE clients; --",
-  "\" OR 1=1 --",
+  '" OR 1=1 --',
   "<script>alert(1)</script>",
   "%s%s%s%n",
   "../../../../etc/passwd",

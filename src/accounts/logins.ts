@@ -69,7 +69,7 @@ class RateLimit {
   take(key: string): boolean {
     const now = Date.now();
     const list = (this.hits.get(key) ?? []).filter((t) => now - t < this.windowMs);
-    if (list.length >= this.max) return this.hits.set(key, list), false;
+    if (list.length >= this.max) return (this.hits.set(key, list), false);
     list.push(now);
     this.hits.set(key, list);
     return true;
@@ -118,7 +118,8 @@ export class LoginService {
       throw caller.kind === "admin" ? new Conflict(`number ${input.number} belongs to another client`, "number") : new NotFound(`number ${input.number} not found`, "number");
     }
     for (const l of this.logins.values()) {
-      if (l.input.number === input.number && isOpen(l.state)) throw new Conflict(`a login for number ${input.number} is already under way (id ${l.id}); finish or cancel it first`, "number");
+      if (l.input.number === input.number && isOpen(l.state))
+        throw new Conflict(`a login for number ${input.number} is already under way (id ${l.id}); finish or cancel it first`, "number");
     }
     if (!this.perNumber.take(input.number)) throw new TooMany(`too many logins for number ${input.number}: at most a few per 10 minutes; try again later`, "number");
     if (!this.perClient.take(input.name)) throw new TooMany(`too many logins for client "${input.name}": try again later`, "name");

@@ -17,7 +17,10 @@ export class AccountPool {
   private readonly loggers = new Map<number, Logger>();
   private readonly deps: RunnerDeps;
 
-  constructor(deps: PoolDeps, private readonly log: Logger) {
+  constructor(
+    deps: PoolDeps,
+    private readonly log: Logger,
+  ) {
     this.deps = {
       ...deps,
       claimKey: (id, key) => this.claimKey(id, key),
@@ -193,5 +196,4 @@ export class AccountPool {
   private releaseKey(accountId: number): void {
     this.deps.connector.claims.release(accountId);
   }
-
 }

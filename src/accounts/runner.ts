@@ -138,14 +138,20 @@ export class AccountRunner {
         // First start from a Telethon session: its entity table is a ready set of access hashes.
         this.deps.peers.save(
           this.accountId,
-          file.entities.map((e) => ({ userId: e.userId, accessHash: e.accessHash, username: e.username, phone: e.phone, firstName: e.name, lastName: null, isBot: false, hasPhoto: false })),
+          file.entities.map((e) => ({
+            userId: e.userId,
+            accessHash: e.accessHash,
+            username: e.username,
+            phone: e.phone,
+            firstName: e.name,
+            lastName: null,
+            isBot: false,
+            hasPhoto: false,
+          })),
         );
       }
       const updateState =
-        this.deps.clients.updateStateOf(this.accountId) ??
-        (file.updateState
-            ? { pts: file.updateState.pts, qts: file.updateState.qts, date: file.updateState.date }
-            : null);
+        this.deps.clients.updateStateOf(this.accountId) ?? (file.updateState ? { pts: file.updateState.pts, qts: file.updateState.qts, date: file.updateState.date } : null);
 
       const lost = new Promise<TelegramFailure | null>((resolve) => (this.signalLost = resolve));
       const hooks = this.deps.hooks(this.accountId);

@@ -16,7 +16,9 @@ export const NumberView = v.object({
   state: v.pipe(
     v.picklist(ACCOUNT_STATES),
     v.examples(["online"]),
-    v.description("unauthorized: session revoked or key unknown; duplicated: the key was used elsewhere at the same time and is dead; both, and banned, need a PUT with a new session"),
+    v.description(
+      "unauthorized: session revoked or key unknown; duplicated: the key was used elsewhere at the same time and is dead; both, and banned, need a PUT with a new session",
+    ),
   ),
   reason: nullableText("Why the number is in this state"),
   since: v.pipe(v.string(), v.isoDateTime()),

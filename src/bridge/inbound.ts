@@ -253,7 +253,13 @@ export class InboundBridge {
   private park(account: Account, row: OutboxRow, attempts: number, error: string): void {
     this.deps.outbox.park(row.id, attempts, error);
     this.outcome(row, "parked");
-    this.deps.log.warn("item for Planfix parked: kept, listed under GET /client/queue, re-sendable", { client: account.clientId, number: account.number, item: row.id, attempts, error });
+    this.deps.log.warn("item for Planfix parked: kept, listed under GET /client/queue, re-sendable", {
+      client: account.clientId,
+      number: account.number,
+      item: row.id,
+      attempts,
+      error,
+    });
   }
 
   /** Builds the newMessage command: contact card, text, media downloaded and offered at our URL. */
@@ -265,7 +271,13 @@ export class InboundBridge {
       if (this.deps.jobs.isOurs(account.id, message.peer.userId, message.messageId)) return "skip";
     }
     const known = this.deps.peers.byId(account.id, message.peer.userId);
-    const peer: PeerInfo = { ...message.peer, username: message.peer.username ?? known?.username ?? null, phone: message.peer.phone ?? known?.phone ?? null, firstName: message.peer.firstName ?? known?.firstName ?? null, lastName: message.peer.lastName ?? known?.lastName ?? null };
+    const peer: PeerInfo = {
+      ...message.peer,
+      username: message.peer.username ?? known?.username ?? null,
+      phone: message.peer.phone ?? known?.phone ?? null,
+      firstName: message.peer.firstName ?? known?.firstName ?? null,
+      lastName: message.peer.lastName ?? known?.lastName ?? null,
+    };
     const conn = this.deps.connection(account.id);
     const t = textsFor(account.language, this.deps.language);
 

@@ -79,7 +79,22 @@ const FIRST_LOOKUP_MS = 4_000;
 const TIMED_OUT = Symbol("timed out");
 
 const IMAGE = /\.(jpe?g|png|webp|gif|bmp)$/i;
-const MIME: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp", gif: "image/gif", bmp: "image/bmp", pdf: "application/pdf", txt: "text/plain", mp4: "video/mp4", mp3: "audio/mpeg", ogg: "audio/ogg", zip: "application/zip", docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" };
+const MIME: Record<string, string> = {
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  webp: "image/webp",
+  gif: "image/gif",
+  bmp: "image/bmp",
+  pdf: "application/pdf",
+  txt: "text/plain",
+  mp4: "video/mp4",
+  mp3: "audio/mpeg",
+  ogg: "audio/ogg",
+  zip: "application/zip",
+  docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+};
 
 /** A part's idempotency key: the same job and part always give the same key (a resend is recognised). */
 export const partKey = (seed: string, part: number): string => `${seed}:${part}`;
@@ -112,7 +127,9 @@ export class OutboundBridge {
       const prior = this.deps.jobs.byMessage(client.id, m.messageId);
       if (prior) return { chatId: prior.chatId, contactId: prior.contactId };
     } else {
-      this.deps.log.warn("Planfix sent no messageId: the message is sent, but a repeated call cannot be recognised and no status goes back", { ...logFields(this.deps.clients, account.id) });
+      this.deps.log.warn("Planfix sent no messageId: the message is sent, but a repeated call cannot be recognised and no status goes back", {
+        ...logFields(this.deps.clients, account.id),
+      });
     }
 
     const lookup = { username: m.telegramUserName || undefined, phone: m.contactPhone?.replace(/\D/g, "") || undefined };
@@ -149,7 +166,12 @@ export class OutboundBridge {
     if (!by.username && !by.phone) {
       // An id this number has not seen yet: kept as before, the send finds out (and reports an error status) if it cannot reach it.
       if (ids[0]) return ids[0];
-      if (m.chatId) throw new WebhookError(400, `chatId "${m.chatId}" is not a chat of this client's numbers, and no telegramUserId, telegramUserName or contactPhone names the recipient`, "chatId");
+      if (m.chatId)
+        throw new WebhookError(
+          400,
+          `chatId "${m.chatId}" is not a chat of this client's numbers, and no telegramUserId, telegramUserName or contactPhone names the recipient`,
+          "chatId",
+        );
       throw new WebhookError(400, "a recipient is needed: chatId, telegramUserId, telegramUserName or contactPhone", "contactPhone");
     }
     const field = by.username ? "telegramUserName" : "contactPhone";
@@ -191,7 +213,13 @@ export class OutboundBridge {
     const all = this.deps.clients.accountsOfClient(client.id);
     if (all.length === 1) return { account: all[0]!, userId: null };
     if (all.length === 0) throw new WebhookError(400, "this client has no numbers", "channel");
-    throw new WebhookError(400, m.chatId ? `chatId "${m.chatId}" is not a chat of this client's numbers, and channel is needed: this client has several numbers` : "channel is needed: this client has several numbers", m.chatId ? "chatId" : "channel");
+    throw new WebhookError(
+      400,
+      m.chatId
+        ? `chatId "${m.chatId}" is not a chat of this client's numbers, and channel is needed: this client has several numbers`
+        : "channel is needed: this client has several numbers",
+      m.chatId ? "chatId" : "channel",
+    );
   }
 
   kick(accountId: number): void {
@@ -242,13 +270,19 @@ export class OutboundBridge {
     if (!account) return;
     const conn = this.deps.connection(job.accountId);
     if (!conn) {
-      if (retryAge(job, this.now()) > this.deps.offlineGiveUpMs) return this.fail(job, `number ${account.number} has been offline too long (${account.state})`, this.texts(account).offlineTooLong(account.number, account.state));
+      if (retryAge(job, this.now()) > this.deps.offlineGiveUpMs)
+        return this.fail(job, `number ${account.number} has been offline too long (${account.state})`, this.texts(account).offlineTooLong(account.number, account.state));
       this.health.problem(job.accountId, "to_telegram", `number ${account.number} is ${account.state}; messages wait for it`);
       return this.deps.jobs.retryLater(job.id, job.attempts, this.now() + 2000, `number ${account.number} is ${account.state}`);
     }
     try {
       const peer = await this.recipient(job, conn);
-      if (!peer) return this.fail(job, "unknown recipient: this Telegram account cannot reach the user (no access hash, username or phone that resolves)", this.texts(account).unknownRecipient);
+      if (!peer)
+        return this.fail(
+          job,
+          "unknown recipient: this Telegram account cannot reach the user (no access hash, username or phone that resolves)",
+          this.texts(account).unknownRecipient,
+        );
       const attachments = JSON.parse(job.attachments) as { name: string; url: string }[];
       const parts: ({ kind: "text"; text: string } | { kind: "file"; name: string; url: string })[] = [];
       for (const chunk of splitText(job.text, this.deps.capabilities.maxTextLength)) parts.push({ kind: "text", text: chunk });
@@ -313,7 +347,8 @@ export class OutboundBridge {
       if (e.kind === "flood_wait" && e.floodSeconds !== undefined && e.floodSeconds * 1000 <= this.deps.maxFloodWaitMs) {
         return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, this.now() + e.floodSeconds * 1000 + 250, `Telegram asked to wait ${e.floodSeconds} s`);
       }
-      if (e.kind === "flood_wait") return this.fail(fresh, `Telegram flood limits: ${e.reason}${e.floodSeconds ? ` (wait ${e.floodSeconds} s)` : ""}`, t.flood(e.reason, e.floodSeconds ?? null));
+      if (e.kind === "flood_wait")
+        return this.fail(fresh, `Telegram flood limits: ${e.reason}${e.floodSeconds ? ` (wait ${e.floodSeconds} s)` : ""}`, t.flood(e.reason, e.floodSeconds ?? null));
       if (e.kind === "network" || e.kind === "timeout") {
         this.health.problem(job.accountId, "to_telegram", e.message);
         return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts, this.now()), e.message);
@@ -338,7 +373,11 @@ export class OutboundBridge {
       this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: shown });
     });
     this.outcome(job, "parked");
-    this.deps.log.warn("message not delivered to Telegram; reported to Planfix as an error, listed under GET /client/queue, re-sendable", { ...logFields(this.deps.clients, job.accountId), job: job.id, reason });
+    this.deps.log.warn("message not delivered to Telegram; reported to Planfix as an error, listed under GET /client/queue, re-sendable", {
+      ...logFields(this.deps.clients, job.accountId),
+      job: job.id,
+      reason,
+    });
   }
 
   private outcome(job: JobRow, outcome: Outcome): void {
@@ -354,7 +393,13 @@ export class OutboundBridge {
     const release = await this.slots.acquire(accountId);
     let path: string | null = null;
     try {
-      const got = await downloadToFile(part.url, { guard: this.deps.guard, maxBytes: this.deps.maxFileBytes, timeoutMs: this.deps.downloadTimeoutMs, name: part.name, dir: this.deps.tmpDir });
+      const got = await downloadToFile(part.url, {
+        guard: this.deps.guard,
+        maxBytes: this.deps.maxFileBytes,
+        timeoutMs: this.deps.downloadTimeoutMs,
+        name: part.name,
+        dir: this.deps.tmpDir,
+      });
       path = got.path;
       const ext = part.name.split(".").pop()?.toLowerCase() ?? "";
       const byName = MIME[ext];
@@ -393,12 +438,12 @@ export class OutboundBridge {
   async lookup(accountId: number, conn: TelegramConnection, by: { username?: string; phone?: string }, maxWaitMs = 10_000): Promise<PeerInfo | null> {
     const cached = this.cachedLookup(accountId, by);
     if (cached) return cached;
-    if (!(await this.deps.limiter.acquire(accountId, maxWaitMs))) throw new TelegramFailure("flood_wait", "too many lookups on this number; slowing down", Math.ceil(maxWaitMs / 1000));
+    if (!(await this.deps.limiter.acquire(accountId, maxWaitMs)))
+      throw new TelegramFailure("flood_wait", "too many lookups on this number; slowing down", Math.ceil(maxWaitMs / 1000));
     let found: PeerInfo | null = null;
     if (by.username) found = await conn.resolveUsername(by.username);
     if (!found && by.phone) found = await conn.resolvePhone(by.phone);
     if (found) this.deps.peers.save(accountId, [found]);
     return found;
   }
-
 }

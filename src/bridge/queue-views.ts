@@ -9,14 +9,18 @@ export const DirectionStatus = v.object({
   waiting: v.pipe(v.number(), v.integer(), v.description("Items accepted and not yet delivered")),
   oldest_waiting_seconds: v.nullable(v.pipe(v.number(), v.integer())),
   parked: v.pipe(v.number(), v.integer(), v.description("Given up after retries, kept until resent or discarded")),
-  paused: v.optional(v.pipe(v.boolean(), v.description("to_planfix only: Planfix refused the key (401): every item waits, retried every PLANFIX_KEY_RETRY_SECONDS and at once after PUT"))),
+  paused: v.optional(
+    v.pipe(v.boolean(), v.description("to_planfix only: Planfix refused the key (401): every item waits, retried every PLANFIX_KEY_RETRY_SECONDS and at once after PUT")),
+  ),
   problem: nullableText("The current delivery problem, if any"),
   problem_since: when("Since when the problem has lasted"),
 });
 
 export const QueueStatus = v.pipe(
   v.object({ to_planfix: DirectionStatus, to_telegram: DirectionStatus }),
-  v.description("Per direction (to_planfix, to_telegram): items waiting, age of the oldest, parked items (GET /client/queue lists them), and the current delivery problem with since when"),
+  v.description(
+    "Per direction (to_planfix, to_telegram): items waiting, age of the oldest, parked items (GET /client/queue lists them), and the current delivery problem with since when",
+  ),
 );
 
 export type DirectionStatus = v.InferOutput<typeof DirectionStatus>;
@@ -35,4 +39,9 @@ export const QueueItem = v.object({
 });
 export type QueueItem = v.InferOutput<typeof QueueItem>;
 
-export const QueueList = v.object({ number: v.string(), direction: v.picklist(["to_planfix", "to_telegram"]), state: v.picklist(["parked", "waiting"]), items: v.array(QueueItem) });
+export const QueueList = v.object({
+  number: v.string(),
+  direction: v.picklist(["to_planfix", "to_telegram"]),
+  state: v.picklist(["parked", "waiting"]),
+  items: v.array(QueueItem),
+});

@@ -13,9 +13,7 @@ export type { DirectionStatus, QueueItem, QueueStatus } from "./queue-views.ts";
 const LIST_LIMIT = 200;
 
 export class QueueService {
-  constructor(
-    private readonly deps: { outbox: OutboxStore; jobs: JobStore; inbound: InboundBridge; outbound: OutboundBridge; now?: () => number },
-  ) {}
+  constructor(private readonly deps: { outbox: OutboxStore; jobs: JobStore; inbound: InboundBridge; outbound: OutboundBridge; now?: () => number }) {}
 
   private now(): number {
     return (this.deps.now ?? Date.now)();
@@ -55,7 +53,11 @@ export class QueueService {
         created_at: new Date(r.createdAt).toISOString(),
         attempts: r.attempts,
         error: r.lastError,
-        text: preview(r.kind === "message" ? ((JSON.parse(r.event) as { message?: { text?: string } }).message?.text ?? "") : `messageStatus ${(JSON.parse(r.event) as { status?: string }).status ?? ""}`),
+        text: preview(
+          r.kind === "message"
+            ? ((JSON.parse(r.event) as { message?: { text?: string } }).message?.text ?? "")
+            : `messageStatus ${(JSON.parse(r.event) as { status?: string }).status ?? ""}`,
+        ),
       }));
     }
     return this.deps.jobs.list(accountId, state === "waiting" ? "pending" : "failed", LIST_LIMIT).map((j) => ({

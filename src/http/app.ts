@@ -60,25 +60,33 @@ export function buildApp(deps: AppDeps) {
     .use(authGuard({ failuresPerMinute: deps.authFailuresPerMinute ?? 10, log: deps.log }))
     // Every answer has a JSON body, a redirect too (clients that do not follow it still read where to go).
     .get("/", () => json(302, { location: "/docs", description: "the API is described at /docs" }, { location: "/docs" }), { detail: { hide: true } })
-    .get("/health", () => json(200, { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: warnings, ...(deps.disk ? { disk: deps.disk.report() } : {}) }), {
-      detail: {
-        tags: ["operator"],
-        summary: "Liveness",
-        description: "No token needed. `warnings` lists settings problems found at start (e.g. PUBLIC_URL unset while listening on every address), empty when there are none. `disk`: free space and media kept; `disk.ok` false with `disk.problem` saying what is wrong (disk nearly full, writes failing).",
-        responses: {
-          "200": {
-            description: "The appliance is up",
-            content: {
-              "application/json": {
-                schema: jsonSchema(HealthBody),
-                example: { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: [] },
+    .get(
+      "/health",
+      () => json(200, { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: warnings, ...(deps.disk ? { disk: deps.disk.report() } : {}) }),
+      {
+        detail: {
+          tags: ["operator"],
+          summary: "Liveness",
+          description:
+            "No token needed. `warnings` lists settings problems found at start (e.g. PUBLIC_URL unset while listening on every address), empty when there are none. `disk`: free space and media kept; `disk.ok` false with `disk.problem` saying what is wrong (disk nearly full, writes failing).",
+          responses: {
+            "200": {
+              description: "The appliance is up",
+              content: {
+                "application/json": {
+                  schema: jsonSchema(HealthBody),
+                  example: { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: [] },
+                },
               },
             },
+            "405": {
+              description: "Only GET and HEAD",
+              content: { "application/json": { schema: ErrorBody, example: { error: "method POST is not allowed on /health; use GET, HEAD" } } },
+            },
           },
-          "405": { description: "Only GET and HEAD", content: { "application/json": { schema: ErrorBody, example: { error: "method POST is not allowed on /health; use GET, HEAD" } } } },
         },
       },
-    })
+    )
     .use(docs(deps.version))
     .use(clientRoutes(deps.service, () => warnings))
     .use(adminRoutes(deps.service));

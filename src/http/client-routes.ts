@@ -21,8 +21,12 @@ const startExample = {
 /** Kept for routes written against this module; the one implementation is handle.ts. */
 export { parse, security } from "./handle.ts";
 
-export const handle = (request: Request, run: (caller: Caller, fields: Record<string, unknown>) => Promise<Response> | Response, service: ClientService, adminOnly = false): Promise<Response> =>
-  handleRequest(request, service, run, adminOnly ? { adminOnly: "this list needs the admin token" } : {});
+export const handle = (
+  request: Request,
+  run: (caller: Caller, fields: Record<string, unknown>) => Promise<Response> | Response,
+  service: ClientService,
+  adminOnly = false,
+): Promise<Response> => handleRequest(request, service, run, adminOnly ? { adminOnly: "this list needs the admin token" } : {});
 
 export function clientRoutes(service: ClientService, warnings: () => readonly string[] = () => []) {
   return new Elysia()
@@ -81,39 +85,36 @@ export function clientRoutes(service: ClientService, warnings: () => readonly st
           tags: ["clients"],
           summary: "Is a number online?",
           description:
-            "`{\"status\": \"online\" | \"offline\"}` plus the detailed state, its reason and since when. " +
+            '`{"status": "online" | "offline"}` plus the detailed state, its reason and since when. ' +
             "`name` and `number` as query parameters (a GET request with a body is refused). Without `number`: every number of the caller's client.",
           security,
           parameters: [
             { name: "number", in: "query", required: false, schema: { type: "string" }, example: "380955821319" },
             { name: "name", in: "query", required: false, schema: { type: "string" }, example: "acme" },
           ],
-          responses: { "200": { description: "State (without `number`: `{numbers: [...]}`, every number's state)", content: { "application/json": { schema: NumberViewSchema } } }, ...errorResponses(400, 401, 404, 429) },
+          responses: {
+            "200": { description: "State (without `number`: `{numbers: [...]}`, every number's state)", content: { "application/json": { schema: NumberViewSchema } } },
+            ...errorResponses(400, 401, 404, 429),
+          },
         },
       },
     )
-    .put(
-      "/client",
-      ({ request }) =>
-        handle(
-          request,
-          async (caller, fields) => json(200, await service.update(caller, parse(UpdateInput, fields) as never)),
-          service,
-        ),
-      {
-        detail: {
-          tags: ["clients"],
-          summary: "Update a number and restart it",
-          description:
-            "Stops the number, applies the new data (any of url_planfix, token_planfix, name_session, path_session, provider_id, language), " +
-            "and starts it again — the old connection is fully closed before the new one opens, so the key is never live twice. " +
-            "The way out of unauthorized, banned and duplicated.",
-          security,
-          requestBody: requestBody(UpdateInput, { number: "380955821319", path_session: "acme/new.session" }),
-          responses: { "200": { description: "The state reached", content: { "application/json": { schema: NumberViewSchema } } }, ...errorResponses(400, 401, 404, 409, 413, 422, 429, 503) },
+    .put("/client", ({ request }) => handle(request, async (caller, fields) => json(200, await service.update(caller, parse(UpdateInput, fields) as never)), service), {
+      detail: {
+        tags: ["clients"],
+        summary: "Update a number and restart it",
+        description:
+          "Stops the number, applies the new data (any of url_planfix, token_planfix, name_session, path_session, provider_id, language), " +
+          "and starts it again — the old connection is fully closed before the new one opens, so the key is never live twice. " +
+          "The way out of unauthorized, banned and duplicated.",
+        security,
+        requestBody: requestBody(UpdateInput, { number: "380955821319", path_session: "acme/new.session" }),
+        responses: {
+          "200": { description: "The state reached", content: { "application/json": { schema: NumberViewSchema } } },
+          ...errorResponses(400, 401, 404, 409, 413, 422, 429, 503),
         },
       },
-    )
+    })
     .delete(
       "/client",
       ({ request }) =>
@@ -136,26 +137,19 @@ export function clientRoutes(service: ClientService, warnings: () => readonly st
         },
       },
     )
-    .get(
-      "/admin/clients",
-      ({ request }) =>
-        handle(
-          request,
-          () => json(200, { clients: service.adminOverview(), warnings: warnings() }),
-          service,
-          true,
-        ),
-      {
-        detail: {
-          tags: ["operator"],
-          summary: "Every client and number with its state",
-          description: "Admin token only. Tokens and Planfix keys are never shown.",
-          security,
-          responses: {
-            "200": { description: "Clients, and `warnings`: settings problems found at start (e.g. PUBLIC_URL unset)", content: { "application/json": { schema: jsonSchema(AdminOverview) } } },
-            ...errorResponses(401, 429),
+    .get("/admin/clients", ({ request }) => handle(request, () => json(200, { clients: service.adminOverview(), warnings: warnings() }), service, true), {
+      detail: {
+        tags: ["operator"],
+        summary: "Every client and number with its state",
+        description: "Admin token only. Tokens and Planfix keys are never shown.",
+        security,
+        responses: {
+          "200": {
+            description: "Clients, and `warnings`: settings problems found at start (e.g. PUBLIC_URL unset)",
+            content: { "application/json": { schema: jsonSchema(AdminOverview) } },
           },
+          ...errorResponses(401, 429),
         },
       },
-    );
+    });
 }

@@ -27,7 +27,15 @@ export function metricsRoutes(deps: { render(): Promise<{ contentType: string; b
           "Labels never carry phone numbers, client names or tokens: all clients are counted together. Example alert rules: docs/alerts.yml.",
         security: [{ bearer: [] }, { tokenHeader: [] }],
         responses: {
-          "200": { description: "The metrics", content: { "text/plain; version=0.0.4; charset=utf-8": { schema: { type: "string" }, example: '# TYPE planfix_telegram_numbers gauge\nplanfix_telegram_numbers{state="online"} 2\n' } } },
+          "200": {
+            description: "The metrics",
+            content: {
+              "text/plain; version=0.0.4; charset=utf-8": {
+                schema: { type: "string" },
+                example: '# TYPE planfix_telegram_numbers gauge\nplanfix_telegram_numbers{state="online"} 2\n',
+              },
+            },
+          },
           ...errorResponses(401, 429),
         },
       },

@@ -57,7 +57,14 @@ const retryAfter = { "retry-after": { description: "Seconds to wait", schema: { 
 
 export const errorResponses = (...codes: number[]) =>
   Object.fromEntries(
-    codes.map((c) => [String(c), { description: TEXT[c] ?? "Error", ...(c === 429 ? { headers: retryAfter } : {}), content: { "application/json": { schema: ErrorBody, example: EXAMPLES[c] ?? { error: "error" } } } }]),
+    codes.map((c) => [
+      String(c),
+      {
+        description: TEXT[c] ?? "Error",
+        ...(c === 429 ? { headers: retryAfter } : {}),
+        content: { "application/json": { schema: ErrorBody, example: EXAMPLES[c] ?? { error: "error" } } },
+      },
+    ]),
   );
 
 /** Planfix's error shape on /planfix: `error` as Planfix expects it, `field` and `problem` for people. */
@@ -72,13 +79,24 @@ export const PlanfixErrorBody = jsonSchema(PlanfixErrorBodySchema);
 const PLANFIX_EXAMPLES: Record<number, PlanfixErrorBody> = {
   400: { error: "Invalid parameters", field: "chatId", problem: 'chatId "380955821319_6800630955" is not a chat of this client\'s numbers' },
   401: { error: "Invalid token" },
-  409: { error: "number 380955821319 is reconnecting; the recipient cannot be looked up now", field: "channel", problem: "number 380955821319 is reconnecting; the recipient cannot be looked up now" },
+  409: {
+    error: "number 380955821319 is reconnecting; the recipient cannot be looked up now",
+    field: "channel",
+    problem: "number 380955821319 is reconnecting; the recipient cannot be looked up now",
+  },
   413: { error: "Body too large", field: "body", problem: "body is larger than 1048576 bytes" },
 };
 
 export const planfixErrorResponses = (...codes: number[]) =>
   Object.fromEntries(
-    codes.map((c) => [String(c), { description: TEXT[c] ?? "Error", ...(c === 429 ? { headers: retryAfter } : {}), content: { "application/json": { schema: PlanfixErrorBody, example: PLANFIX_EXAMPLES[c] ?? { error: "error" } } } }]),
+    codes.map((c) => [
+      String(c),
+      {
+        description: TEXT[c] ?? "Error",
+        ...(c === 429 ? { headers: retryAfter } : {}),
+        content: { "application/json": { schema: PlanfixErrorBody, example: PLANFIX_EXAMPLES[c] ?? { error: "error" } } },
+      },
+    ]),
   );
 
 export function requestBody(schema: v.GenericSchema, example: Record<string, unknown>) {

@@ -36,7 +36,12 @@ export function queueRoutes(service: ClientService, queues: QueueService) {
         handle(request, service, (caller, fields) => {
           const input = parse(ListInput, fields);
           const account = service.accountFor(caller, input.number, input.name);
-          return json(200, { number: account.number, direction: input.direction, state: input.state, items: queues.list(account.id, account.number, input.direction, input.state) });
+          return json(200, {
+            number: account.number,
+            direction: input.direction,
+            state: input.state,
+            items: queues.list(account.id, account.number, input.direction, input.state),
+          });
         }),
       {
         detail: {
@@ -86,7 +91,8 @@ export function queueRoutes(service: ClientService, queues: QueueService) {
         handle(request, service, (caller, fields) => {
           const input = parse(DiscardInput, fields);
           const account = service.accountFor(caller, input.number, input.name);
-          if (queues.discard(account.id, input.direction, input.id) === 0) throw new NotFound(`no parked or waiting item ${input.id} on number ${account.number} (${input.direction})`, "id");
+          if (queues.discard(account.id, input.direction, input.id) === 0)
+            throw new NotFound(`no parked or waiting item ${input.id} on number ${account.number} (${input.direction})`, "id");
           return json(200, { discarded: 1 });
         }),
       {

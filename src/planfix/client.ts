@@ -94,8 +94,8 @@ export type PlanfixOutcome = { ok: true } | PlanfixFailure;
 
 /** getTask/getContact: "task not found" / "unknown contact" is an answer, not a failure. */
 export type PlanfixLookupOutcome =
-  | { ok: true; found: true; number: number; /** `statusIsActive` when Planfix sends it. */ active?: boolean }
-  | { ok: true; found: false; /** Planfix's words, e.g. `task not found`. */ message: string }
+  | { ok: true; found: true; number: number /** `statusIsActive` when Planfix sends it. */; active?: boolean }
+  | { ok: true; found: false /** Planfix's words, e.g. `task not found`. */; message: string }
   | PlanfixFailure;
 
 const DEFAULT_TIMEOUT_MS = 15_000;

@@ -24,11 +24,31 @@ export class ClientStore {
 
   constructor(private readonly db: Db) {
     this.q = {
-      clientByTokenHash: db.select().from(clients).where(eq(clients.tokenHash, $("tokenHash"))).prepare(),
-      clientById: db.select().from(clients).where(eq(clients.id, $("id"))).prepare(),
-      accountById: db.select().from(accounts).where(eq(accounts.id, $("id"))).prepare(),
-      accountOfClient: db.select().from(accounts).where(and(eq(accounts.clientId, $("clientId")), eq(accounts.number, $("number")))).prepare(),
-      setUpdateState: db.update(accounts).set({ pts: $v("pts"), qts: $v("qts"), updDate: $v("date") }).where(eq(accounts.id, $("id"))).prepare(),
+      clientByTokenHash: db
+        .select()
+        .from(clients)
+        .where(eq(clients.tokenHash, $("tokenHash")))
+        .prepare(),
+      clientById: db
+        .select()
+        .from(clients)
+        .where(eq(clients.id, $("id")))
+        .prepare(),
+      accountById: db
+        .select()
+        .from(accounts)
+        .where(eq(accounts.id, $("id")))
+        .prepare(),
+      accountOfClient: db
+        .select()
+        .from(accounts)
+        .where(and(eq(accounts.clientId, $("clientId")), eq(accounts.number, $("number"))))
+        .prepare(),
+      setUpdateState: db
+        .update(accounts)
+        .set({ pts: $v("pts"), qts: $v("qts"), updDate: $v("date") })
+        .where(eq(accounts.id, $("id")))
+        .prepare(),
     };
   }
 
@@ -84,7 +104,12 @@ export class ClientStore {
   }
 
   updateAccount(id: number, values: Partial<NewAccount>): Account {
-    return this.db.update(accounts).set({ ...values, updatedAt: Date.now() }).where(eq(accounts.id, id)).returning().get();
+    return this.db
+      .update(accounts)
+      .set({ ...values, updatedAt: Date.now() })
+      .where(eq(accounts.id, id))
+      .returning()
+      .get();
   }
 
   setWanted(id: number, wanted: "running" | "stopped"): void {
@@ -115,7 +140,6 @@ export class ClientStore {
     const r = this.db.select({ pts: accounts.pts, qts: accounts.qts, date: accounts.updDate }).from(accounts).where(eq(accounts.id, id)).get();
     return r && r.pts !== null && r.qts !== null && r.date !== null ? { pts: r.pts, qts: r.qts, date: r.date } : null;
   }
-
 
   /** A new token for the client: the old hash is gone at once, so the old token stops working. */
   setTokenHash(clientId: number, tokenHash: string): void {

@@ -19,7 +19,7 @@ export function isDiskFull(e: unknown): boolean {
   if (!e || typeof e !== "object") return false;
   const code = (e as { code?: unknown }).code;
   if (typeof code === "string" && FULL_CODES.has(code)) return true;
-  return /database or disk is full|no space left on device/i.test((e as { message?: unknown }).message as string ?? "");
+  return /database or disk is full|no space left on device/i.test(((e as { message?: unknown }).message as string) ?? "");
 }
 
 export const mbOf = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
@@ -79,7 +79,13 @@ export class DiskWatch {
   report(media: { bytes: number; maxBytes: number }): DiskReport {
     const free = this.freeBytes();
     const problem = this.problem();
-    const r: DiskReport = { ok: problem === null, free_mb: free === null ? null : mbOf(free), min_free_mb: mbOf(this.minFreeBytes), media_mb: mbOf(media.bytes), media_max_mb: mbOf(media.maxBytes) };
+    const r: DiskReport = {
+      ok: problem === null,
+      free_mb: free === null ? null : mbOf(free),
+      min_free_mb: mbOf(this.minFreeBytes),
+      media_mb: mbOf(media.bytes),
+      media_max_mb: mbOf(media.maxBytes),
+    };
     if (problem) r.problem = problem;
     return r;
   }

@@ -5,7 +5,10 @@ import type { QueueStats } from "./outbox.ts";
 import { outboundJobs, sentMessages } from "./schema.ts";
 
 export type JobRow = typeof outboundJobs.$inferSelect;
-export type NewJob = Pick<typeof outboundJobs.$inferInsert, "clientId" | "planfixMessageId" | "accountId" | "chatId" | "contactId" | "peerUserId" | "lookup" | "text" | "attachments" | "randomSeed">;
+export type NewJob = Pick<
+  typeof outboundJobs.$inferInsert,
+  "clientId" | "planfixMessageId" | "accountId" | "chatId" | "contactId" | "peerUserId" | "lookup" | "text" | "attachments" | "randomSeed"
+>;
 
 export class JobStore {
   // Prepared once: every message runs these (building and preparing SQL each time cost more than running it).
@@ -37,7 +40,11 @@ export class JobStore {
         .returning()
         .prepare(),
       byMessage: db.select().from(outboundJobs).where(byMessage).prepare(),
-      byId: db.select().from(outboundJobs).where(eq(outboundJobs.id, $("id"))).prepare(),
+      byId: db
+        .select()
+        .from(outboundJobs)
+        .where(eq(outboundJobs.id, $("id")))
+        .prepare(),
       heads: db.select().from(outboundJobs).where(inArray(outboundJobs.id, pending)).orderBy(asc(outboundJobs.id)).prepare(),
       hasPending: db
         .select({ id: outboundJobs.id })
@@ -49,8 +56,16 @@ export class JobStore {
         .values({ accountId: $v("accountId"), peerUserId: $v("peerUserId"), tgMessageId: $v("tgMessageId"), jobId: $v("jobId") })
         .onConflictDoNothing()
         .prepare(),
-      partsDone: db.update(outboundJobs).set({ partsDone: $v("partsDone") }).where(eq(outboundJobs.id, $("id"))).prepare(),
-      finish: db.update(outboundJobs).set({ state: $v("state"), lastError: $v("error") }).where(eq(outboundJobs.id, $("id"))).prepare(),
+      partsDone: db
+        .update(outboundJobs)
+        .set({ partsDone: $v("partsDone") })
+        .where(eq(outboundJobs.id, $("id")))
+        .prepare(),
+      finish: db
+        .update(outboundJobs)
+        .set({ state: $v("state"), lastError: $v("error") })
+        .where(eq(outboundJobs.id, $("id")))
+        .prepare(),
       isOurs: db
         .select({ j: sentMessages.jobId })
         .from(sentMessages)
@@ -118,7 +133,15 @@ export class JobStore {
         .selectDistinct({ jobId: sentMessages.jobId })
         .from(sentMessages)
         .innerJoin(outboundJobs, eq(outboundJobs.id, sentMessages.jobId))
-        .where(and(eq(sentMessages.accountId, accountId), eq(sentMessages.peerUserId, peerUserId), lte(sentMessages.tgMessageId, maxId), eq(outboundJobs.readReported, false), eq(outboundJobs.state, "sent")))
+        .where(
+          and(
+            eq(sentMessages.accountId, accountId),
+            eq(sentMessages.peerUserId, peerUserId),
+            lte(sentMessages.tgMessageId, maxId),
+            eq(outboundJobs.readReported, false),
+            eq(outboundJobs.state, "sent"),
+          ),
+        )
         .all()
         .map((r) => r.jobId);
       const jobs = ids.map((id) => tx.select().from(outboundJobs).where(eq(outboundJobs.id, id)).get()!);
@@ -141,7 +164,13 @@ export class JobStore {
 
   /** Jobs of a number in one state, oldest first. */
   list(accountId: number, state: "pending" | "failed", limit: number): JobRow[] {
-    return this.db.select().from(outboundJobs).where(and(eq(outboundJobs.accountId, accountId), eq(outboundJobs.state, state))).orderBy(asc(outboundJobs.id)).limit(limit).all();
+    return this.db
+      .select()
+      .from(outboundJobs)
+      .where(and(eq(outboundJobs.accountId, accountId), eq(outboundJobs.state, state)))
+      .orderBy(asc(outboundJobs.id))
+      .limit(limit)
+      .all();
   }
 
   /** What waits (and since when the oldest) and what failed (parked), for a number's status. */

@@ -30,8 +30,16 @@ export class OutboxStore {
         .returning({ id: planfixOutbox.id })
         .prepare(),
       heads: db.select().from(planfixOutbox).where(inArray(planfixOutbox.id, pending)).orderBy(asc(planfixOutbox.id)).prepare(),
-      saveCommand: db.update(planfixOutbox).set({ command: $v("command") }).where(eq(planfixOutbox.id, $("id"))).prepare(),
-      delivered: db.update(planfixOutbox).set({ state: "done", deliveredAt: $v("at"), lastError: null }).where(eq(planfixOutbox.id, $("id"))).prepare(),
+      saveCommand: db
+        .update(planfixOutbox)
+        .set({ command: $v("command") })
+        .where(eq(planfixOutbox.id, $("id")))
+        .prepare(),
+      delivered: db
+        .update(planfixOutbox)
+        .set({ state: "done", deliveredAt: $v("at"), lastError: null })
+        .where(eq(planfixOutbox.id, $("id")))
+        .prepare(),
     };
   }
 

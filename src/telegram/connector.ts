@@ -37,18 +37,7 @@ import { internals, longText, toLong, type ConnectionInternals, type SenderInter
 import { RoutedGramLogger } from "./gramlog.ts";
 import { CrossDcDownloader } from "./crossdc.ts";
 import { Keepalive } from "./keepalive.ts";
-import {
-  PHOTO_REFUSALS,
-  downloadLocation,
-  isFileReferenceError,
-  locationOf,
-  randomLong,
-  sendsAsPhoto,
-  tooLarge,
-  uploadFile,
-  uploadedMedia,
-  type FileTransport,
-} from "./media.ts";
+import { PHOTO_REFUSALS, downloadLocation, isFileReferenceError, locationOf, randomLong, sendsAsPhoto, tooLarge, uploadFile, uploadedMedia, type FileTransport } from "./media.ts";
 import { isMediaHandle, mediaRefOf, type MediaHandle } from "./messages.ts";
 import { PeerBook, inputPeer, inputUser, peerFromUser } from "./peers.ts";
 import { shutdownClient } from "./shutdown.ts";

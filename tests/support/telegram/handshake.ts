@@ -101,8 +101,7 @@ export class Handshake {
   }
 
   private checkNonces(nonce: BigInteger, serverNonce: BigInteger): void {
-    if (!this.nonce || !this.serverNonce || !nonce.eq(this.nonce) || !serverNonce.eq(this.serverNonce))
-      throw new HandshakeError("nonce mismatch");
+    if (!this.nonce || !this.serverNonce || !nonce.eq(this.nonce) || !serverNonce.eq(this.serverNonce)) throw new HandshakeError("nonce mismatch");
   }
 
   private reqDhParams(req: Api.ReqDHParams): Buffer {

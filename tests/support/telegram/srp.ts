@@ -59,14 +59,7 @@ export function verifyProof(rec: PasswordRecord, ch: SrpChallenge, aBytes: Uint8
   const K = H(pad(S));
   const hp = H(TELEGRAM_PRIME_BYTES);
   const hg = H(pad(BigInt(TELEGRAM_G)));
-  const expected = H(
-    Buffer.from(hp.map((x, i) => x ^ hg[i]!)),
-    H(rec.salt1),
-    H(rec.salt2),
-    pad(A),
-    pad(ch.B),
-    K,
-  );
+  const expected = H(Buffer.from(hp.map((x, i) => x ^ hg[i]!)), H(rec.salt1), H(rec.salt2), pad(A), pad(ch.B), K);
   return expected.length === m1.length && expected.equals(Buffer.from(m1));
 }
 

@@ -6,7 +6,16 @@ import type { ChatMessage, MediaRef, PeerInfo } from "../../../src/domain/telegr
 
 const en = textsFor("en");
 const uk = textsFor("uk");
-const peer: PeerInfo = { userId: "6800630955", accessHash: "1", username: "olena", phone: "380501112233", firstName: "Olena", lastName: "Shevchenko", isBot: false, hasPhoto: true };
+const peer: PeerInfo = {
+  userId: "6800630955",
+  accessHash: "1",
+  username: "olena",
+  phone: "380501112233",
+  firstName: "Olena",
+  lastName: "Shevchenko",
+  isBot: false,
+  hasPhoto: true,
+};
 const photo: MediaRef = { kind: "photo", fileName: "photo.jpg", mimeType: "image/jpeg", size: 2 * 1048576, handle: null };
 const doc: MediaRef = { kind: "document", fileName: "report.pdf", mimeType: "application/pdf", size: null, handle: null };
 
@@ -54,7 +63,9 @@ describe("toNewMessage", () => {
     const unknownSize = build(message({ text: "", media: doc, kind: "media" }), { kind: "too_big", size: null }, { texts: uk });
     expect(unknownSize.message).toBe(uk.fileTooBig("report.pdf", null, "50"));
     expect(build(message({ text: "", media: doc, kind: "media" }), { kind: "gone" }).message).toBe(en.fileGone("report.pdf"));
-    expect(build(message({ text: "x", media: doc, kind: "media" }), { kind: "not_kept", reason: "disk nearly full" }).message).toBe(`x\n${en.fileNotTransferred("report.pdf", "disk nearly full")}`);
+    expect(build(message({ text: "x", media: doc, kind: "media" }), { kind: "not_kept", reason: "disk nearly full" }).message).toBe(
+      `x\n${en.fileNotTransferred("report.pdf", "disk nearly full")}`,
+    );
   });
 
   test("an edit says so; a message with nothing in it still says something", () => {

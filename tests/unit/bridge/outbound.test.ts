@@ -37,7 +37,14 @@ function setup() {
   const peers = new PeerStore(db);
   const files = new FileStore(db, join(dir, `files${n}`), 86_400_000);
   const client = clients.createClient("acme", "hash");
-  const account = clients.insertAccount({ clientId: client.id, number: "380955821319", urlPlanfix: "http://127.0.0.1:1/webchat/api", tokenPlanfix: "key", sessionPath: "a.session", language: "en" });
+  const account = clients.insertAccount({
+    clientId: client.id,
+    number: "380955821319",
+    urlPlanfix: "http://127.0.0.1:1/webchat/api",
+    tokenPlanfix: "key",
+    sessionPath: "a.session",
+    language: "en",
+  });
   const peer: PeerInfo = { userId: "6800630955", accessHash: "42", username: null, phone: null, firstName: "Olena", lastName: null, isBot: false, hasPhoto: false };
   peers.save(account.id, [peer]);
   let t = Date.now();
@@ -60,12 +67,42 @@ function setup() {
   const onOutcome = (o: { direction: string; outcome: string }) => outcomes.push(`${o.direction}:${o.outcome}`);
   const ok = async () => ({ ok: true as const });
   const inbound = new InboundBridge({
-    clients, peers, outbox, jobs, files, publicUrl: "http://files.test", maxFileBytes: 1_000_000, retry, language: "en", log, connection, capabilities: telegramCapabilities, now: clock.now, onOutcome,
+    clients,
+    peers,
+    outbox,
+    jobs,
+    files,
+    publicUrl: "http://files.test",
+    maxFileBytes: 1_000_000,
+    retry,
+    language: "en",
+    log,
+    connection,
+    capabilities: telegramCapabilities,
+    now: clock.now,
+    onOutcome,
     planfixFor: () => ({ newMessage: ok, messageStatus: ok, updateContact: ok }),
   });
   const outbound = new OutboundBridge({
-    clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: 1_000_000, downloadTimeoutMs: 1000, guard: new NetGuard(), tmpDir: join(dir, `downloads${n}`),
-    retry, offlineGiveUpMs: OFFLINE_GIVE_UP_MS, maxFloodWaitMs: 15 * 60_000, language: "en", log, connection, capabilities: telegramCapabilities, transaction: sqliteTransaction(db, { jobs, outbox }), now: clock.now, onOutcome,
+    clients,
+    peers,
+    jobs,
+    inbound,
+    limiter: new LookupLimiter(),
+    maxFileBytes: 1_000_000,
+    downloadTimeoutMs: 1000,
+    guard: new NetGuard(),
+    tmpDir: join(dir, `downloads${n}`),
+    retry,
+    offlineGiveUpMs: OFFLINE_GIVE_UP_MS,
+    maxFloodWaitMs: 15 * 60_000,
+    language: "en",
+    log,
+    connection,
+    capabilities: telegramCapabilities,
+    transaction: sqliteTransaction(db, { jobs, outbox }),
+    now: clock.now,
+    onOutcome,
   });
   // Rounds are driven by hand: a send's end must not start the real pump beside them.
   const manual = Object.assign(Object.create(outbound) as OutboundBridge, { kick: () => {} });
@@ -79,7 +116,8 @@ function setup() {
     }
   };
   let messageId = 0;
-  const accept = (text: string) => outbound.accept(client, { cmd: "newMessage", token: "t", chatId: `380955821319_${peer.userId}`, message: text, messageId: String(++messageId), attachments: [] });
+  const accept = (text: string) =>
+    outbound.accept(client, { cmd: "newMessage", token: "t", chatId: `380955821319_${peer.userId}`, message: text, messageId: String(++messageId), attachments: [] });
   /** The messageStatus items queued for Planfix, oldest first. */
   const statuses = () =>
     outbox
@@ -88,7 +126,15 @@ function setup() {
       .filter((r) => r.kind === "status");
   const job = (planfixId: string) => jobs.byMessage(client.id, planfixId)!;
   return {
-    clock, sent, drain, accept, statuses, job, jobs, account, outcomes,
+    clock,
+    sent,
+    drain,
+    accept,
+    statuses,
+    job,
+    jobs,
+    account,
+    outcomes,
     offline: () => (online = false),
     onSend: (f: typeof onSend) => (onSend = f),
   };

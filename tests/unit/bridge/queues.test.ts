@@ -41,7 +41,13 @@ function setup() {
   const peers = new PeerStore(db);
   const files = new FileStore(db, join(dir, `files${n}`), 86_400_000);
   const client = clients.createClient("acme", "hash");
-  const account = clients.insertAccount({ clientId: client.id, number: "380955821319", urlPlanfix: "http://127.0.0.1:1/webchat/api", tokenPlanfix: "wrong-key", sessionPath: "a.session" });
+  const account = clients.insertAccount({
+    clientId: client.id,
+    number: "380955821319",
+    urlPlanfix: "http://127.0.0.1:1/webchat/api",
+    tokenPlanfix: "wrong-key",
+    sessionPath: "a.session",
+  });
   let t = Date.now();
   const clock = { now: () => t, advance: (ms: number) => (t += ms) };
   const sent: { token: string; text: string }[] = [];
@@ -52,7 +58,16 @@ function setup() {
   const conn = { downloadMedia: (m: MediaRef) => download(m), downloadProfilePhoto: async () => null } as unknown as TelegramConnection;
   const retry = { ...DEFAULT_RETRY, pauseRetryMs: 300_000 };
   const inbound = new InboundBridge({
-    clients, peers, outbox, jobs, files, publicUrl: "http://files.test", maxFileBytes: 1_000_000, retry, language: "en", log,
+    clients,
+    peers,
+    outbox,
+    jobs,
+    files,
+    publicUrl: "http://files.test",
+    maxFileBytes: 1_000_000,
+    retry,
+    language: "en",
+    log,
     connection: () => conn,
     capabilities: telegramCapabilities,
     now: clock.now,
@@ -66,7 +81,25 @@ function setup() {
       updateContact: async () => ok,
     }),
   });
-  const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: 1, downloadTimeoutMs: 1, retry, offlineGiveUpMs: 1, maxFloodWaitMs: 1, guard: new NetGuard(), tmpDir: join(dir, `downloads${n}`), language: "en", log, connection: () => null, capabilities: telegramCapabilities, transaction: sqliteTransaction(db, { jobs, outbox }) });
+  const outbound = new OutboundBridge({
+    clients,
+    peers,
+    jobs,
+    inbound,
+    limiter: new LookupLimiter(),
+    maxFileBytes: 1,
+    downloadTimeoutMs: 1,
+    retry,
+    offlineGiveUpMs: 1,
+    maxFloodWaitMs: 1,
+    guard: new NetGuard(),
+    tmpDir: join(dir, `downloads${n}`),
+    language: "en",
+    log,
+    connection: () => null,
+    capabilities: telegramCapabilities,
+    transaction: sqliteTransaction(db, { jobs, outbox }),
+  });
   // Rounds are driven by hand here: the queue calls' kick must not start the real pump beside them.
   const manual = <T extends object>(bridge: T): T => Object.assign(Object.create(bridge) as T, { kick: () => {} });
   const queues = new QueueService({ outbox, jobs, inbound: manual(inbound), outbound: manual(outbound), now: clock.now });
@@ -74,7 +107,13 @@ function setup() {
   const add = (peer: string, text: string, media: MediaRef | null = null) => {
     const message: ChatMessage = {
       peer: { userId: peer, accessHash: "1", username: null, phone: null, firstName: `User ${peer}`, lastName: null, isBot: false, hasPhoto: false },
-      messageId: ++msgId, out: false, date: 0, text, media, kind: media ? "media" : "text", editDate: null,
+      messageId: ++msgId,
+      out: false,
+      date: 0,
+      text,
+      media,
+      kind: media ? "media" : "text",
+      editDate: null,
     };
     outbox.insert({ accountId: account.id, chatKey: peer, kind: "message", dedupKey: `m:${msgId}`, event: { message } });
   };
@@ -86,7 +125,16 @@ function setup() {
     }
   };
   return {
-    clients, outbox, inbound, queues, account, clock, sent, lines, add, drain,
+    clients,
+    outbox,
+    inbound,
+    queues,
+    account,
+    clock,
+    sent,
+    lines,
+    add,
+    drain,
     answer: (f: typeof answer) => (answer = f),
     download: (f: typeof download) => (download = f),
     status: () => queues.status(account.id).to_planfix,

@@ -8,7 +8,13 @@ import { createHash } from "node:crypto";
 
 const message = (userId: string): ChatMessage => ({
   peer: { userId, accessHash: "1", username: null, phone: null, firstName: "A", lastName: null, isBot: false, hasPhoto: false },
-  messageId: 1, out: false, date: 0, text: "hi", media: null, kind: "text", editDate: null,
+  messageId: 1,
+  out: false,
+  date: 0,
+  text: "hi",
+  media: null,
+  kind: "text",
+  editDate: null,
 });
 
 test("Telegram: 4096 characters a message, 777000 is its service account, two error families have a meaning", () => {
