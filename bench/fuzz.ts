@@ -6,7 +6,7 @@
 //   FUZZ_CONCURRENCY=<n>  requests in flight (default 6)
 //   FUZZ_VERBOSE=1   a line per request
 // Exits 0 only when nothing failed. See docs/fuzz.md.
-import { parseSeed } from "./fuzz/rng.ts";
+import { parseSeed } from "../tests/support/rng.ts";
 import { formatReport, runFuzz } from "./fuzz/runner.ts";
 
 const env = process.env;

@@ -8,10 +8,13 @@ import { writeResults } from "./lib/output.ts";
 
 const options = optionsFromEnv();
 // A hard stop in case anything hangs despite the bounded waits.
-const guard = setTimeout(() => {
-  console.error(`bench: still running ${options.deadlineSeconds + 60} s after start; giving up`);
-  process.exit(3);
-}, (options.deadlineSeconds + 60) * 1000);
+const guard = setTimeout(
+  () => {
+    console.error(`bench: still running ${options.deadlineSeconds + 60} s after start; giving up`);
+    process.exit(3);
+  },
+  (options.deadlineSeconds + 60) * 1000,
+);
 guard.unref();
 
 const result = await runBench(options);

@@ -61,7 +61,12 @@ const portFree = (port: number) =>
   });
 
 // --- the loopback Telegram: two account owners (the numbers) and two customers ----------------------
-const tg = await onPort("Telegram", DEFAULT_PORTS.telegram, (port) => TelegramServer.start({ port, builtins: false }), () => TelegramServer.start({ builtins: false }));
+const tg = await onPort(
+  "Telegram",
+  DEFAULT_PORTS.telegram,
+  (port) => TelegramServer.start({ port, builtins: false }),
+  () => TelegramServer.start({ builtins: false }),
+);
 const anna = tg.addUser({ firstName: "Anna", lastName: "Sales", phone: "380955821319", username: "anna_demo" });
 const oleh = tg.addUser({ firstName: "Oleh", lastName: "Support", phone: "380671110022", username: "oleh_demo" });
 const ivan = tg.addUser({ firstName: "Ivan", lastName: "Petrenko", phone: "380501234567", username: "ivan_demo", photo: tinyPng([10, 120, 200]) });
@@ -82,7 +87,12 @@ const onCommand = (c: ReceivedCommand) => {
   if (c.cmd === "messageStatus") say(`[planfix]  message ${c.fields.messageId}: ${c.fields.messageStatus}${c.fields.messageStatusText ? ` — ${c.fields.messageStatusText}` : ""}`);
 };
 const planfixOptions = (port: number) => ({ port, accounts: [{ path: "/webchat/api", planfixToken: PLANFIX_TOKEN, providerId: PROVIDER_ID }], onCommand });
-const planfix: FakePlanfix = await onPort("Planfix", DEFAULT_PORTS.planfix, (port) => startFakePlanfix(planfixOptions(port)), () => startFakePlanfix(planfixOptions(0)));
+const planfix: FakePlanfix = await onPort(
+  "Planfix",
+  DEFAULT_PORTS.planfix,
+  (port) => startFakePlanfix(planfixOptions(port)),
+  () => startFakePlanfix(planfixOptions(0)),
+);
 
 // --- the appliance, in a temporary data directory --------------------------------------------------
 const dataDir = mkdtempSync(join(tmpdir(), "planfix-telegram-demo-"));
@@ -157,7 +167,10 @@ async function call(method: string, path: string, token: string, body?: unknown)
 }
 
 for (let deadline = Date.now() + 20_000; ; ) {
-  const up = await fetch(`${appUrl}/health`).then((r) => r.ok, () => false);
+  const up = await fetch(`${appUrl}/health`).then(
+    (r) => r.ok,
+    () => false,
+  );
   if (up) break;
   if (Date.now() > deadline) await fail(`the appliance did not answer ${appUrl}/health within 20 s`);
   await Bun.sleep(100);

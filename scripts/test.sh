@@ -8,6 +8,10 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     || echo "warning: chromium could not be installed; the /docs rendering test will fail"
 fi
 bash scripts/test-deps.sh  # pebble, caddy, systemd, qemu-user… for tests/vps
+# The checks that keep the layout: Biome (biome.json) and the import boundaries (docs/architecture.md).
+checks=0
+node_modules/.bin/biome ci --error-on-warnings . || checks=1
+node_modules/.bin/bun scripts/check-boundaries.ts || checks=1
 out=$(mktemp)
 node_modules/.bin/bun test --timeout 60000 "$@" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
@@ -15,6 +19,7 @@ pass=$(grep -Eo '^ *[0-9]+ pass$' "$out" | tail -1 | grep -Eo '[0-9]+')
 fail=$(grep -Eo '^ *[0-9]+ fail$' "$out" | tail -1 | grep -Eo '[0-9]+')
 rm -f "$out"
 pass=${pass:-0}; fail=${fail:-0}
+if [ "$checks" -ne 0 ]; then fail=$((fail + 1)); status=1; echo "lint or boundary check failed (see above)"; fi
 if [ "$status" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi
 echo "${pass} passed, ${fail} failed"
 exit "$status"

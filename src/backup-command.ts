@@ -4,7 +4,8 @@ import { closeSync, existsSync, fchmodSync, openSync, readFileSync, renameSync, 
 import { join } from "node:path";
 import { loadSettings, SettingsError } from "./config.ts";
 
-export const BACKUP_USAGE = "Usage: planfix-telegram backup FILE [--url URL] [--data-dir DIR] [--port N]\n" +
+export const BACKUP_USAGE =
+  "Usage: planfix-telegram backup FILE [--url URL] [--data-dir DIR] [--port N]\n" +
   "  Writes a consistent copy of the running appliance's database to FILE (mode 0600).\n" +
   "  URL: --url or APPLIANCE_URL (default http://127.0.0.1:PORT, https:// when TLS is on).\n" +
   "  The admin token: ADMIN_TOKEN, else DATA_DIR/admin-token.\n";
@@ -16,24 +17,24 @@ export async function runBackup(args: readonly string[], env: Record<string, str
   let file: string | null = null;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (a === "--help" || a === "-h") return out.write(BACKUP_USAGE), 0;
+    if (a === "--help" || a === "-h") return (out.write(BACKUP_USAGE), 0);
     if (a === "--url") url = args[++i] ?? null;
     else if (a.startsWith("--url=")) url = a.slice(6);
     else if (a.startsWith("--")) rest.push(a, ...(a.includes("=") ? [] : [args[++i] ?? ""]));
     else if (file === null) file = a;
-    else return out.write(`planfix-telegram backup: one FILE only\n${BACKUP_USAGE}`), 2;
+    else return (out.write(`planfix-telegram backup: one FILE only\n${BACKUP_USAGE}`), 2);
   }
-  if (!file) return out.write(`planfix-telegram backup: FILE is missing\n${BACKUP_USAGE}`), 2;
+  if (!file) return (out.write(`planfix-telegram backup: FILE is missing\n${BACKUP_USAGE}`), 2);
   let settings;
   try {
     settings = loadSettings(rest, env);
   } catch (e) {
     if (!(e instanceof SettingsError)) throw e;
-    return out.write(`planfix-telegram backup: ${e.message}\n`), 2;
+    return (out.write(`planfix-telegram backup: ${e.message}\n`), 2);
   }
   const tokenFile = join(settings.dataDir, "admin-token");
   const token = settings.adminToken ?? (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : "");
-  if (!token) return out.write(`planfix-telegram backup: no admin token (set ADMIN_TOKEN, or run where ${tokenFile} is readable)\n`), 2;
+  if (!token) return (out.write(`planfix-telegram backup: no admin token (set ADMIN_TOKEN, or run where ${tokenFile} is readable)\n`), 2);
   const tlsOn = settings.tls.kind !== "off";
   const base = (url ?? `${tlsOn ? "https" : "http"}://127.0.0.1:${settings.port}`).replace(/\/+$/, "");
   // On loopback the certificate names the public domain, not 127.0.0.1; the token never leaves the box.
@@ -42,11 +43,11 @@ export async function runBackup(args: readonly string[], env: Record<string, str
   try {
     res = await fetch(`${base}/admin/backup`, { headers: { authorization: `Bearer ${token}` }, tls: loopback ? { rejectUnauthorized: false } : undefined });
   } catch (e) {
-    return out.write(`planfix-telegram backup: cannot reach the appliance at ${base}: ${e instanceof Error ? e.message : String(e)}\n`), 1;
+    return (out.write(`planfix-telegram backup: cannot reach the appliance at ${base}: ${e instanceof Error ? e.message : String(e)}\n`), 1);
   }
   if (!res.ok || !res.body) {
     const text = await res.text().catch(() => "");
-    return out.write(`planfix-telegram backup: the appliance answered ${res.status} ${text.slice(0, 300)}\n`), 1;
+    return (out.write(`planfix-telegram backup: the appliance answered ${res.status} ${text.slice(0, 300)}\n`), 1);
   }
   const tmp = `${file}.partial`;
   const fd = openSync(tmp, "w", 0o600);
@@ -60,7 +61,7 @@ export async function runBackup(args: readonly string[], env: Record<string, str
   } catch (e) {
     closeSync(fd);
     rmSync(tmp, { force: true });
-    return out.write(`planfix-telegram backup: the download broke off: ${e instanceof Error ? e.message : String(e)}\n`), 1;
+    return (out.write(`planfix-telegram backup: the download broke off: ${e instanceof Error ? e.message : String(e)}\n`), 1);
   }
   closeSync(fd);
   renameSync(tmp, file);

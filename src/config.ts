@@ -48,6 +48,60 @@ export interface Settings {
   telegramDevice: { deviceModel: string | null; systemVersion: string | null; appVersion: string | null };
 }
 
+/**
+ * Timeouts, intervals and backoffs that are not operator settings: fixed for production, one place to
+ * read them, and overridable by the composition root's callers (tests) through createAppliance.
+ */
+export interface Tunables {
+  /** One Planfix API call. */
+  planfixTimeoutMs: number;
+  /** One attachment download from Planfix. */
+  downloadTimeoutMs: number;
+  /** A FLOOD_WAIT longer than this on a send parks the message instead of waiting. */
+  maxFloodWaitMs: number;
+  /** Connecting a number waits at most min(START_TIMEOUT, this). */
+  connectTimeoutCapMs: number;
+  /** The first pause before a lost number reconnects (doubling from there). */
+  reconnectBackoffBaseMs: number;
+  /** Delivery retries: the first pause, how long an item is retried, how often a refused item is tried. */
+  retryBaseMs: number;
+  retryGiveUpAfterMs: number;
+  refusedTries: number;
+  /** Recipient lookups per number: a burst, then one per this many ms. */
+  lookupBurst: number;
+  lookupEveryMs: number;
+  /** How often expired media files are removed. */
+  mediaSweepMs: number;
+  /** How often the data disk's free space is checked. */
+  diskCheckMs: number;
+  /** Restoring numbers on a full disk is tried again after this long. */
+  restoreRetryMs: number;
+  /** A stop waits this long for the HTTP server, deliveries in flight, and Telegram connections. */
+  stopHttpMs: number;
+  stopDeliveriesMs: number;
+  stopTelegramMs: number;
+}
+
+export const TUNABLES: Readonly<Tunables> = {
+  planfixTimeoutMs: 15_000,
+  downloadTimeoutMs: 60_000,
+  maxFloodWaitMs: 15 * 60_000,
+  connectTimeoutCapMs: 30_000,
+  reconnectBackoffBaseMs: 1000,
+  retryBaseMs: 1000,
+  retryGiveUpAfterMs: 72 * 3600_000,
+  refusedTries: 3,
+  lookupBurst: 5,
+  lookupEveryMs: 3000,
+  mediaSweepMs: 3600_000,
+  diskCheckMs: 30_000,
+  restoreRetryMs: 10_000,
+  // A stop ends well within a supervisor's grace period (Docker: 10 s): see appliance.ts.
+  stopHttpMs: 1_000,
+  stopDeliveriesMs: 4_000,
+  stopTelegramMs: 3_000,
+};
+
 /** The shortest admin token accepted: a short one can be guessed. */
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
@@ -76,9 +130,17 @@ export const OPTIONS: readonly Option[] = [
   { env: "TELEGRAM_API_ID", help: "api_id from my.telegram.org (required to start numbers)" },
   { env: "TELEGRAM_API_HASH", help: "api_hash from my.telegram.org (required to start numbers); environment only", secret: true },
   { env: "TELEGRAM_API_HASH_FILE", help: "a file holding TELEGRAM_API_HASH" },
-  { env: "ADMIN_TOKEN", help: `token for creating clients, at least ${MIN_ADMIN_TOKEN_LENGTH} characters; environment only; generated into DATA_DIR/admin-token when unset`, secret: true },
+  {
+    env: "ADMIN_TOKEN",
+    help: `token for creating clients, at least ${MIN_ADMIN_TOKEN_LENGTH} characters; environment only; generated into DATA_DIR/admin-token when unset`,
+    secret: true,
+  },
   { env: "ADMIN_TOKEN_FILE", help: "a file holding ADMIN_TOKEN" },
-  { env: "METRICS_TOKEN", help: `a token that opens only GET /metrics (for Prometheus), at least ${MIN_ADMIN_TOKEN_LENGTH} characters; the admin token opens it too; environment only`, secret: true },
+  {
+    env: "METRICS_TOKEN",
+    help: `a token that opens only GET /metrics (for Prometheus), at least ${MIN_ADMIN_TOKEN_LENGTH} characters; the admin token opens it too; environment only`,
+    secret: true,
+  },
   { env: "METRICS_TOKEN_FILE", help: "a file holding METRICS_TOKEN" },
   { env: "LOG_LEVEL", help: "debug | info | warn | error | silent", default: "info" },
   { env: "TELEGRAM_ENDPOINT", help: "host:port to send every MTProto connection to (tests, demos); off by default" },
@@ -118,7 +180,18 @@ export function helpText(): string {
     const left = `  ${flagName(o.env)}, ${o.env}`;
     return `${left.padEnd(36)} ${o.help}${o.default ? ` (default ${o.default})` : ""}`;
   });
-  return ["planfix-telegram — Telegram user accounts ⇄ Planfix chats", "", "Usage: planfix-telegram [--flag value]...", "       planfix-telegram backup FILE [--url URL] [--flag value]...   (a copy of the running appliance's database)", "       planfix-telegram login --client NAME --number PHONE [--code]   (log a Telegram account in; writes its session file)", "", ...lines, "  --version                          version and build commit", "  --help                             this text", ""].join("\n");
+  return [
+    "planfix-telegram — Telegram user accounts ⇄ Planfix chats",
+    "",
+    "Usage: planfix-telegram [--flag value]...",
+    "       planfix-telegram backup FILE [--url URL] [--flag value]...   (a copy of the running appliance's database)",
+    "       planfix-telegram login --client NAME --number PHONE [--code]   (log a Telegram account in; writes its session file)",
+    "",
+    ...lines,
+    "  --version                          version and build commit",
+    "  --help                             this text",
+    "",
+  ].join("\n");
 }
 
 /** Reads argv flags (`--port 9000` or `--port=9000`) over env values; unknown flags are an error. */
@@ -182,20 +255,22 @@ function secret(raw: Record<string, string | undefined>, key: string, readFile: 
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]", "*"]);
 
 export function loadSettings(argv: readonly string[], env: Record<string, string | undefined>, readFile: (path: string) => string = (p) => readFileSync(p, "utf8")): Settings {
-
-/**
- * LANGUAGE is also GNU gettext's variable ("en_US:en"), often set in a shell: a locale list is read
- * for its first language, and one we do not have falls back to the default instead of refusing to
- * start. A bare code we do not have ("de") is the operator's own setting, and is an error.
- */
-function languageSetting(value: string | undefined): Language {
-  const text = nonEmpty(value);
-  if (!text) return DEFAULT_LANGUAGE;
-  const code = text.split(":")[0]!.split(/[_.@-]/)[0]!.toLowerCase();
-  if (isLanguage(code)) return code;
-  if (/^[a-z]{2,3}$/i.test(text)) throw new SettingsError(`LANGUAGE must be one of ${LANGUAGES.join(", ")}; got "${text}"`);
-  return DEFAULT_LANGUAGE;
-}
+  /**
+   * LANGUAGE is also GNU gettext's variable ("en_US:en"), often set in a shell: a locale list is read
+   * for its first language, and one we do not have falls back to the default instead of refusing to
+   * start. A bare code we do not have ("de") is the operator's own setting, and is an error.
+   */
+  function languageSetting(value: string | undefined): Language {
+    const text = nonEmpty(value);
+    if (!text) return DEFAULT_LANGUAGE;
+    const code = text
+      .split(":")[0]!
+      .split(/[_.@-]/)[0]!
+      .toLowerCase();
+    if (isLanguage(code)) return code;
+    if (/^[a-z]{2,3}$/i.test(text)) throw new SettingsError(`LANGUAGE must be one of ${LANGUAGES.join(", ")}; got "${text}"`);
+    return DEFAULT_LANGUAGE;
+  }
 
   const raw = readRawSettings(argv, env);
   const port = positiveNumber(raw, "PORT", 8080);
@@ -211,7 +286,9 @@ function languageSetting(value: string | undefined): Language {
   const apiId = apiIdText === null ? null : positiveNumber(raw, "TELEGRAM_API_ID", 0);
   const adminToken = secret(raw, "ADMIN_TOKEN", readFile);
   if (adminToken !== null && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
-    throw new SettingsError(`ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (got ${adminToken.length}); e.g. \`openssl rand -base64 32\`, or leave it unset to have one generated`);
+    throw new SettingsError(
+      `ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (got ${adminToken.length}); e.g. \`openssl rand -base64 32\`, or leave it unset to have one generated`,
+    );
   }
   const metricsToken = secret(raw, "METRICS_TOKEN", readFile);
   if (metricsToken !== null && metricsToken.length < MIN_ADMIN_TOKEN_LENGTH) {
@@ -225,7 +302,9 @@ function languageSetting(value: string | undefined): Language {
   const publicUrl = (nonEmpty(raw.PUBLIC_URL) ?? defaultPublicUrl).replace(/\/+$/, "");
   const warnings: string[] = [];
   if (!nonEmpty(raw.PUBLIC_URL) && wildcard && tls.kind !== "acme") {
-    warnings.push(`PUBLIC_URL is not set: media links given to Planfix point at ${publicUrl}, which Planfix cannot reach; set PUBLIC_URL to the address Planfix uses for this appliance (e.g. https://bridge.example.com)`);
+    warnings.push(
+      `PUBLIC_URL is not set: media links given to Planfix point at ${publicUrl}, which Planfix cannot reach; set PUBLIC_URL to the address Planfix uses for this appliance (e.g. https://bridge.example.com)`,
+    );
   }
   let telegramServerKeys: ServerKey[];
   try {
@@ -275,7 +354,8 @@ function tlsSettings(raw: Record<string, string | undefined>): TlsSettings {
     return { kind: "files", certFile: resolve(cert), keyFile: resolve(key) };
   }
   if (!domain) return { kind: "off" };
-  if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i.test(domain)) throw new SettingsError(`ACME_DOMAIN must be a domain name like bridge.example.com, got "${domain}"`);
+  if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i.test(domain))
+    throw new SettingsError(`ACME_DOMAIN must be a domain name like bridge.example.com, got "${domain}"`);
   const httpPort = positiveNumber(raw, "ACME_HTTP_PORT", 80);
   if (httpPort > 65535) throw new SettingsError(`ACME_HTTP_PORT must be at most 65535, got ${httpPort}`);
   const caFile = nonEmpty(raw.ACME_CA_FILE);

@@ -23,14 +23,20 @@ export const LOGIN_USAGE =
 
 type Out = { write(s: string): unknown };
 
-export async function runLogin(args: readonly string[], env: Record<string, string | undefined>, version: string, out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
+export async function runLogin(
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+  version: string,
+  out: Out = process.stdout,
+  err: Out = process.stderr,
+): Promise<number> {
   let client: string | null = null;
   let numberText: string | null = null;
   let method: "qr" | "code" = "qr";
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (a === "--help" || a === "-h") return out.write(LOGIN_USAGE), 0;
+    if (a === "--help" || a === "-h") return (out.write(LOGIN_USAGE), 0);
     if (a === "--code") method = "code";
     else if (a === "--qr") method = "qr";
     else if (a === "--client") client = args[++i] ?? null;
@@ -38,33 +44,41 @@ export async function runLogin(args: readonly string[], env: Record<string, stri
     else if (a === "--number") numberText = args[++i] ?? null;
     else if (a.startsWith("--number=")) numberText = a.slice(9);
     else if (a.startsWith("--")) rest.push(a, ...(a.includes("=") ? [] : [args[++i] ?? ""]));
-    else return err.write(`planfix-telegram login: unexpected "${a}"\n${LOGIN_USAGE}`), 2;
+    else return (err.write(`planfix-telegram login: unexpected "${a}"\n${LOGIN_USAGE}`), 2);
   }
-  if (!client) return err.write(`planfix-telegram login: --client is missing\n${LOGIN_USAGE}`), 2;
+  if (!client) return (err.write(`planfix-telegram login: --client is missing\n${LOGIN_USAGE}`), 2);
   const folderProblem = clientFolderProblem(client);
-  if (folderProblem) return err.write(`planfix-telegram login: --client: ${folderProblem}\n`), 2;
+  if (folderProblem) return (err.write(`planfix-telegram login: --client: ${folderProblem}\n`), 2);
   const num = v.safeParse(NumberField, numberText ?? undefined);
-  if (!numberText || !num.success) return err.write(`planfix-telegram login: --number ${numberText ? num.issues?.[0]?.message : "is missing"}\n${numberText ? "" : LOGIN_USAGE}`), 2;
+  if (!numberText || !num.success)
+    return (err.write(`planfix-telegram login: --number ${numberText ? num.issues?.[0]?.message : "is missing"}\n${numberText ? "" : LOGIN_USAGE}`), 2);
   const number = num.output;
   let settings;
   try {
     settings = loadSettings(rest, env);
   } catch (e) {
     if (!(e instanceof SettingsError)) throw e;
-    return err.write(`planfix-telegram login: ${e.message}\n`), 2;
+    return (err.write(`planfix-telegram login: ${e.message}\n`), 2);
   }
-  if (!settings.telegramApiId || !settings.telegramApiHash) return err.write("planfix-telegram login: TELEGRAM_API_ID and TELEGRAM_API_HASH must be set (from my.telegram.org)\n"), 2;
+  if (!settings.telegramApiId || !settings.telegramApiHash)
+    return (err.write("planfix-telegram login: TELEGRAM_API_ID and TELEGRAM_API_HASH must be set (from my.telegram.org)\n"), 2);
   trustServerKeys(settings.telegramServerKeys);
   // Nothing of GramJS on the terminal: its lines go to a silent logger (they never hold codes anyway).
   const log = createLogger("silent");
-  const connector = createGramjsLogin({ apiId: settings.telegramApiId, apiHash: settings.telegramApiHash, endpoint: settings.telegramEndpoint, device: deviceOf(settings.telegramDevice, version), log });
+  const connector = createGramjsLogin({
+    apiId: settings.telegramApiId,
+    apiHash: settings.telegramApiHash,
+    endpoint: settings.telegramEndpoint,
+    device: deviceOf(settings.telegramDevice, version),
+    log,
+  });
 
   out.write(method === "qr" ? `Logging ${number} in for client "${client}" by QR code…\n` : `Logging ${number} in for client "${client}": asking Telegram for a code…\n`);
   let flow;
   try {
     flow = await connector.start({ method, phone: number });
   } catch (e) {
-    return err.write(`planfix-telegram login: ${e instanceof LoginFailure ? e.message : String(e)}\n`), 1;
+    return (err.write(`planfix-telegram login: ${e instanceof LoginFailure ? e.message : String(e)}\n`), 1);
   }
   let wake: (() => void) | null = null;
   flow.onStep(() => wake?.());
@@ -85,25 +99,30 @@ export async function runLogin(args: readonly string[], env: Record<string, stri
         );
         return 0;
       }
-      if (step.kind === "failed") return err.write(`planfix-telegram login: ${step.reason}\n`), 1;
+      if (step.kind === "failed") return (err.write(`planfix-telegram login: ${step.reason}\n`), 1);
       if (step.kind === "waiting_qr") {
         if (step.link !== shownQr) {
           shownQr = step.link;
           const qr = await QRCode.toString(step.link, { type: "terminal", small: true });
-          out.write(`\nScan this in Telegram on the account's phone: Settings → Devices → Link Desktop Device\n${qr}\nQR link: ${step.link}\n(the code changes every 30 seconds; this one is valid until ${new Date(step.expiresAt).toLocaleTimeString()})\n`);
+          out.write(
+            `\nScan this in Telegram on the account's phone: Settings → Devices → Link Desktop Device\n${qr}\nQR link: ${step.link}\n(the code changes every 30 seconds; this one is valid until ${new Date(step.expiresAt).toLocaleTimeString()})\n`,
+          );
         }
         await new Promise<void>((resolve) => (wake = resolve));
         continue;
       }
-      const asking = step.kind === "waiting_code" ? `Code (sent ${step.via === "app" ? "to the account's Telegram app" : step.via === "sms" ? "by SMS" : "by Telegram"}): ` : `Two-step verification password${step.hint ? ` (hint: ${step.hint})` : ""}: `;
+      const asking =
+        step.kind === "waiting_code"
+          ? `Code (sent ${step.via === "app" ? "to the account's Telegram app" : step.via === "sms" ? "by SMS" : "by Telegram"}): `
+          : `Two-step verification password${step.hint ? ` (hint: ${step.hint})` : ""}: `;
       const answer = await input.ask(out, asking);
-      if (answer === null) return err.write("planfix-telegram login: cancelled\n"), 130;
+      if (answer === null) return (err.write("planfix-telegram login: cancelled\n"), 130);
       try {
         if (step.kind === "waiting_code") await flow.submitCode(answer);
         else await flow.submitPassword(answer);
       } catch (e) {
         if (!(e instanceof LoginFailure)) throw e;
-        if (!e.retry) return err.write(`planfix-telegram login: ${e.message}\n`), 1;
+        if (!e.retry) return (err.write(`planfix-telegram login: ${e.message}\n`), 1);
         err.write(`${e.message}\n`);
       }
     }

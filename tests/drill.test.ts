@@ -9,44 +9,40 @@ import { ensureBinary } from "./e2e/harness.ts";
 import type { ReceivedCommand } from "./support/planfix/server.ts";
 import type { StoredMessage } from "./support/telegram/world.ts";
 
-test(
-  "drill: kills, outages, drops and flood waits under load lose nothing, double nothing unexplained, keep order",
-  async () => {
-    ensureBinary();
-    const seed = Number(process.env.DRILL_SEED) || undefined;
-    const r: DrillResult = await runDrill({
-      seconds: 35,
-      ...(seed ? { seed } : {}),
-      numbersPerClient: [2, 1],
-      customersPerNumber: 3,
-      drainSeconds: 60,
-      // Only the minimum of each fault (spread at random over the load), so the run stays short.
-      every: { kill: 0, term: 0, planfix: 0, tgDrop: 0, tgStall: 0, flood: 0 },
-      min: { kill: 2, term: 1, planfix: 1, tgDrop: 1, tgStall: 1, flood: 2 },
-    });
-    const report = formatReport(r);
-    if (r.failures.length) console.log(report);
-    expect(r.failures).toEqual([]);
-    // The run really did what it claims.
-    expect(r.kills).toBeGreaterThanOrEqual(2);
-    expect(r.faults.planfix).toBeGreaterThanOrEqual(1);
-    expect(r.faults.tgDrop).toBeGreaterThanOrEqual(1);
-    expect(r.faults.flood).toBeGreaterThanOrEqual(1);
-    expect(r.tp.sent).toBeGreaterThan(50);
-    expect(r.pt.sent).toBeGreaterThan(30);
-    // The pass conditions, spelled out.
-    expect(r.tp.lost).toBe(0);
-    expect(r.pt.lost).toBe(0);
-    expect(r.pt.duplicated).toBe(0);
-    expect(r.tp.unexplainedDuplicates).toBe(0);
-    expect(r.tp.orderViolations + r.pt.orderViolations).toBe(0);
-    expect(r.drained).toBe(true);
-    // Nothing held or parked at the end, as the appliance itself reports it; the report says so.
-    expect(r.queues).toEqual({ held: { to_planfix: 0, to_telegram: 0 }, parked: { to_planfix: 0, to_telegram: 0 } });
-    expect(report).toContain("held at the end (waiting): 0 to Planfix, 0 to Telegram · parked: 0 to Planfix, 0 to Telegram");
-  },
-  180_000,
-);
+test("drill: kills, outages, drops and flood waits under load lose nothing, double nothing unexplained, keep order", async () => {
+  ensureBinary();
+  const seed = Number(process.env.DRILL_SEED) || undefined;
+  const r: DrillResult = await runDrill({
+    seconds: 35,
+    ...(seed ? { seed } : {}),
+    numbersPerClient: [2, 1],
+    customersPerNumber: 3,
+    drainSeconds: 60,
+    // Only the minimum of each fault (spread at random over the load), so the run stays short.
+    every: { kill: 0, term: 0, planfix: 0, tgDrop: 0, tgStall: 0, flood: 0 },
+    min: { kill: 2, term: 1, planfix: 1, tgDrop: 1, tgStall: 1, flood: 2 },
+  });
+  const report = formatReport(r);
+  if (r.failures.length) console.log(report);
+  expect(r.failures).toEqual([]);
+  // The run really did what it claims.
+  expect(r.kills).toBeGreaterThanOrEqual(2);
+  expect(r.faults.planfix).toBeGreaterThanOrEqual(1);
+  expect(r.faults.tgDrop).toBeGreaterThanOrEqual(1);
+  expect(r.faults.flood).toBeGreaterThanOrEqual(1);
+  expect(r.tp.sent).toBeGreaterThan(50);
+  expect(r.pt.sent).toBeGreaterThan(30);
+  // The pass conditions, spelled out.
+  expect(r.tp.lost).toBe(0);
+  expect(r.pt.lost).toBe(0);
+  expect(r.pt.duplicated).toBe(0);
+  expect(r.tp.unexplainedDuplicates).toBe(0);
+  expect(r.tp.orderViolations + r.pt.orderViolations).toBe(0);
+  expect(r.drained).toBe(true);
+  // Nothing held or parked at the end, as the appliance itself reports it; the report says so.
+  expect(r.queues).toEqual({ held: { to_planfix: 0, to_telegram: 0 }, parked: { to_planfix: 0, to_telegram: 0 } });
+  expect(report).toContain("held at the end (waiting): 0 to Planfix, 0 to Telegram · parked: 0 to Planfix, 0 to Telegram");
+}, 180_000);
 
 // The counting itself, on hand-made records: what is a loss, a redelivery after a kill, an unexplained
 // duplicate, an order violation.
@@ -56,8 +52,18 @@ describe("drill counting", () => {
   const kill = { at: 10_000, exitedAt: 10_050, startAt: 10_100, restartedAt: 10_500, onlineAt: 11_000 };
   let seq = 0;
   const cmd = (chat: number, message: string, at: number, extra: Partial<ReceivedCommand> = {}): ReceivedCommand => ({
-    seq: ++seq, at, path: "/a", method: "POST", contentType: "", pairs: [], cmd: "newMessage", status: 200, accepted: true, attachments: [],
-    fields: { chatId: chatIds[chat]!, message }, ...extra,
+    seq: ++seq,
+    at,
+    path: "/a",
+    method: "POST",
+    contentType: "",
+    pairs: [],
+    cmd: "newMessage",
+    status: 200,
+    accepted: true,
+    attachments: [],
+    fields: { chatId: chatIds[chat]!, message },
+    ...extra,
   });
   const tp = (tag: string, chat: number, s: number): TpItem => ({ tag: `DRLTx-${tag}`, chat, seq: s, sentAt: 0, kind: "text" });
   const run = (sent: TpItem[], commands: ReceivedCommand[], kills = [kill]) => analyzeTelegramToPlanfix({ runId: "x", chatIds, sent, commands, kills, fetched: new Map() });
@@ -74,7 +80,13 @@ describe("drill counting", () => {
     const noKill = run(sent, [cmd(0, "DRLTx-000001 a", 1_000), cmd(0, "DRLTx-000001 a", 2_000), cmd(0, "DRLTx-000002 b", 3_000), cmd(1, "DRLTx-000003", 4_000)]);
     expect(noKill).toMatchObject({ redeliveredAfterKill: 0, unexplainedDuplicates: 1 });
     // One kill explains one repeat per chat, not two.
-    const twice = run(sent, [cmd(0, "DRLTx-000001 a", 10_000), cmd(0, "DRLTx-000001 a", 11_000), cmd(0, "DRLTx-000001 a", 11_500), cmd(0, "DRLTx-000002 b", 12_000), cmd(1, "DRLTx-000003", 12_000)]);
+    const twice = run(sent, [
+      cmd(0, "DRLTx-000001 a", 10_000),
+      cmd(0, "DRLTx-000001 a", 11_000),
+      cmd(0, "DRLTx-000001 a", 11_500),
+      cmd(0, "DRLTx-000002 b", 12_000),
+      cmd(1, "DRLTx-000003", 12_000),
+    ]);
     expect(twice).toMatchObject({ redeliveredAfterKill: 1, unexplainedDuplicates: 1 });
   });
 
@@ -88,16 +100,37 @@ describe("drill counting", () => {
     const png = Buffer.from("png-bytes");
     const doc = Buffer.from("doc-bytes");
     const item = (tag: string, s: number, parts: PtItem["parts"]): PtItem => ({
-      tag, chat: 0, seq: s, messageId: tag, text: "", attachments: [], parts, firstAttemptAt: 0, acceptedAt: 1, attempts: [{ at: 0, outcome: "200", ms: 1 }], repeats: [],
+      tag,
+      chat: 0,
+      seq: s,
+      messageId: tag,
+      text: "",
+      attachments: [],
+      parts,
+      firstAttemptAt: 0,
+      acceptedAt: 1,
+      attempts: [{ at: 0, outcome: "200", ms: 1 }],
+      repeats: [],
     });
-    const a = item("A", 0, [{ kind: "text", text: "A hello" }, { kind: "photo", name: "A-1.png", sha: sha(png) }, { kind: "document", name: "A-2.pdf", sha: sha(doc) }]);
+    const a = item("A", 0, [
+      { kind: "text", text: "A hello" },
+      { kind: "photo", name: "A-1.png", sha: sha(png) },
+      { kind: "document", name: "A-2.pdf", sha: sha(doc) },
+    ]);
     const b = item("B", 1, [{ kind: "text", text: "B bye" }]);
     const msg = (text: string, media?: StoredMessage["media"]) => ({ chat: 0, seenAt: 5, msg: { text, out: false, media } as StoredMessage });
     const photo = { kind: "photo", bytes: png } as StoredMessage["media"];
     const file = { kind: "document", bytes: doc, fileName: "A-2.pdf" } as StoredMessage["media"];
     const status = (id: string) => cmd(0, "", 6, { cmd: "messageStatus", fields: { messageId: id, messageStatus: "sent" } });
     const go = (seen: ReturnType<typeof msg>[]) => analyzePlanfixToTelegram({ chatIds, sent: [a, b], seen: [seen, []], commands: [status("A"), status("B")], kills: [] });
-    expect(go([msg("A hello"), msg("", photo), msg("", file), msg("B bye")])).toMatchObject({ delivered: 2, lost: 0, duplicated: 0, orderViolations: 0, partsDelivered: 4, statusMissing: 0 });
+    expect(go([msg("A hello"), msg("", photo), msg("", file), msg("B bye")])).toMatchObject({
+      delivered: 2,
+      lost: 0,
+      duplicated: 0,
+      orderViolations: 0,
+      partsDelivered: 4,
+      statusMissing: 0,
+    });
     expect(go([msg("A hello"), msg("", photo), msg("B bye")])).toMatchObject({ delivered: 1, lost: 1 });
     expect(go([msg("A hello"), msg("", photo), msg("", file), msg("A hello"), msg("B bye")])).toMatchObject({ duplicated: 1, unexplainedDuplicates: 1 });
     expect(go([msg("A hello"), msg("", file), msg("", photo), msg("B bye")])).toMatchObject({ orderViolations: 1 });

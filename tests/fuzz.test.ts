@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { SecretScanner, checkExchange } from "../bench/fuzz/check.ts";
 import type { FuzzCase } from "../bench/fuzz/cases.ts";
 import type { Exchange, RawResponse } from "../bench/fuzz/http.ts";
-import { caseRng, parseSeed } from "../bench/fuzz/rng.ts";
+import { caseRng, parseSeed } from "./support/rng.ts";
 import { formatReport, runFuzz } from "../bench/fuzz/runner.ts";
 
 const SEED = process.env.FUZZ_SEED ? parseSeed(process.env.FUZZ_SEED) : 20261124;
@@ -21,7 +21,8 @@ describe("fuzz", () => {
     expect(report.globalFailures.map((f) => `${f.what}: ${f.detail}`)).toEqual([]);
     expect(report.final.exitCode).toBe(0);
     // Every route was attacked.
-    for (const route of ["/client", "/admin/clients", "/planfix", "/files", "/docs", "/docs/json", "/docs/assets", "/health"]) expect(report.perRoute[route] ?? 0).toBeGreaterThan(0);
+    for (const route of ["/client", "/admin/clients", "/planfix", "/files", "/docs", "/docs/json", "/docs/assets", "/health"])
+      expect(report.perRoute[route] ?? 0).toBeGreaterThan(0);
   }, 120_000);
 });
 
@@ -55,8 +56,22 @@ describe("the fuzzer's own parts", () => {
   });
 
   test("the checker refuses 5xx, bare answers, errors without `error`, and other clients' data", () => {
-    const base: FuzzCase = { index: 0, family: "client", route: "/client", method: "GET", note: "", req: { method: "GET", target: "/client", headers: [] }, expect: { kind: "api" } };
-    const res = (status: number, body: string, type: string | null = "application/json"): RawResponse => ({ status, reason: "", headers: type ? { "content-type": type } : {}, rawHead: `HTTP/1.1 ${status} X`, body: new TextEncoder().encode(body) });
+    const base: FuzzCase = {
+      index: 0,
+      family: "client",
+      route: "/client",
+      method: "GET",
+      note: "",
+      req: { method: "GET", target: "/client", headers: [] },
+      expect: { kind: "api" },
+    };
+    const res = (status: number, body: string, type: string | null = "application/json"): RawResponse => ({
+      status,
+      reason: "",
+      headers: type ? { "content-type": type } : {},
+      rawHead: `HTTP/1.1 ${status} X`,
+      body: new TextEncoder().encode(body),
+    });
     const ex = (...responses: RawResponse[]): Exchange => ({ responses, closedEarly: false, timedOut: false, trailing: 0, sentAll: true, ms: 1 });
     const scanner = new SecretScanner([{ label: "admin token", value: "admin-token-0123456789abcdefghij" }]);
     const verdict = (c: FuzzCase, x: Exchange) => checkExchange(c, x, scanner, "");

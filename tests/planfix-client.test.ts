@@ -132,9 +132,19 @@ describe("what Planfix receives", () => {
     expect(await client.messageStatus({ messageId: "50345842", status: "read" })).toEqual({ ok: true });
     expect(await client.messageStatus({ messageId: "50345843", status: "error", text: "USER_PRIVACY_RESTRICTED" })).toEqual({ ok: true });
     expect(planfix.statuses().map((c) => c.pairs.slice(3))).toEqual([
-      [["messageId", "50345842"], ["messageStatus", "sent"]],
-      [["messageId", "50345842"], ["messageStatus", "read"]],
-      [["messageId", "50345843"], ["messageStatus", "error"], ["messageStatusText", "USER_PRIVACY_RESTRICTED"]],
+      [
+        ["messageId", "50345842"],
+        ["messageStatus", "sent"],
+      ],
+      [
+        ["messageId", "50345842"],
+        ["messageStatus", "read"],
+      ],
+      [
+        ["messageId", "50345843"],
+        ["messageStatus", "error"],
+        ["messageStatusText", "USER_PRIVACY_RESTRICTED"],
+      ],
     ]);
     expect(planfix.statuses("50345842")).toHaveLength(2);
   });
@@ -248,7 +258,9 @@ describe("outcome classification", () => {
     const gone = await startFakePlanfix();
     const url = gone.url;
     await gone.stop();
-    const f = expectFailure(await new PlanfixClient({ url, token: TOKEN, providerId: PROVIDER }, { guard: LOOPBACK }).newMessage({ chatId: "c1", message: "hi", contactId: "7", contactName: "Ann" }));
+    const f = expectFailure(
+      await new PlanfixClient({ url, token: TOKEN, providerId: PROVIDER }, { guard: LOOPBACK }).newMessage({ chatId: "c1", message: "hi", contactId: "7", contactName: "Ann" }),
+    );
     expect(f).toMatchObject({ retry: true, kind: "network" });
     expect(f.message).toContain(url);
   });

@@ -60,13 +60,35 @@ describe("the Planfix rules", () => {
 
   test("required fields per command", async () => {
     for (const drop of ["chatId", "message", "contactId", "contactName"]) {
-      expect((await post(planfix.url, msg().filter(([k]) => k !== drop))).status).toBe(400);
+      expect(
+        (
+          await post(
+            planfix.url,
+            msg().filter(([k]) => k !== drop),
+          )
+        ).status,
+      ).toBe(400);
     }
     const status = (fields: [string, string][]) => post(planfix.url, [["cmd", "messageStatus"], ["providerId", "prov-a"], ["planfix_token", "tok-a"], ...fields]);
     expect((await status([["messageId", "1"]])).status).toBe(400);
     expect((await status([["messageStatus", "read"]])).status).toBe(400);
-    expect((await status([["messageId", "1"], ["messageStatus", "read"]])).status).toBe(200);
-    expect((await post(planfix.url, [["cmd", "deleteMessage"], ["providerId", "prov-a"], ["planfix_token", "tok-a"]])).status).toBe(400);
+    expect(
+      (
+        await status([
+          ["messageId", "1"],
+          ["messageStatus", "read"],
+        ])
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await post(planfix.url, [
+          ["cmd", "deleteMessage"],
+          ["providerId", "prov-a"],
+          ["planfix_token", "tok-a"],
+        ])
+      ).status,
+    ).toBe(400);
     expect(planfix.statuses()).toHaveLength(1);
   });
 
@@ -89,22 +111,43 @@ describe("the Planfix rules", () => {
     expect((await post(acme, msg("tok-b", "prov-a"))).status).toBe(400);
     expect((await post(acme, msg("tok-b", "prov-b"))).status).toBe(200);
     expect(planfix.tasks()).toMatchObject([{ path: "/acme/webchat/api", chatId: "c1" }]);
-    const getTask: [string, string][] = [["cmd", "getTask"], ["providerId", "prov-a"], ["planfix_token", "tok-a"], ["chatId", "c1"]];
+    const getTask: [string, string][] = [
+      ["cmd", "getTask"],
+      ["providerId", "prov-a"],
+      ["planfix_token", "tok-a"],
+      ["chatId", "c1"],
+    ];
     expect(await post(planfix.url, getTask)).toMatchObject({ status: 400, json: { error: "task not found" } });
     expect((await post(`${planfix.origin}/nowhere`, msg())).status).toBe(404);
   });
 
   test("getTask/getContact answer forms are switchable", async () => {
     await post(planfix.url, msg());
-    const ask = () => post(planfix.url, [["cmd", "getTask"], ["providerId", "prov-a"], ["planfix_token", "tok-a"], ["chatId", "c1"]]);
+    const ask = () =>
+      post(planfix.url, [
+        ["cmd", "getTask"],
+        ["providerId", "prov-a"],
+        ["planfix_token", "tok-a"],
+        ["chatId", "c1"],
+      ]);
     expect((await ask()).json).toEqual({ data: { number: 1001 } });
     planfix.setDataForm("string");
     expect((await ask()).json).toEqual({ data: JSON.stringify({ number: 1001, statusIsActive: true }) });
     planfix.setDataForm("bare");
     expect((await ask()).json).toEqual({ number: 1001 });
-    const contact = await post(planfix.url, [["cmd", "getContact"], ["providerId", "prov-a"], ["planfix_token", "tok-a"], ["contactId", "7"]]);
+    const contact = await post(planfix.url, [
+      ["cmd", "getContact"],
+      ["providerId", "prov-a"],
+      ["planfix_token", "tok-a"],
+      ["contactId", "7"],
+    ]);
     expect(contact.json).toEqual({ number: 5001 });
-    const unknown = await post(planfix.url, [["cmd", "getContact"], ["providerId", "prov-a"], ["planfix_token", "tok-a"], ["contactId", "8"]]);
+    const unknown = await post(planfix.url, [
+      ["cmd", "getContact"],
+      ["providerId", "prov-a"],
+      ["planfix_token", "tok-a"],
+      ["contactId", "8"],
+    ]);
     expect(unknown).toMatchObject({ status: 400, json: { error: "unknown contact" } });
   });
 });
@@ -115,7 +158,13 @@ describe("faults", () => {
     expect((await post(planfix.url, msg())).status).toBe(200);
     const hung = fetch(planfix.url, {
       method: "POST",
-      body: new URLSearchParams([["cmd", "messageStatus"], ["providerId", "prov-a"], ["planfix_token", "tok-a"], ["messageId", "1"], ["messageStatus", "sent"]]).toString(),
+      body: new URLSearchParams([
+        ["cmd", "messageStatus"],
+        ["providerId", "prov-a"],
+        ["planfix_token", "tok-a"],
+        ["messageId", "1"],
+        ["messageStatus", "sent"],
+      ]).toString(),
       headers: { "content-type": "application/x-www-form-urlencoded" },
       signal: AbortSignal.timeout(100),
     });
@@ -209,7 +258,11 @@ describe("control API (for scripts)", () => {
 
   test("POST /webhook sends a Planfix-style webhook and reports the answer", async () => {
     // Aimed at the fake itself: a webhook carries `token`, not `planfix_token`, so the answer is 401.
-    const { json } = await control("/webhook", { url: planfix.url, fields: { token: "x", chatId: "1", message: "hi", messageId: 5 }, attachments: [{ name: "a", url: "http://x/a" }] });
+    const { json } = await control("/webhook", {
+      url: planfix.url,
+      fields: { token: "x", chatId: "1", message: "hi", messageId: 5 },
+      attachments: [{ name: "a", url: "http://x/a" }],
+    });
     expect(json).toMatchObject({ status: 401, body: { error: "Invalid token" } });
     expect(planfix.commands()[0]!.pairs).toEqual([
       ["cmd", "newMessage"],

@@ -14,7 +14,16 @@ const post = (url: string, body: string, type = "application/x-www-form-urlencod
 
 test("the page lists what arrived per chat, escaped, and has no reply box without an integration", async () => {
   planfix = await startFakePlanfix();
-  const fields = { cmd: "newMessage", providerId: "planfix-telegram", planfix_token: "planfix-token", chatId: "380_77", contactId: "77", contactName: "Ivan", message: "<script>alert(1)</script> & hi", title: "Telegram: Ivan" };
+  const fields = {
+    cmd: "newMessage",
+    providerId: "planfix-telegram",
+    planfix_token: "planfix-token",
+    chatId: "380_77",
+    contactId: "77",
+    contactName: "Ivan",
+    message: "<script>alert(1)</script> & hi",
+    title: "Telegram: Ivan",
+  };
   expect((await post(planfix.url, new URLSearchParams(fields).toString())).status).toBe(200);
   const page = await fetch(`${planfix.origin}/_control/page`);
   expect(page.headers.get("content-type")).toContain("text/html");
@@ -54,7 +63,10 @@ test("a reply goes out as Planfix's newMessage webhook with the integration's to
   expect(got[0]!.get("messageId")).not.toBe(got[1]!.get("messageId"));
   // The page shows both replies in the chat, waiting for their delivery reports until messageStatus comes.
   const replies = planfix.replies();
-  expect(replies.map((r) => [r.message, r.status])).toEqual([["Hello", 200], ["From the page", 200]]);
+  expect(replies.map((r) => [r.message, r.status])).toEqual([
+    ["Hello", 200],
+    ["From the page", 200],
+  ]);
   const status = { cmd: "messageStatus", providerId: "planfix-telegram", planfix_token: "planfix-token", messageId: replies[0]!.messageId, messageStatus: "sent" };
   expect((await post(planfix.url, new URLSearchParams(status).toString())).status).toBe(200);
   const html = await (await fetch(`${planfix.origin}/_control/page`)).text();

@@ -160,7 +160,9 @@ describe("JSON and multipart bodies", () => {
     ];
     expect(value(parseWebhookJson({ ...base, attachments: { name: ["a.jpg", "b.pdf"], url: ["https://p.example/a", "https://p.example/b"] } })).attachments).toEqual(want);
     expect(value(parseWebhookJson({ ...base, attachments: { "1": want[1], "0": want[0] } })).attachments).toEqual(want);
-    expect(value(parseWebhookJson({ ...base, "attachments[name]": ["a.jpg", "b.pdf"], "attachments[url]": ["https://p.example/a", "https://p.example/b"] })).attachments).toEqual(want);
+    expect(value(parseWebhookJson({ ...base, "attachments[name]": ["a.jpg", "b.pdf"], "attachments[url]": ["https://p.example/a", "https://p.example/b"] })).attachments).toEqual(
+      want,
+    );
   });
 
   test("JSON sniffed without a content type", () => {
@@ -206,11 +208,21 @@ describe("refused input names the field and the problem", () => {
     ["no cmd", form(without("cmd")), FORM, { field: "cmd", problem: "required" }],
     ["no text and no file", form([...without("message"), ["message", " "]]), FORM, { field: "message", problem: /required/ }],
     ["nobody to deliver to", form(without("chatId")), FORM, { field: "chatId", problem: /contactPhone/ }],
-    ["a file name without a url", form([...BASE, ["attachments[name]", "a.jpg"], ["attachments[url]", "https://p.example/a"], ["attachments[name]", "b.pdf"]]), FORM, { field: "attachments[1][url]", problem: "required" }],
+    [
+      "a file name without a url",
+      form([...BASE, ["attachments[name]", "a.jpg"], ["attachments[url]", "https://p.example/a"], ["attachments[name]", "b.pdf"]]),
+      FORM,
+      { field: "attachments[1][url]", problem: "required" },
+    ],
     ["a url that is not http(s)", form([...BASE, ["attachments[name]", "a"], ["attachments[url]", "file:///etc/passwd"]]), FORM, { field: "attachments[0][url]", problem: /http/ }],
     ["broken JSON", `{"cmd":`, "application/json", { field: "body", problem: "invalid JSON" }],
     ["a JSON array", `[1,2]`, "application/json", { field: "body", problem: /object/ }],
-    ["an object where text belongs", JSON.stringify({ cmd: "newMessage", token: "t", chatId: "1", messageId: { id: 1 }, message: "x" }), "application/json", { field: "messageId", problem: "must be text" }],
+    [
+      "an object where text belongs",
+      JSON.stringify({ cmd: "newMessage", token: "t", chatId: "1", messageId: { id: 1 }, message: "x" }),
+      "application/json",
+      { field: "messageId", problem: "must be text" },
+    ],
     ["an empty body", "", FORM, { field: "cmd", problem: "required" }],
   ];
   for (const [name, body, ct, want] of cases) {
@@ -271,7 +283,12 @@ describe("end to end: our fake Planfix posts the webhook to an endpoint using th
 
   for (const encoding of ["json", "multipart"] as const) {
     test(`${encoding} bodies arrive whole too`, async () => {
-      const res = await planfix.sendWebhook(url(), { token: "client-token", contactPhone: "380955821319", message: encoding, messageId: 9002 }, [{ name: "x.txt", url: "https://p.example/x" }], { encoding });
+      const res = await planfix.sendWebhook(
+        url(),
+        { token: "client-token", contactPhone: "380955821319", message: encoding, messageId: 9002 },
+        [{ name: "x.txt", url: "https://p.example/x" }],
+        { encoding },
+      );
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ chatId: "new-chat", contactId: "new-contact" });
       expect(seen.at(-1)!).toMatchObject({ message: encoding, contactPhone: "380955821319", attachments: [{ name: "x.txt", url: "https://p.example/x" }] });
@@ -279,10 +296,15 @@ describe("end to end: our fake Planfix posts the webhook to an endpoint using th
   }
 
   test("url-before-name pair order is zipped the same", async () => {
-    await planfix.sendWebhook(url(), { token: "client-token", chatId: "42", message: "m", messageId: 9003 }, [
-      { name: "1.jpg", url: "https://p.example/1" },
-      { name: "2.jpg", url: "https://p.example/2" },
-    ], { attachmentOrder: "url-name" });
+    await planfix.sendWebhook(
+      url(),
+      { token: "client-token", chatId: "42", message: "m", messageId: 9003 },
+      [
+        { name: "1.jpg", url: "https://p.example/1" },
+        { name: "2.jpg", url: "https://p.example/2" },
+      ],
+      { attachmentOrder: "url-name" },
+    );
     expect(seen.at(-1)!.attachments.map((a) => a.name)).toEqual(["1.jpg", "2.jpg"]);
   });
 

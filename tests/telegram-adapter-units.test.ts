@@ -65,7 +65,13 @@ describe("messages", () => {
       }),
       "42",
     );
-    expect(poll).toEqual({ kind: "poll", text: "Poll: Lunch?\n- Pizza\n- Sushi", media: null, caption: "", rendering: { kind: "poll", question: "Lunch?", answers: ["Pizza", "Sushi"] } });
+    expect(poll).toEqual({
+      kind: "poll",
+      text: "Poll: Lunch?\n- Pizza\n- Sushi",
+      media: null,
+      caption: "",
+      rendering: { kind: "poll", question: "Lunch?", answers: ["Pizza", "Sushi"] },
+    });
 
     const geo = new Api.GeoPoint({ lat: 1.5, long: 2.25, accessHash: toLong("0") });
     const venue = contentOf(msg({ media: new Api.MessageMediaVenue({ geo, title: "Cafe", address: "Main st 1", provider: "", venueId: "", venueType: "" }) }), "42");
@@ -79,7 +85,13 @@ describe("messages", () => {
     expect(dice).toEqual({ kind: "other", text: "🎲 6", media: null });
 
     const other = contentOf(msg({ media: new Api.MessageMediaUnsupported(), message: "caption" }), "42");
-    expect(other).toEqual({ kind: "other", text: "[unsupported message: unsupported]\ncaption", media: null, caption: "caption", rendering: { kind: "unsupported", type: "unsupported" } });
+    expect(other).toEqual({
+      kind: "other",
+      text: "[unsupported message: unsupported]\ncaption",
+      media: null,
+      caption: "caption",
+      rendering: { kind: "unsupported", type: "unsupported" },
+    });
 
     const link = contentOf(msg({ media: new Api.MessageMediaWebPage({ webpage: new Api.WebPageEmpty({ id: toLong("1") }) }), message: "https://x.y" }), "42");
     expect(link).toEqual({ kind: "text", text: "https://x.y", media: null });
@@ -139,8 +151,7 @@ describe("photo detection", () => {
 describe("peer book", () => {
   test("is bounded and never forgets a hash because of a min user", () => {
     const book = new PeerBook([], 3);
-    const user = (id: string, hash: string | null, min = false) =>
-      new Api.User({ id: toLong(id), accessHash: hash === null ? undefined : toLong(hash), min, firstName: `u${id}` });
+    const user = (id: string, hash: string | null, min = false) => new Api.User({ id: toLong(id), accessHash: hash === null ? undefined : toLong(hash), min, firstName: `u${id}` });
     expect(book.learn([user("1", "11")]).length).toBe(1);
     expect(book.learn([user("1", "11")]).length).toBe(0); // unchanged: not reported again
     book.learn([user("1", null, true)]);
@@ -171,8 +182,7 @@ describe("update engine", () => {
     });
     return { e, delivered, states };
   }
-  const short = (id: number, pts: number) =>
-    new Api.UpdateShortMessage({ id, userId: toLong("42"), message: `m${id}`, pts, ptsCount: 1, date: 5 });
+  const short = (id: number, pts: number) => new Api.UpdateShortMessage({ id, userId: toLong("42"), message: `m${id}`, pts, ptsCount: 1, date: 5 });
 
   test("in-order updates are applied, duplicates dropped, a gap triggers getDifference", async () => {
     const diff = new Api.updates.Difference({

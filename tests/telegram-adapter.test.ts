@@ -256,13 +256,13 @@ describe("losing the connection", () => {
     const ev = recorder();
     const c = await connect(owner, ev);
     server.revokeSession(owner);
-    const err = await c.sendText(peerOf(owner, alice), "hi", 1n).catch((e) => e);
+    const err = await c.sendText(peerOf(owner, alice), "hi", "1").catch((e) => e);
     expect(err).toBeInstanceOf(TelegramFailure);
     expect(err.kind).toBe("unauthorized");
     await waitFor(() => ev.lost.length > 0, 3000, "onLost");
     expect(ev.lost.map((f) => f.kind)).toEqual(["unauthorized"]);
     await noConnections(owner);
-    const after = await c.sendText(peerOf(owner, alice), "again", 2n).catch((e) => e);
+    const after = await c.sendText(peerOf(owner, alice), "again", "2").catch((e) => e);
     expect(after).toBeInstanceOf(TelegramFailure);
   });
 });
@@ -309,7 +309,7 @@ describe("messages", () => {
     const alice = server.builtins!.alice;
     const ev = recorder();
     const c = await connect(owner, ev);
-    const r = await c.sendText(peerOf(owner, alice), "hi Alice", 12345n);
+    const r = await c.sendText(peerOf(owner, alice), "hi Alice", "12345");
     const mine = server.driver.lastMessage(owner, alice)!;
     expect(r.messageId).toBe(mine.id);
     expect(mine.text).toBe("hi Alice");
@@ -327,8 +327,8 @@ describe("messages", () => {
     const alice = server.builtins!.alice;
     const c = await connect(owner, recorder());
     const before = server.driver.messages(alice, owner).length;
-    const a = await c.sendText(peerOf(owner, alice), "only once", 777n);
-    const b = await c.sendText(peerOf(owner, alice), "only once", 777n);
+    const a = await c.sendText(peerOf(owner, alice), "only once", "777");
+    const b = await c.sendText(peerOf(owner, alice), "only once", "777");
     expect(b.messageId).toBe(a.messageId);
     expect(server.driver.messages(alice, owner).length).toBe(before + 1);
   });
@@ -358,7 +358,7 @@ describe("messages", () => {
     expect(ev.messages[1]!.messageId).toBe(ev.messages[0]!.messageId);
     expect(ev.messages[1]!.editDate).toBeGreaterThan(0);
 
-    const out = await c.sendText(peerOf(owner, alice), "did you read this?", 99n);
+    const out = await c.sendText(peerOf(owner, alice), "did you read this?", "99");
     server.driver.readHistory(alice, owner);
     await waitFor(() => ev.reads.length === 1, 3000, "read outbox");
     expect(ev.reads[0]).toEqual({ peer: String(alice.id), maxId: out.messageId });
@@ -432,8 +432,8 @@ describe("files", () => {
     const ev = recorder();
     const c = await connect(owner, ev);
     const png = tinyPng([9, 9, 9]);
-    const p = await c.sendFile(peerOf(owner, alice), { name: "pic.png", mimeType: "image/png", bytes: png }, "look", 5001n);
-    const d = await c.sendFile(peerOf(owner, alice), { name: "report.pdf", mimeType: "application/pdf", bytes: pdf }, "", 5002n);
+    const p = await c.sendFile(peerOf(owner, alice), { name: "pic.png", mimeType: "image/png", bytes: png }, "look", "5001");
+    const d = await c.sendFile(peerOf(owner, alice), { name: "report.pdf", mimeType: "application/pdf", bytes: pdf }, "", "5002");
     const atAlice = server.driver.messages(alice, owner);
     const photoMsg = atAlice.find((m) => m.copies[owner.id] === p.messageId)!;
     const docMsg = atAlice.find((m) => m.copies[owner.id] === d.messageId)!;
@@ -491,7 +491,7 @@ describe("files", () => {
     const c = await connect(owner, recorder());
     server.faults.fail("messages.SendMedia", 400, "PHOTO_INVALID_DIMENSIONS", { userId: owner.id });
     const png = tinyPng([4, 5, 6]);
-    const r = await c.sendFile(peerOf(owner, alice), { name: "wide.png", mimeType: "image/png", bytes: png }, "", 6001n);
+    const r = await c.sendFile(peerOf(owner, alice), { name: "wide.png", mimeType: "image/png", bytes: png }, "", "6001");
     const m = server.driver.messages(alice, owner).find((x) => x.copies[owner.id] === r.messageId)!;
     expect(m.media!.kind).toBe("document");
     expect(m.media!.fileName).toBe("wide.png");
@@ -533,13 +533,13 @@ describe("lookups", () => {
     const ev = recorder();
     const c = await connect(owner, ev);
     server.faults.peerFlood("messages.SendMessage", { userId: owner.id });
-    const pf = await c.sendText(peerOf(owner, alice), "x", 1n).catch((e) => e);
+    const pf = await c.sendText(peerOf(owner, alice), "x", "1").catch((e) => e);
     expect(pf).toBeInstanceOf(TelegramFailure);
     expect([pf.kind, pf.reason]).toEqual(["error", "PEER_FLOOD"]);
     server.faults.floodWait("messages.SendMessage", 17, { userId: owner.id });
-    const fw = await c.sendText(peerOf(owner, alice), "x", 2n).catch((e) => e);
+    const fw = await c.sendText(peerOf(owner, alice), "x", "2").catch((e) => e);
     expect([fw.kind, fw.floodSeconds]).toEqual(["flood_wait", 17]);
-    const bad = await c.sendText({ ...peerOf(owner, alice), accessHash: "5" }, "x", 3n).catch((e) => e);
+    const bad = await c.sendText({ ...peerOf(owner, alice), accessHash: "5" }, "x", "3").catch((e) => e);
     expect([bad.kind, bad.reason]).toEqual(["error", "PEER_ID_INVALID"]);
     expect(ev.lost).toEqual([]); // none of these drops the connection
   });

@@ -3,7 +3,7 @@
 // play a dead proxy (stopped: new connections fail) and come back.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { Api, type TelegramClient } from "telegram";
+import type { Api, TelegramClient } from "telegram";
 import { connectClient, ConnectClientError, stopClient, TelegramServer, waitFor } from "./support/telegram/index.ts";
 import { MICROSOCKS, Socks5Proxy } from "./support/proxy/socks5.ts";
 import { MtProxyRelay } from "./support/proxy/mtproxy.ts";

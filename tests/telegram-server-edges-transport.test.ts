@@ -187,8 +187,25 @@ describe("layers: only GramJS's layer is served", () => {
     const before = server.refusedLayers.length;
     for (const layer of [LAYER - 40, LAYER + 1]) {
       const e = await c
-        .invoke(new Api.InvokeWithLayer({ layer, query: new Api.InitConnection({ apiId: 1, deviceModel: "old", systemVersion: "1", appVersion: "1", systemLangCode: "en", langPack: "", langCode: "en", query: new Api.help.GetConfig() }) }))
-        .then(() => "answered", (err: unknown) => err);
+        .invoke(
+          new Api.InvokeWithLayer({
+            layer,
+            query: new Api.InitConnection({
+              apiId: 1,
+              deviceModel: "old",
+              systemVersion: "1",
+              appVersion: "1",
+              systemLangCode: "en",
+              langPack: "",
+              langCode: "en",
+              query: new Api.help.GetConfig(),
+            }),
+          }),
+        )
+        .then(
+          () => "answered",
+          (err: unknown) => err,
+        );
       expect(e).toBeInstanceOf(errors.RPCError);
       expect((e as errors.RPCError).errorMessage).toBe("CONNECTION_LAYER_INVALID");
       expect((e as errors.RPCError).code).toBe(400);

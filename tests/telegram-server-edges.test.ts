@@ -43,7 +43,11 @@ function freshUser(first = "Edge"): WorldUser {
   return server.addUser({ firstName: `${first}${n}`, username: `edge_user_${n}` });
 }
 
-const caught = (p: Promise<unknown>): Promise<unknown> => p.then(() => "no error", (e: unknown) => e);
+const caught = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => "no error",
+    (e: unknown) => e,
+  );
 
 function rpc(e: unknown): { code?: number; errorMessage: string } {
   expect(e).toBeInstanceOf(errors.RPCError);
@@ -237,9 +241,7 @@ describe("accounts", () => {
 
     server.driver.restrictPrivacy(privateOne);
     expect(rpc(await send(privateOne, "hi"))).toMatchObject({ code: 403, errorMessage: "USER_PRIVACY_RESTRICTED" });
-    expect(rpc(await caught(c.sendFile(privateOne.username!, { file: Buffer.from("x"), caption: "file" }))).errorMessage).toBe(
-      "USER_PRIVACY_RESTRICTED",
-    );
+    expect(rpc(await caught(c.sendFile(privateOne.username!, { file: Buffer.from("x"), caption: "file" }))).errorMessage).toBe("USER_PRIVACY_RESTRICTED");
 
     server.driver.sendText(blocker, me, "write me");
     server.driver.block(blocker, me);

@@ -38,7 +38,11 @@ function freshUser(): WorldUser {
   return server.addUser({ firstName: `Faulty${n}`, username: `faulty_user_${n}` });
 }
 
-const caught = (p: Promise<unknown>): Promise<unknown> => p.then(() => "no error", (e: unknown) => e);
+const caught = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => "no error",
+    (e: unknown) => e,
+  );
 
 describe("rpc errors on demand", () => {
   test("FLOOD_WAIT_n surfaces as FloodWaitError with its seconds, for the next k calls only", async () => {

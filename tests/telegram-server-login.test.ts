@@ -9,16 +9,7 @@ import { readBigIntFromBuffer } from "telegram/Helpers";
 import { computeCheck } from "telegram/Password";
 import { LAYER } from "telegram/tl/AllTLObjects";
 import { parseServerKeys, trustServerKeys } from "../src/telegram/server-keys.ts";
-import {
-  ConnectClientError,
-  connectClient,
-  makeServerRsaKey,
-  SERVICE_USER_ID,
-  stopClient,
-  TelegramServer,
-  waitFor,
-  type WorldUser,
-} from "./support/telegram/index.ts";
+import { ConnectClientError, connectClient, makeServerRsaKey, SERVICE_USER_ID, stopClient, TelegramServer, waitFor, type WorldUser } from "./support/telegram/index.ts";
 
 const API = { apiId: 1, apiHash: "loopback" };
 const DEVICE = { deviceModel: "Planfix bridge (test)", systemVersion: "Linux 6.1", appVersion: "planfix-telegram 9.9" };
@@ -164,7 +155,13 @@ describe("phone code", () => {
     const u = newUser();
     const phone = await device(u);
     const c = await fresh();
-    await c.start({ phoneNumber: u.phone, phoneCode: () => server.driver.waitForLoginCode(u), onError: async (e) => { throw e; } });
+    await c.start({
+      phoneNumber: u.phone,
+      phoneCode: () => server.driver.waitForLoginCode(u),
+      onError: async (e) => {
+        throw e;
+      },
+    });
 
     const seenByPhone = await phone.invoke(new Api.account.GetAuthorizations());
     const added = seenByPhone.authorizations.find((a) => a.deviceModel === DEVICE.deviceModel);
@@ -407,10 +404,10 @@ describe("errors as Telegram gives them", () => {
 
 describe("standalone server (CLI + control API)", () => {
   test("prints its RSA key; login codes, 2FA, QR acceptance, session lists and login settings over HTTP", async () => {
-    const proc = Bun.spawn(
-      [process.execPath, "tests/support/telegram/cli.ts", "--control-port", "0", "--login-token-period-ms", "20000", "--min-login-layer", "1"],
-      { stdout: "pipe", stderr: "pipe" },
-    );
+    const proc = Bun.spawn([process.execPath, "tests/support/telegram/cli.ts", "--control-port", "0", "--login-token-period-ms", "20000", "--min-login-layer", "1"], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     try {
       const reader = proc.stdout.getReader();
       let text = "";

@@ -63,9 +63,7 @@ describe("hand-written TL fast path", () => {
         new Api.UpdateShortChatMessage({ id: 3, fromId: long(11n), chatId: long(4000001n), message: "hi", pts: 2, ptsCount: 1, date: 5 }).getBytes(),
       ),
     ).toBe(true);
-    expect(
-      updateShortSentMessage({ id: 9, pts: 4, date: 6 }).equals(new Api.UpdateShortSentMessage({ out: true, id: 9, pts: 4, ptsCount: 1, date: 6 }).getBytes()),
-    ).toBe(true);
+    expect(updateShortSentMessage({ id: 9, pts: 4, date: 6 }).equals(new Api.UpdateShortSentMessage({ out: true, id: 9, pts: 4, ptsCount: 1, date: 6 }).getBytes())).toBe(true);
 
     const peer = new Api.InputPeerUser({ userId: long(1000003n), accessHash: long(-1234567890123n) });
     const parsed = parseSendMessage(new Api.messages.SendMessage({ peer, message: text, randomId: long(-42n), silent: true }).getBytes());

@@ -163,7 +163,7 @@ export function analyzeTelegramToPlanfix(input: {
         firstCopyBeforeKill.push(input.kills[kill]!.at - prev!.cmd.at);
       } else {
         unexplained++;
-        note(problems, counts, "unexplained duplicate (Telegram → Planfix)", `${r.tag} in chat ${input.chatIds[chat]} again at +${r.cmd.at - (occurrences.get(r.tag)![0]!.at)} ms`);
+        note(problems, counts, "unexplained duplicate (Telegram → Planfix)", `${r.tag} in chat ${input.chatIds[chat]} again at +${r.cmd.at - occurrences.get(r.tag)![0]!.at} ms`);
       }
     }
   }
@@ -252,11 +252,23 @@ export function expectedKey(p: PtPart): string {
 
 /** partKey of a message in a loopback mailbox. */
 export function seenKey(m: StoredMessage): string {
-  const media = m.media?.kind === "photo" || m.media?.kind === "document" ? { kind: m.media.kind, bytes: m.media.bytes, fileName: m.media.kind === "document" ? m.media.fileName : undefined } : m.media ? { kind: m.media.kind } : undefined;
+  const media =
+    m.media?.kind === "photo" || m.media?.kind === "document"
+      ? { kind: m.media.kind, bytes: m.media.bytes, fileName: m.media.kind === "document" ? m.media.fileName : undefined }
+      : m.media
+        ? { kind: m.media.kind }
+        : undefined;
   return partKey({ text: m.text, media });
 }
 
-export function analyzePlanfixToTelegram(input: { chatIds: string[]; sent: PtItem[]; seen: SeenMessage[][]; commands: ReceivedCommand[]; kills: KillRecord[]; window?: RedeliveryWindow }): PtStats {
+export function analyzePlanfixToTelegram(input: {
+  chatIds: string[];
+  sent: PtItem[];
+  seen: SeenMessage[][];
+  commands: ReceivedCommand[];
+  kills: KillRecord[];
+  window?: RedeliveryWindow;
+}): PtStats {
   const win = input.window ?? DEFAULT_WINDOW;
   const problems: string[] = [];
   const counts = new Map<string, number>();

@@ -83,7 +83,8 @@ export class DrillAppliance {
         const r = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(1000) });
         if (r.ok) return;
       } catch {}
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`appliance exited during start (code ${proc.exitCode}, signal ${proc.signalCode})\n${this.lastLines(30)}`);
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`appliance exited during start (code ${proc.exitCode}, signal ${proc.signalCode})\n${this.lastLines(30)}`);
       if (Date.now() > deadline) throw new Error(`appliance did not answer /health within ${timeoutMs} ms\n${this.lastLines(30)}`);
       await Bun.sleep(50);
     }

@@ -1,5 +1,5 @@
 // The fault plan (drawn up front from the seed) and its execution against the running world.
-import type { Rng } from "./prng.ts";
+import type { Rng } from "../../tests/support/rng.ts";
 import { ADMIN_TOKEN, type DrillWorld } from "./setup.ts";
 
 /** kill: kill -9 and restart. term: SIGTERM (a graceful restart, e.g. an upgrade) under load. */

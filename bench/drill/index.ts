@@ -7,7 +7,7 @@ import { FAULT_KINDS, FaultRunner, planFaults, type FaultKind, type PlannedFault
 import { Load, sha } from "./load.ts";
 import { MailboxWatcher } from "./observe.ts";
 import { settledQueues, type QueueTotals } from "./queues.ts";
-import { Rng, randomSeed } from "./prng.ts";
+import { Rng, randomSeed } from "../../tests/support/rng.ts";
 import { startWorld, type DrillWorld } from "./setup.ts";
 import { expectedKey, seenKey } from "./analyze.ts";
 
@@ -108,9 +108,18 @@ export async function runDrill(partial: Partial<DrillOptions> = {}): Promise<Dri
   const log = o.log;
   const rng = new Rng(o.seed, "drill");
   const runId = o.seed.toString(36);
-  log(`drill seed ${o.seed} (DRILL_SEED=${o.seed} repeats this plan) · ${o.seconds} s of load · numbers per client ${o.numbersPerClient.join("+")} · ${o.customersPerNumber} customers each`);
+  log(
+    `drill seed ${o.seed} (DRILL_SEED=${o.seed} repeats this plan) · ${o.seconds} s of load · numbers per client ${o.numbersPerClient.join("+")} · ${o.customersPerNumber} customers each`,
+  );
 
-  const w = await startWorld({ binary: o.binary, numbersPerClient: o.numbersPerClient, customersPerNumber: o.customersPerNumber, retryCapSeconds: o.retryCapSeconds, telegramLatencyMs: o.telegramLatencyMs, logLevel: o.logLevel });
+  const w = await startWorld({
+    binary: o.binary,
+    numbersPerClient: o.numbersPerClient,
+    customersPerNumber: o.customersPerNumber,
+    retryCapSeconds: o.retryCapSeconds,
+    telegramLatencyMs: o.telegramLatencyMs,
+    logLevel: o.logLevel,
+  });
   log(`appliance pid ${w.app.pid} on ${w.app.url}, data and log in ${w.dir}`);
   const load = new Load(w, rng.fork("load"), { tpRate: o.tpRate, ptRate: o.ptRate, webhookTimeoutMs: 10_000 }, runId);
   const watcher = new MailboxWatcher(w);

@@ -12,8 +12,9 @@
 // webhook that was already answered 200 (its answer lost on the way): that must send nothing new.
 import { createHash } from "node:crypto";
 import { splitText } from "../../src/bridge/split-text.ts";
+import { TELEGRAM_TEXT_LIMIT } from "../../src/telegram/capabilities.ts";
 import { tinyPng } from "../../tests/support/telegram/index.ts";
-import type { Rng } from "./prng.ts";
+import type { Rng } from "../../tests/support/rng.ts";
 import { PROVIDER_ID, type DrillChat, type DrillWorld } from "./setup.ts";
 
 export const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex").slice(0, 24);
@@ -84,7 +85,10 @@ export interface LoadOptions {
   webhookTimeoutMs: number;
 }
 
-const WORDS = "price delivery invoice order tomorrow thanks please contract warehouse quote kyiv lviv odesa ok yes no maybe call me later перевірте рахунок доставка дякую ✅ 📦 €100 #42 a&b <x> \"quoted\" 'single'".split(" ");
+const WORDS =
+  "price delivery invoice order tomorrow thanks please contract warehouse quote kyiv lviv odesa ok yes no maybe call me later перевірте рахунок доставка дякую ✅ 📦 €100 #42 a&b <x> \"quoted\" 'single'".split(
+    " ",
+  );
 
 export class Load {
   readonly tp: TpItem[] = [];
@@ -205,7 +209,7 @@ export class Load {
       text = lines.join("\n");
     } else if (nAtt > 0 && rng.chance(0.1)) text = "";
     else text = `${tag} ${this.filler(rng, 1, 25)}`;
-    const parts: PtPart[] = splitText(text).map((t) => ({ kind: "text", text: t }));
+    const parts: PtPart[] = splitText(text, TELEGRAM_TEXT_LIMIT).map((t) => ({ kind: "text", text: t }));
     const attachments: { name: string; url: string }[] = [];
     for (let i = 1; i <= nAtt; i++) {
       if (rng.chance(0.5)) {
@@ -233,7 +237,15 @@ export class Load {
     try {
       const r = await this.w.planfix.sendWebhook(
         `${this.w.app.url}/planfix`,
-        { token: chat.number.client.token, providerId: PROVIDER_ID, chatId: chat.chatId, channel: chat.number.phone, message: item.text, messageId: item.messageId, userName: "Drill" },
+        {
+          token: chat.number.client.token,
+          providerId: PROVIDER_ID,
+          chatId: chat.chatId,
+          channel: chat.number.phone,
+          message: item.text,
+          messageId: item.messageId,
+          userName: "Drill",
+        },
         item.attachments,
         { timeoutMs: this.o.webhookTimeoutMs },
       );

@@ -16,7 +16,9 @@ export function formatReport(r: DrillResult): string {
   line();
   line(`                       sent  delivered   lost  duplicated  order  longest delay  (p50 / p99)`);
   const row = (name: string, d: DrillResult["tp"] | DrillResult["pt"]) =>
-    line(`${name.padEnd(20)} ${pad(d.sent, 6)} ${pad(d.delivered, 10)} ${pad(d.lost, 6)} ${pad(d.duplicated, 11)} ${pad(d.orderViolations, 6)} ${pad(s(d.maxDelayMs), 14)}  (${s(d.p50DelayMs)} / ${s(d.p99DelayMs)})`);
+    line(
+      `${name.padEnd(20)} ${pad(d.sent, 6)} ${pad(d.delivered, 10)} ${pad(d.lost, 6)} ${pad(d.duplicated, 11)} ${pad(d.orderViolations, 6)} ${pad(s(d.maxDelayMs), 14)}  (${s(d.p50DelayMs)} / ${s(d.p99DelayMs)})`,
+    );
   row("Telegram → Planfix", r.tp);
   row("Planfix → Telegram", r.pt);
   const q = r.queues;

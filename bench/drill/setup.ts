@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { freePort } from "../../tests/e2e/harness.ts";
+import { freePort, worldEnv } from "../../tests/support/kit.ts";
 import { startFakePlanfix, type FakePlanfix } from "../../tests/support/planfix/server.ts";
 import { TelegramServer, type WorldUser } from "../../tests/support/telegram/index.ts";
 import { DrillAppliance } from "./appliance.ts";
@@ -63,7 +63,6 @@ export interface WorldOptions {
   logLevel: string;
 }
 
-
 /** Starts everything and brings every number online. On failure everything started is stopped. */
 export async function startWorld(o: WorldOptions): Promise<DrillWorld> {
   const binary = o.binary ?? BINARY;
@@ -87,20 +86,14 @@ export async function startWorld(o: WorldOptions): Promise<DrillWorld> {
     app = new DrillAppliance(
       binary,
       port,
-      {
+      worldEnv(`127.0.0.1:${proxy.port}`, {
         DATA_DIR: dataDir,
         ADMIN_TOKEN,
         PUBLIC_URL: `http://127.0.0.1:${port}`,
-        TELEGRAM_API_ID: "12345",
-        TELEGRAM_API_HASH: "0123456789abcdef0123456789abcdef",
-        TELEGRAM_ENDPOINT: `127.0.0.1:${proxy.port}`,
         LOG_LEVEL: o.logLevel,
-        START_TIMEOUT: "10",
         RETRY_CAP_SECONDS: String(o.retryCapSeconds),
         PROVIDER_ID,
-        // The fake Planfix lives on loopback, which the fetch guard refuses by default.
-        ALLOW_PRIVATE_NETWORKS: "127.0.0.0/8",
-      },
+      }),
       join(dir, "appliance.log"),
     );
     await app.start();

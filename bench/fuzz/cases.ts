@@ -3,8 +3,8 @@
 import { createHash } from "node:crypto";
 import { encodeForm, encodeJson, encodeMultipart, encodeOther, frame, toPairs, type Encoded, type Pair } from "./encode.ts";
 import type { RawBody, RawRequest } from "./http.ts";
-import { callerOf, readClientRequest, readPlanfixRequest, type Caller } from "./oracle.ts";
-import type { Rng } from "./rng.ts";
+import { callerOf, readClientRequest, readPlanfixRequest } from "./oracle.ts";
+import type { Rng } from "../../tests/support/rng.ts";
 import {
   attachmentUrl,
   BAD_PERCENT,
@@ -140,7 +140,14 @@ function forgedAuth(rng: Rng, ctx: Ctx): AuthChoice {
     () => ({ headers: [["Authorization", `Token ${real}`]], query: "", note: "'Token' scheme" }),
     () => ({ headers: [["Authorization", `Bearer ${real} extra`]], query: "", note: "bearer with two words" }),
     () => ({ headers: [["Authorization", `Bearer ${real}, Bearer ${real}`]], query: "", note: "two bearer values in one header" }),
-    () => ({ headers: [["Authorization", `Bearer ${real}`], ["Authorization", `Bearer ${real}`]], query: "", note: "authorization header twice" }),
+    () => ({
+      headers: [
+        ["Authorization", `Bearer ${real}`],
+        ["Authorization", `Bearer ${real}`],
+      ],
+      query: "",
+      note: "authorization header twice",
+    }),
     () => ({ headers: [["token", ""]], query: "", note: "empty token header" }),
     () => ({ headers: [["token", "   "]], query: "", note: "blank token header" }),
     () => ({ headers: [["token", `${real} ${real}`]], query: "", note: "token header with two tokens" }),
@@ -170,8 +177,28 @@ function realAuth(rng: Rng, ctx: Ctx, who: "admin" | "acme" | "beta"): AuthChoic
     [1, () => ({ headers: [["authorization", `bearer ${t}`]], query: "", note: `${who} token, lower-case bearer` })],
     [1, () => ({ headers: [["Authorization", `  Bearer\t${t}  `]], query: "", note: `${who} token, odd whitespace` })],
     [1, () => ({ headers: [["token", `  ${t}  `]], query: "", note: `${who} token header with spaces` })],
-    [2, () => ({ headers: [["Authorization", `Bearer ${t}`], ["token", other]], query: "", note: `${who} bearer + another token header` })],
-    [1, () => ({ headers: [["Authorization", "Bearer"], ["token", t]], query: "", note: `broken bearer + ${who} token header` })],
+    [
+      2,
+      () => ({
+        headers: [
+          ["Authorization", `Bearer ${t}`],
+          ["token", other],
+        ],
+        query: "",
+        note: `${who} bearer + another token header`,
+      }),
+    ],
+    [
+      1,
+      () => ({
+        headers: [
+          ["Authorization", "Bearer"],
+          ["token", t],
+        ],
+        query: "",
+        note: `broken bearer + ${who} token header`,
+      }),
+    ],
   ])();
 }
 
@@ -248,8 +275,18 @@ function contentTypeHeaders(rng: Rng, e: Encoded): { headers: [string, string][]
   const r = rng.next();
   if (r < 0.85) return { headers: e.contentType === null ? [] : [["Content-Type", e.contentType]], note: "" };
   if (r < 0.9) return { headers: [], note: " (content type dropped)" };
-  if (r < 0.95) return { headers: [["Content-Type", rng.pick(["application/json", "application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=zz", "application/xml"])]], note: " (wrong content type)" };
-  return { headers: [["Content-Type", e.contentType ?? "text/plain"], ["Content-Type", "application/json"]], note: " (content type twice)" };
+  if (r < 0.95)
+    return {
+      headers: [["Content-Type", rng.pick(["application/json", "application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=zz", "application/xml"])]],
+      note: " (wrong content type)",
+    };
+  return {
+    headers: [
+      ["Content-Type", e.contentType ?? "text/plain"],
+      ["Content-Type", "application/json"],
+    ],
+    note: " (content type twice)",
+  };
 }
 
 // ---- /client ---------------------------------------------------------------------------------------
@@ -310,7 +347,8 @@ function mutateFields(rng: Rng, ctx: Ctx, f: Record<string, unknown>, count: num
       notes.push(`${k}:long (${String(f[k]).length})`);
     } else if (m === 4) {
       const n = rng.chance(0.1) ? rng.int(1000, 20_000) : rng.int(1, 3);
-      for (let j = 0; j < n; j++) f[n > 3 ? `k${j}` : extraKey(rng)] = n > 3 ? rng.pick([rng.text(rng.int(0, 12)), 1, null, true, [], {}]) : rng.chance(0.5) ? oddString(rng) : wrongType(rng);
+      for (let j = 0; j < n; j++)
+        f[n > 3 ? `k${j}` : extraKey(rng)] = n > 3 ? rng.pick([rng.text(rng.int(0, 12)), 1, null, true, [], {}]) : rng.chance(0.5) ? oddString(rng) : wrongType(rng);
       notes.push(`+${n} extra key(s)`);
     } else if (m === 5) {
       f.number = malformedNumber(rng);
@@ -366,18 +404,31 @@ async function genClientOnce(rng: Rng, ctx: Ctx, authFocus: boolean): Promise<{ 
   ]);
   const fields = clientBase(rng, ctx, method, digits, name);
   const notes = [auth.note, `${method} aims at ${target}`];
-  const mutations = authFocus ? rng.int(0, 1) : rng.weighted([
-    [4, 0],
-    [4, 1],
-    [3, 2],
-    [2, 3],
-    [1, 4],
-  ]);
+  const mutations = authFocus
+    ? rng.int(0, 1)
+    : rng.weighted([
+        [4, 0],
+        [4, 1],
+        [3, 2],
+        [2, 3],
+        [1, 4],
+      ]);
   notes.push(...mutateFields(rng, ctx, fields, mutations));
 
   // Where the fields go: the body, the query string, or split between them.
-  const placement = method === "GET" || method === "HEAD" ? rng.weighted([[6, "query"], [2, "body"], [1, "split"]] as const) : rng.weighted([[7, "body"], [1, "query"], [2, "split"]] as const);
-  let bodyFields: Record<string, unknown> = {};
+  const placement =
+    method === "GET" || method === "HEAD"
+      ? rng.weighted([
+          [6, "query"],
+          [2, "body"],
+          [1, "split"],
+        ] as const)
+      : rng.weighted([
+          [7, "body"],
+          [1, "query"],
+          [2, "split"],
+        ] as const);
+  const bodyFields: Record<string, unknown> = {};
   const queryPairs: Pair[] = [];
   for (const [k, v] of Object.entries(fields)) {
     const inQuery = placement === "query" || (placement === "split" && rng.chance(0.5));
@@ -415,13 +466,27 @@ async function genClientOnce(rng: Rng, ctx: Ctx, authFocus: boolean): Promise<{ 
     notes.push(`${e.note}${ct.note}${f.note}`);
   }
   if (rng.chance(0.05)) {
-    headers.push([rng.pick(["X-Forwarded-For", "X-Real-IP", "Origin", "Referer", "User-Agent", "Accept", "Accept-Encoding", "Expect"]), rng.pick(["127.0.0.1", "evil.example", "*/*", "gzip, br", "100-continue", oddString(rng).replace(/[^\x20-\x7e]/g, "?").slice(0, 200)])]);
+    headers.push([
+      rng.pick(["X-Forwarded-For", "X-Real-IP", "Origin", "Referer", "User-Agent", "Accept", "Accept-Encoding", "Expect"]),
+      rng.pick([
+        "127.0.0.1",
+        "evil.example",
+        "*/*",
+        "gzip, br",
+        "100-continue",
+        oddString(rng)
+          .replace(/[^\x20-\x7e]/g, "?")
+          .slice(0, 200),
+      ]),
+    ]);
   }
 
   const reading = await readClientRequest(method, target_, headers, plain, ctx);
   const live = reading.number === ctx.acme.number ? "acme" : reading.number === ctx.beta.number ? "beta" : null;
   const mutatesLive = (method === "PUT" || method === "DELETE") && live !== null && (reading.caller === "admin" || reading.caller === live);
-  const safe = reading.unknown ? !(method === "PUT" || method === "DELETE") || (reading.caller !== "admin" && reading.caller !== "acme" && reading.caller !== "beta") : !(mutatesLive && reading.valid);
+  const safe = reading.unknown
+    ? !(method === "PUT" || method === "DELETE") || (reading.caller !== "admin" && reading.caller !== "acme" && reading.caller !== "beta")
+    : !(mutatesLive && reading.valid);
 
   const expect: Expect = { kind: "api", ...(trailer ? { protocol: trailer } : {}) };
   const caller = reading.caller;
@@ -454,7 +519,11 @@ async function genClientOnce(rng: Rng, ctx: Ctx, authFocus: boolean): Promise<{ 
 
 function genAdmin(rng: Rng, ctx: Ctx): Generated {
   const auth = pickAuth(rng, ctx, { none: 2, forged: 5, admin: 4, acme: 3, beta: 3 });
-  const method = rng.weighted([[8, "GET"], [1, "HEAD"], [1, rng.pick(["POST", "PUT", "DELETE", "PATCH"])]] as const);
+  const method = rng.weighted([
+    [8, "GET"],
+    [1, "HEAD"],
+    [1, rng.pick(["POST", "PUT", "DELETE", "PATCH"])],
+  ] as const);
   const headers = [...auth.headers];
   const notes = [auth.note];
   let query = auth.query;
@@ -480,7 +549,14 @@ function genAdmin(rng: Rng, ctx: Ctx): Generated {
       expect.statusWhy = "the list needs the admin token";
     }
   } else expect.status = [404, 405];
-  return { route: "/admin/clients", method, note: notes.join("; "), req: { method, target: withQuery("/admin/clients", query), headers, ...(body ? { body } : {}) }, ...(plain ? { plainBody: plain } : {}), expect };
+  return {
+    route: "/admin/clients",
+    method,
+    note: notes.join("; "),
+    req: { method, target: withQuery("/admin/clients", query), headers, ...(body ? { body } : {}) },
+    ...(plain ? { plainBody: plain } : {}),
+    expect,
+  };
 }
 
 // ---- /planfix --------------------------------------------------------------------------------------
@@ -494,7 +570,14 @@ function genPlanfix(rng: Rng, ctx: Ctx): Generated {
     [5, "admin"],
     [10, "none"],
   ]);
-  const token = tokenWho === "acme" || tokenWho === "beta" ? ctx[tokenWho].token : tokenWho === "admin" ? ctx.adminToken : tokenWho === "forged" ? rng.pick([rng.text(43), ctx.acme.token.slice(0, -1) + "Q", ctx.beta.token.toLowerCase(), "", " "]) : undefined;
+  const token =
+    tokenWho === "acme" || tokenWho === "beta"
+      ? ctx[tokenWho].token
+      : tokenWho === "admin"
+        ? ctx.adminToken
+        : tokenWho === "forged"
+          ? rng.pick([rng.text(43), ctx.acme.token.slice(0, -1) + "Q", ctx.beta.token.toLowerCase(), "", " "])
+          : undefined;
   notes.push(`${tokenWho} token`);
   const own = tokenWho === "beta" ? ctx.beta : ctx.acme;
   const other = tokenWho === "beta" ? ctx.acme : ctx.beta;
@@ -521,7 +604,18 @@ function genPlanfix(rng: Rng, ctx: Ctx): Generated {
       `${own.number}_${other.userId}`, // to the other client's account, never met
     ]);
   else if (to === "malformed")
-    fields.chatId = rng.pick([`${own.number}_`, `_${ctx.customer.id}`, "123", `${own.number}_${ctx.customer.id}_x`, `${own.number}_-5`, `${own.number}_1e5`, `${own.number}_０１`, `${own.number} _ ${ctx.customer.id}`, oddString(rng), `${own.number}_${ctx.customer.id}\0`]);
+    fields.chatId = rng.pick([
+      `${own.number}_`,
+      `_${ctx.customer.id}`,
+      "123",
+      `${own.number}_${ctx.customer.id}_x`,
+      `${own.number}_-5`,
+      `${own.number}_1e5`,
+      `${own.number}_０１`,
+      `${own.number} _ ${ctx.customer.id}`,
+      oddString(rng),
+      `${own.number}_${ctx.customer.id}\0`,
+    ]);
   else {
     const how = rng.pick(["phone", "username", "userid", "none"]);
     if (how === "phone") fields.contactPhone = rng.pick([ctx.customer.phone, `+${ctx.customer.phone}`, ghostDigits(rng), "+380 67 123 45 67", "abc", oddString(rng)]);
@@ -543,7 +637,11 @@ function genPlanfix(rng: Rng, ctx: Ctx): Generated {
 
   // Attachments: Planfix's repeated attachments[name]/[url] pairs (or JSON-ish shapes).
   const attachments: { name?: string; url?: string }[] = [];
-  const nAtt = rng.weighted([[6, 0], [3, 1], [1, rng.int(2, 4)]]);
+  const nAtt = rng.weighted([
+    [6, 0],
+    [3, 1],
+    [1, rng.int(2, 4)],
+  ]);
   for (let i = 0; i < nAtt; i++) {
     const a: { name?: string; url?: string } = {};
     if (rng.chance(0.9)) a.url = attachmentUrl(rng, ctx);
@@ -551,7 +649,12 @@ function genPlanfix(rng: Rng, ctx: Ctx): Generated {
     attachments.push(a);
   }
   if (nAtt) notes.push(`${nAtt} attachment(s)`);
-  const mutations = rng.weighted([[4, 0], [3, 1], [2, 2], [1, 3]]);
+  const mutations = rng.weighted([
+    [4, 0],
+    [3, 1],
+    [2, 2],
+    [1, 3],
+  ]);
   notes.push(...mutateWebhook(rng, fields, mutations));
 
   const how = rng.weighted<"form" | "json" | "multipart" | "other">([
@@ -748,7 +851,11 @@ function genFiles(rng: Rng, ctx: Ctx): Generated {
       name = pct(file.name).replace(/%20/g, "+");
       notes.push("space as +");
   }
-  const method = rng.weighted([[20, "GET"], [3, "HEAD"], [1, rng.pick(["POST", "PUT", "DELETE", "OPTIONS", "PATCH"])]] as const);
+  const method = rng.weighted([
+    [20, "GET"],
+    [3, "HEAD"],
+    [1, rng.pick(["POST", "PUT", "DELETE", "OPTIONS", "PATCH"])],
+  ] as const);
   const target = rng.chance(0.02) ? rng.pick([`/files/${id}`, `/files/`, `/files`, `/files//${name}`, `//files/${id}/${name}`]) : `/files/${id}/${name}`;
   const headers: [string, string][] = [];
   if (rng.chance(0.1)) headers.push(["Range", rng.pick(["bytes=0-3", "bytes=-1", "bytes=99999999-", "bytes=a-b", "bytes=0-0,2-3"])]);
@@ -798,7 +905,11 @@ function genDocs(rng: Rng): Generated {
     [3, "/docs/json"],
     [4, "/docs/assets"],
   ]);
-  const method = rng.weighted([[12, "GET"], [2, "HEAD"], [1, rng.pick(["POST", "PUT", "DELETE", "OPTIONS"])]] as const);
+  const method = rng.weighted([
+    [12, "GET"],
+    [2, "HEAD"],
+    [1, rng.pick(["POST", "PUT", "DELETE", "OPTIONS"])],
+  ] as const);
   const notes: string[] = [];
   let target: string = which;
   let kind: Expect["kind"] = which === "/docs" ? "html" : "api";
@@ -808,7 +919,18 @@ function genDocs(rng: Rng): Generated {
       () => "swagger-ui.css",
       () => "swagger%2Dui.css",
       () => rng.pick(["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "__defineGetter__", "prototype", "isPrototypeOf"]),
-      () => rng.pick(["..%2f..%2fpackage.json", "%2e%2e", "..", "swagger-ui.css%00", "swagger-ui.css%00.js", "SWAGGER-UI.CSS", "swagger-ui.css.map", "index.html", "swagger-initializer.js"]),
+      () =>
+        rng.pick([
+          "..%2f..%2fpackage.json",
+          "%2e%2e",
+          "..",
+          "swagger-ui.css%00",
+          "swagger-ui.css%00.js",
+          "SWAGGER-UI.CSS",
+          "swagger-ui.css.map",
+          "index.html",
+          "swagger-initializer.js",
+        ]),
       () => pct(rng.pick(ODD_UNICODE)),
       () => "x".repeat(rng.int(100, 10_000)),
       () => rng.pick(BAD_PERCENT),
@@ -835,7 +957,11 @@ function genDocs(rng: Rng): Generated {
 }
 
 function genHealth(rng: Rng): Generated {
-  const method = rng.weighted([[6, "GET"], [1, "HEAD"], [2, rng.pick(["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])]] as const);
+  const method = rng.weighted([
+    [6, "GET"],
+    [1, "HEAD"],
+    [2, rng.pick(["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])],
+  ] as const);
   const notes: string[] = [];
   let target = "/health";
   if (rng.chance(0.5)) {
@@ -858,14 +984,27 @@ function genHealth(rng: Rng): Generated {
 // ---- methods not allowed ---------------------------------------------------------------------------
 
 function genMethods(rng: Rng, ctx: Ctx): Generated {
-  const path = rng.pick(["/client", "/admin/clients", "/planfix", "/health", "/docs", "/docs/json", "/docs/assets/swagger-ui.css", `/files/${ctx.files[0]!.id}/${pct(ctx.files[0]!.name)}`]);
+  const path = rng.pick([
+    "/client",
+    "/admin/clients",
+    "/planfix",
+    "/health",
+    "/docs",
+    "/docs/json",
+    "/docs/assets/swagger-ui.css",
+    `/files/${ctx.files[0]!.id}/${pct(ctx.files[0]!.name)}`,
+  ]);
   const allowed: Record<string, string[]> = {
     "/client": ["GET", "POST", "PUT", "DELETE", "HEAD"],
     "/admin/clients": ["GET", "HEAD"],
     "/planfix": ["POST"],
   };
   const ok = allowed[path] ?? ["GET", "HEAD"];
-  const method = rng.pick(["PATCH", "OPTIONS", "TRACE", "CONNECT", "PROPFIND", "MKCOL", "COPY", "MOVE", "LOCK", "PURGE", "SEARCH", "LINK", "PUT", "DELETE", "POST", "GET", "QUERY", "REPORT"].filter((m) => !ok.includes(m)));
+  const method = rng.pick(
+    ["PATCH", "OPTIONS", "TRACE", "CONNECT", "PROPFIND", "MKCOL", "COPY", "MOVE", "LOCK", "PURGE", "SEARCH", "LINK", "PUT", "DELETE", "POST", "GET", "QUERY", "REPORT"].filter(
+      (m) => !ok.includes(m),
+    ),
+  );
   const auth = pickAuth(rng, ctx, { none: 2, forged: 1, admin: 1, acme: 2, beta: 1 });
   const headers = [...auth.headers];
   let body: RawBody | undefined;
@@ -882,7 +1021,12 @@ function genMethods(rng: Rng, ctx: Ctx): Generated {
     method,
     note: `${method} on ${route}; ${auth.note}`,
     req: { method, target: method === "CONNECT" && rng.chance(0.5) ? "127.0.0.1:80" : path, headers, ...(body ? { body } : {}) },
-    expect: { kind: "api", status: [404, 405], statusWhy: "method not allowed on this route", ...(known.includes(method) ? {} : { protocol: "a method the HTTP parser may not know" }) },
+    expect: {
+      kind: "api",
+      status: [404, 405],
+      statusWhy: "method not allowed on this route",
+      ...(known.includes(method) ? {} : { protocol: "a method the HTTP parser may not know" }),
+    },
   };
 }
 
@@ -920,7 +1064,10 @@ function genPaths(rng: Rng, ctx: Ctx): Generated {
     () => "/files/../../data/planfix-telegram.db",
     () => "/files/%2e%2e/%2e%2e/admin-token",
     () => `/${pct(rng.pick(ODD_UNICODE))}`,
-    () => `/${Buffer.from(rng.pick(ODD_UNICODE), "utf8").toString("latin1").replace(/[\x00-\x20\x7f]/g, "_")}`,
+    () =>
+      `/${Buffer.from(rng.pick(ODD_UNICODE), "utf8")
+        .toString("latin1")
+        .replace(/[\x00-\x20\x7f]/g, "_")}`,
     () => `/${rng.pick(BAD_PERCENT)}`,
     () => `/${"a/".repeat(rng.int(10, 3000))}`,
     () => `/${"x".repeat(rng.int(100, 12_000))}`,
@@ -930,7 +1077,13 @@ function genPaths(rng: Rng, ctx: Ctx): Generated {
     () => "/?",
     () => "/#",
   ])();
-  const method = rng.weighted([[5, "GET"], [2, "POST"], [1, "PUT"], [1, "DELETE"], [1, "HEAD"]] as const);
+  const method = rng.weighted([
+    [5, "GET"],
+    [2, "POST"],
+    [1, "PUT"],
+    [1, "DELETE"],
+    [1, "HEAD"],
+  ] as const);
   const auth = pickAuth(rng, ctx, { none: 3, forged: 1, admin: 1, acme: 1, beta: 1 });
   const noSlash = !target.startsWith("/") && !target.startsWith("http");
   return {
@@ -953,7 +1106,10 @@ function genOversized(rng: Rng, ctx: Ctx): Generated {
   ]);
   const method = path === "/client" ? rng.pick(["POST", "PUT", "DELETE", "GET"]) : path === "/planfix" ? "POST" : "GET";
   const auth = path === "/planfix" ? { headers: [] as [string, string][], note: "" } : pickAuth(rng, ctx, { none: 1, forged: 2, admin: 1, acme: 3, beta: 1 });
-  const headers: [string, string][] = [...auth.headers, ["Content-Type", rng.pick(["application/json", "application/x-www-form-urlencoded", "multipart/form-data; boundary=zz", "text/plain"])]];
+  const headers: [string, string][] = [
+    ...auth.headers,
+    ["Content-Type", rng.pick(["application/json", "application/x-www-form-urlencoded", "multipart/form-data; boundary=zz", "text/plain"])],
+  ];
   const size = rng.weighted<number>([
     [4, MiB + 1],
     [3, rng.int(MiB + 2, 4 * MiB)],
@@ -989,7 +1145,14 @@ function genOversized(rng: Rng, ctx: Ctx): Generated {
     // Declares more than it sends, then half-closes: the body ends early.
     const declared = rng.pick([100, 5000, MiB - 1, MiB + 1, 8 * MiB, 2 ** 40]);
     const sent = rng.int(0, 50);
-    req = { method, target: path, headers: [...headers, ["Content-Length", String(declared)]], body: { kind: "bytes", bytes: fill.subarray(0, Math.min(sent, fill.length)) }, endAfterBody: rng.chance(0.7), pauseBeforeBodyMs: pause };
+    req = {
+      method,
+      target: path,
+      headers: [...headers, ["Content-Length", String(declared)]],
+      body: { kind: "bytes", bytes: fill.subarray(0, Math.min(sent, fill.length)) },
+      endAfterBody: rng.chance(0.7),
+      pauseBeforeBodyMs: pause,
+    };
     notes.push(`declares ${declared}, sends ${Math.min(sent, fill.length)}`);
     expect = { kind: "api", mayClose: "the body ended before its declared length", mayHang: "the server waits for the declared body" };
   } else if (mode === "lie-short") {
@@ -1001,7 +1164,14 @@ function genOversized(rng: Rng, ctx: Ctx): Generated {
     expect = { kind: "api", protocol: "what follows the declared body is garbage to the parser" };
   } else {
     const declared = rng.pick([2 ** 31, 2 ** 40, 2 ** 53 - 1]);
-    req = { method, target: path, headers: [...headers, ["Content-Length", String(declared)]], body: { kind: "generated", size: rng.int(0, 4 * MiB), fill }, pauseBeforeBodyMs: pause, endAfterBody: true };
+    req = {
+      method,
+      target: path,
+      headers: [...headers, ["Content-Length", String(declared)]],
+      body: { kind: "generated", size: rng.int(0, 4 * MiB), fill },
+      pauseBeforeBodyMs: pause,
+      endAfterBody: true,
+    };
     notes.push(`declares ${declared}`);
     expect = { kind: "api", status: [413, 401], mayClose: "the answer can come while the body is still being written" };
   }
@@ -1031,7 +1201,10 @@ function genProtocol(rng: Rng, ctx: Ctx): Generated {
     ["control byte in the target", () => ({ method: "GET", target: `${path}\x01\x7f`, headers: [] })],
     ["raw UTF-8 in the target", () => ({ method: "GET", target: `${path}${Buffer.from("/ж👍", "utf8").toString("latin1")}`, headers: [] })],
     ["invalid UTF-8 in the target", () => ({ method: "GET", target: `${path}${Buffer.from(rng.pick(INVALID_UTF8)).toString("latin1")}`, headers: [] })],
-    ["header without a colon", () => ({ method: "GET", target: path, headers: [["X-No-Colon", "x"]], rawHead: b(`GET ${path} HTTP/1.1\r\nHost: x\r\nno colon here\r\nConnection: close\r\n\r\n`) })],
+    [
+      "header without a colon",
+      () => ({ method: "GET", target: path, headers: [["X-No-Colon", "x"]], rawHead: b(`GET ${path} HTTP/1.1\r\nHost: x\r\nno colon here\r\nConnection: close\r\n\r\n`) }),
+    ],
     ["NUL in a header", () => ({ method: "GET", target: path, headers: [["Authorization", `${tok}\x00`]] })],
     ["CR in a header value", () => ({ method: "GET", target: path, headers: [["X-A", "a\rb"]] })],
     ["obs-fold continuation", () => ({ method: "GET", target: path, headers: [["Authorization", `${tok}\r\n extra`]] })],
@@ -1039,27 +1212,153 @@ function genProtocol(rng: Rng, ctx: Ctx): Generated {
     ["header name with bad bytes", () => ({ method: "GET", target: path, headers: [["X-\xff\x01", "v"]] })],
     ["bare LF line endings", () => ({ method: "GET", target: path, headers: [], rawHead: b(`GET ${path} HTTP/1.1\nHost: x\nConnection: close\n\n`) })],
     ["no Host", () => ({ method: "GET", target: path, headers: [], rawHead: b(`GET ${path} HTTP/1.1\r\nConnection: close\r\n\r\n`) })],
-    ["two Hosts", () => ({ method: "GET", target: path, headers: [["Host", "a"], ["Host", "b"]] })],
+    [
+      "two Hosts",
+      () => ({
+        method: "GET",
+        target: path,
+        headers: [
+          ["Host", "a"],
+          ["Host", "b"],
+        ],
+      }),
+    ],
     ["head over 16 KiB", () => ({ method: "GET", target: path, headers: [["X-Big", "x".repeat(rng.int(17_000, 100_000))]] })],
     ["target over 16 KiB", () => ({ method: "GET", target: `${path}?q=${"y".repeat(rng.int(17_000, 100_000))}`, headers: [] })],
     ["10,000 headers", () => ({ method: "GET", target: path, headers: Array.from({ length: rng.int(200, 10_000) }, (_, i) => [`X-H${i}`, "v"] as [string, string]) })],
-    ["Content-Length not a number", () => ({ method: "POST", target: path, headers: [["Content-Length", rng.pick(["abc", "-1", "1.5", "+5", "0x10", " 5", "5 5", "99999999999999999999999", ""])]], body: { kind: "bytes", bytes: b("token=x") }, noAutoLength: true })],
-    ["two different Content-Lengths", () => ({ method: "POST", target: path, headers: [["Content-Length", "3"], ["Content-Length", "7"]], body: { kind: "bytes", bytes: b("token=x") } })],
-    ["Content-Length and chunked", () => ({ method: "POST", target: path, headers: [["Content-Length", "5"], ["Transfer-Encoding", "chunked"]], body: { kind: "bytes", bytes: b("0\r\n\r\n") } })],
-    ["Transfer-Encoding not chunked", () => ({ method: "POST", target: path, headers: [["Transfer-Encoding", rng.pick(["gzip", "identity", "gzip, chunked", "chunked, gzip", "xchunked", "chunked\x00"])]], body: { kind: "bytes", bytes: b("7\r\ntoken=x\r\n0\r\n\r\n") } })],
-    ["bad chunk size", () => ({ method: "POST", target: path, headers: [["Transfer-Encoding", "chunked"]], body: { kind: "bytes", bytes: b(`${rng.pick(["zz", "-1", "ffffffffffffffffffff", " ", "0x7"])}\r\ntoken=x\r\n0\r\n\r\n`) } })],
-    ["chunk longer than declared", () => ({ method: "POST", target: path, headers: [["Transfer-Encoding", "chunked"]], body: { kind: "bytes", bytes: b("2\r\ntoken=x\r\n0\r\n\r\n") } })],
-    ["chunked body cut off", () => ({ method: "POST", target: path, headers: [["Transfer-Encoding", "chunked"]], body: { kind: "bytes", bytes: b("7\r\ntoken=x\r\n") }, endAfterBody: true })],
-    ["request smuggling attempt", () => ({ method: "POST", target: path, headers: [["Content-Length", "4"], ["Transfer-Encoding", "chunked"]], body: { kind: "bytes", bytes: b(`0\r\n\r\nGET /admin/clients HTTP/1.1\r\nHost: x\r\nAuthorization: ${tok}\r\n\r\n`) } })],
-    ["pipelined garbage", () => ({ method: "GET", target: path, headers: [["Connection", "keep-alive"]], body: undefined, rawHead: b(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n\x16\x03\x01\x00\xa5garbage\r\n\r\n`) })],
-    ["TLS hello on plain HTTP", () => ({ method: "", target: "", headers: [], rawHead: Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03]), Buffer.from(rng.bytes(160))]) })],
+    [
+      "Content-Length not a number",
+      () => ({
+        method: "POST",
+        target: path,
+        headers: [["Content-Length", rng.pick(["abc", "-1", "1.5", "+5", "0x10", " 5", "5 5", "99999999999999999999999", ""])]],
+        body: { kind: "bytes", bytes: b("token=x") },
+        noAutoLength: true,
+      }),
+    ],
+    [
+      "two different Content-Lengths",
+      () => ({
+        method: "POST",
+        target: path,
+        headers: [
+          ["Content-Length", "3"],
+          ["Content-Length", "7"],
+        ],
+        body: { kind: "bytes", bytes: b("token=x") },
+      }),
+    ],
+    [
+      "Content-Length and chunked",
+      () => ({
+        method: "POST",
+        target: path,
+        headers: [
+          ["Content-Length", "5"],
+          ["Transfer-Encoding", "chunked"],
+        ],
+        body: { kind: "bytes", bytes: b("0\r\n\r\n") },
+      }),
+    ],
+    [
+      "Transfer-Encoding not chunked",
+      () => ({
+        method: "POST",
+        target: path,
+        headers: [["Transfer-Encoding", rng.pick(["gzip", "identity", "gzip, chunked", "chunked, gzip", "xchunked", "chunked\x00"])]],
+        body: { kind: "bytes", bytes: b("7\r\ntoken=x\r\n0\r\n\r\n") },
+      }),
+    ],
+    [
+      "bad chunk size",
+      () => ({
+        method: "POST",
+        target: path,
+        headers: [["Transfer-Encoding", "chunked"]],
+        body: { kind: "bytes", bytes: b(`${rng.pick(["zz", "-1", "ffffffffffffffffffff", " ", "0x7"])}\r\ntoken=x\r\n0\r\n\r\n`) },
+      }),
+    ],
+    [
+      "chunk longer than declared",
+      () => ({ method: "POST", target: path, headers: [["Transfer-Encoding", "chunked"]], body: { kind: "bytes", bytes: b("2\r\ntoken=x\r\n0\r\n\r\n") } }),
+    ],
+    [
+      "chunked body cut off",
+      () => ({ method: "POST", target: path, headers: [["Transfer-Encoding", "chunked"]], body: { kind: "bytes", bytes: b("7\r\ntoken=x\r\n") }, endAfterBody: true }),
+    ],
+    [
+      "request smuggling attempt",
+      () => ({
+        method: "POST",
+        target: path,
+        headers: [
+          ["Content-Length", "4"],
+          ["Transfer-Encoding", "chunked"],
+        ],
+        body: { kind: "bytes", bytes: b(`0\r\n\r\nGET /admin/clients HTTP/1.1\r\nHost: x\r\nAuthorization: ${tok}\r\n\r\n`) },
+      }),
+    ],
+    [
+      "pipelined garbage",
+      () => ({
+        method: "GET",
+        target: path,
+        headers: [["Connection", "keep-alive"]],
+        body: undefined,
+        rawHead: b(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n\x16\x03\x01\x00\xa5garbage\r\n\r\n`),
+      }),
+    ],
+    [
+      "TLS hello on plain HTTP",
+      () => ({
+        method: "",
+        target: "",
+        headers: [],
+        rawHead: Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03]), Buffer.from(rng.bytes(160))]),
+      }),
+    ],
     ["HTTP/2 preface", () => ({ method: "", target: "", headers: [], rawHead: b("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") })],
     ["random bytes", () => ({ method: "", target: "", headers: [], rawHead: Buffer.from(rng.bytes(rng.int(1, 3000))) })],
     ["only CRLFs", () => ({ method: "", target: "", headers: [], rawHead: b("\r\n\r\n\r\n\r\n") })],
     ["half a request line", () => ({ method: "", target: "", headers: [], rawHead: b(`GET ${path}`), endAfterBody: true })],
-    ["Expect: 100-continue", () => ({ method: "POST", target: path, headers: [["Expect", "100-continue"], ["Content-Type", "application/json"]], body: { kind: "bytes", bytes: b("{}") }, pauseBeforeBodyMs: 50 })],
-    ["Upgrade: websocket", () => ({ method: "GET", target: path, headers: [["Upgrade", "websocket"], ["Connection", "Upgrade"], ["Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="], ["Sec-WebSocket-Version", "13"]] })],
-    ["Upgrade: h2c", () => ({ method: "GET", target: path, headers: [["Upgrade", "h2c"], ["Connection", "Upgrade, HTTP2-Settings"], ["HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA"]] })],
+    [
+      "Expect: 100-continue",
+      () => ({
+        method: "POST",
+        target: path,
+        headers: [
+          ["Expect", "100-continue"],
+          ["Content-Type", "application/json"],
+        ],
+        body: { kind: "bytes", bytes: b("{}") },
+        pauseBeforeBodyMs: 50,
+      }),
+    ],
+    [
+      "Upgrade: websocket",
+      () => ({
+        method: "GET",
+        target: path,
+        headers: [
+          ["Upgrade", "websocket"],
+          ["Connection", "Upgrade"],
+          ["Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="],
+          ["Sec-WebSocket-Version", "13"],
+        ],
+      }),
+    ],
+    [
+      "Upgrade: h2c",
+      () => ({
+        method: "GET",
+        target: path,
+        headers: [
+          ["Upgrade", "h2c"],
+          ["Connection", "Upgrade, HTTP2-Settings"],
+          ["HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA"],
+        ],
+      }),
+    ],
     ["OPTIONS *", () => ({ method: "OPTIONS", target: "*", headers: [] })],
     ["absolute-form target", () => ({ method: "GET", target: `http://127.0.0.1:${ctx.appPort}${path}`, headers: [] })],
     ["authority-form target", () => ({ method: "GET", target: `127.0.0.1:${ctx.appPort}`, headers: [] })],
@@ -1110,12 +1409,22 @@ function genBurst(rng: Rng, ctx: Ctx): Generated {
     };
   }
   if (kind === "post") {
-    const body = enc.encode(JSON.stringify({ name: c.name, number: c.number, url_planfix: `http://127.0.0.1:${ctx.deadPort}/x`, token_planfix: "burst", path_session: c.sessionFile }));
+    const body = enc.encode(
+      JSON.stringify({ name: c.name, number: c.number, url_planfix: `http://127.0.0.1:${ctx.deadPort}/x`, token_planfix: "burst", path_session: c.sessionFile }),
+    );
     return {
       route: "/client",
       method: "POST",
       note: `${repeat} × POST of ${who}'s running number (changes nothing)`,
-      req: { method: "POST", target: "/client", headers: [["Authorization", `Bearer ${c.token}`], ["Content-Type", "application/json"]], body: { kind: "bytes", bytes: body } },
+      req: {
+        method: "POST",
+        target: "/client",
+        headers: [
+          ["Authorization", `Bearer ${c.token}`],
+          ["Content-Type", "application/json"],
+        ],
+        body: { kind: "bytes", bytes: body },
+      },
       plainBody: body,
       repeat,
       expect: { kind: "api", status: [200], statusWhy: "starting a running number again is harmless", sameAnswer: true },

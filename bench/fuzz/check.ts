@@ -37,7 +37,11 @@ export class SecretScanner {
         for (const at of [0, 30, 99, 201]) {
           if (at + 24 > bytes.length) continue;
           const part = bytes.subarray(at, at + 24);
-          forms.push([`base64 of bytes ${at}..${at + 24}`, part.toString("base64")], [`base64url of bytes ${at}..${at + 24}`, part.toString("base64url")], [`hex of bytes ${at}..${at + 16}`, part.subarray(0, 16).toString("hex")]);
+          forms.push(
+            [`base64 of bytes ${at}..${at + 24}`, part.toString("base64")],
+            [`base64url of bytes ${at}..${at + 24}`, part.toString("base64url")],
+            [`hex of bytes ${at}..${at + 16}`, part.subarray(0, 16).toString("hex")],
+          );
         }
       }
       const seen = new Set<string>();
@@ -123,7 +127,8 @@ export function checkExchange(c: FuzzCase, x: Exchange, scanner: SecretScanner, 
     if (head) continue;
     const okBody = status >= 200 && status < 300;
     if (okBody && (e.bytes || e.kind === "file")) {
-      if (e.bytes && Buffer.compare(Buffer.from(r.body), Buffer.from(e.bytes)) !== 0) problems.push(`a 200 with other bytes than the file's (${r.body.byteLength} vs ${e.bytes.byteLength})`);
+      if (e.bytes && Buffer.compare(Buffer.from(r.body), Buffer.from(e.bytes)) !== 0)
+        problems.push(`a 200 with other bytes than the file's (${r.body.byteLength} vs ${e.bytes.byteLength})`);
       continue;
     }
     if (okBody && (e.kind === "html" || (e.kind === "docs" && type.includes("html")))) {
@@ -131,7 +136,8 @@ export function checkExchange(c: FuzzCase, x: Exchange, scanner: SecretScanner, 
       continue;
     }
     if (okBody && e.kind === "asset") {
-      if (!/text\/(css|javascript)|application\/javascript/.test(type) || r.body.byteLength === 0) problems.push(`an asset answered ${type || "no type"}, ${r.body.byteLength} bytes`);
+      if (!/text\/(css|javascript)|application\/javascript/.test(type) || r.body.byteLength === 0)
+        problems.push(`an asset answered ${type || "no type"}, ${r.body.byteLength} bytes`);
       continue;
     }
     if (status === 204 || status === 304) continue;

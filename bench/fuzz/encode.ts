@@ -1,7 +1,7 @@
 // Turns fields into request bodies — correctly, or broken in one of many ways — and frames them
 // (Content-Length or chunked).
 import type { RawBody } from "./http.ts";
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../../tests/support/rng.ts";
 import { BAD_PERCENT, INVALID_UTF8, pct } from "./values.ts";
 
 export type Pair = [string, string];
@@ -56,19 +56,25 @@ export function encodeJson(rng: Rng, fields: Record<string, unknown>, brokenRate
       [1, () => ({ bytes: utf8(safeStringify(fields, 2)), contentType: ct, note: "json pretty" })],
       [1, () => ({ bytes: utf8("\ufeff" + text), contentType: ct, note: "json with BOM" })],
       [1, () => ({ bytes: utf8(`\r\n\t ${text} \n\n`), contentType: ct, note: "json with whitespace around" })],
-      [1, () => {
-        // Keys JSON.parse keeps as own properties but that mean something to JavaScript objects.
-        const key = rng.pick(["__proto__", "constructor", "prototype"]);
-        const inner = safeStringify({ ...fields, admin: true, prototype: { admin: true } });
-        return { bytes: utf8(text.length > 2 ? `{"${key}":${inner},${text.slice(1)}` : `{"${key}":${inner}}`), contentType: ct, note: `json with a "${key}" key` };
-      }],
-      [1, () => {
-        // A repeated key: JSON.parse keeps the last one.
-        const entries = Object.entries(fields);
-        const e = entries.length ? rng.pick(entries) : ["number", "1"];
-        const dup = text.length > 2 ? `{${JSON.stringify(e[0])}:${safeStringify(rng.chance(0.5) ? "dup" : e[1])},${text.slice(1)}` : text;
-        return { bytes: utf8(dup), contentType: ct, note: "json with a repeated key" };
-      }],
+      [
+        1,
+        () => {
+          // Keys JSON.parse keeps as own properties but that mean something to JavaScript objects.
+          const key = rng.pick(["__proto__", "constructor", "prototype"]);
+          const inner = safeStringify({ ...fields, admin: true, prototype: { admin: true } });
+          return { bytes: utf8(text.length > 2 ? `{"${key}":${inner},${text.slice(1)}` : `{"${key}":${inner}}`), contentType: ct, note: `json with a "${key}" key` };
+        },
+      ],
+      [
+        1,
+        () => {
+          // A repeated key: JSON.parse keeps the last one.
+          const entries = Object.entries(fields);
+          const e = entries.length ? rng.pick(entries) : ["number", "1"];
+          const dup = text.length > 2 ? `{${JSON.stringify(e[0])}:${safeStringify(rng.chance(0.5) ? "dup" : e[1])},${text.slice(1)}` : text;
+          return { bytes: utf8(dup), contentType: ct, note: "json with a repeated key" };
+        },
+      ],
     ]);
     return form();
   }
@@ -86,7 +92,7 @@ export function encodeJson(rng: Rng, fields: Record<string, unknown>, brokenRate
     () => ({ bytes: utf8(rng.pick(['"a string"', "42", "null", "true", "[]", "[{}]", '""', "-0", "1e999"])), contentType: ct, note: "json scalar at top level" }),
     () => ({ bytes: utf8("[".repeat(rng.int(1000, 200_000))), contentType: ct, note: "json deep open brackets" }),
     () => ({ bytes: utf8(`${"[".repeat(5000)}${"]".repeat(5000)}`), contentType: ct, note: "json deeply nested array" }),
-    () => ({ bytes: utf8(`{"a":${"{\"a\":".repeat(3000)}1${"}".repeat(3000)}}`), contentType: ct, note: "json deeply nested object" }),
+    () => ({ bytes: utf8(`{"a":${'{"a":'.repeat(3000)}1${"}".repeat(3000)}}`), contentType: ct, note: "json deeply nested object" }),
     () => ({ bytes: withInvalidUtf8(rng, utf8(text)), contentType: ct, note: "json with invalid UTF-8" }),
     () => ({ bytes: utf16(rng, text), contentType: rng.pick([ct, "application/json; charset=utf-16"]), note: "json as UTF-16" }),
     () => ({ bytes: utf8(text.replace(/"([^"\\]{1,20})"/, '"$1\\ud800"')), contentType: ct, note: "json lone surrogate escape" }),
@@ -124,7 +130,16 @@ export function encodeForm(rng: Rng, pairs: Pair[], brokenRate = 0.25): Encoded 
     () => ({ bytes: utf8(good().replace(/=/g, rng.pick(["", "==", "%3D"]))), contentType: ct, note: "form with broken =" }),
     () => ({ bytes: utf8(good().replace(/&/g, ";")), contentType: ct, note: "form with ; separators" }),
     () => ({ bytes: withInvalidUtf8(rng, utf8(good())), contentType: ct, note: "form with invalid UTF-8" }),
-    () => ({ bytes: utf8(pairs.map(([k, v]) => `${k}=${v}`).join("&").replace(/./g, (c) => (rng.chance(0.05) ? "%" : c))), contentType: ct, note: "form with stray %" }),
+    () => ({
+      bytes: utf8(
+        pairs
+          .map(([k, v]) => `${k}=${v}`)
+          .join("&")
+          .replace(/./g, (c) => (rng.chance(0.05) ? "%" : c)),
+      ),
+      contentType: ct,
+      note: "form with stray %",
+    }),
     () => ({ bytes: utf8(good().slice(0, rng.int(0, good().length))), contentType: ct, note: "form truncated" }),
     () => ({ bytes: utf8(pairs.map(([k]) => k).join("&")), contentType: ct, note: "form keys without values" }),
     () => ({ bytes: utf8(`=${good()}`), contentType: ct, note: "form starting with =" }),
@@ -143,10 +158,21 @@ export function encodeMultipart(rng: Rng, pairs: Pair[], brokenRate = 0.3): Enco
     return rng.weighted<() => Encoded>([
       [5, () => ({ bytes: utf8(good()), contentType: ct, note: "multipart" })],
       [1, () => ({ bytes: utf8(`preamble\r\n${good()}epilogue`), contentType: ct, note: "multipart with preamble/epilogue" })],
-      [1, () => {
-        const file = Buffer.concat([utf8(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="../../etc/passwd"\r\nContent-Type: application/octet-stream\r\n\r\n`), rng.bytes(rng.int(1, 5000)), utf8("\r\n")]);
-        return { bytes: Buffer.concat([utf8(pairs.map(([k, v]) => part(k, v)).join("")), file, utf8(`--${boundary}--\r\n`)]), contentType: ct, note: "multipart with a file part" };
-      }],
+      [
+        1,
+        () => {
+          const file = Buffer.concat([
+            utf8(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="../../etc/passwd"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+            rng.bytes(rng.int(1, 5000)),
+            utf8("\r\n"),
+          ]);
+          return {
+            bytes: Buffer.concat([utf8(pairs.map(([k, v]) => part(k, v)).join("")), file, utf8(`--${boundary}--\r\n`)]),
+            contentType: ct,
+            note: "multipart with a file part",
+          };
+        },
+      ],
     ])();
   }
   return rng.pick<() => Encoded>([
@@ -161,7 +187,13 @@ export function encodeMultipart(rng: Rng, pairs: Pair[], brokenRate = 0.3): Enco
     () => ({ bytes: utf8(`--${boundary}\r\nContent-Disposition: form-data; name="a"\r\n`), contentType: ct, note: "multipart cut in a part head" }),
     () => ({ bytes: rng.bytes(rng.int(1, 2000)), contentType: ct, note: "multipart random bytes" }),
     () => ({ bytes: withInvalidUtf8(rng, utf8(good())), contentType: ct, note: "multipart with invalid UTF-8" }),
-    () => ({ bytes: utf8(`--${boundary}\r\nContent-Disposition: form-data; name="a"\r\nContent-Type: multipart/mixed; boundary=inner\r\n\r\n--inner\r\n\r\nx\r\n--inner--\r\n--${boundary}--\r\n`), contentType: ct, note: "multipart nested" }),
+    () => ({
+      bytes: utf8(
+        `--${boundary}\r\nContent-Disposition: form-data; name="a"\r\nContent-Type: multipart/mixed; boundary=inner\r\n\r\n--inner\r\n\r\nx\r\n--inner--\r\n--${boundary}--\r\n`,
+      ),
+      contentType: ct,
+      note: "multipart nested",
+    }),
     () => ({ bytes: utf8(`--${boundary}--\r\n`), contentType: ct, note: "multipart with no parts" }),
   ])();
 }
@@ -221,5 +253,10 @@ export function frame(rng: Rng, bytes: Uint8Array): { body: RawBody; headers: [s
   }
   const trailer = rng.chance(0.05);
   parts.push(utf8(trailer ? "0\r\nX-Trailer: t\r\n\r\n" : "0\r\n\r\n"));
-  return { body: { kind: "raw-parts", parts }, headers: [["Transfer-Encoding", "chunked"]], note: trailer ? " chunked with a trailer" : " chunked", ...(trailer ? { trailer: "a chunked body with a trailer field (Bun's parser reads the trailer as a next request)" } : {}) };
+  return {
+    body: { kind: "raw-parts", parts },
+    headers: [["Transfer-Encoding", "chunked"]],
+    note: trailer ? " chunked with a trailer" : " chunked",
+    ...(trailer ? { trailer: "a chunked body with a trailer field (Bun's parser reads the trailer as a next request)" } : {}),
+  };
 }

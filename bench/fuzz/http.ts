@@ -179,7 +179,15 @@ function write(socket: Socket, bytes: Uint8Array): Promise<void> {
 class ResponseParser {
   readonly responses: RawResponse[] = [];
   private buf: Buffer = Buffer.alloc(0);
-  private current: { status: number; reason: string; headers: Record<string, string>; rawHead: string; mode: "length" | "chunked" | "close" | "none"; need: number; body: Buffer[] } | null = null;
+  private current: {
+    status: number;
+    reason: string;
+    headers: Record<string, string>;
+    rawHead: string;
+    mode: "length" | "chunked" | "close" | "none";
+    need: number;
+    body: Buffer[];
+  } | null = null;
   private chunkState: { size: number | null } = { size: null };
   partial = false;
   trailing = 0;

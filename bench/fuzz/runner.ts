@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { generateCase, type FuzzCase } from "./cases.ts";
 import { checkExchange, SecretScanner } from "./check.ts";
 import { exchange, headOf, type Exchange } from "./http.ts";
-import { caseRng } from "./rng.ts";
+import { caseRng } from "../../tests/support/rng.ts";
 import type { Ctx } from "./values.ts";
 import { startFuzzWorld, type FuzzWorld } from "./world.ts";
 
@@ -109,7 +109,9 @@ async function runIn(world: FuzzWorld, opts: FuzzOptions, progress: (l: string) 
   });
   const logStart = world.app.lines.length;
   const rssStart = rssMiB(proc.pid);
-  progress(`fuzz: world up in ${((Date.now() - started) / 1000).toFixed(1)} s — acme ${ctx.acme.number} and beta ${ctx.beta.number} online, ${ctx.files.length} media files, ${ctx.decoys.length} decoy session files`);
+  progress(
+    `fuzz: world up in ${((Date.now() - started) / 1000).toFixed(1)} s — acme ${ctx.acme.number} and beta ${ctx.beta.number} online, ${ctx.files.length} media files, ${ctx.decoys.length} decoy session files`,
+  );
 
   const report: FuzzReport = {
     seed: opts.seed,
@@ -169,7 +171,8 @@ async function runIn(world: FuzzWorld, opts: FuzzOptions, progress: (l: string) 
         const answer = x.responses.find((r) => r.status >= 200);
         answers.push(answer ? `${answer.status} ${withoutLiveFields(Buffer.from(answer.body).toString("utf8"))}` : "(none)");
       }
-      if (c.expect.sameAnswer && new Set(answers).size > 1) problems.push(`copies sent at once got different answers: ${[...new Set(answers)].map((a) => scanner.mask(a).slice(0, 200)).join(" | ")}`);
+      if (c.expect.sameAnswer && new Set(answers).size > 1)
+        problems.push(`copies sent at once got different answers: ${[...new Set(answers)].map((a) => scanner.mask(a).slice(0, 200)).join(" | ")}`);
       if (problems.length) report.caseFailures.push(failureOf(c, scanner, [...new Set(problems)]));
       if (Date.now() - lastProgress > 5000) {
         lastProgress = Date.now();
@@ -229,7 +232,8 @@ async function runIn(world: FuzzWorld, opts: FuzzOptions, progress: (l: string) 
         bump(report.logLevels, `${parsed.level}: ${parsed.msg}`);
         if (parsed.level === "error") bump(report.errorMessages, `${parsed.msg}: ${String(parsed.error ?? "").slice(0, 120)}`);
       }
-      if (parsed.msg === "request failed" || parsed.msg === "webhook failed") logFailures.push({ line, what: `the application failed a request (${parsed.msg}: ${parsed.error ?? ""})`, at, kind: "failed" });
+      if (parsed.msg === "request failed" || parsed.msg === "webhook failed")
+        logFailures.push({ line, what: `the application failed a request (${parsed.msg}: ${parsed.error ?? ""})`, at, kind: "failed" });
     }
   };
   const logEnd = world.app.lines.length;
@@ -237,7 +241,11 @@ async function runIn(world: FuzzWorld, opts: FuzzOptions, progress: (l: string) 
 
   // Find the request behind each log failure by replaying the requests in flight at the time, alone.
   const reproduces = (kind: string, lines: string[]) =>
-    kind === "failed" ? lines.some((l) => l.includes('"msg":"request failed"') || l.includes('"msg":"webhook failed"')) : kind === "unstructured" ? lines.some((l) => !l.startsWith("{")) : lines.some((l) => scanner.scan(l).length > 0);
+    kind === "failed"
+      ? lines.some((l) => l.includes('"msg":"request failed"') || l.includes('"msg":"webhook failed"'))
+      : kind === "unstructured"
+        ? lines.some((l) => !l.startsWith("{"))
+        : lines.some((l) => scanner.scan(l).length > 0);
   const replayed = new Map<string, boolean>();
   for (const f of logFailures.slice(0, 20)) {
     const suspects = suspectsAt(timeline, f.at);
@@ -282,7 +290,7 @@ async function runIn(world: FuzzWorld, opts: FuzzOptions, progress: (l: string) 
   return report;
 }
 
-async function finalChecks(world: FuzzWorld, ctx: Ctx, report: FuzzReport): Promise<void> {
+async function finalChecks(world: FuzzWorld, _ctx: Ctx, report: FuzzReport): Promise<void> {
   const fail = (what: string, detail: string) => report.globalFailures.push({ what, detail });
   const h = await world.app.call("GET", "/health", undefined, null).catch((e) => ({ status: 0, json: null, text: String(e) }));
   report.final.health = `${h.status} ${h.text.slice(0, 80)}`;
@@ -291,7 +299,8 @@ async function finalChecks(world: FuzzWorld, ctx: Ctx, report: FuzzReport): Prom
     const c = world[who];
     const r = await world.app.call("GET", `/client?number=${c.number}`, undefined, c.token).catch((e) => ({ status: 0, json: null, text: String(e) }));
     report.final[who] = `${r.status} ${r.json?.state ?? r.text.slice(0, 80)}`;
-    if (r.status !== 200 || r.json?.state !== "online" || r.json?.number !== c.number) fail("number not online", `GET /client for ${who} answered ${r.status} ${r.text.slice(0, 300)}`);
+    if (r.status !== 200 || r.json?.state !== "online" || r.json?.number !== c.number)
+      fail("number not online", `GET /client for ${who} answered ${r.status} ${r.text.slice(0, 300)}`);
     const live = world.tg.liveConnections({ userId: c.user.id });
     if (live < 1) fail("number not connected", `${who}'s account has no live connection on the loopback Telegram`);
     const dup = world.tg.duplicateCount(c.user);
@@ -311,11 +320,15 @@ async function finalChecks(world: FuzzWorld, ctx: Ctx, report: FuzzReport): Prom
       fail("not bridging", `a Telegram message to ${who}'s number did not reach Planfix`);
       continue;
     }
-    if (arrived.fields.planfix_token !== c.tokenPlanfix || !c.urlPlanfix.endsWith(arrived.path)) fail("reconfigured", `${who}'s messages reach Planfix at ${arrived.path} with another key`);
+    if (arrived.fields.planfix_token !== c.tokenPlanfix || !c.urlPlanfix.endsWith(arrived.path))
+      fail("reconfigured", `${who}'s messages reach Planfix at ${arrived.path} with another key`);
     const reply = `reply after the fuzz ${who} ${Date.now()}`;
-    const hook = await world.planfix.sendWebhook(`${world.app.url}/planfix`, { token: c.token, chatId, message: reply, messageId: `final-${who}-${Date.now()}` }).catch((e) => ({ status: 0, text: String(e) }));
+    const hook = await world.planfix
+      .sendWebhook(`${world.app.url}/planfix`, { token: c.token, chatId, message: reply, messageId: `final-${who}-${Date.now()}` })
+      .catch((e) => ({ status: 0, text: String(e) }));
     if (hook.status !== 200) fail("not bridging", `a Planfix reply for ${who} answered ${hook.status} ${hook.text.slice(0, 200)}`);
-    else if (!(await waitUntil(() => world.tg.driver.messages(olga, c.user).some((m) => m.text === reply), 20_000))) fail("not bridging", `a Planfix reply from ${who} did not reach Telegram`);
+    else if (!(await waitUntil(() => world.tg.driver.messages(olga, c.user).some((m) => m.text === reply), 20_000)))
+      fail("not bridging", `a Planfix reply from ${who} did not reach Telegram`);
   }
   report.final.bridge = report.globalFailures.some((f) => f.what === "not bridging" || f.what === "reconfigured") ? "broken" : "both ways, both numbers";
   const list = await world.app.call("GET", "/admin/clients", undefined, world.adminToken).catch(() => null);
@@ -377,7 +390,13 @@ function errorOf(x: Exchange): { status: number; text: string } | null {
   try {
     const j = JSON.parse(Buffer.from(r.body).toString("utf8")) as { error?: unknown; problem?: unknown };
     const text = [j.error, j.problem].filter((t) => typeof t === "string").join(" — ");
-    return { status: r.status, text: text.replace(/"[^"]*"/g, '"…"').replace(/\d+/g, "N").slice(0, 110) };
+    return {
+      status: r.status,
+      text: text
+        .replace(/"[^"]*"/g, '"…"')
+        .replace(/\d+/g, "N")
+        .slice(0, 110),
+    };
   } catch {
     return null;
   }
@@ -453,15 +472,25 @@ export function formatReport(r: FuzzReport): string {
   out.push("", "most common error answers:", ...table(r.errors).slice(0, 30), `  (${Object.keys(r.errors).length} distinct)`);
   if (Object.keys(r.logLevels).length) out.push("", "warn/error log lines (information, not failures by themselves):", ...table(r.logLevels));
   if (Object.keys(r.errorMessages).length) out.push("", "error log messages:", ...table(r.errorMessages));
-  out.push("", `at the end: /health ${r.final.health}; acme ${r.final.acme}; beta ${r.final.beta}; bridging ${r.final.bridge || "not checked"}; ${r.globalFailures.some((f) => f.what === "crash") ? "exited during the run with" : "exit code after SIGTERM"} ${r.final.exitCode}`);
+  out.push(
+    "",
+    `at the end: /health ${r.final.health}; acme ${r.final.acme}; beta ${r.final.beta}; bridging ${r.final.bridge || "not checked"}; ${r.globalFailures.some((f) => f.what === "crash") ? "exited during the run with" : "exit code after SIGTERM"} ${r.final.exitCode}`,
+  );
   if (r.final.rssStartMiB !== undefined) out.push(`appliance memory (RSS): ${r.final.rssStartMiB} MiB before, ${r.final.rssEndMiB ?? "?"} MiB after the requests`);
   const total = r.caseFailures.length + r.globalFailures.length;
   if (r.interrupted) out.push("", `INTERRUPTED after ${r.sent} requests: no end-of-run checks (${r.caseFailures.length} failing request(s) so far)`);
-  else out.push("", total === 0 ? "PASS: no 5xx, no crash, no secret, every answer well-formed, still serving" : `FAIL: ${r.caseFailures.length} failing request(s), ${r.globalFailures.length} other failure(s)`);
+  else
+    out.push(
+      "",
+      total === 0
+        ? "PASS: no 5xx, no crash, no secret, every answer well-formed, still serving"
+        : `FAIL: ${r.caseFailures.length} failing request(s), ${r.globalFailures.length} other failure(s)`,
+    );
   for (const f of r.globalFailures) {
     out.push("", `✗ ${f.what}: ${f.detail}`);
     if (f.culprit !== undefined) out.push(`  caused by case #${f.culprit} (reproduced alone): FUZZ_SEED=${r.seed} FUZZ_ONLY=${f.culprit} make fuzz`);
-    else if (f.suspects?.length) out.push(`  requests in flight then: ${f.suspects.slice(0, 12).join(", ")} — FUZZ_SEED=${r.seed} FUZZ_ONLY=${f.suspects.slice(0, 12).join(",")} make fuzz`);
+    else if (f.suspects?.length)
+      out.push(`  requests in flight then: ${f.suspects.slice(0, 12).join(", ")} — FUZZ_SEED=${r.seed} FUZZ_ONLY=${f.suspects.slice(0, 12).join(",")} make fuzz`);
   }
   const shown = r.caseFailures.slice(0, 40);
   for (const f of shown) {

@@ -1,6 +1,6 @@
 // Pools of hostile values: odd Unicode, invalid UTF-8, broken percent-encoding, path tricks, phone
 // numbers in every shape, URLs, wrong JSON types. Generators pick from here.
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../../tests/support/rng.ts";
 
 /** What the generators know about the world (no secrets are invented here: they are the real ones). */
 export interface Ctx {
@@ -47,10 +47,11 @@ export const ODD_UNICODE = [
   "undefined",
   "true",
   "[object Object]",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a log-injection probe, sent as written
   "${jndi:ldap://127.0.0.1/x}",
   "{{7*7}}",
   "'; DROP TABLE clients; --",
-  "\" OR 1=1 --",
+  '" OR 1=1 --',
   "<script>alert(1)</script>",
   "%s%s%s%n",
   "../../../../etc/passwd",
@@ -156,6 +157,7 @@ export function malformedNumber(rng: Rng): unknown {
     () => -380955821319,
     () => 380955821319.5,
     () => 1e21,
+    // biome-ignore lint/correctness/noPrecisionLoss: Infinity on purpose, written as JSON sends it
     () => 1e400,
     () => "1e21",
     () => "0x1234567",

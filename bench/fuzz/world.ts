@@ -8,7 +8,8 @@ import { randomBytes } from "node:crypto";
 import { copyFileSync, linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Appliance, ensureBinary, freePort } from "../../tests/e2e/harness.ts";
+import { Appliance } from "../../tests/support/appliance.ts";
+import { ensureBinary, freePort } from "../../tests/support/kit.ts";
 import { startFakePlanfix, type FakePlanfix } from "../../tests/support/planfix/server.ts";
 import { TelegramServer, tinyPng, type WorldUser } from "../../tests/support/telegram/index.ts";
 

@@ -5,7 +5,7 @@ import type { Subprocess } from "bun";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { ADMIN_TOKEN, BINARY, ensureBinary, freePort } from "../../tests/e2e/harness.ts";
+import { ADMIN_TOKEN, BINARY, ensureBinary, freePort, processEnv, worldEnv } from "../../tests/support/kit.ts";
 import { callJson, type JsonAnswer } from "../../tests/support/call-json.ts";
 import { now, sleep } from "./clock.ts";
 import { PLANFIX_TOKEN } from "./planfix-sink.ts";
@@ -46,16 +46,7 @@ export class BenchAppliance {
     const dir = mkdtempSync(join(tmpdir(), "pt-bench-"));
     const dataDir = join(dir, "data");
     mkdirSync(join(dataDir, "sessions"), { recursive: true });
-    return new BenchAppliance(dir, dataDir, run, {
-      TELEGRAM_API_ID: "12345",
-      TELEGRAM_API_HASH: "0123456789abcdef0123456789abcdef",
-      TELEGRAM_ENDPOINT: `127.0.0.1:${telegramPort}`,
-      LOG_LEVEL: "info",
-      START_TIMEOUT: "30",
-      // The Planfix sink lives on loopback, which the fetch guard refuses by default.
-      ALLOW_PRIVATE_NETWORKS: "127.0.0.0/8",
-      ...run.env,
-    });
+    return new BenchAppliance(dir, dataDir, run, worldEnv(`127.0.0.1:${telegramPort}`, { LOG_LEVEL: "info", START_TIMEOUT: "30", ...run.env }));
   }
 
   get pid(): number {
@@ -74,7 +65,7 @@ export class BenchAppliance {
     const cmd = this.run.from === "binary" ? [this.run.binary ?? BINARY] : [process.execPath, ...prof, join(ROOT, "src/main.ts")];
     const proc = Bun.spawn(cmd, {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PORT: String(this.port), HOST: "127.0.0.1", DATA_DIR: this.dataDir, ADMIN_TOKEN, ...this.env },
+      env: processEnv(this.port, this.dataDir, this.env),
       stdin: "ignore",
       stdout: "pipe",
       stderr: "inherit",

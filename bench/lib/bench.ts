@@ -117,7 +117,8 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = (l
         const again = await runPhase(ctx, target, direction, chats, mode);
         if (busy(again) < busy(r)) r = again;
       }
-      if (mode.kind !== "once" && busy(r) > o.contendedCores) notes.push(`${target.name} ${direction} ${mode.kind} at ${chats.length / o.chatsPerNumber} numbers: other processes used ${busy(r)} cores meanwhile`);
+      if (mode.kind !== "once" && busy(r) > o.contendedCores)
+        notes.push(`${target.name} ${direction} ${mode.kind} at ${chats.length / o.chatsPerNumber} numbers: other processes used ${busy(r)} cores meanwhile`);
       return r;
     } catch (e) {
       notes.push(`${target.name} ${direction} ${mode.kind} failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -188,7 +189,13 @@ export async function runBench(o: BenchOptions, log: (line: string) => void = (l
     }
 
     // ── the appliance ──
-    const app = BenchAppliance.create(tg.info.port, { from: o.applianceFrom, binary: o.binary ?? undefined, cpuProfileDir: o.cpuProfileDir ?? undefined, preload: o.preload ?? undefined, env: { LOG_LEVEL: o.logLevel, ...o.applianceEnv } });
+    const app = BenchAppliance.create(tg.info.port, {
+      from: o.applianceFrom,
+      binary: o.binary ?? undefined,
+      cpuProfileDir: o.cpuProfileDir ?? undefined,
+      preload: o.preload ?? undefined,
+      env: { LOG_LEVEL: o.logLevel, ...o.applianceEnv },
+    });
     try {
       await app.start();
       await sleep(Math.min(1000, o.settleMs));

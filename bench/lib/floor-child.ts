@@ -111,15 +111,13 @@ async function start(s: FloorSetup): Promise<{ url: string; connectMs: number }>
       if (!chat || !messageId) return Response.json({ error: "Invalid parameters" }, { status: 400 });
       counters.webhooks++;
       const randomId = toLong(BigInt.asIntN(64, BigInt(Math.floor(Math.random() * 2 ** 53)) << 11n));
-      void chat.client
-        .invoke(new Api.messages.SendMessage({ peer: chat.peer, message: form.get("message") ?? "", randomId }))
-        .then(
-          () => {
-            counters.sent++;
-            return post(s.planfix.url, [["cmd", "messageStatus"], ...head, ["messageId", messageId], ["messageStatus", "sent"]]);
-          },
-          () => void counters.sendErrors++,
-        );
+      void chat.client.invoke(new Api.messages.SendMessage({ peer: chat.peer, message: form.get("message") ?? "", randomId })).then(
+        () => {
+          counters.sent++;
+          return post(s.planfix.url, [["cmd", "messageStatus"], ...head, ["messageId", messageId], ["messageStatus", "sent"]]);
+        },
+        () => void counters.sendErrors++,
+      );
       return Response.json({ chatId, contactId: chat.contactId });
     },
   });

@@ -48,7 +48,8 @@ export function markdown(r: BenchResult): string {
   row("numbers added via POST /client", (s) => v(s.setupSeconds, " s"));
   lines.push("");
   lines.push(`Baseline RSS with no numbers: ${mb(r.memory.baselineRssBytes)}.`);
-  if (r.memory.afterRestart) lines.push(`After the restart: ${mb(r.memory.afterRestart.rssBytes)} with ${r.memory.afterRestart.numbers} numbers (${kb(r.memory.afterRestart.bytesPerNumber)} per number).`);
+  if (r.memory.afterRestart)
+    lines.push(`After the restart: ${mb(r.memory.afterRestart.rssBytes)} with ${r.memory.afterRestart.numbers} numbers (${kb(r.memory.afterRestart.bytesPerNumber)} per number).`);
   if (r.start) lines.push(`Restart: ${r.start.numbers} numbers online ${v(r.start.secondsToOnline, " s")} after exec (${v(r.start.cpuSeconds, " s")} CPU).`);
   lines.push("", "## What limits us", "");
   for (const line of limits(r)) lines.push(`- ${line}`);

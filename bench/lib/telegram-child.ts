@@ -9,6 +9,7 @@ const need = (): TelegramCore => {
 };
 // Arrival counts go to the parent at most every 5 ms (it paces the closed loop with them).
 const counts = new Map<number, number>();
+// biome-ignore lint/correctness/noUnusedVariables: read by `??=` below (one timer at a time)
 let flushTimer: ReturnType<typeof setTimeout> | null = null;
 const flush = () => {
   flushTimer = null;

@@ -74,7 +74,14 @@ export class TelegramCore {
     const server = await TelegramServer.start({ builtins: false });
     const make = (prefix: string, first: string, i: number, username: string | null): WorldUser =>
       server.addUser({ firstName: first, lastName: `${first[0]}${i}`, phone: `${prefix}${String(i).padStart(7, "0")}`, ...(username ? { username } : {}) });
-    const view = (u: WorldUser): BenchUser => ({ id: u.id, phone: u.phone, firstName: u.firstName, lastName: u.lastName, username: u.username ?? null, session: server.sessionString(u) });
+    const view = (u: WorldUser): BenchUser => ({
+      id: u.id,
+      phone: u.phone,
+      firstName: u.firstName,
+      lastName: u.lastName,
+      username: u.username ?? null,
+      session: server.sessionString(u),
+    });
     const numbers = Array.from({ length: spec.numbers }, (_, i) => view(make("38050", "Number", i, null)));
     const floorNumbers = Array.from({ length: spec.floorNumbers }, (_, i) => view(make("38060", "Floor", i, null)));
     const customers = Array.from({ length: spec.customers }, (_, i) => view(make("38070", "Customer", i, `bench_customer_${i}`)));

@@ -45,7 +45,7 @@ export interface PhaseResult {
   /** How long until everything sent had arrived (or the drain gave up). */
   drainMs: number;
   /** CPU of each process: per delivered message over the whole phase (µs), and cores in use during the measuring window. */
-  cpu: { target: CpuUse; telegram: CpuUse; bench: CpuUse; /** Everything else on the machine (other people's work skews the figures). */ others: CpuUse };
+  cpu: { target: CpuUse; telegram: CpuUse; bench: CpuUse /** Everything else on the machine (other people's work skews the figures). */; others: CpuUse };
   errors: number;
 }
 
@@ -182,8 +182,7 @@ export async function runPhase(ctx: TrafficContext, target: Target, direction: "
   const got = delivered();
 
   // ── figures ──
-  const [sentTimes, recvTimes] =
-    direction === "inbound" ? [await ctx.tg.sentTimes(phase), ctx.planfix.times(phase)] : [postAt, await ctx.tg.arrivalTimes(phase)];
+  const [sentTimes, recvTimes] = direction === "inbound" ? [await ctx.tg.sentTimes(phase), ctx.planfix.times(phase)] : [postAt, await ctx.tg.arrivalTimes(phase)];
   const from = t0 + warmMs;
   const to = mode.kind === "once" ? Infinity : t0 + seconds * 1000;
   const latencies: number[] = [];
@@ -200,7 +199,12 @@ export async function runPhase(ctx: TrafficContext, target: Target, direction: "
   }
   if (process.env.BENCH_DEBUG && mode.kind === "paced") {
     slow.sort((a, b) => b[1] - a[1]);
-    ctx.log?.(`    slowest (sent at ms → latency ms): ${slow.slice(0, 30).map(([a, b]) => `${a}→${b}`).join(" ")}`);
+    ctx.log?.(
+      `    slowest (sent at ms → latency ms): ${slow
+        .slice(0, 30)
+        .map(([a, b]) => `${a}→${b}`)
+        .join(" ")}`,
+    );
   }
   const windowSec = mode.kind === "once" ? (now() - t0) / 1000 : (to - from) / 1000;
   const throughput = mode.kind === "once" ? got / windowSec : inWindow / windowSec;

@@ -1,4 +1,4 @@
-// Input of the token and removal operations (finding 9 of issue #8), validated with valibot.
+// Input of the token and removal operations, validated with valibot.
 import * as v from "valibot";
 import { NumberField } from "./input.ts";
 

@@ -12,13 +12,19 @@ const DECIMAL_LIKE = /^\s*[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+)\s*$/;
 /** Phone numbers arrive as "+380 95-582-13-19", "380955821319" or 380955821319; we keep digits only. */
 export const NumberField = v.pipe(
   v.union([v.string(), v.pipe(v.number(), v.integer(), v.minValue(0))], "must be a phone number (string or integer)"),
-  v.check((x) => typeof x !== "string" || !DECIMAL_LIKE.test(x), "must be a whole phone number, not a decimal or exponent number (e.g. 380950000001, not 380950000001.0 or 3.8e11)"),
+  v.check(
+    (x) => typeof x !== "string" || !DECIMAL_LIKE.test(x),
+    "must be a whole phone number, not a decimal or exponent number (e.g. 380950000001, not 380950000001.0 or 3.8e11)",
+  ),
   v.transform((x) => String(x).replace(/[\s\-+().]/g, "")),
   v.regex(/^\d{5,15}$/, "must be 5 to 15 digits (international format; +, spaces and dashes allowed)"),
-  v.description("The Telegram account's phone number in international format: digits, optionally with +, spaces, dashes or parentheses; a JSON integer works too (not a decimal). Example: \"+380 95 582 13 19\"."),
+  v.description(
+    'The Telegram account\'s phone number in international format: digits, optionally with +, spaces, dashes or parentheses; a JSON integer works too (not a decimal). Example: "+380 95 582 13 19".',
+  ),
 );
 
-const text = (max: number, what: string) => v.pipe(v.string(`must be a string`), v.trim(), v.minLength(1, `must not be empty`), v.maxLength(max, `must be at most ${max} characters (${what})`));
+const text = (max: number, what: string) =>
+  v.pipe(v.string(`must be a string`), v.trim(), v.minLength(1, `must not be empty`), v.maxLength(max, `must be at most ${max} characters (${what})`));
 
 export const UrlField = v.pipe(
   v.string("must be a string"),
@@ -34,24 +40,50 @@ export const UrlField = v.pipe(
   }, "must be an http(s) URL, e.g. https://example.planfix.com/webchat/api"),
 );
 
-const ProviderId = v.pipe(text(100, "providerId"), v.check((s) => !s.includes("~"), "must not contain '~' (Planfix reserves it)"));
+const ProviderId = v.pipe(
+  text(100, "providerId"),
+  v.check((s) => !s.includes("~"), "must not contain '~' (Planfix reserves it)"),
+);
 
 const described = <S extends v.GenericSchema>(schema: S, description: string) => v.pipe(schema, v.description(description));
 
-const NameField = described(text(200, "client name"), "The client (company) the number belongs to, 1–200 characters. A new name creates the client (admin token); a known one adds the number to it (that client's token).");
+const NameField = described(
+  text(200, "client name"),
+  "The client (company) the number belongs to, 1–200 characters. A new name creates the client (admin token); a known one adds the number to it (that client's token).",
+);
 const SESSION_FILES = "StringSession text file (GramJS or Telethon) or a Telethon / Pyrogram .session SQLite file";
 
 /** POST /client: everything needed to start a number. */
 export const StartInput = v.object({
   name: NameField,
   number: NumberField,
-  url_planfix: described(UrlField, "Planfix's API address for this chat integration (Planfix: Integrations → Chats → Planfix API for chats), e.g. https://acme.planfix.com/webchat/api."),
+  url_planfix: described(
+    UrlField,
+    "Planfix's API address for this chat integration (Planfix: Integrations → Chats → Planfix API for chats), e.g. https://acme.planfix.com/webchat/api.",
+  ),
   token_planfix: described(text(500, "Planfix chat key"), "The key Planfix shows for that chat integration. Stored, sent only to url_planfix, never shown back."),
-  name_session: v.optional(described(text(255, "session name"), `A session file's name (a ${SESSION_FILES}), looked up inside the sessions directory — or inside the folder path_session names; "x" also finds "x.session". Give name_session, path_session, or both.`)),
-  path_session: v.optional(described(text(1000, "session path"), `Where the session file is, relative to the sessions directory: the file itself (e.g. "acme/380955821319.session") or a folder, then name_session picks the file in it. Nothing outside the sessions directory is accepted.`)),
-  provider_id: v.optional(described(ProviderId, "The providerId sent to Planfix for this number; defaults to the appliance's PROVIDER_ID. Must match what the Planfix integration is set up with.")),
+  name_session: v.optional(
+    described(
+      text(255, "session name"),
+      `A session file's name (a ${SESSION_FILES}), looked up inside the sessions directory — or inside the folder path_session names; "x" also finds "x.session". Give name_session, path_session, or both.`,
+    ),
+  ),
+  path_session: v.optional(
+    described(
+      text(1000, "session path"),
+      `Where the session file is, relative to the sessions directory: the file itself (e.g. "acme/380955821319.session") or a folder, then name_session picks the file in it. Nothing outside the sessions directory is accepted.`,
+    ),
+  ),
+  provider_id: v.optional(
+    described(ProviderId, "The providerId sent to Planfix for this number; defaults to the appliance's PROVIDER_ID. Must match what the Planfix integration is set up with."),
+  ),
   /** Language of the notes and statuses this number writes into Planfix; default: the appliance's LANGUAGE. */
-  language: v.optional(described(v.picklist(LANGUAGES, `must be one of ${LANGUAGES.join(", ")}`), "Language of the notes and statuses this number writes into Planfix (uk, ru or en); default: the appliance's LANGUAGE.")),
+  language: v.optional(
+    described(
+      v.picklist(LANGUAGES, `must be one of ${LANGUAGES.join(", ")}`),
+      "Language of the notes and statuses this number writes into Planfix (uk, ru or en); default: the appliance's LANGUAGE.",
+    ),
+  ),
 });
 
 /** PUT /client: the number plus whatever changes. */

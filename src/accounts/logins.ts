@@ -12,7 +12,8 @@ import { clientFolderProblem } from "../sessions/confine.ts";
 import { ensureClientFolder } from "../sessions/folders.ts";
 import type { ClientStore } from "../store/clients.ts";
 import type { StartInput } from "./input.ts";
-import { ApiError, type Caller, type ClientService, type NumberView } from "./service.ts";
+import { BadInput, Conflict, NotFound, TooMany, Unavailable, UpstreamFailed, Unprocessable } from "../domain/errors.ts";
+import type { Caller, ClientService, NumberView } from "./service.ts";
 
 export const LOGIN_TTL_MS = 10 * 60_000;
 
@@ -68,7 +69,7 @@ class RateLimit {
   take(key: string): boolean {
     const now = Date.now();
     const list = (this.hits.get(key) ?? []).filter((t) => now - t < this.windowMs);
-    if (list.length >= this.max) return this.hits.set(key, list), false;
+    if (list.length >= this.max) return (this.hits.set(key, list), false);
     list.push(now);
     this.hits.set(key, list);
     return true;
@@ -107,20 +108,21 @@ export class LoginService {
   }
 
   async start(caller: Caller, input: LoginStartInput): Promise<LoginView> {
-    if (this.unavailable) throw new ApiError(503, `cannot log in: ${this.unavailable}`);
-    if (caller.kind === "client" && input.name !== caller.client.name) throw new ApiError(400, "name does not match the client of this token", "name");
+    if (this.unavailable) throw new Unavailable(`cannot log in: ${this.unavailable}`);
+    if (caller.kind === "client" && input.name !== caller.client.name) throw new BadInput("name does not match the client of this token", "name");
     const problem = clientFolderProblem(input.name);
-    if (problem) throw new ApiError(400, `name: ${problem}`, "name");
+    if (problem) throw new BadInput(`name: ${problem}`, "name");
     const existing = this.store.accountByNumber(input.number);
     const owner = this.store.clientByName(input.name);
     if (existing && existing.clientId !== owner?.id) {
-      throw new ApiError(caller.kind === "admin" ? 409 : 404, caller.kind === "admin" ? `number ${input.number} belongs to another client` : `number ${input.number} not found`, "number");
+      throw caller.kind === "admin" ? new Conflict(`number ${input.number} belongs to another client`, "number") : new NotFound(`number ${input.number} not found`, "number");
     }
     for (const l of this.logins.values()) {
-      if (l.input.number === input.number && isOpen(l.state)) throw new ApiError(409, `a login for number ${input.number} is already under way (id ${l.id}); finish or cancel it first`, "number");
+      if (l.input.number === input.number && isOpen(l.state))
+        throw new Conflict(`a login for number ${input.number} is already under way (id ${l.id}); finish or cancel it first`, "number");
     }
-    if (!this.perNumber.take(input.number)) throw new ApiError(429, `too many logins for number ${input.number}: at most a few per 10 minutes; try again later`, "number");
-    if (!this.perClient.take(input.name)) throw new ApiError(429, `too many logins for client "${input.name}": try again later`, "name");
+    if (!this.perNumber.take(input.number)) throw new TooMany(`too many logins for number ${input.number}: at most a few per 10 minutes; try again later`, "number");
+    if (!this.perClient.take(input.name)) throw new TooMany(`too many logins for client "${input.name}": try again later`, "name");
 
     const id = randomBytes(12).toString("hex");
     const login: Login = {
@@ -143,7 +145,7 @@ export class LoginService {
       const f = e instanceof LoginFailure ? e : new LoginFailure("ERROR", String(e), false);
       this.settle(login, { kind: "failed", code: f.code, reason: f.message });
       this.log.info("login failed", { login: id, code: f.code });
-      throw new ApiError(f.code === "FLOOD_WAIT" ? 429 : f.code === "NETWORK" ? 502 : 422, f.message, "number");
+      throw f.code === "FLOOD_WAIT" ? new TooMany(f.message, "number") : f.code === "NETWORK" ? new UpstreamFailed(f.message, "number") : new Unprocessable(f.message, "number");
     }
     login.flow.onStep((s) => this.settle(login, s));
     this.settle(login, login.flow.step);
@@ -180,17 +182,20 @@ export class LoginService {
 
   private async submit(caller: Caller, id: string, run: (f: LoginFlow) => Promise<LoginStep>): Promise<LoginView> {
     const login = this.own(caller, id);
-    if (!isOpen(login.state) || !login.flow) throw new ApiError(409, `the login is ${login.state}${login.reason ? `: ${login.reason}` : ""}`, "id");
+    if (!isOpen(login.state) || !login.flow) throw new Conflict(`the login is ${login.state}${login.reason ? `: ${login.reason}` : ""}`, "id");
     if (++login.attempts > this.attemptsPerLogin) {
       this.close(login, "failed", "too many wrong codes or passwords: start the login again");
-      throw new ApiError(429, "too many wrong codes or passwords: start the login again", "id");
+      throw new TooMany("too many wrong codes or passwords: start the login again", "id");
     }
     try {
       this.settle(login, await run(login.flow));
     } catch (e) {
       if (!(e instanceof LoginFailure)) throw e;
       this.log.info("login step refused", { login: id, code: e.code });
-      throw new ApiError(e.code === "FLOOD_WAIT" ? 429 : e.code === "WRONG_STEP" ? 409 : 422, e.message, e.code.startsWith("PASSWORD") ? "password" : "code");
+      {
+        const field = e.code.startsWith("PASSWORD") ? "password" : "code";
+        throw e.code === "FLOOD_WAIT" ? new TooMany(e.message, field) : e.code === "WRONG_STEP" ? new Conflict(e.message, field) : new Unprocessable(e.message, field);
+      }
     }
     if (login.finishing) await login.finishing;
     return this.view(caller, login);
@@ -199,7 +204,7 @@ export class LoginService {
   private own(caller: Caller, id: string): Login {
     const login = this.logins.get(id);
     // Another client's login answers exactly like an unknown one.
-    if (!login || (caller.kind === "client" && login.clientName !== caller.client.name)) throw new ApiError(404, `login ${id} not found`, "id");
+    if (!login || (caller.kind === "client" && login.clientName !== caller.client.name)) throw new NotFound(`login ${id} not found`, "id");
     return login;
   }
 

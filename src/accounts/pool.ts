@@ -1,26 +1,31 @@
 // All running numbers. Every operation on one number runs after the previous one on it has finished,
 // so rapid POST / PUT / DELETE sequences can never open two connections with the same key.
-import { createHash } from "node:crypto";
-import type { Logger } from "../log.ts";
-import type { Account } from "../store/clients.ts";
+import type { SessionData } from "../sessions/read.ts";
+import { errorText, type Logger } from "../log.ts";
+import type { Account } from "../domain/accounts.ts";
 import { AccountRunner, type RunnerDeps } from "./runner.ts";
-import { DECIDED_STATES, type AccountState } from "./states.ts";
+import { type AccountState, DECIDED_STATES, isTransition, type StateChange, type StateListener } from "./states.ts";
 
 export type PoolDeps = Omit<RunnerDeps, "claimKey" | "releaseKey" | "onStateChange">;
 
 export class AccountPool {
   private readonly runners = new Map<number, AccountRunner>();
   private readonly queues = new Map<number, Promise<unknown>>();
-  private readonly keyHolders = new Map<string, number>();
   private readonly waiters = new Map<number, Set<() => void>>();
+  private readonly listeners = new Set<StateListener>();
+  /** Each number's logger (client and number on every line). */
+  private readonly loggers = new Map<number, Logger>();
   private readonly deps: RunnerDeps;
 
-  constructor(deps: PoolDeps, private readonly log: Logger) {
+  constructor(
+    deps: PoolDeps,
+    private readonly log: Logger,
+  ) {
     this.deps = {
       ...deps,
       claimKey: (id, key) => this.claimKey(id, key),
       releaseKey: (id) => this.releaseKey(id),
-      onStateChange: (id) => this.notify(id),
+      onStateChange: (change) => this.report(change),
     };
   }
 
@@ -39,7 +44,9 @@ export class AccountPool {
   private runnerFor(account: Account): AccountRunner {
     let r = this.runners.get(account.id);
     if (!r) {
-      r = new AccountRunner(account.id, this.deps, this.log.child({ client: account.clientId, number: account.number }));
+      const log = this.log.child({ client: account.clientId, number: account.number });
+      this.loggers.set(account.id, log);
+      r = new AccountRunner(account.id, this.deps, log);
       this.runners.set(account.id, r);
     }
     return r;
@@ -141,28 +148,52 @@ export class AccountPool {
     await Promise.all([...this.runners.values()].map((r) => this.serial(r.accountId, () => r.stop())));
   }
 
+  /**
+   * Tells `listener` every state change of every number (metrics, Planfix statuses…), after it is
+   * stored and logged. Returns the way to stop listening.
+   */
+  onStateChange(listener: StateListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The one place a number's state change is reported: the log line, the waiters, the listeners. */
+  private report(change: StateChange): void {
+    const log = this.loggers.get(change.accountId) ?? this.log;
+    if (!isTransition(change.from, change.to)) log.warn("unexpected state change", { from: change.from, to: change.to });
+    if (change.from !== change.to) {
+      const fields: Record<string, unknown> = { state: change.to };
+      if (change.reason) fields.reason = change.reason;
+      if (change.floodUntil) fields.floodUntil = new Date(change.floodUntil).toISOString();
+      log.info("state", fields);
+    }
+    this.notify(change.accountId);
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch (e) {
+        log.error("state listener failed", { error: errorText(e) });
+      }
+    }
+  }
+
   private notify(accountId: number): void {
     for (const w of [...(this.waiters.get(accountId) ?? [])]) w();
   }
 
-  /** The running number (other than `exceptAccountId`) whose session has this auth key, if any. */
-  keyHolder(key: Uint8Array, exceptAccountId: number | null): number | null {
-    const holder = this.keyHolders.get(createHash("sha256").update(key).digest("hex"));
-    return holder !== undefined && holder !== exceptAccountId && this.runners.get(holder)?.running ? holder : null;
+  /** The running number (other than `exceptAccountId`) running this session, if any (the connector says what "this session" is). */
+  keyHolder(session: SessionData, exceptAccountId: number | null): number | null {
+    return this.deps.connector.claims.holder(session, exceptAccountId, this.isRunning);
   }
 
-  private claimKey(accountId: number, key: Uint8Array): string | null {
-    const id = createHash("sha256").update(key).digest("hex");
-    const holder = this.keyHolders.get(id);
-    if (holder !== undefined && holder !== accountId && this.runners.get(holder)?.running) {
-      return this.deps.clients.accountById(holder)?.number ?? String(holder);
-    }
-    this.releaseKey(accountId);
-    this.keyHolders.set(id, accountId);
-    return null;
+  private readonly isRunning = (accountId: number): boolean => this.runners.get(accountId)?.running ?? false;
+
+  private claimKey(accountId: number, session: SessionData): string | null {
+    const holder = this.deps.connector.claims.claim(accountId, session, this.isRunning);
+    return holder === null ? null : (this.deps.clients.accountById(holder)?.number ?? String(holder));
   }
 
   private releaseKey(accountId: number): void {
-    for (const [k, v] of this.keyHolders) if (v === accountId) this.keyHolders.delete(k);
+    this.deps.connector.claims.release(accountId);
   }
 }

@@ -5,11 +5,11 @@ import { TelegramFailure, TERMINAL_FAILURES, type TelegramConnection, type Teleg
 import { errorText, type Logger } from "../log.ts";
 import { confinementFolder } from "../sessions/confine.ts";
 import { readRegisteredSession } from "../sessions/locate.ts";
-import type { SessionFile } from "../sessions/read.ts";
+import type { SessionData, SessionFile } from "../sessions/read.ts";
 import type { ClientStore } from "../store/clients.ts";
 import type { PeerStore } from "../store/peers.ts";
 import { backoffMs, interruptibleSleep } from "./backoff.ts";
-import type { AccountState } from "./states.ts";
+import type { AccountState, StateChange } from "./states.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { countTelegramFailure } from "../metrics/telegram-failures.ts";
 
@@ -34,9 +34,10 @@ export interface RunnerDeps {
   log: Logger;
   hooks: (accountId: number) => AccountHooks;
   /** Claims the session's auth key for this runner; false when another number holds the same key. */
-  claimKey(accountId: number, key: Uint8Array): string | null;
+  claimKey(accountId: number, session: SessionData): string | null;
   releaseKey(accountId: number): void;
-  onStateChange(accountId: number, state: AccountState): void;
+  /** The one report of a state: stored already; the pool logs it and tells its listeners. */
+  onStateChange(change: StateChange): void;
   /** Where reconnects and Telegram errors are counted (/metrics); nothing counted when absent. */
   metrics?: Metrics;
 }
@@ -90,7 +91,7 @@ export class AccountRunner {
   }
 
   private setState(state: AccountState, reason: string | null, floodUntil: number | null = null): void {
-    const changed = state !== this.state;
+    const from = this.state;
     this.state = state;
     try {
       this.deps.clients.setState(this.accountId, { state, stateReason: reason, floodUntil });
@@ -98,13 +99,7 @@ export class AccountRunner {
       // A full disk must not end the loop: it reconnects (and stores nothing it cannot) until space is freed.
       this.log.warn("state not stored", { state, error: errorText(e) });
     }
-    if (changed) {
-      const fields: Record<string, unknown> = { state };
-      if (reason) fields.reason = reason;
-      if (floodUntil) fields.floodUntil = new Date(floodUntil).toISOString();
-      this.log.info("state", fields);
-    }
-    this.deps.onStateChange(this.accountId, state);
+    this.deps.onStateChange({ accountId: this.accountId, from, to: state, reason, floodUntil, at: Date.now() });
   }
 
   private async pause(ms: number): Promise<void> {
@@ -135,7 +130,7 @@ export class AccountRunner {
       } catch (e) {
         return this.setState("error", `session file "${account.sessionPath}" ${errorText(e)}`);
       }
-      const holder = this.deps.claimKey(this.accountId, file.session.authKey);
+      const holder = this.deps.claimKey(this.accountId, file.session);
       if (holder) return this.setState("error", `the session's key is already in use by number ${holder}; one key may run only once`);
 
       const known = this.deps.peers.all(this.accountId);
@@ -143,15 +138,20 @@ export class AccountRunner {
         // First start from a Telethon session: its entity table is a ready set of access hashes.
         this.deps.peers.save(
           this.accountId,
-          file.entities.map((e) => ({ userId: e.userId, accessHash: e.accessHash, username: e.username, phone: e.phone, firstName: e.name, lastName: null, isBot: false, hasPhoto: false })),
+          file.entities.map((e) => ({
+            userId: e.userId,
+            accessHash: e.accessHash,
+            username: e.username,
+            phone: e.phone,
+            firstName: e.name,
+            lastName: null,
+            isBot: false,
+            hasPhoto: false,
+          })),
         );
       }
       const updateState =
-        account.pts !== null && account.qts !== null && account.updDate !== null
-          ? { pts: account.pts, qts: account.qts, date: account.updDate }
-          : file.updateState
-            ? { pts: file.updateState.pts, qts: file.updateState.qts, date: file.updateState.date }
-            : null;
+        this.deps.clients.updateStateOf(this.accountId) ?? (file.updateState ? { pts: file.updateState.pts, qts: file.updateState.qts, date: file.updateState.date } : null);
 
       const lost = new Promise<TelegramFailure | null>((resolve) => (this.signalLost = resolve));
       const hooks = this.deps.hooks(this.accountId);

@@ -2,45 +2,24 @@
 // Every method checks the caller's token first and answers another client's number exactly as an
 // unknown one, so a token reveals nothing about numbers it does not own.
 import { hashToken, newToken, sameSecret } from "../auth/tokens.ts";
+import { BadInput, Conflict, Forbidden, NotFound, Unauthorized, Unavailable, Unprocessable } from "../domain/errors.ts";
 import type { Logger } from "../log.ts";
 import type { QueueStatus } from "../bridge/queues.ts";
 import { clientFolderProblem, confinementFolder } from "../sessions/confine.ts";
 import { deleteSessionFile, ensureClientFolder, removeClientFolderIfEmpty } from "../sessions/folders.ts";
 import { locateSessionFile, readRegisteredSession, SessionFileError } from "../sessions/locate.ts";
 import type { SessionFile } from "../sessions/read.ts";
-import type { Account, Client, ClientStore } from "../store/clients.ts";
+import type { Account, Client } from "../domain/accounts.ts";
+import type { ClientStore } from "../store/clients.ts";
 import type { StartInput, UpdateInput } from "./input.ts";
 import type { AccountPool } from "./pool.ts";
+import type { NumberView, Removed, RotatedToken } from "./views.ts";
+
+export type { NumberView, Removed } from "./views.ts";
 import { rmSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-  }
-}
-
 export type Caller = { kind: "admin" } | { kind: "client"; client: Client };
-
-export interface NumberView {
-  name: string;
-  number: string;
-  status: "online" | "offline";
-  state: string;
-  reason: string | null;
-  since: string;
-  flood_until: string | null;
-  telegram_user_id: string | null;
-  planfix_error: string | null;
-  /** Per direction: what waits, what is parked, the current delivery problem (absent without a bridge). */
-  queues?: QueueStatus;
-  /** The number's own language for texts written into Planfix; null: the appliance's LANGUAGE. */
-  language: string | null;
-}
 
 export interface ServiceSettings {
   sessionsDir: string;
@@ -50,13 +29,6 @@ export interface ServiceSettings {
   adminToken: string;
   /** Where media files are kept (DATA_DIR/files): removing a number deletes its media too. */
   filesDir?: string;
-}
-
-export interface Removed {
-  removed: "number" | "client";
-  name: string;
-  numbers: string[];
-  session_files_deleted: number;
 }
 
 export class ClientService {
@@ -69,10 +41,10 @@ export class ClientService {
   ) {}
 
   authenticate(token: string | null): Caller {
-    if (!token) throw new ApiError(401, "missing token: send 'Authorization: Bearer <token>' or a 'token' header");
+    if (!token) throw new Unauthorized("missing token: send 'Authorization: Bearer <token>' or a 'token' header");
     if (sameSecret(token, this.settings.adminToken)) return { kind: "admin" };
     const client = this.store.clientByTokenHash(hashToken(token));
-    if (!client) throw new ApiError(401, "invalid token");
+    if (!client) throw new Unauthorized("invalid token");
     return { kind: "client", client };
   }
 
@@ -102,16 +74,16 @@ export class ClientService {
   /** The caller's own number; another client's number is "not found", exactly like an unknown one. */
   private ownAccount(caller: Caller, number: string, name?: string): Account {
     const account = caller.kind === "admin" ? this.store.accountByNumber(number) : this.store.accountOfClient(caller.client.id, number);
-    if (!account) throw new ApiError(404, `number ${number} not found`, "number");
+    if (!account) throw new NotFound(`number ${number} not found`, "number");
     if (name !== undefined && caller.kind === "client" && name !== caller.client.name) {
-      throw new ApiError(400, "name does not match the client of this token", "name");
+      throw new BadInput("name does not match the client of this token", "name");
     }
     return account;
   }
 
   private requireTelegramSettings(): void {
     const missing = [!this.settings.apiId && "TELEGRAM_API_ID", !this.settings.apiHash && "TELEGRAM_API_HASH"].filter(Boolean);
-    if (missing.length) throw new ApiError(503, `cannot start numbers: ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not set on the appliance`);
+    if (missing.length) throw new Unavailable(`cannot start numbers: ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not set on the appliance`);
   }
 
   /** The folder a caller's session files must be in: its own for a client token, none (all) for the admin. */
@@ -119,7 +91,7 @@ export class ClientService {
     if (caller.kind === "admin") return null;
     if (clientFolderProblem(caller.client.name) !== null) {
       // A client created before client folders, with a name no folder can have: only the admin adds its files.
-      throw new ApiError(422, "this client's name cannot name a sessions folder; the operator adds its numbers with the admin token", "path_session");
+      throw new Unprocessable("this client's name cannot name a sessions folder; the operator adds its numbers with the admin token", "path_session");
     }
     return caller.client.name;
   }
@@ -135,24 +107,24 @@ export class ClientService {
     try {
       rel = locateSessionFile(this.settings.sessionsDir, pathSession, nameSession, this.folderOf(caller));
     } catch (e) {
-      if (e instanceof SessionFileError) throw new ApiError(e.status, e.message, e.field);
+      if (e instanceof SessionFileError) throw e.status === 400 ? new BadInput(e.message, e.field) : new Unprocessable(e.message, e.field);
       throw e;
     }
     let file: SessionFile;
     try {
       file = readRegisteredSession(this.settings.sessionsDir, rel, confinementFolder(rel, clientName));
     } catch (e) {
-      throw new ApiError(422, `session file "${rel}" ${(e as Error).message}`, field);
+      throw new Unprocessable(`session file "${rel}" ${(e as Error).message}`, field);
     }
     // The same file under another name (a symlink, a hard link) is the same session.
     const identity = fileIdentity(join(this.settings.sessionsDir, rel));
     const other = this.store
       .allAccounts()
       .find((a) => a.id !== exceptAccountId && (a.sessionPath === rel || (identity !== null && fileIdentity(join(this.settings.sessionsDir, a.sessionPath)) === identity)));
-    if (other) throw new ApiError(409, `session file "${rel}" is already used by another number; a session may run only once`, field);
+    if (other) throw new Conflict(`session file "${rel}" is already used by another number; a session may run only once`, field);
     // A copy of a running number's session carries its key: starting it would only fail (one key, one connection).
-    if (this.pool.keyHolder(file.session.authKey, exceptAccountId) !== null) {
-      throw new ApiError(409, `session file "${rel}" holds the key of a session another number is running; a session may run only once`, field);
+    if (this.pool.keyHolder(file.session, exceptAccountId) !== null) {
+      throw new Conflict(`session file "${rel}" holds the key of a session another number is running; a session may run only once`, field);
     }
     return rel;
   }
@@ -161,13 +133,13 @@ export class ClientService {
     this.requireTelegramSettings();
     let client: Client | undefined;
     if (caller.kind === "client") {
-      if (input.name !== caller.client.name) throw new ApiError(400, "name does not match the client of this token", "name");
+      if (input.name !== caller.client.name) throw new BadInput("name does not match the client of this token", "name");
       client = caller.client;
     } else {
       client = this.store.clientByName(input.name);
-      if (client) throw new ApiError(409, `client "${input.name}" exists already; add numbers with that client's token`, "name");
+      if (client) throw new Conflict(`client "${input.name}" exists already; add numbers with that client's token`, "name");
       const problem = clientFolderProblem(input.name);
-      if (problem) throw new ApiError(400, `name: ${problem}`, "name");
+      if (problem) throw new BadInput(`name: ${problem}`, "name");
     }
 
     const existing = this.store.accountByNumber(input.number);
@@ -182,7 +154,7 @@ export class ClientService {
     // The caller's own session file first: without a valid file of its own, a caller cannot tell another
     // client's number from an unknown one (both answer the same 422).
     const sessionPath = this.sessionPath(caller, input.name, input.path_session, input.name_session, null);
-    if (existing) throw new ApiError(409, `number ${input.number} belongs to another client`, "number");
+    if (existing) throw new Conflict(`number ${input.number} belongs to another client`, "number");
     let token: string | null = null;
     if (!client) {
       token = newToken();
@@ -250,15 +222,15 @@ export class ClientService {
    * A new token for a client, shown once: a client token rotates itself, the admin token names the
    * client. The old token stops working at once (only the new hash is kept).
    */
-  rotateToken(caller: Caller, name: string | undefined): { name: string; token: string } {
+  rotateToken(caller: Caller, name: string | undefined): RotatedToken {
     let client: Client | undefined;
     if (caller.kind === "client") {
-      if (name !== undefined && name !== caller.client.name) throw new ApiError(400, "name does not match the client of this token", "name");
+      if (name !== undefined && name !== caller.client.name) throw new BadInput("name does not match the client of this token", "name");
       client = caller.client;
     } else {
-      if (name === undefined) throw new ApiError(400, "name: is required with the admin token", "name");
+      if (name === undefined) throw new BadInput("name: is required with the admin token", "name");
       client = this.store.clientByName(name);
-      if (!client) throw new ApiError(404, `client "${name}" not found`, "name");
+      if (!client) throw new NotFound(`client "${name}" not found`, "name");
     }
     const token = newToken();
     this.store.setTokenHash(client.id, hashToken(token));
@@ -267,14 +239,14 @@ export class ClientService {
   }
 
   private requireAdmin(caller: Caller): void {
-    if (caller.kind !== "admin") throw new ApiError(403, "this needs the admin token");
+    if (caller.kind !== "admin") throw new Forbidden("this needs the admin token");
   }
 
   /** Stops a number and forgets it with all its rows; its session file is deleted only when asked. */
   async removeNumber(caller: Caller, number: string, deleteSession: boolean): Promise<Removed> {
     this.requireAdmin(caller);
     const account = this.store.accountByNumber(number);
-    if (!account) throw new ApiError(404, `number ${number} not found`, "number");
+    if (!account) throw new NotFound(`number ${number} not found`, "number");
     const name = this.store.clientById(account.clientId)?.name ?? "";
     const deleted = await this.forget(account, deleteSession);
     return { removed: "number", name, numbers: [account.number], session_files_deleted: deleted ? 1 : 0 };
@@ -284,7 +256,7 @@ export class ClientService {
   async removeClient(caller: Caller, name: string, deleteSession: boolean): Promise<Removed> {
     this.requireAdmin(caller);
     const client = this.store.clientByName(name);
-    if (!client) throw new ApiError(404, `client "${name}" not found`, "name");
+    if (!client) throw new NotFound(`client "${name}" not found`, "name");
     // The token goes first, so nothing of this client is accepted while its numbers are being stopped.
     this.store.setTokenHash(client.id, `removed:${client.id}:${newToken()}`);
     const numbers: string[] = [];

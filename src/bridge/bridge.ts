@@ -1,7 +1,7 @@
 // Ties the two directions to the account pool: which connection is live, and the hooks a number runs.
 import type { AccountHooks } from "../accounts/runner.ts";
 import type { TelegramConnection } from "../domain/telegram-port.ts";
-import type { JobStore } from "../store/jobs.ts";
+import type { Transaction } from "../store/transaction.ts";
 import type { InboundBridge } from "./inbound.ts";
 import type { OutboundBridge } from "./outbound.ts";
 
@@ -16,14 +16,14 @@ export class ConnectionRegistry {
   }
 }
 
-export function bridgeHooks(accountId: number, deps: { registry: ConnectionRegistry; inbound: InboundBridge; outbound: OutboundBridge; jobs: JobStore }): AccountHooks {
+export function bridgeHooks(accountId: number, deps: { registry: ConnectionRegistry; inbound: InboundBridge; outbound: OutboundBridge; transaction: Transaction }): AccountHooks {
   return {
     onMessage: (message) => deps.inbound.accept(accountId, message),
     onReadOutbox: async (peerUserId, maxId) => {
       // The "read" marks and their statuses in one transaction: a crash between them would lose the ✓✓.
-      deps.jobs.atomically(() => {
-        for (const job of deps.jobs.takeRead(accountId, peerUserId, maxId)) {
-          deps.inbound.enqueueStatus(accountId, peerUserId, `read:${job.id}`, { messageId: job.planfixMessageId, status: "read" });
+      await deps.transaction((tx) => {
+        for (const job of tx.jobs.takeRead(accountId, peerUserId, maxId)) {
+          deps.inbound.enqueueStatus(tx, accountId, peerUserId, `read:${job.id}`, { messageId: job.planfixMessageId, status: "read" });
         }
       });
     },

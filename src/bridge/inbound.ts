@@ -2,27 +2,28 @@
 // message id [+ edit date]) and only then lets the Telegram update state move on; a per-number pump
 // prepares each item (media downloaded, contact card built) and delivers it, per chat in order.
 import { randomBytes } from "node:crypto";
-import type { ChatMessage, PeerInfo, TelegramConnection } from "../domain/telegram-port.ts";
+import type { ChatMessage, MediaRef, MessengerCapabilities, PeerInfo, TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
 import { createHash } from "node:crypto";
 import { TelegramFailure } from "../domain/telegram-port.ts";
-import { PlanfixClient, type NewMessageCommand, type MessageStatusCommand, type ContactCard, type PlanfixFailure, type PlanfixOutcome } from "../planfix/index.ts";
-import type { NetGuard } from "../net/guarded-fetch.ts";
-import type { Account, ClientStore } from "../store/clients.ts";
+import type { NewMessageCommand, MessageStatusCommand, ContactCard, PlanfixFailure, PlanfixOutcome } from "../planfix/index.ts";
+import type { PlanfixPort, PlanfixPorts } from "./planfix-port.ts";
+import type { Account } from "../domain/accounts.ts";
+import type { ClientStore } from "../store/clients.ts";
 import { MediaNotKept, type FileStore } from "../store/files.ts";
 import type { JobStore } from "../store/jobs.ts";
 import type { OutboxRow, OutboxStore } from "../store/outbox.ts";
 import type { PeerStore } from "../store/peers.ts";
-import { chatIdFor } from "./chat-id.ts";
+import type { WriteTx } from "../store/transaction.ts";
 import { ignoreReason } from "./filters.ts";
 import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
 import { DeliveryHealth } from "./health.ts";
 import { nextAttemptAt, retryAge, type RetryPolicy } from "./retry.ts";
-import { renderContent, textsFor, type Language } from "./texts.ts";
-import type { Metrics } from "../metrics/metrics.ts";
-import { timedPlanfix } from "../metrics/planfix-timing.ts";
+import { contactCard, type MediaOutcome, toNewMessage } from "./new-message.ts";
+import { textsFor, type Language } from "./texts.ts";
+import type { Outcome, OutcomeListener } from "./outcomes.ts";
 
 export interface InboundDeps {
   clients: ClientStore;
@@ -31,28 +32,25 @@ export interface InboundDeps {
   jobs: JobStore;
   files: FileStore;
   publicUrl: string;
-  defaultProviderId: string;
   maxFileBytes: number;
-  planfixTimeoutMs: number;
-  /** The fetch guard Planfix calls go through (ALLOW_PRIVATE_NETWORKS); strict when absent. */
-  guard?: NetGuard;
   retry: RetryPolicy;
   /** LANGUAGE: texts written into Planfix, unless the number sets its own. */
   language: Language;
   log: Logger;
   connection(accountId: number): TelegramConnection | null;
+  /** The messenger's rules (service accounts, what a failure means). */
+  capabilities: MessengerCapabilities;
   /** Where delivery problems are recorded and logged once; one of its own when not given. */
   health?: DeliveryHealth;
-  /** The Planfix a number talks to (tests: a fake port); the HTTP client by default. */
-  planfixFor?: (account: Account) => PlanfixPort;
+  /** The Planfix a number talks to: the HTTP client (planfix/client.ts: planfixClients), a fake in unit tests. */
+  planfixFor: PlanfixPorts;
   /** The clock (tests: fake time). */
   now?: () => number;
-  /** Where deliveries and Planfix call times are counted (/metrics); nothing counted when absent. */
-  metrics?: Metrics;
+  /** Told each message's outcome (bridge/outcomes.ts); /metrics hangs off it. */
+  onOutcome?: OutcomeListener;
 }
 
-/** What delivery needs of Planfix. */
-export type PlanfixPort = Pick<PlanfixClient, "newMessage" | "messageStatus" | "updateContact">;
+export type { PlanfixPort } from "./planfix-port.ts";
 
 /** A number whose Planfix refused its key: every item waits, in order, until the key works again. */
 interface Pause {
@@ -103,7 +101,7 @@ export class InboundBridge {
     const account = this.deps.clients.accountById(accountId);
     if (!account) return;
     const peer = message.peer;
-    const skip = ignoreReason(message, account.selfUserId);
+    const skip = ignoreReason(message, account.selfUserId, this.deps.capabilities);
     if (skip) {
       this.deps.log.debug("not bridged", { client: account.clientId, number: account.number, peer: peer.userId, why: skip });
       return;
@@ -112,7 +110,7 @@ export class InboundBridge {
     if (message.out && message.editDate === null && this.deps.jobs.isOurs(accountId, peer.userId, message.messageId)) return;
     const dedupKey = `m:${accountId}:${peer.userId}:${message.messageId}:${message.editDate ?? 0}`;
     const stored: StoredMessage = { message };
-    if (await this.deps.outbox.addSoon({ accountId, chatKey: peer.userId, kind: "message", dedupKey, event: stored })) this.kick(accountId);
+    if (await this.deps.outbox.add({ accountId, chatKey: peer.userId, kind: "message", dedupKey, event: stored })) this.kick(accountId);
   }
 
   /**
@@ -127,19 +125,16 @@ export class InboundBridge {
     const event: StoredContact = { peer, photoChanged };
     // Each change is its own item (a name may change back and forth): the key only has to be unique.
     const dedupKey = `c:${accountId}:${peer.userId}:${Date.now()}:${randomBytes(4).toString("hex")}`;
-    if (await this.deps.outbox.addSoon({ accountId, chatKey: peer.userId, kind: "contact", dedupKey, event })) this.kick(accountId);
+    if (await this.deps.outbox.add({ accountId, chatKey: peer.userId, kind: "contact", dedupKey, event })) this.kick(accountId);
   }
 
-  /** Queues a messageStatus for Planfix, in the same per-chat order as messages. */
-  enqueueStatus(accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): void {
+  /**
+   * Queues a messageStatus for Planfix, in the same per-chat order as messages, inside a unit of work
+   * (store/transaction.ts): the status is stored with the outcome it reports, or neither is.
+   */
+  enqueueStatus(tx: WriteTx, accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): void {
     if (!hasPlanfixId(status)) return;
-    if (this.deps.outbox.add({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
-  }
-
-  /** The same, committed with the other writes of this event-loop turn (so with a write queued just before it). */
-  async enqueueStatusSoon(accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): Promise<void> {
-    if (!hasPlanfixId(status)) return;
-    if (await this.deps.outbox.addSoon({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
+    if (tx.outbox.add({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
   }
 
   kick(accountId: number): void {
@@ -177,13 +172,7 @@ export class InboundBridge {
   }
 
   private planfix(account: Account): PlanfixPort {
-    const port = this.planfixPort(account);
-    return this.deps.metrics ? timedPlanfix(port, ["newMessage", "messageStatus", "updateContact"], this.deps.metrics) : port;
-  }
-
-  private planfixPort(account: Account): PlanfixPort {
-    if (this.deps.planfixFor) return this.deps.planfixFor(account);
-    return new PlanfixClient({ url: account.urlPlanfix, token: account.tokenPlanfix, providerId: account.providerId ?? this.deps.defaultProviderId }, { timeoutMs: this.deps.planfixTimeoutMs, ...(this.deps.guard ? { guard: this.deps.guard } : {}) });
+    return this.deps.planfixFor(account);
   }
 
   private async deliver(account: Account, row: OutboxRow): Promise<void> {
@@ -198,7 +187,7 @@ export class InboundBridge {
       } else {
         const command = row.command ? (JSON.parse(row.command) as NewMessageCommand) : await this.prepare(account, row);
         if (command === "wait") return this.later(row, "waiting for the number to come online to fetch media", false);
-        if (command === "skip") return await this.deps.outbox.deliveredSoon(row.id);
+        if (command === "skip") return await this.deps.outbox.delivered(row.id);
         // Downloaded media is kept so a retry does not fetch it again; a text-only command is cheaper to rebuild than to store.
         if (!row.command && command.attachments?.length) this.deps.outbox.saveCommand(row.id, command);
         outcome = await this.planfix(account).newMessage(command);
@@ -214,8 +203,8 @@ export class InboundBridge {
 
   private async delivered(account: Account, row: OutboxRow): Promise<void> {
     // Awaited: the next round must not see this item as pending again.
-    await this.deps.outbox.deliveredSoon(row.id);
-    if (row.kind === "message") this.deps.metrics?.messageOutcome("to_planfix", "delivered");
+    await this.deps.outbox.delivered(row.id);
+    this.outcome(row, "delivered");
     if (this.paused.delete(account.id)) this.deps.log.info("Planfix accepts the key again; the queue resumes", { client: account.clientId, number: account.number });
     this.health.ok(account.id, "to_planfix");
     if (account.planfixError) this.deps.clients.updateAccount(account.id, { planfixError: null });
@@ -229,7 +218,7 @@ export class InboundBridge {
       this.health.problem(account.id, "to_planfix", message);
       if (account.planfixError !== outcome.message) this.deps.clients.updateAccount(account.id, { planfixError: outcome.message });
       this.deps.outbox.retryLater(row.id, row.attempts, 0, outcome.message);
-      if (row.kind === "message") this.deps.metrics?.messageOutcome("to_planfix", "retried");
+      this.outcome(row, "retried");
       return;
     }
     if (outcome.retry) {
@@ -253,13 +242,24 @@ export class InboundBridge {
     }
     const at = afterMs ? now + afterMs : countsAsAttempt ? nextAttemptAt(this.deps.retry, row.attempts, now) : now + 2000;
     this.deps.outbox.retryLater(row.id, attempts, at, error);
-    if (countsAsAttempt && row.kind === "message") this.deps.metrics?.messageOutcome("to_planfix", "retried");
+    if (countsAsAttempt) this.outcome(row, "retried");
+  }
+
+  /** Messages only: a status or a contact update is not a message of the customer's. */
+  private outcome(row: OutboxRow, outcome: Outcome): void {
+    if (row.kind === "message") this.deps.onOutcome?.({ accountId: row.accountId, direction: "to_planfix", outcome });
   }
 
   private park(account: Account, row: OutboxRow, attempts: number, error: string): void {
     this.deps.outbox.park(row.id, attempts, error);
-    if (row.kind === "message") this.deps.metrics?.messageOutcome("to_planfix", "parked");
-    this.deps.log.warn("item for Planfix parked: kept, listed under GET /client/queue, re-sendable", { client: account.clientId, number: account.number, item: row.id, attempts, error });
+    this.outcome(row, "parked");
+    this.deps.log.warn("item for Planfix parked: kept, listed under GET /client/queue, re-sendable", {
+      client: account.clientId,
+      number: account.number,
+      item: row.id,
+      attempts,
+      error,
+    });
   }
 
   /** Builds the newMessage command: contact card, text, media downloaded and offered at our URL. */
@@ -271,53 +271,42 @@ export class InboundBridge {
       if (this.deps.jobs.isOurs(account.id, message.peer.userId, message.messageId)) return "skip";
     }
     const known = this.deps.peers.byId(account.id, message.peer.userId);
-    const peer: PeerInfo = { ...message.peer, username: message.peer.username ?? known?.username ?? null, phone: message.peer.phone ?? known?.phone ?? null, firstName: message.peer.firstName ?? known?.firstName ?? null, lastName: message.peer.lastName ?? known?.lastName ?? null };
+    const peer: PeerInfo = {
+      ...message.peer,
+      username: message.peer.username ?? known?.username ?? null,
+      phone: message.peer.phone ?? known?.phone ?? null,
+      firstName: message.peer.firstName ?? known?.firstName ?? null,
+      lastName: message.peer.lastName ?? known?.lastName ?? null,
+    };
     const conn = this.deps.connection(account.id);
     const t = textsFor(account.language, this.deps.language);
 
-    let text = message.rendering ? renderContent(t, message.rendering, message.caption ?? "") : message.text;
-    const attachments: { name: string; url: string }[] = [];
+    let media: MediaOutcome = { kind: "none" };
     if (message.media) {
       if (!conn) return "wait";
-      const m = message.media;
-      if (m.size !== null && m.size > this.deps.maxFileBytes) {
-        text = joinText(text, t.fileTooBig(m.fileName, mb(m.size), mb(this.deps.maxFileBytes)));
-      } else {
-        try {
-          // MEDIA_MAX_GB / MIN_FREE_DISK_MB: the message still goes to Planfix, with a note instead of the file.
-          const refused = this.deps.files.refusal(m.size ?? 0);
-          if (refused) throw new MediaNotKept(refused);
-          const bytes = await conn.downloadMedia(m, this.deps.maxFileBytes);
-          const f = this.deps.files.save(account.id, m.fileName, m.mimeType, bytes);
-          attachments.push({ name: f.name, url: this.fileUrl(f.id, f.name) });
-        } catch (e) {
-          if (e instanceof MediaNotKept) text = joinText(text, t.fileNotTransferred(m.fileName, e.reason));
-          else if (/limit|too (big|large)|larger/i.test(errorText(e))) text = joinText(text, t.fileTooBig(m.fileName, null, mb(this.deps.maxFileBytes)));
-          // Gone for good (deleted in Telegram before we fetched it): a note, so the text still reaches Planfix and the chat moves on.
-          else if (isMediaGone(e)) text = joinText(text, t.fileGone(m.fileName));
-          else throw e;
-        }
-      }
-      if (!text.trim()) text = t.mediaCaption(m.kind, m.fileName);
+      media = await this.fetchMedia(account, message.media, conn);
     }
-    if (message.editDate !== null) text = t.editPrefix + text;
-    if (!text.trim() && attachments.length === 0) text = t.emptyMessage;
+    const avatarUrl = conn && peer.hasPhoto ? await this.avatar(account, peer, conn) : null;
+    return toNewMessage({ number: account.number, peer, message, media, texts: t, maxFileBytes: this.deps.maxFileBytes, avatarUrl });
+  }
 
-    const command: NewMessageCommand = {
-      chatId: chatIdFor(account.number, peer.userId),
-      channel: account.number,
-      message: text,
-      title: `Telegram: ${displayName(peer)}${peer.username ? ` (@${peer.username})` : ""}`,
-      ...contactCard(peer),
-      attachments,
-    };
-    // The task's table names both: Planfix scripts and the first-message form use them to find the person.
-    command.telegramUserId = peer.userId;
-    if (peer.username) command.telegramUserName = peer.username;
-    if (message.out) command.isEcho = true;
-    const ico = conn && peer.hasPhoto ? await this.avatar(account, peer, conn) : null;
-    if (ico) command.contactIco = ico;
-    return command;
+  /** Downloads the message's file and keeps it for Planfix; what could not be kept becomes a note. */
+  private async fetchMedia(account: Account, m: MediaRef, conn: TelegramConnection): Promise<MediaOutcome> {
+    if (m.size !== null && m.size > this.deps.maxFileBytes) return { kind: "too_big", size: m.size };
+    try {
+      // MEDIA_MAX_GB / MIN_FREE_DISK_MB: the message still goes to Planfix, with a note instead of the file.
+      const refused = this.deps.files.refusal(m.size ?? 0);
+      if (refused) throw new MediaNotKept(refused);
+      const bytes = await conn.downloadMedia(m, this.deps.maxFileBytes);
+      const f = this.deps.files.save(account.id, m.fileName, m.mimeType, bytes);
+      return { kind: "kept", name: f.name, url: this.fileUrl(f.id, f.name) };
+    } catch (e) {
+      if (e instanceof MediaNotKept) return { kind: "not_kept", reason: e.reason };
+      if (/limit|too (big|large)|larger/i.test(errorText(e))) return { kind: "too_big", size: null };
+      // Gone for good (deleted in Telegram before we fetched it): a note, so the text still reaches Planfix and the chat moves on.
+      if (e instanceof TelegramFailure && this.deps.capabilities.meaningOf(e) === "media_gone") return { kind: "gone" };
+      throw e;
+    }
   }
 
   /** The card for updateContact: as stored now (the change merged in), with the photo fetched again when it changed. */
@@ -358,25 +347,7 @@ export class InboundBridge {
 
 /** A webhook without messageId got an id of ours (starting with `~`): Planfix has nothing to attach a status to. */
 const hasPlanfixId = (s: MessageStatusCommand) => !String(s.messageId).startsWith("~");
-/** The contact fields of newMessage and updateContact: the same card either way. */
-function contactCard(peer: PeerInfo): ContactCard {
-  const card: ContactCard = {
-    contactId: peer.userId,
-    contactName: peer.firstName?.trim() || (peer.username ? `@${peer.username}` : "") || peer.phone || `Telegram ${peer.userId}`,
-  };
-  if (peer.lastName?.trim()) card.contactLastName = peer.lastName.trim();
-  if (peer.phone) card.contactPhone = peer.phone;
-  if (peer.username) card.contactData = `Telegram: https://t.me/${peer.username}`;
-  return card;
-}
-
-const mb = (n: number) => (n / 1048576).toFixed(1).replace(/\.0$/, "");
-const joinText = (a: string, b: string) => (a.trim() ? `${a}\n${b}` : b);
-const displayName = (p: PeerInfo) => [p.firstName, p.lastName].filter((x) => x?.trim()).join(" ") || (p.username ? `@${p.username}` : p.phone ?? p.userId);
-
 /** A Planfix answer about the number's key or URL rather than the item. */
 const isAboutSettings = (o: PlanfixFailure) =>
   o.kind === "unauthorized" || (o.kind === "other" && !o.retry && (o.status === undefined || o.status === 403 || o.status === 404 || (o.status >= 300 && o.status < 400)));
 const settingsKey = (a: Account) => createHash("sha256").update(`${a.urlPlanfix}\n${a.tokenPlanfix}`).digest("hex");
-/** Telegram says the file cannot be fetched any more (retrying will not help). */
-const isMediaGone = (e: unknown) => e instanceof TelegramFailure && /^(MEDIA_GONE|MEDIA_EMPTY|MEDIA_HANDLE_INVALID|FILE_REFERENCE_|FILE_ID_INVALID|LOCATION_INVALID|MESSAGE_ID_INVALID)/.test(e.reason);

@@ -1,13 +1,15 @@
 // Planfix → Telegram. The webhook's message is stored as a job (idempotent by client + messageId) and
 // answered at once; a per-number pump sends jobs per chat in order: the text first, then each file in
-// Planfix's order, every part with a random_id derived from the job so a resend is deduplicated by Telegram.
-import { createHash, randomBytes } from "node:crypto";
+// Planfix's order, every part with an idempotency key derived from the job so a resend is recognised.
+import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
-import { TelegramFailure, type OutgoingFile, type PeerInfo, type TelegramConnection } from "../domain/telegram-port.ts";
+import { type MessengerCapabilities, TelegramFailure, type OutgoingFile, type PeerInfo, type TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
 import type { PlanfixInboundMessage } from "../planfix/index.ts";
-import type { Account, Client, ClientStore } from "../store/clients.ts";
+import type { Transaction } from "../store/transaction.ts";
+import type { Account, Client } from "../domain/accounts.ts";
+import type { ClientStore } from "../store/clients.ts";
 import type { JobRow, JobStore } from "../store/jobs.ts";
 import type { PeerStore } from "../store/peers.ts";
 import { chatIdFor, parseChatId } from "./chat-id.ts";
@@ -19,6 +21,7 @@ import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
 import { splitText } from "./split-text.ts";
 import type { Metrics } from "../metrics/metrics.ts";
+import type { Outcome, OutcomeListener } from "./outcomes.ts";
 import { countTelegramFailure } from "../metrics/telegram-failures.ts";
 import { nextAttemptAt, retryAge, type RetryPolicy } from "./retry.ts";
 import { textsFor, type Language, type Texts } from "./texts.ts";
@@ -55,9 +58,17 @@ export interface OutboundDeps {
   /** LANGUAGE: messageStatusText in the customer's language, unless the number sets its own. */
   language: Language;
   log: Logger;
+  /** Units of work: a job's outcome and the status reporting it, stored together. */
+  transaction: Transaction;
+  /** The clock (tests: fake time). */
+  now?: () => number;
   connection(accountId: number): TelegramConnection | null;
-  /** Where sends and Telegram errors are counted (/metrics); nothing counted when absent. */
+  /** The messenger's rules (longest text, what a failure means). */
+  capabilities: MessengerCapabilities;
+  /** Where Telegram errors are counted (/metrics); nothing counted when absent. */
   metrics?: Metrics;
+  /** Told each message's outcome (bridge/outcomes.ts); /metrics hangs off it. */
+  onOutcome?: OutcomeListener;
 }
 
 /** Planfix message ids are numbers; ours (for a webhook without messageId) start with this. */
@@ -68,12 +79,25 @@ const FIRST_LOOKUP_MS = 4_000;
 const TIMED_OUT = Symbol("timed out");
 
 const IMAGE = /\.(jpe?g|png|webp|gif|bmp)$/i;
-const MIME: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp", gif: "image/gif", bmp: "image/bmp", pdf: "application/pdf", txt: "text/plain", mp4: "video/mp4", mp3: "audio/mpeg", ogg: "audio/ogg", zip: "application/zip", docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" };
+const MIME: Record<string, string> = {
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  webp: "image/webp",
+  gif: "image/gif",
+  bmp: "image/bmp",
+  pdf: "application/pdf",
+  txt: "text/plain",
+  mp4: "video/mp4",
+  mp3: "audio/mpeg",
+  ogg: "audio/ogg",
+  zip: "application/zip",
+  docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+};
 
-/** A 64-bit signed random_id for part `part` of a job: stable across restarts. */
-export function partRandomId(seed: string, part: number): bigint {
-  return createHash("sha256").update(`${seed}:${part}`).digest().readBigInt64BE(0);
-}
+/** A part's idempotency key: the same job and part always give the same key (a resend is recognised). */
+export const partKey = (seed: string, part: number): string => `${seed}:${part}`;
 
 export class OutboundBridge {
   private readonly pumps = new PumpSet(
@@ -86,8 +110,11 @@ export class OutboundBridge {
   private readonly busy = new Map<number, Set<string>>();
   private readonly inFlight = new Set<Promise<void>>();
 
+  private readonly now: () => number;
+
   constructor(private readonly deps: OutboundDeps) {
     this.slots = deps.slots ?? new DownloadSlots();
+    this.now = deps.now ?? Date.now;
   }
 
   /**
@@ -100,14 +127,16 @@ export class OutboundBridge {
       const prior = this.deps.jobs.byMessage(client.id, m.messageId);
       if (prior) return { chatId: prior.chatId, contactId: prior.contactId };
     } else {
-      this.deps.log.warn("Planfix sent no messageId: the message is sent, but a repeated call cannot be recognised and no status goes back", { ...logFields(this.deps.clients, account.id) });
+      this.deps.log.warn("Planfix sent no messageId: the message is sent, but a repeated call cannot be recognised and no status goes back", {
+        ...logFields(this.deps.clients, account.id),
+      });
     }
 
     const lookup = { username: m.telegramUserName || undefined, phone: m.contactPhone?.replace(/\D/g, "") || undefined };
     const userId = ours ?? (await this.resolveFirst(account, m, lookup));
 
     const chatId = chatIdFor(account.number, userId);
-    const { job } = await this.deps.jobs.addOrGetSoon({
+    const { job } = await this.deps.jobs.addOrGet({
       clientId: client.id,
       // Without Planfix's id the job still needs a unique key; the `~` marks it as ours (no status is reported for it).
       planfixMessageId: m.messageId ?? `${NO_MESSAGE_ID}${randomBytes(12).toString("hex")}`,
@@ -137,7 +166,12 @@ export class OutboundBridge {
     if (!by.username && !by.phone) {
       // An id this number has not seen yet: kept as before, the send finds out (and reports an error status) if it cannot reach it.
       if (ids[0]) return ids[0];
-      if (m.chatId) throw new WebhookError(400, `chatId "${m.chatId}" is not a chat of this client's numbers, and no telegramUserId, telegramUserName or contactPhone names the recipient`, "chatId");
+      if (m.chatId)
+        throw new WebhookError(
+          400,
+          `chatId "${m.chatId}" is not a chat of this client's numbers, and no telegramUserId, telegramUserName or contactPhone names the recipient`,
+          "chatId",
+        );
       throw new WebhookError(400, "a recipient is needed: chatId, telegramUserId, telegramUserName or contactPhone", "contactPhone");
     }
     const field = by.username ? "telegramUserName" : "contactPhone";
@@ -179,7 +213,13 @@ export class OutboundBridge {
     const all = this.deps.clients.accountsOfClient(client.id);
     if (all.length === 1) return { account: all[0]!, userId: null };
     if (all.length === 0) throw new WebhookError(400, "this client has no numbers", "channel");
-    throw new WebhookError(400, m.chatId ? `chatId "${m.chatId}" is not a chat of this client's numbers, and channel is needed: this client has several numbers` : "channel is needed: this client has several numbers", m.chatId ? "chatId" : "channel");
+    throw new WebhookError(
+      400,
+      m.chatId
+        ? `chatId "${m.chatId}" is not a chat of this client's numbers, and channel is needed: this client has several numbers`
+        : "channel is needed: this client has several numbers",
+      m.chatId ? "chatId" : "channel",
+    );
   }
 
   kick(accountId: number): void {
@@ -195,8 +235,14 @@ export class OutboundBridge {
     await Promise.all([...this.inFlight]);
   }
 
-  private async round(accountId: number): Promise<number | null> {
-    const now = Date.now();
+  /** Resolves when every send in flight has ended (tests drive rounds by hand and wait for their sends). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
+  /** One round of a number's pump: starts the due head of each chat; returns when the next is due. */
+  async round(accountId: number): Promise<number | null> {
+    const now = this.now();
     const heads = this.deps.jobs.heads(accountId);
     const { due } = dueAndNext(heads, now);
     let busy = this.busy.get(accountId);
@@ -224,54 +270,62 @@ export class OutboundBridge {
     if (!account) return;
     const conn = this.deps.connection(job.accountId);
     if (!conn) {
-      if (retryAge(job, Date.now()) > this.deps.offlineGiveUpMs) return this.fail(job, `number ${account.number} has been offline too long (${account.state})`, this.texts(account).offlineTooLong(account.number, account.state));
+      if (retryAge(job, this.now()) > this.deps.offlineGiveUpMs)
+        return this.fail(job, `number ${account.number} has been offline too long (${account.state})`, this.texts(account).offlineTooLong(account.number, account.state));
       this.health.problem(job.accountId, "to_telegram", `number ${account.number} is ${account.state}; messages wait for it`);
-      return this.deps.jobs.retryLater(job.id, job.attempts, Date.now() + 2000, `number ${account.number} is ${account.state}`);
+      return this.deps.jobs.retryLater(job.id, job.attempts, this.now() + 2000, `number ${account.number} is ${account.state}`);
     }
     try {
       const peer = await this.recipient(job, conn);
-      if (!peer) return this.fail(job, "unknown recipient: this Telegram account cannot reach the user (no access hash, username or phone that resolves)", this.texts(account).unknownRecipient);
+      if (!peer)
+        return this.fail(
+          job,
+          "unknown recipient: this Telegram account cannot reach the user (no access hash, username or phone that resolves)",
+          this.texts(account).unknownRecipient,
+        );
       const attachments = JSON.parse(job.attachments) as { name: string; url: string }[];
       const parts: ({ kind: "text"; text: string } | { kind: "file"; name: string; url: string })[] = [];
-      for (const chunk of splitText(job.text)) parts.push({ kind: "text", text: chunk });
+      for (const chunk of splitText(job.text, this.deps.capabilities.maxTextLength)) parts.push({ kind: "text", text: chunk });
       for (const a of attachments) parts.push({ kind: "file", name: a.name, url: a.url });
       for (let i = job.partsDone; i < parts.length; i++) {
         const part = parts[i]!;
-        const randomId = partRandomId(job.randomSeed, i);
+        const key = partKey(job.randomSeed, i);
         let messageId: number | null;
         try {
-          const sent = part.kind === "text" ? await conn.sendText(peer, part.text, randomId) : await this.sendAttachment(job.accountId, conn, peer, part, randomId);
+          const sent = part.kind === "text" ? await conn.sendText(peer, part.text, key) : await this.sendAttachment(job.accountId, conn, peer, part, key);
           messageId = sent.messageId;
         } catch (e) {
-          // This part was sent before a crash or a lost answer: Telegram refuses its random_id again.
-          if (!(e instanceof TelegramFailure && e.reason === "RANDOM_ID_DUPLICATE")) throw e;
+          // This part was sent before a crash or a lost answer: the messenger refuses its key again.
+          if (!(e instanceof TelegramFailure && this.deps.capabilities.meaningOf(e) === "already_sent")) throw e;
           messageId = null;
         }
         if (i < parts.length - 1) {
-          this.deps.jobs.partSent(job, i, messageId);
+          await this.deps.jobs.partSent(job, i, messageId);
           continue;
         }
         // The last part, the job marked sent and its "sent" status: one transaction, shared with other
         // writes of this event-loop turn.
-        const recorded = this.deps.jobs.partSentSoon(job, i, messageId);
-        const reported = this.deps.inbound.enqueueStatusSoon(job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
-        await Promise.all([recorded, reported]);
-        this.deps.metrics?.messageOutcome("to_telegram", "sent");
+        await this.deps.transaction((tx) => {
+          tx.jobs.recordPart(job, i, messageId);
+          tx.jobs.finish(job.id, "sent");
+          this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
+        });
+        this.outcome(job, "sent");
         this.health.ok(job.accountId, "to_telegram");
         return;
       }
       // Nothing was left to send (every part went out before a restart).
-      this.deps.jobs.atomically(() => {
-        this.deps.jobs.finish(job.id, "sent");
-        this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
+      await this.deps.transaction((tx) => {
+        tx.jobs.finish(job.id, "sent");
+        this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
       });
-      this.deps.metrics?.messageOutcome("to_telegram", "sent");
+      this.outcome(job, "sent");
       this.health.ok(job.accountId, "to_telegram");
     } catch (e) {
       if (e instanceof TelegramFailure) countTelegramFailure(this.deps.metrics, e);
-      this.onError(job, e);
+      await this.onError(job, e);
       // Still pending: this attempt failed and is tried again (parked ones were counted in fail()).
-      if (this.deps.metrics && this.deps.jobs.byId(job.id)?.state === "pending") this.deps.metrics.messageOutcome("to_telegram", "failed");
+      if (this.deps.onOutcome && this.deps.jobs.byId(job.id)?.state === "pending") this.outcome(job, "failed");
     }
   }
 
@@ -279,46 +333,55 @@ export class OutboundBridge {
     return this.deps.inbound.health;
   }
 
-  private onError(job: JobRow, e: unknown): void {
+  private onError(job: JobRow, e: unknown): void | Promise<void> {
     const fresh = this.deps.jobs.byId(job.id) ?? job;
     const t = this.texts(this.deps.clients.accountById(job.accountId));
     if (e instanceof DownloadError) {
       if (e.retry && fresh.attempts < 5) {
         this.health.problem(job.accountId, "to_telegram", e.message);
-        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), e.message);
+        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts, this.now()), e.message);
       }
       return this.fail(fresh, e.message, t.attachmentFailed(e.message));
     }
     if (e instanceof TelegramFailure) {
       if (e.kind === "flood_wait" && e.floodSeconds !== undefined && e.floodSeconds * 1000 <= this.deps.maxFloodWaitMs) {
-        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, Date.now() + e.floodSeconds * 1000 + 250, `Telegram asked to wait ${e.floodSeconds} s`);
+        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, this.now() + e.floodSeconds * 1000 + 250, `Telegram asked to wait ${e.floodSeconds} s`);
       }
-      if (e.kind === "flood_wait") return this.fail(fresh, `Telegram flood limits: ${e.reason}${e.floodSeconds ? ` (wait ${e.floodSeconds} s)` : ""}`, t.flood(e.reason, e.floodSeconds ?? null));
+      if (e.kind === "flood_wait")
+        return this.fail(fresh, `Telegram flood limits: ${e.reason}${e.floodSeconds ? ` (wait ${e.floodSeconds} s)` : ""}`, t.flood(e.reason, e.floodSeconds ?? null));
       if (e.kind === "network" || e.kind === "timeout") {
         this.health.problem(job.accountId, "to_telegram", e.message);
-        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), e.message);
+        return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts, this.now()), e.message);
       }
       if (e.kind === "unauthorized" || e.kind === "banned" || e.kind === "duplicated") {
         // The number is going down; the job waits for it (and gives up after offlineGiveUpMs).
-        return this.deps.jobs.retryLater(job.id, fresh.attempts, Date.now() + 2000, e.message);
+        return this.deps.jobs.retryLater(job.id, fresh.attempts, this.now() + 2000, e.message);
       }
       return this.fail(fresh, `Telegram refused the message: ${e.reason}`, t.refused(e.reason));
     }
     if (fresh.attempts < 5) {
       this.health.problem(job.accountId, "to_telegram", errorText(e));
-      return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts), errorText(e));
+      return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts, this.now()), errorText(e));
     }
-    this.fail(fresh, errorText(e), t.notDelivered(errorText(e)));
+    return this.fail(fresh, errorText(e), t.notDelivered(errorText(e)));
   }
 
   /** `reason` is kept and logged (for the operator); `shown` is what Planfix shows, in the customer's language. */
-  private fail(job: JobRow, reason: string, shown = reason): void {
-    this.deps.jobs.atomically(() => {
-      this.deps.jobs.finish(job.id, "failed", reason);
-      this.deps.inbound.enqueueStatus(job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: shown });
+  private async fail(job: JobRow, reason: string, shown = reason): Promise<void> {
+    await this.deps.transaction((tx) => {
+      tx.jobs.finish(job.id, "failed", reason);
+      this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: shown });
     });
-    this.deps.metrics?.messageOutcome("to_telegram", "parked");
-    this.deps.log.warn("message not delivered to Telegram; reported to Planfix as an error, listed under GET /client/queue, re-sendable", { ...logFields(this.deps.clients, job.accountId), job: job.id, reason });
+    this.outcome(job, "parked");
+    this.deps.log.warn("message not delivered to Telegram; reported to Planfix as an error, listed under GET /client/queue, re-sendable", {
+      ...logFields(this.deps.clients, job.accountId),
+      job: job.id,
+      reason,
+    });
+  }
+
+  private outcome(job: JobRow, outcome: Outcome): void {
+    this.deps.onOutcome?.({ accountId: job.accountId, direction: "to_telegram", outcome });
   }
 
   private texts(account: Account | undefined): Texts {
@@ -326,18 +389,24 @@ export class OutboundBridge {
   }
 
   /** Downloads one attachment to a temporary file and sends it; the slot is held until the upload is done. */
-  private async sendAttachment(accountId: number, conn: TelegramConnection, peer: PeerInfo, part: { name: string; url: string }, randomId: bigint) {
+  private async sendAttachment(accountId: number, conn: TelegramConnection, peer: PeerInfo, part: { name: string; url: string }, key: string) {
     const release = await this.slots.acquire(accountId);
     let path: string | null = null;
     try {
-      const got = await downloadToFile(part.url, { guard: this.deps.guard, maxBytes: this.deps.maxFileBytes, timeoutMs: this.deps.downloadTimeoutMs, name: part.name, dir: this.deps.tmpDir });
+      const got = await downloadToFile(part.url, {
+        guard: this.deps.guard,
+        maxBytes: this.deps.maxFileBytes,
+        timeoutMs: this.deps.downloadTimeoutMs,
+        name: part.name,
+        dir: this.deps.tmpDir,
+      });
       path = got.path;
       const ext = part.name.split(".").pop()?.toLowerCase() ?? "";
       const byName = MIME[ext];
       // The name's extension decides photo vs document; a generic server type defers to it.
       const mime = byName && (got.mimeType === "application/octet-stream" || IMAGE.test(part.name)) ? byName : got.mimeType;
       const file: OutgoingFile = { name: part.name, mimeType: mime, path: got.path, size: got.size };
-      return await conn.sendFile(peer, file, "", randomId);
+      return await conn.sendFile(peer, file, "", key);
     } finally {
       release();
       if (path) await rm(path, { force: true });
@@ -369,12 +438,12 @@ export class OutboundBridge {
   async lookup(accountId: number, conn: TelegramConnection, by: { username?: string; phone?: string }, maxWaitMs = 10_000): Promise<PeerInfo | null> {
     const cached = this.cachedLookup(accountId, by);
     if (cached) return cached;
-    if (!(await this.deps.limiter.acquire(accountId, maxWaitMs))) throw new TelegramFailure("flood_wait", "too many lookups on this number; slowing down", Math.ceil(maxWaitMs / 1000));
+    if (!(await this.deps.limiter.acquire(accountId, maxWaitMs)))
+      throw new TelegramFailure("flood_wait", "too many lookups on this number; slowing down", Math.ceil(maxWaitMs / 1000));
     let found: PeerInfo | null = null;
     if (by.username) found = await conn.resolveUsername(by.username);
     if (!found && by.phone) found = await conn.resolvePhone(by.phone);
     if (found) this.deps.peers.save(accountId, [found]);
     return found;
   }
-
 }

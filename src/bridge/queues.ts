@@ -6,42 +6,14 @@ import { chatIdFor } from "./chat-id.ts";
 import type { Direction } from "./health.ts";
 import type { InboundBridge } from "./inbound.ts";
 import type { OutboundBridge } from "./outbound.ts";
+import type { DirectionStatus, QueueItem, QueueStatus } from "./queue-views.ts";
 
-export interface DirectionStatus {
-  /** Items accepted and not yet delivered. */
-  waiting: number;
-  oldest_waiting_seconds: number | null;
-  /** Given up after their retries, kept until resent or discarded (to_telegram: reported to Planfix as errors). */
-  parked: number;
-  /** to_planfix only: Planfix refused the key; every item waits until it works again. */
-  paused?: boolean;
-  /** The current delivery problem, if any, and since when. */
-  problem: string | null;
-  problem_since: string | null;
-}
-
-export type QueueStatus = Record<Direction, DirectionStatus>;
-
-export interface QueueItem {
-  id: number;
-  state: "waiting" | "parked";
-  chat_id: string;
-  kind: string;
-  /** Planfix's messageId (to_telegram). */
-  message_id?: string;
-  created_at: string;
-  attempts: number;
-  error: string | null;
-  /** The first 200 characters of the text. */
-  text: string;
-}
+export type { DirectionStatus, QueueItem, QueueStatus } from "./queue-views.ts";
 
 const LIST_LIMIT = 200;
 
 export class QueueService {
-  constructor(
-    private readonly deps: { outbox: OutboxStore; jobs: JobStore; inbound: InboundBridge; outbound: OutboundBridge; now?: () => number },
-  ) {}
+  constructor(private readonly deps: { outbox: OutboxStore; jobs: JobStore; inbound: InboundBridge; outbound: OutboundBridge; now?: () => number }) {}
 
   private now(): number {
     return (this.deps.now ?? Date.now)();
@@ -81,7 +53,11 @@ export class QueueService {
         created_at: new Date(r.createdAt).toISOString(),
         attempts: r.attempts,
         error: r.lastError,
-        text: preview(r.kind === "message" ? ((JSON.parse(r.event) as { message?: { text?: string } }).message?.text ?? "") : `messageStatus ${(JSON.parse(r.event) as { status?: string }).status ?? ""}`),
+        text: preview(
+          r.kind === "message"
+            ? ((JSON.parse(r.event) as { message?: { text?: string } }).message?.text ?? "")
+            : `messageStatus ${(JSON.parse(r.event) as { status?: string }).status ?? ""}`,
+        ),
       }));
     }
     return this.deps.jobs.list(accountId, state === "waiting" ? "pending" : "failed", LIST_LIMIT).map((j) => ({

@@ -1,8 +1,7 @@
-// Telegram refuses texts over 4096 characters; long Planfix messages go out as several, split at a
-// paragraph, line or word boundary when there is one. Deterministic, so part numbers survive restarts.
-export const TELEGRAM_TEXT_LIMIT = 4096;
-
-export function splitText(text: string, limit = TELEGRAM_TEXT_LIMIT): string[] {
+// The messenger refuses texts over its limit (MessengerCapabilities.maxTextLength); long Planfix messages
+// go out as several, split at a paragraph, line or word boundary when there is one. Deterministic, so
+// part numbers survive restarts.
+export function splitText(text: string, limit: number): string[] {
   const parts: string[] = [];
   let rest = text;
   while (rest.length > limit) {

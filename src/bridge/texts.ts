@@ -46,7 +46,8 @@ const uk: Texts = {
   fileTooBig: (name, size, limit) => `[${name}: ${size ? `${size} МБ, ` : ""}більше за ліміт ${limit} МБ — не передано]`,
   fileGone: (name) => `[${name}: файл більше недоступний у Telegram — не передано]`,
   fileNotTransferred: (name, reason) => `[${name}: не передано — ${reason}]`,
-  mediaCaption: (kind, name) => captionOf(kind, name, { photo: "📷 Фото", voice: "🎤 Голосове повідомлення", video: "🎬 Відео", video_note: "🎬 Відеоповідомлення", sticker: "Стікер" }),
+  mediaCaption: (kind, name) =>
+    captionOf(kind, name, { photo: "📷 Фото", voice: "🎤 Голосове повідомлення", video: "🎬 Відео", video_note: "🎬 Відеоповідомлення", sticker: "Стікер" }),
   emptyMessage: "[порожнє повідомлення]",
   contact: "Контакт",
   location: "Місцезнаходження",

@@ -137,8 +137,12 @@ export interface ConnectOptions {
 /** One live connection of one account. */
 export interface TelegramConnection {
   readonly self: SelfInfo;
-  sendText(peer: PeerInfo, text: string, randomId: bigint): Promise<SentMessage>;
-  sendFile(peer: PeerInfo, file: OutgoingFile, caption: string, randomId: bigint): Promise<SentMessage>;
+  /**
+   * Sends once per `idempotencyKey`: the connector derives the network's own message key from it, so a
+   * send repeated after a crash or a lost answer is refused as already sent (meaningOf: already_sent).
+   */
+  sendText(peer: PeerInfo, text: string, idempotencyKey: string): Promise<SentMessage>;
+  sendFile(peer: PeerInfo, file: OutgoingFile, caption: string, idempotencyKey: string): Promise<SentMessage>;
   resolveUsername(username: string): Promise<PeerInfo | null>;
   resolvePhone(phone: string): Promise<PeerInfo | null>;
   /** Fetches a user by id with a known access hash (refreshes name, username, photo). */
@@ -150,7 +154,35 @@ export interface TelegramConnection {
   close(): Promise<void>;
 }
 
+/** What the core must know of the messenger's rules; the connector says, the core never spells them out. */
+export interface MessengerCapabilities {
+  /** The longest text one message may carry: longer texts go out as several. */
+  maxTextLength: number;
+  /** Accounts of the network itself (service notifications, login codes): never bridged. */
+  isServiceAccount(userId: string): boolean;
+  /**
+   * What a failed call means beyond its kind: `already_sent` — a send whose idempotency key was used
+   * before (it went out before a crash or a lost answer); `media_gone` — a file that cannot be fetched
+   * any more (retrying will not help).
+   */
+  meaningOf(failure: TelegramFailure): "already_sent" | "media_gone" | null;
+}
+
+/**
+ * One session runs once (a Telegram key live twice is killed): the connector knows what makes two
+ * sessions the same; the pool asks it before a start.
+ */
+export interface SessionClaims {
+  /** Claims `session` for `accountId`: the running account already holding it, or null when it is now ours. */
+  claim(accountId: number, session: SessionData, isRunning: (accountId: number) => boolean): number | null;
+  release(accountId: number): void;
+  /** The running account (other than `except`) holding this session, if any. */
+  holder(session: SessionData, except: number | null, isRunning: (accountId: number) => boolean): number | null;
+}
+
 export interface TelegramConnector {
+  readonly capabilities: MessengerCapabilities;
+  readonly claims: SessionClaims;
   /** Connects, verifies with getMe, runs catch-up. Throws TelegramFailure. */
   connect(options: ConnectOptions): Promise<TelegramConnection>;
 }

@@ -1,21 +1,14 @@
-// Token rotation and removing numbers and clients for good (issue #8, finding 9).
+// Token rotation and removing numbers and clients for good.
 import { Elysia } from "elysia";
 import type { OpenAPIV3 } from "openapi-types";
 import { RemoveClientInput, RemoveNumberInput, RotateInput } from "../accounts/admin-input.ts";
 import type { ClientService } from "../accounts/service.ts";
+import { Removed, RotatedToken } from "../accounts/views.ts";
 import { handle, parse, security } from "./client-routes.ts";
-import { errorResponses, requestBody } from "./openapi-schemas.ts";
+import { errorResponses, jsonSchema, requestBody } from "./openapi-schemas.ts";
 import { json } from "./respond.ts";
 
-const RemovedSchema: OpenAPIV3.SchemaObject = {
-  type: "object",
-  properties: {
-    removed: { type: "string", enum: ["number", "client"] },
-    name: { type: "string", example: "acme", description: "The client" },
-    numbers: { type: "array", items: { type: "string" }, example: ["380955821319"], description: "The numbers stopped and forgotten" },
-    session_files_deleted: { type: "integer", description: "How many session files were deleted (only with delete_session=true)" },
-  },
-};
+const RemovedSchema = jsonSchema(Removed);
 
 const deleteSessionParam: OpenAPIV3.ParameterObject = {
   name: "delete_session",
@@ -51,7 +44,7 @@ export function adminRoutes(service: ClientService) {
           responses: {
             "200": {
               description: "The new token",
-              content: { "application/json": { schema: { type: "object", properties: { name: { type: "string" }, token: { type: "string", description: "The new client token, shown once" } } } } },
+              content: { "application/json": { schema: jsonSchema(RotatedToken) } },
             },
             ...errorResponses(400, 401, 404, 413, 415),
           },

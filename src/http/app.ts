@@ -1,14 +1,24 @@
 // The HTTP app: every route, and one error handler so nothing answers a bare 500 or HTML.
 import { Elysia, type AnyElysia } from "elysia";
+import * as v from "valibot";
 import type { ClientService } from "../accounts/service.ts";
 import type { Logger } from "../log.ts";
 import { adminRoutes } from "./admin-routes.ts";
 import { authGuard } from "./auth-guard.ts";
-import { isDiskFull, type DiskReport } from "../store/disk.ts";
+import { DiskReport, isDiskFull } from "../store/disk.ts";
 import { clientRoutes } from "./client-routes.ts";
 import { docs } from "./docs.ts";
-import { ErrorBody } from "./openapi-schemas.ts";
+import { ErrorBody, jsonSchema } from "./openapi-schemas.ts";
 import { errorResponse, json } from "./respond.ts";
+
+/** What /health answers. */
+const HealthBody = v.object({
+  status: v.picklist(["ok"]),
+  version: v.string(),
+  commit: v.pipe(v.string(), v.description("git commit the binary was built from")),
+  warnings: v.array(v.string()),
+  disk: v.optional(DiskReport),
+});
 
 export interface AppDeps {
   service: ClientService;
@@ -50,37 +60,33 @@ export function buildApp(deps: AppDeps) {
     .use(authGuard({ failuresPerMinute: deps.authFailuresPerMinute ?? 10, log: deps.log }))
     // Every answer has a JSON body, a redirect too (clients that do not follow it still read where to go).
     .get("/", () => json(302, { location: "/docs", description: "the API is described at /docs" }, { location: "/docs" }), { detail: { hide: true } })
-    .get("/health", () => json(200, { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: warnings, ...(deps.disk ? { disk: deps.disk.report() } : {}) }), {
-      detail: {
-        tags: ["operator"],
-        summary: "Liveness",
-        description: "No token needed. `warnings` lists settings problems found at start (e.g. PUBLIC_URL unset while listening on every address), empty when there are none. `disk`: free space and media kept; `disk.ok` false with `disk.problem` saying what is wrong (disk nearly full, writes failing).",
-        responses: {
-          "200": {
-            description: "The appliance is up",
-            content: {
-              "application/json": {
-                schema: {
-                  type: "object",
-                  properties: {
-                    status: { type: "string", enum: ["ok"] },
-                    version: { type: "string" },
-                    commit: { type: "string", description: "git commit the binary was built from" },
-                    warnings: { type: "array", items: { type: "string" } },
-                    disk: {
-                      type: "object",
-                      properties: { ok: { type: "boolean" }, free_mb: { type: "number" }, min_free_mb: { type: "number" }, media_mb: { type: "number" }, media_max_mb: { type: "number" }, problem: { type: "string" } },
-                    },
-                  },
+    .get(
+      "/health",
+      () => json(200, { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: warnings, ...(deps.disk ? { disk: deps.disk.report() } : {}) }),
+      {
+        detail: {
+          tags: ["operator"],
+          summary: "Liveness",
+          description:
+            "No token needed. `warnings` lists settings problems found at start (e.g. PUBLIC_URL unset while listening on every address), empty when there are none. `disk`: free space and media kept; `disk.ok` false with `disk.problem` saying what is wrong (disk nearly full, writes failing).",
+          responses: {
+            "200": {
+              description: "The appliance is up",
+              content: {
+                "application/json": {
+                  schema: jsonSchema(HealthBody),
+                  example: { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: [] },
                 },
-                example: { status: "ok", version: deps.version, commit: deps.commit ?? "unknown", warnings: [] },
               },
             },
+            "405": {
+              description: "Only GET and HEAD",
+              content: { "application/json": { schema: ErrorBody, example: { error: "method POST is not allowed on /health; use GET, HEAD" } } },
+            },
           },
-          "405": { description: "Only GET and HEAD", content: { "application/json": { schema: ErrorBody, example: { error: "method POST is not allowed on /health; use GET, HEAD" } } } },
         },
       },
-    })
+    )
     .use(docs(deps.version))
     .use(clientRoutes(deps.service, () => warnings))
     .use(adminRoutes(deps.service));

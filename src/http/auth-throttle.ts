@@ -80,7 +80,12 @@ export class AuthThrottle {
 
   private flush(): void {
     if (this.pending === 0 && this.refused === 0) return;
-    this.log.warn("failed token checks", { failures: this.pending, addresses: this.pendingAddresses.size, throttled: this.refused, sinceSeconds: Number.isFinite(this.lastLogAt) ? Math.round((this.now() - this.lastLogAt) / 1000) : undefined });
+    this.log.warn("failed token checks", {
+      failures: this.pending,
+      addresses: this.pendingAddresses.size,
+      throttled: this.refused,
+      sinceSeconds: Number.isFinite(this.lastLogAt) ? Math.round((this.now() - this.lastLogAt) / 1000) : undefined,
+    });
     this.lastLogAt = this.now();
     this.pending = 0;
     this.refused = 0;

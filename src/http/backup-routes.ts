@@ -6,10 +6,10 @@ import { createReadStream, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { randomBytes } from "node:crypto";
-import { sameSecret, tokenFromHeaders } from "../auth/tokens.ts";
 import { errorText, type Logger } from "../log.ts";
 import { vacuumInto } from "../store/backup.ts";
 import type { Db } from "../store/db.ts";
+import { secretCheck } from "./handle.ts";
 import { errorResponses } from "./openapi-schemas.ts";
 import { errorResponse } from "./respond.ts";
 
@@ -20,9 +20,8 @@ export function backupRoutes(deps: { db: Db; dataDir: string; adminToken: string
   return new Elysia().get(
     "/admin/backup",
     async ({ request }) => {
-      const token = tokenFromHeaders((n) => request.headers.get(n));
-      if (!token) return errorResponse(401, "missing token: send 'Authorization: Bearer <admin token>'");
-      if (!sameSecret(token, deps.adminToken)) return errorResponse(401, "a backup needs the admin token");
+      const refused = secretCheck(request, [deps.adminToken], { missing: "missing token: send 'Authorization: Bearer <admin token>'", wrong: "a backup needs the admin token" });
+      if (refused) return refused;
       const dir = join(deps.dataDir, "tmp");
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       // A snapshot left by a crash mid-backup is a full copy of the database: it goes (not one in progress).

@@ -1,10 +1,13 @@
 // Reads a request body with a size cap and turns JSON, form-encoded or multipart bodies into fields.
-export class BodyError extends Error {
+import { HttpError } from "./errors.ts";
+
+/** The body cannot be read: always the field "body". */
+export class BodyError extends HttpError {
   constructor(
-    readonly status: 400 | 413 | 415,
+    override readonly status: 400 | 413 | 415,
     message: string,
   ) {
-    super(message);
+    super(status, message, "body");
   }
 }
 

@@ -26,14 +26,16 @@ export function escapeDescriptions(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(escapeDescriptions);
   if (node === null || typeof node !== "object") return node;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(node)) out[k] = k === "description" && typeof v === "string" ? escapeAngleBrackets(v) : k === "example" || k === "examples" ? v : escapeDescriptions(v);
+  for (const [k, v] of Object.entries(node))
+    out[k] = k === "description" && typeof v === "string" ? escapeAngleBrackets(v) : k === "example" || k === "examples" ? v : escapeDescriptions(v);
   return out;
 }
 
 export function docs(version: string) {
   return new Elysia()
     .onAfterHandle(({ request, response }) => {
-      if (new URL(request.url).pathname === "/docs/json" && response && typeof response === "object" && !(response instanceof Response)) return escapeDescriptions(response) as Record<string, unknown>;
+      if (new URL(request.url).pathname === "/docs/json" && response && typeof response === "object" && !(response instanceof Response))
+        return escapeDescriptions(response) as Record<string, unknown>;
     })
     .get(
       "/docs/assets/:file",

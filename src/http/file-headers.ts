@@ -36,7 +36,11 @@ const extValue = (name: string) => encodeURIComponent(name).replace(/[!'()*]/g, 
 
 /** Plain printable ASCII for `filename=`, read by clients that ignore `filename*`. */
 export function asciiFileName(name: string): string {
-  const ascii = name.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").replace(/[^\x20-\x7e]|["\\%;]/g, "_").trim();
+  const ascii = name
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .replace(/[^\x20-\x7e]|["\\%;]/g, "_")
+    .trim();
   return ascii.replace(/^[._]+$/, "") || "file";
 }
 

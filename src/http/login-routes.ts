@@ -12,7 +12,10 @@ const { name_session: _n, path_session: _p, ...startFields } = StartInput.entrie
 
 export const LoginInput = v.object({
   ...startFields,
-  method: v.pipe(v.picklist(["qr", "code"], "must be qr or code"), v.description("qr: scan a QR code in Telegram (Settings → Devices → Link Desktop Device); code: Telegram sends a code, then the 2FA password if one is set")),
+  method: v.pipe(
+    v.picklist(["qr", "code"], "must be qr or code"),
+    v.description("qr: scan a QR code in Telegram (Settings → Devices → Link Desktop Device); code: Telegram sends a code, then the 2FA password if one is set"),
+  ),
 });
 const CodeInput = v.object({ code: v.pipe(v.string("must be a string"), v.trim(), v.regex(/^\d{3,10}$/, "must be the digits Telegram sent")) });
 const PasswordInput = v.object({ password: v.pipe(v.string("must be a string"), v.minLength(1, "must not be empty"), v.maxLength(256, "must be at most 256 characters")) });
@@ -27,7 +30,8 @@ const LoginSchema = {
     state: {
       type: "string" as const,
       enum: ["starting", "waiting_qr", "waiting_code", "waiting_password", "done", "failed", "expired", "cancelled"],
-      description: "waiting_qr: show qr_svg (or qr_link) and scan it in Telegram; it rotates about every 30 s, poll GET /login/{id}. waiting_code: POST the code. waiting_password: POST the 2FA password (password_hint). done: the session is saved and the number started (number_state). failed / expired: `reason` says why",
+      description:
+        "waiting_qr: show qr_svg (or qr_link) and scan it in Telegram; it rotates about every 30 s, poll GET /login/{id}. waiting_code: POST the code. waiting_password: POST the 2FA password (password_hint). done: the session is saved and the number started (number_state). failed / expired: `reason` says why",
     },
     qr_link: { type: "string" as const, description: "tg://login?token=…" },
     qr_svg: { type: "string" as const, description: "The QR code of qr_link as an SVG image" },
@@ -60,7 +64,13 @@ export function loginRoutes(logins: LoginService, service: ClientService) {
           "first answer that shows `done`. A client token logs in its own numbers, the admin token any client's (a new name creates the client). " +
           "Telegram's refusals answer 422 (429 for FLOOD_WAIT) with a readable `error`. At most 5 logins per number and 20 per client in 10 minutes.",
         security,
-        requestBody: requestBody(LoginInput, { name: "acme", number: "+380955821319", method: "qr", url_planfix: "https://acme.planfix.com/webchat/api", token_planfix: "planfix-chat-key" }),
+        requestBody: requestBody(LoginInput, {
+          name: "acme",
+          number: "+380955821319",
+          method: "qr",
+          url_planfix: "https://acme.planfix.com/webchat/api",
+          token_planfix: "planfix-chat-key",
+        }),
         responses: { "201": { description: "Started", content: { "application/json": { schema: LoginSchema } } }, ...errorResponses(400, 401, 404, 409, 422, 429, 502, 503) },
       },
     })
@@ -69,7 +79,8 @@ export function loginRoutes(logins: LoginService, service: ClientService) {
     })
     .post(
       "/login/:id/code",
-      ({ request, params }) => handle(request, async (caller, fields) => json(200, await logins.submitCode(caller, idOf(params), (parse(CodeInput, fields) as { code: string }).code)), service),
+      ({ request, params }) =>
+        handle(request, async (caller, fields) => json(200, await logins.submitCode(caller, idOf(params), (parse(CodeInput, fields) as { code: string }).code)), service),
       {
         detail: {
           tags: ["login"],
@@ -84,7 +95,11 @@ export function loginRoutes(logins: LoginService, service: ClientService) {
     .post(
       "/login/:id/password",
       ({ request, params }) =>
-        handle(request, async (caller, fields) => json(200, await logins.submitPassword(caller, idOf(params), (parse(PasswordInput, fields) as { password: string }).password)), service),
+        handle(
+          request,
+          async (caller, fields) => json(200, await logins.submitPassword(caller, idOf(params), (parse(PasswordInput, fields) as { password: string }).password)),
+          service,
+        ),
       {
         detail: {
           tags: ["login"],

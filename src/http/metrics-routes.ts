@@ -1,18 +1,18 @@
 // GET /metrics — Prometheus text format, for the admin token or METRICS_TOKEN (Bearer). The auth guard
 // throttles failed tries here like on /admin. What is counted is in src/metrics/.
 import { Elysia } from "elysia";
-import { sameSecret, tokenFromHeaders } from "../auth/tokens.ts";
+import { secretCheck } from "./handle.ts";
 import { errorResponses } from "./openapi-schemas.ts";
-import { errorResponse } from "./respond.ts";
 
 export function metricsRoutes(deps: { render(): Promise<{ contentType: string; body: string }>; adminToken: string; metricsToken: string | null }) {
   return new Elysia().get(
     "/metrics",
     async ({ request }) => {
-      const token = tokenFromHeaders((n) => request.headers.get(n));
-      if (!token) return errorResponse(401, "missing token: send 'Authorization: Bearer <metrics or admin token>'");
-      const ok = sameSecret(token, deps.adminToken) || (deps.metricsToken !== null && sameSecret(token, deps.metricsToken));
-      if (!ok) return errorResponse(401, "metrics need METRICS_TOKEN or the admin token");
+      const refused = secretCheck(request, [deps.adminToken, deps.metricsToken], {
+        missing: "missing token: send 'Authorization: Bearer <metrics or admin token>'",
+        wrong: "metrics need METRICS_TOKEN or the admin token",
+      });
+      if (refused) return refused;
       const { contentType, body } = await deps.render();
       return new Response(body, { headers: { "content-type": contentType, "cache-control": "no-store" } });
     },
@@ -27,7 +27,15 @@ export function metricsRoutes(deps: { render(): Promise<{ contentType: string; b
           "Labels never carry phone numbers, client names or tokens: all clients are counted together. Example alert rules: docs/alerts.yml.",
         security: [{ bearer: [] }, { tokenHeader: [] }],
         responses: {
-          "200": { description: "The metrics", content: { "text/plain; version=0.0.4; charset=utf-8": { schema: { type: "string" }, example: '# TYPE planfix_telegram_numbers gauge\nplanfix_telegram_numbers{state="online"} 2\n' } } },
+          "200": {
+            description: "The metrics",
+            content: {
+              "text/plain; version=0.0.4; charset=utf-8": {
+                schema: { type: "string" },
+                example: '# TYPE planfix_telegram_numbers gauge\nplanfix_telegram_numbers{state="online"} 2\n',
+              },
+            },
+          },
           ...errorResponses(401, 429),
         },
       },

@@ -26,7 +26,9 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
         try {
           text = await readBodyText(request);
         } catch (e) {
-          return e instanceof BodyError ? json(e.status, { error: e.status === 413 ? "Body too large" : "Invalid parameters", field: "body", problem: e.message }) : invalid("body", "unreadable");
+          return e instanceof BodyError
+            ? json(e.status, { error: e.status === 413 ? "Body too large" : "Invalid parameters", field: "body", problem: e.message })
+            : invalid("body", "unreadable");
         }
         const parsed = parsePlanfixWebhook(text, type);
         const token = parsed.ok ? parsed.value.token : tokenOf(text, type);
@@ -48,7 +50,7 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
           tags: ["planfix"],
           summary: "Planfix chat webhook (an employee's message)",
           description:
-            "Enter `<PUBLIC_URL>/planfix` as the webhook URL of the Planfix chat integration and the client token as \"your token\". " +
+            'Enter `<PUBLIC_URL>/planfix` as the webhook URL of the Planfix chat integration and the client token as "your token". ' +
             "Form-encoded as Planfix sends it (JSON accepted too). The message is stored, answered at once with the chat and contact ids, " +
             "and sent to Telegram in the background, in order per chat: the text first, then each attachment as its own message " +
             "(images as photos, other files as documents, under their own names). The outcome comes back to Planfix as messageStatus " +
@@ -68,25 +70,47 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
                     cmd: { type: "string", enum: ["newMessage"], description: "newMessage: an employee wrote in the Planfix chat" },
                     providerId: { type: "string", description: "The providerId of the Planfix integration (planfix-telegram or the number's provider_id)" },
                     token: { type: "string", description: "The client token" },
-                    chatId: { type: "string", description: "As we gave it: <number>_<telegram user id>. Absent on a first message; a bare Telegram user id (the task's own example) is accepted too, the number then coming from channel." },
+                    chatId: {
+                      type: "string",
+                      description:
+                        "As we gave it: <number>_<telegram user id>. Absent on a first message; a bare Telegram user id (the task's own example) is accepted too, the number then coming from channel.",
+                    },
                     channel: { type: "string", description: "The number (optional when chatId is given)" },
                     message: { type: "string", description: "The text, sent first (split at 4,096 characters); may be empty when there are attachments" },
-                    messageId: { type: "string", description: "Planfix's id of the message: statuses refer to it, and the same id again sends nothing new and gets the same answer. Optional (without it a repeat is sent again)" },
+                    messageId: {
+                      type: "string",
+                      description:
+                        "Planfix's id of the message: statuses refer to it, and the same id again sends nothing new and gets the same answer. Optional (without it a repeat is sent again)",
+                    },
                     userName: { type: "string", description: "The employee's first name (not shown in Telegram)" },
                     userLastName: { type: "string", description: "The employee's last name (not shown in Telegram)" },
                     contactPhone: { type: "string", description: "The contact's phone, looked up in Telegram for a first message (no chatId)" },
                     telegramUserName: { type: "string", description: "The contact's Telegram @username, looked up for a first message (no chatId)" },
                     telegramUserId: { type: "string", description: "The contact's Telegram user id (digits), the recipient when there is no chatId" },
                     "attachments[name]": { type: "string", description: "Repeated, paired in order with attachments[url]" },
-                    "attachments[url]": { type: "string", description: "At most 50 per message (400 beyond). Where the appliance downloads the file (up to MAX_FILE_MB), paired in order with attachments[name]; http(s) only; fetched by the appliance through its outbound guard: private, loopback and link-local destinations are refused (ALLOW_PRIVATE_NETWORKS), and the message then gets an error status" },
+                    "attachments[url]": {
+                      type: "string",
+                      description:
+                        "At most 50 per message (400 beyond). Where the appliance downloads the file (up to MAX_FILE_MB), paired in order with attachments[name]; http(s) only; fetched by the appliance through its outbound guard: private, loopback and link-local destinations are refused (ALLOW_PRIVATE_NETWORKS), and the message then gets an error status",
+                    },
                   },
                 },
-                example: { cmd: "newMessage", providerId: "planfix-telegram", token: "<client token>", chatId: "380955821319_6800630955", message: "Hello!", messageId: "50345842" },
+                example: {
+                  cmd: "newMessage",
+                  providerId: "planfix-telegram",
+                  token: "<client token>",
+                  chatId: "380955821319_6800630955",
+                  message: "Hello!",
+                  messageId: "50345842",
+                },
               },
             },
           },
           responses: {
-            "200": { description: "Accepted", content: { "application/json": { schema: { type: "object", properties: { chatId: { type: "string" }, contactId: { type: "string" } } } } } },
+            "200": {
+              description: "Accepted",
+              content: { "application/json": { schema: { type: "object", properties: { chatId: { type: "string" }, contactId: { type: "string" } } } } },
+            },
             ...planfixErrorResponses(400, 401, 413),
           },
         },

@@ -1,15 +1,15 @@
 // /client/queue — what waits or is parked on a number, and the explicit calls on parked items:
 // resend (one or all) and discard (one). Client token for its own numbers, admin token for any.
 import { Elysia } from "elysia";
-import type { OpenAPIV3 } from "openapi-types";
 import * as v from "valibot";
-import { NumberField, validate } from "../accounts/input.ts";
-import { ApiError, type Caller, type ClientService } from "../accounts/service.ts";
-import { tokenFromHeaders } from "../auth/tokens.ts";
+import { NumberField } from "../accounts/input.ts";
+import type { Caller, ClientService } from "../accounts/service.ts";
+import { QueueList } from "../bridge/queue-views.ts";
 import type { QueueService } from "../bridge/queues.ts";
-import { BodyError, readFields } from "./body.ts";
-import { errorResponses, requestBody } from "./openapi-schemas.ts";
-import { errorResponse, json } from "./respond.ts";
+import { NotFound } from "../domain/errors.ts";
+import { handleRequest, parse as parseFields, security } from "./handle.ts";
+import { errorResponses, jsonSchema, requestBody } from "./openapi-schemas.ts";
+import { json } from "./respond.ts";
 
 const Direction = v.optional(v.picklist(["to_planfix", "to_telegram"], "must be to_planfix or to_telegram"), "to_planfix");
 const ItemId = v.pipe(
@@ -23,44 +23,10 @@ const ListInput = v.object({ name, number: NumberField, direction: Direction, st
 const ResendInput = v.object({ name, number: NumberField, direction: Direction, id: v.optional(ItemId) });
 const DiscardInput = v.object({ name, number: NumberField, direction: Direction, id: ItemId });
 
-const security: OpenAPIV3.SecurityRequirementObject[] = [{ bearer: [] }, { tokenHeader: [] }];
+const parse = <S extends v.GenericSchema>(schema: S, fields: Record<string, unknown>) => parseFields(schema, fields, true);
 
-function parse<S extends v.GenericSchema>(schema: S, fields: Record<string, unknown>): v.InferOutput<S> {
-  const r = validate(schema, fields);
-  if (!r.ok) throw new ApiError(400, `${r.field}: ${r.problem}`, r.field);
-  return r.value;
-}
-
-async function handle(request: Request, service: ClientService, run: (caller: Caller, fields: Record<string, unknown>) => Response): Promise<Response> {
-  try {
-    const caller = service.authenticate(tokenFromHeaders((n) => request.headers.get(n)));
-    // Bun never hands a GET request's body to the application: refuse one rather than ignore its fields.
-    if (request.method === "GET" && (Number(request.headers.get("content-length") ?? "0") > 0 || request.headers.has("transfer-encoding"))) {
-      throw new ApiError(400, "a GET request's body is not read: send number (and direction, state) in the query string", "body");
-    }
-    const body = request.method === "GET" ? {} : await readFields(request);
-    return run(caller, { ...Object.fromEntries(new URL(request.url).searchParams), ...body });
-  } catch (e) {
-    if (e instanceof ApiError) return errorResponse(e.status, e.message, e.field);
-    if (e instanceof BodyError) return errorResponse(e.status, e.message, "body");
-    throw e;
-  }
-}
-
-const ItemSchema: OpenAPIV3.SchemaObject = {
-  type: "object",
-  properties: {
-    id: { type: "integer", description: "The item's id, for resend and discard" },
-    state: { type: "string", enum: ["waiting", "parked"] },
-    chat_id: { type: "string", example: "380955821319_123456789" },
-    kind: { type: "string", enum: ["message", "status"], description: "to_planfix: a Telegram message or one of our messageStatus reports" },
-    message_id: { type: "string", description: "to_telegram: Planfix's messageId" },
-    created_at: { type: "string", format: "date-time" },
-    attempts: { type: "integer" },
-    error: { type: "string", nullable: true, description: "The last error, e.g. `Planfix answered newMessage with 400: Invalid parameters`" },
-    text: { type: "string", description: "The first 200 characters of the text" },
-  },
-};
+const handle = (request: Request, service: ClientService, run: (caller: Caller, fields: Record<string, unknown>) => Response) =>
+  handleRequest(request, service, run, { queryHint: "number (and direction, state)", skipGetBody: true });
 
 export function queueRoutes(service: ClientService, queues: QueueService) {
   return new Elysia()
@@ -70,7 +36,12 @@ export function queueRoutes(service: ClientService, queues: QueueService) {
         handle(request, service, (caller, fields) => {
           const input = parse(ListInput, fields);
           const account = service.accountFor(caller, input.number, input.name);
-          return json(200, { number: account.number, direction: input.direction, state: input.state, items: queues.list(account.id, account.number, input.direction, input.state) });
+          return json(200, {
+            number: account.number,
+            direction: input.direction,
+            state: input.state,
+            items: queues.list(account.id, account.number, input.direction, input.state),
+          });
         }),
       {
         detail: {
@@ -87,7 +58,7 @@ export function queueRoutes(service: ClientService, queues: QueueService) {
             { name: "state", in: "query", required: false, schema: { type: "string", enum: ["parked", "waiting"] } },
           ],
           responses: {
-            "200": { description: "Items", content: { "application/json": { schema: { type: "object", properties: { number: { type: "string" }, direction: { type: "string" }, state: { type: "string" }, items: { type: "array", items: ItemSchema } } } } } },
+            "200": { description: "Items", content: { "application/json": { schema: jsonSchema(QueueList) } } },
             ...errorResponses(400, 401, 404),
           },
         },
@@ -100,7 +71,7 @@ export function queueRoutes(service: ClientService, queues: QueueService) {
           const input = parse(ResendInput, fields);
           const account = service.accountFor(caller, input.number, input.name);
           const resent = queues.resend(account.id, input.direction, input.id ?? null);
-          if (input.id !== undefined && resent === 0) throw new ApiError(404, `no parked item ${input.id} on number ${account.number} (${input.direction})`, "id");
+          if (input.id !== undefined && resent === 0) throw new NotFound(`no parked item ${input.id} on number ${account.number} (${input.direction})`, "id");
           return json(200, { resent });
         }),
       {
@@ -120,7 +91,8 @@ export function queueRoutes(service: ClientService, queues: QueueService) {
         handle(request, service, (caller, fields) => {
           const input = parse(DiscardInput, fields);
           const account = service.accountFor(caller, input.number, input.name);
-          if (queues.discard(account.id, input.direction, input.id) === 0) throw new ApiError(404, `no parked or waiting item ${input.id} on number ${account.number} (${input.direction})`, "id");
+          if (queues.discard(account.id, input.direction, input.id) === 0)
+            throw new NotFound(`no parked or waiting item ${input.id} on number ${account.number} (${input.direction})`, "id");
           return json(200, { discarded: 1 });
         }),
       {

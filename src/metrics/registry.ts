@@ -38,11 +38,27 @@ export class PromMetrics implements Metrics {
       // Gauges named like counters (promtool's lint refuses them); the same numbers stay without "_total".
       for (const n of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) this.registry.removeSingleMetric(n);
     }
-    this.messages = new Counter({ name: "planfix_telegram_messages_total", help: "Messages by direction and outcome (to_planfix: delivered, retried, parked; to_telegram: sent, failed = an attempt failed and is retried, parked = given up and reported to Planfix)", labelNames: ["direction", "outcome"], registers });
+    this.messages = new Counter({
+      name: "planfix_telegram_messages_total",
+      help: "Messages by direction and outcome (to_planfix: delivered, retried, parked; to_telegram: sent, failed = an attempt failed and is retried, parked = given up and reported to Planfix)",
+      labelNames: ["direction", "outcome"],
+      registers,
+    });
     for (const d of DIRECTIONS) for (const o of OUTCOMES[d]) this.messages.inc({ direction: d, outcome: o }, 0);
-    this.planfix = new Histogram({ name: "planfix_telegram_planfix_request_duration_seconds", help: "Calls to Planfix by call and outcome (ok, network, timeout, server, rejected, unauthorized, other, error)", labelNames: ["call", "outcome"], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30], registers });
+    this.planfix = new Histogram({
+      name: "planfix_telegram_planfix_request_duration_seconds",
+      help: "Calls to Planfix by call and outcome (ok, network, timeout, server, rejected, unauthorized, other, error)",
+      labelNames: ["call", "outcome"],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+      registers,
+    });
     for (const c of PLANFIX_CALLS) this.planfix.zero({ call: c, outcome: "ok" });
-    this.tgErrors = new Counter({ name: "planfix_telegram_telegram_errors_total", help: "Errors Telegram answered with, by RPC name (FLOOD_WAIT_n as FLOOD_WAIT; names not listed as other)", labelNames: ["error"], registers });
+    this.tgErrors = new Counter({
+      name: "planfix_telegram_telegram_errors_total",
+      help: "Errors Telegram answered with, by RPC name (FLOOD_WAIT_n as FLOOD_WAIT; names not listed as other)",
+      labelNames: ["error"],
+      registers,
+    });
     for (const n of [...TELEGRAM_ERROR_NAMES, "other"]) this.tgErrors.inc({ error: n }, 0);
     this.flood = new Counter({ name: "planfix_telegram_flood_wait_seconds_total", help: "Seconds Telegram asked the numbers to wait (flood waits), summed", registers });
     this.reconnects = new Counter({ name: "planfix_telegram_reconnects_total", help: "Connection attempts of numbers after losing Telegram", registers });
@@ -73,7 +89,8 @@ export class PromMetrics implements Metrics {
     queueGauge("planfix_telegram_queue_waiting", "Items accepted and not yet delivered, by direction", (t) => t.waiting);
     queueGauge("planfix_telegram_queue_parked", "Items given up after their retries, kept until resent or discarded, by direction", (t) => t.parked);
     queueGauge("planfix_telegram_queue_oldest_waiting_seconds", "Age of the oldest waiting item, by direction (0 when nothing waits)", (t) => t.oldestWaitingSeconds ?? 0);
-    if (opts.version) new Gauge({ name: "planfix_telegram_build_info", help: "Always 1; the running version as a label", labelNames: ["version"], registers }).set({ version: opts.version }, 1);
+    if (opts.version)
+      new Gauge({ name: "planfix_telegram_build_info", help: "Always 1; the running version as a label", labelNames: ["version"], registers }).set({ version: opts.version }, 1);
   }
 
   messageOutcome(direction: MetricsDirection, outcome: MessageOutcome): void {

@@ -143,7 +143,10 @@ export function parseOverrides(text: string | null | undefined): Map<string, str
     if (entry === "") continue;
     const eq = entry.indexOf("=");
     const name = entry.slice(0, eq).trim().toLowerCase();
-    const address = entry.slice(eq + 1).trim().replace(/^\[|\]$/g, "");
+    const address = entry
+      .slice(eq + 1)
+      .trim()
+      .replace(/^\[|\]$/g, "");
     if (eq <= 0 || !parseAddress(address)) throw new Error(`"${entry}" is not name=address`);
     out.set(name, address);
   }

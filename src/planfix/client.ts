@@ -94,8 +94,8 @@ export type PlanfixOutcome = { ok: true } | PlanfixFailure;
 
 /** getTask/getContact: "task not found" / "unknown contact" is an answer, not a failure. */
 export type PlanfixLookupOutcome =
-  | { ok: true; found: true; number: number; /** `statusIsActive` when Planfix sends it. */ active?: boolean }
-  | { ok: true; found: false; /** Planfix's words, e.g. `task not found`. */ message: string }
+  | { ok: true; found: true; number: number /** `statusIsActive` when Planfix sends it. */; active?: boolean }
+  | { ok: true; found: false /** Planfix's words, e.g. `task not found`. */; message: string }
   | PlanfixFailure;
 
 const DEFAULT_TIMEOUT_MS = 15_000;
@@ -382,4 +382,10 @@ function fileNameOf(url: string): string {
     // not a URL: fall through
   }
   return "file";
+}
+
+/** One client per call site, for a number's url_planfix, token_planfix and providerId (PROVIDER_ID when unset). */
+export function planfixClients(opts: { defaultProviderId: string } & PlanfixClientOptions) {
+  return (account: { urlPlanfix: string; tokenPlanfix: string; providerId: string | null }): PlanfixClient =>
+    new PlanfixClient({ url: account.urlPlanfix, token: account.tokenPlanfix, providerId: account.providerId ?? opts.defaultProviderId }, opts);
 }

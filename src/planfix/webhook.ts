@@ -74,35 +74,40 @@ const isHttpUrl = (s: string) => {
   }
 };
 
-const AttachmentSchema = v.object({
-  name: v.optional(v.string(textMessage)),
-  url: v.pipe(required, v.check(isHttpUrl, "must be an http(s) URL")),
-}, textMessage);
+const AttachmentSchema = v.object(
+  {
+    name: v.optional(v.string(textMessage)),
+    url: v.pipe(required, v.check(isHttpUrl, "must be an http(s) URL")),
+  },
+  textMessage,
+);
 
 const WebhookSchema = v.pipe(
-  v.object({
-    cmd: v.pipe(required, v.check((c) => c === "newMessage", "unsupported command (only newMessage)")),
-    providerId: optional,
-    token: required,
-    chatId: optional,
-    channel: optional,
-    message: v.optional(v.string(textMessage), ""),
-    messageId: optional,
-    userName: optional,
-    userLastName: optional,
-    userIco: optional,
-    taskEmail: optional,
-    contactPhone: optional,
-    telegramUserName: optional,
-    telegramUserId: optional,
-    attachments: v.array(AttachmentSchema),
-  }, textMessage), // an absent key is reported by the object itself: make that "required" too
+  v.object(
+    {
+      cmd: v.pipe(
+        required,
+        v.check((c) => c === "newMessage", "unsupported command (only newMessage)"),
+      ),
+      providerId: optional,
+      token: required,
+      chatId: optional,
+      channel: optional,
+      message: v.optional(v.string(textMessage), ""),
+      messageId: optional,
+      userName: optional,
+      userLastName: optional,
+      userIco: optional,
+      taskEmail: optional,
+      contactPhone: optional,
+      telegramUserName: optional,
+      telegramUserId: optional,
+      attachments: v.array(AttachmentSchema),
+    },
+    textMessage,
+  ), // an absent key is reported by the object itself: make that "required" too
   v.forward(
-    v.partialCheck(
-      [["message"], ["attachments"]],
-      (i) => i.message.trim() !== "" || i.attachments.length > 0,
-      "required (empty text and no attachments)",
-    ),
+    v.partialCheck([["message"], ["attachments"]], (i) => i.message.trim() !== "" || i.attachments.length > 0, "required (empty text and no attachments)"),
     ["message"],
   ),
   // Without any of these there is nobody to deliver to.
@@ -285,7 +290,13 @@ type IssuePath = v.BaseIssue<unknown>["path"];
 function fieldName(path: IssuePath): string {
   if (!path || path.length === 0) return "body";
   const keys = path.map((p) => String(p.key));
-  return keys[0] + keys.slice(1).map((k) => `[${k}]`).join("");
+  return (
+    keys[0] +
+    keys
+      .slice(1)
+      .map((k) => `[${k}]`)
+      .join("")
+  );
 }
 
 function nameFromUrl(url: string): string {

@@ -132,9 +132,12 @@ function authKeyOf(value: unknown): Uint8Array {
 }
 
 function readTelethon(db: Database): SessionFile {
-  const row = db.query("SELECT dc_id, server_address, port, auth_key FROM sessions LIMIT 1").get() as
-    | { dc_id: bigint; server_address: string; port: bigint; auth_key: unknown }
-    | null;
+  const row = db.query("SELECT dc_id, server_address, port, auth_key FROM sessions LIMIT 1").get() as {
+    dc_id: bigint;
+    server_address: string;
+    port: bigint;
+    auth_key: unknown;
+  } | null;
   if (!row) throw new SessionReadError("has an empty sessions table");
   const session = { dcId: Number(row.dc_id), serverAddress: row.server_address, port: Number(row.port), authKey: authKeyOf(row.auth_key) };
   const tables = new Set((db.query("SELECT name FROM sqlite_master WHERE type='table'").all() as { name: string }[]).map((t) => t.name));

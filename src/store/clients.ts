@@ -1,14 +1,19 @@
 // Clients and their numbers (accounts): the only SQL for them.
 import { and, asc, eq, sql } from "drizzle-orm";
+import type { AccountState } from "../accounts/states.ts";
+import type { Account, Client } from "../domain/accounts.ts";
 import { flushWrites, param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
 import { accounts, clients, files, outboundJobs, peers, planfixOutbox, sentMessages } from "./schema.ts";
 
-export type Client = typeof clients.$inferSelect;
-export type Account = typeof accounts.$inferSelect;
+export type { Account, Client } from "../domain/accounts.ts";
+// The rows are the domain types plus what only the store and the runner see (the update state): the
+// compiler checks each row still is one (a column the domain type lacks must be added there first).
+type Extends<T, _U extends T> = true;
+export type RowsAreDomain = [Extends<Client, typeof clients.$inferSelect>, Extends<Account, typeof accounts.$inferSelect>];
 export type NewAccount = Omit<typeof accounts.$inferInsert, "id" | "createdAt" | "updatedAt">;
 
 export interface AccountStateChange {
-  state: string;
+  state: AccountState;
   stateReason: string | null;
   floodUntil?: number | null;
 }
@@ -19,11 +24,31 @@ export class ClientStore {
 
   constructor(private readonly db: Db) {
     this.q = {
-      clientByTokenHash: db.select().from(clients).where(eq(clients.tokenHash, $("tokenHash"))).prepare(),
-      clientById: db.select().from(clients).where(eq(clients.id, $("id"))).prepare(),
-      accountById: db.select().from(accounts).where(eq(accounts.id, $("id"))).prepare(),
-      accountOfClient: db.select().from(accounts).where(and(eq(accounts.clientId, $("clientId")), eq(accounts.number, $("number")))).prepare(),
-      setUpdateState: db.update(accounts).set({ pts: $v("pts"), qts: $v("qts"), updDate: $v("date") }).where(eq(accounts.id, $("id"))).prepare(),
+      clientByTokenHash: db
+        .select()
+        .from(clients)
+        .where(eq(clients.tokenHash, $("tokenHash")))
+        .prepare(),
+      clientById: db
+        .select()
+        .from(clients)
+        .where(eq(clients.id, $("id")))
+        .prepare(),
+      accountById: db
+        .select()
+        .from(accounts)
+        .where(eq(accounts.id, $("id")))
+        .prepare(),
+      accountOfClient: db
+        .select()
+        .from(accounts)
+        .where(and(eq(accounts.clientId, $("clientId")), eq(accounts.number, $("number"))))
+        .prepare(),
+      setUpdateState: db
+        .update(accounts)
+        .set({ pts: $v("pts"), qts: $v("qts"), updDate: $v("date") })
+        .where(eq(accounts.id, $("id")))
+        .prepare(),
     };
   }
 
@@ -79,7 +104,12 @@ export class ClientStore {
   }
 
   updateAccount(id: number, values: Partial<NewAccount>): Account {
-    return this.db.update(accounts).set({ ...values, updatedAt: Date.now() }).where(eq(accounts.id, id)).returning().get();
+    return this.db
+      .update(accounts)
+      .set({ ...values, updatedAt: Date.now() })
+      .where(eq(accounts.id, id))
+      .returning()
+      .get();
   }
 
   setWanted(id: number, wanted: "running" | "stopped"): void {
@@ -104,6 +134,11 @@ export class ClientStore {
    */
   setUpdateState(id: number, s: { pts: number; qts: number; date: number }): void {
     writeSoon(this.db, () => this.q.setUpdateState.run({ id, pts: s.pts, qts: s.qts, date: s.date })).catch(() => {});
+  }
+  /** The Telegram update state stored for a number (null: none yet). */
+  updateStateOf(id: number): { pts: number; qts: number; date: number } | null {
+    const r = this.db.select({ pts: accounts.pts, qts: accounts.qts, date: accounts.updDate }).from(accounts).where(eq(accounts.id, id)).get();
+    return r && r.pts !== null && r.qts !== null && r.date !== null ? { pts: r.pts, qts: r.qts, date: r.date } : null;
   }
 
   /** A new token for the client: the old hash is gone at once, so the old token stops working. */

@@ -47,7 +47,7 @@ export function flushWrites(db: Db): void {
     for (const p of batch) p.reject(e);
     return;
   }
-  batch.forEach((p, i) => p.resolve(results[i]));
+  for (const [i, p] of batch.entries()) p.resolve(results[i]);
 }
 
 export function openDb(file: string): Db {

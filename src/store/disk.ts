@@ -1,4 +1,5 @@
 // The data disk: how much room is left, and whether an error means it is full (SQLite's or the OS's).
+import * as v from "valibot";
 import { statfsSync } from "node:fs";
 
 /** Bytes an unprivileged writer may still use on the file system holding `dir`; null when unknown. */
@@ -18,20 +19,21 @@ export function isDiskFull(e: unknown): boolean {
   if (!e || typeof e !== "object") return false;
   const code = (e as { code?: unknown }).code;
   if (typeof code === "string" && FULL_CODES.has(code)) return true;
-  return /database or disk is full|no space left on device/i.test((e as { message?: unknown }).message as string ?? "");
+  return /database or disk is full|no space left on device/i.test(((e as { message?: unknown }).message as string) ?? "");
 }
 
 export const mbOf = (bytes: number) => Math.round((bytes / 1048576) * 10) / 10;
 
-export interface DiskReport {
-  ok: boolean;
-  free_mb: number | null;
-  min_free_mb: number;
-  media_mb: number;
-  media_max_mb: number;
-  /** What is wrong, in words, when not ok. */
-  problem?: string;
-}
+/** The data disk's state as /health shows it (valibot: the type and the Swagger schema from one source). */
+export const DiskReport = v.object({
+  ok: v.boolean(),
+  free_mb: v.nullable(v.number()),
+  min_free_mb: v.number(),
+  media_mb: v.number(),
+  media_max_mb: v.number(),
+  problem: v.optional(v.pipe(v.string(), v.description("What is wrong, in words, when not ok"))),
+});
+export type DiskReport = v.InferOutput<typeof DiskReport>;
 
 /**
  * Watches the data disk: below MIN_FREE_DISK_MB incoming media is not kept, and a write refused for
@@ -77,7 +79,13 @@ export class DiskWatch {
   report(media: { bytes: number; maxBytes: number }): DiskReport {
     const free = this.freeBytes();
     const problem = this.problem();
-    const r: DiskReport = { ok: problem === null, free_mb: free === null ? null : mbOf(free), min_free_mb: mbOf(this.minFreeBytes), media_mb: mbOf(media.bytes), media_max_mb: mbOf(media.maxBytes) };
+    const r: DiskReport = {
+      ok: problem === null,
+      free_mb: free === null ? null : mbOf(free),
+      min_free_mb: mbOf(this.minFreeBytes),
+      media_mb: mbOf(media.bytes),
+      media_max_mb: mbOf(media.maxBytes),
+    };
     if (problem) r.problem = problem;
     return r;
   }

@@ -47,7 +47,12 @@ export class FileStore {
   }
 
   private countTotal(): number {
-    return this.db.select({ n: sql<number>`coalesce(sum(${files.size}), 0)` }).from(files).get()?.n ?? 0;
+    return (
+      this.db
+        .select({ n: sql<number>`coalesce(sum(${files.size}), 0)` })
+        .from(files)
+        .get()?.n ?? 0
+    );
   }
 
   /** Bytes of media kept now, and the limit. */
@@ -163,7 +168,13 @@ export class FileStore {
   private removeLeftovers(): void {
     const names = readdirSync(this.dir);
     if (names.length === 0) return;
-    const known = new Set(this.db.select({ path: files.path }).from(files).all().map((r) => r.path));
+    const known = new Set(
+      this.db
+        .select({ path: files.path })
+        .from(files)
+        .all()
+        .map((r) => r.path),
+    );
     for (const n of names) if (!known.has(n)) rmSync(join(this.dir, n), { force: true, recursive: true });
   }
 }

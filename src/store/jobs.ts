@@ -1,11 +1,14 @@
 // SQL for Planfix → Telegram jobs and the Telegram messages they produced.
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
-import { flushWrites, param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
+import { param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
 import type { QueueStats } from "./outbox.ts";
 import { outboundJobs, sentMessages } from "./schema.ts";
 
 export type JobRow = typeof outboundJobs.$inferSelect;
-export type NewJob = Pick<typeof outboundJobs.$inferInsert, "clientId" | "planfixMessageId" | "accountId" | "chatId" | "contactId" | "peerUserId" | "lookup" | "text" | "attachments" | "randomSeed">;
+export type NewJob = Pick<
+  typeof outboundJobs.$inferInsert,
+  "clientId" | "planfixMessageId" | "accountId" | "chatId" | "contactId" | "peerUserId" | "lookup" | "text" | "attachments" | "randomSeed"
+>;
 
 export class JobStore {
   // Prepared once: every message runs these (building and preparing SQL each time cost more than running it).
@@ -37,7 +40,11 @@ export class JobStore {
         .returning()
         .prepare(),
       byMessage: db.select().from(outboundJobs).where(byMessage).prepare(),
-      byId: db.select().from(outboundJobs).where(eq(outboundJobs.id, $("id"))).prepare(),
+      byId: db
+        .select()
+        .from(outboundJobs)
+        .where(eq(outboundJobs.id, $("id")))
+        .prepare(),
       heads: db.select().from(outboundJobs).where(inArray(outboundJobs.id, pending)).orderBy(asc(outboundJobs.id)).prepare(),
       hasPending: db
         .select({ id: outboundJobs.id })
@@ -49,8 +56,16 @@ export class JobStore {
         .values({ accountId: $v("accountId"), peerUserId: $v("peerUserId"), tgMessageId: $v("tgMessageId"), jobId: $v("jobId") })
         .onConflictDoNothing()
         .prepare(),
-      partsDone: db.update(outboundJobs).set({ partsDone: $v("partsDone") }).where(eq(outboundJobs.id, $("id"))).prepare(),
-      finish: db.update(outboundJobs).set({ state: $v("state"), lastError: $v("error") }).where(eq(outboundJobs.id, $("id"))).prepare(),
+      partsDone: db
+        .update(outboundJobs)
+        .set({ partsDone: $v("partsDone") })
+        .where(eq(outboundJobs.id, $("id")))
+        .prepare(),
+      finish: db
+        .update(outboundJobs)
+        .set({ state: $v("state"), lastError: $v("error") })
+        .where(eq(outboundJobs.id, $("id")))
+        .prepare(),
       isOurs: db
         .select({ j: sentMessages.jobId })
         .from(sentMessages)
@@ -59,16 +74,16 @@ export class JobStore {
     };
   }
 
-  /** Inserts the job, or returns the existing one for a repeated Planfix messageId. */
-  addOrGet(job: NewJob): { job: JobRow; created: boolean } {
-    const inserted = this.q.add.get({ ...job, lookup: job.lookup ?? null });
-    if (inserted) return { job: inserted, created: true };
-    return { job: this.byMessage(job.clientId, job.planfixMessageId)!, created: false };
-  }
-
-  /** The same, committed with the other writes of this event-loop turn (see writeSoon); resolves once stored. */
-  addOrGetSoon(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
-    return writeSoon(this.db, () => this.addOrGet(job));
+  /**
+   * Inserts the job, or returns the existing one for a repeated Planfix messageId; resolves once committed
+   * (with the other writes of this event-loop turn, see writeSoon).
+   */
+  addOrGet(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+    return writeSoon(this.db, () => {
+      const inserted = this.q.add.get({ ...job, lookup: job.lookup ?? null });
+      if (inserted) return { job: inserted, created: true };
+      return { job: this.byMessage(job.clientId, job.planfixMessageId)!, created: false };
+    });
   }
 
   byMessage(clientId: number, planfixMessageId: string): JobRow | undefined {
@@ -88,28 +103,15 @@ export class JobStore {
     return !!this.q.hasPending.get({ accountId, peerUserId });
   }
 
-  /** Records one sent part: the Telegram message id and the progress, in one transaction. */
-  partSent(job: JobRow, part: number, tgMessageId: number | null): void {
-    this.db.transaction(() => this.recordPart(job, part, tgMessageId));
+  /** Records one sent part (the Telegram message id and the progress); resolves once committed. */
+  partSent(job: JobRow, part: number, tgMessageId: number | null): Promise<void> {
+    return writeSoon(this.db, () => this.recordPart(job, part, tgMessageId));
   }
 
-  /** The last part: recorded and the job marked sent, with the other writes of this event-loop turn (see writeSoon). */
-  partSentSoon(job: JobRow, part: number, tgMessageId: number | null): Promise<void> {
-    return writeSoon(this.db, () => {
-      this.recordPart(job, part, tgMessageId);
-      this.q.finish.run({ id: job.id, state: "sent", error: null });
-    });
-  }
-
-  private recordPart(job: JobRow, part: number, tgMessageId: number | null): void {
+  /** The same inside a unit of work (transaction.ts). */
+  recordPart(job: JobRow, part: number, tgMessageId: number | null): void {
     if (tgMessageId !== null) this.q.sent.run({ accountId: job.accountId, peerUserId: job.peerUserId, tgMessageId, jobId: job.id });
     this.q.partsDone.run({ id: job.id, partsDone: part + 1 });
-  }
-
-  /** Runs `fn` in one transaction: an outcome and the status that reports it are stored together or not at all. */
-  atomically<T>(fn: () => T): T {
-    flushWrites(this.db); // writes queued earlier in this turn go first, in their order
-    return this.db.transaction(fn);
   }
 
   finish(id: number, state: "sent" | "failed", error: string | null = null): void {
@@ -131,7 +133,15 @@ export class JobStore {
         .selectDistinct({ jobId: sentMessages.jobId })
         .from(sentMessages)
         .innerJoin(outboundJobs, eq(outboundJobs.id, sentMessages.jobId))
-        .where(and(eq(sentMessages.accountId, accountId), eq(sentMessages.peerUserId, peerUserId), lte(sentMessages.tgMessageId, maxId), eq(outboundJobs.readReported, false), eq(outboundJobs.state, "sent")))
+        .where(
+          and(
+            eq(sentMessages.accountId, accountId),
+            eq(sentMessages.peerUserId, peerUserId),
+            lte(sentMessages.tgMessageId, maxId),
+            eq(outboundJobs.readReported, false),
+            eq(outboundJobs.state, "sent"),
+          ),
+        )
         .all()
         .map((r) => r.jobId);
       const jobs = ids.map((id) => tx.select().from(outboundJobs).where(eq(outboundJobs.id, id)).get()!);
@@ -154,7 +164,13 @@ export class JobStore {
 
   /** Jobs of a number in one state, oldest first. */
   list(accountId: number, state: "pending" | "failed", limit: number): JobRow[] {
-    return this.db.select().from(outboundJobs).where(and(eq(outboundJobs.accountId, accountId), eq(outboundJobs.state, state))).orderBy(asc(outboundJobs.id)).limit(limit).all();
+    return this.db
+      .select()
+      .from(outboundJobs)
+      .where(and(eq(outboundJobs.accountId, accountId), eq(outboundJobs.state, state)))
+      .orderBy(asc(outboundJobs.id))
+      .limit(limit)
+      .all();
   }
 
   /** What waits (and since when the oldest) and what failed (parked), for a number's status. */

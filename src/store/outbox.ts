@@ -30,20 +30,31 @@ export class OutboxStore {
         .returning({ id: planfixOutbox.id })
         .prepare(),
       heads: db.select().from(planfixOutbox).where(inArray(planfixOutbox.id, pending)).orderBy(asc(planfixOutbox.id)).prepare(),
-      saveCommand: db.update(planfixOutbox).set({ command: $v("command") }).where(eq(planfixOutbox.id, $("id"))).prepare(),
-      delivered: db.update(planfixOutbox).set({ state: "done", deliveredAt: $v("at"), lastError: null }).where(eq(planfixOutbox.id, $("id"))).prepare(),
+      saveCommand: db
+        .update(planfixOutbox)
+        .set({ command: $v("command") })
+        .where(eq(planfixOutbox.id, $("id")))
+        .prepare(),
+      delivered: db
+        .update(planfixOutbox)
+        .set({ state: "done", deliveredAt: $v("at"), lastError: null })
+        .where(eq(planfixOutbox.id, $("id")))
+        .prepare(),
     };
   }
 
-  /** Adds an item unless one with the same dedup key exists; true when it was new. */
-  add(item: OutboxItem): boolean {
-    const r = this.q.add.get({ accountId: item.accountId, chatKey: item.chatKey, kind: item.kind, dedupKey: item.dedupKey, event: JSON.stringify(item.event) });
-    return r !== undefined;
+  /**
+   * Adds an item unless one with the same dedup key exists; resolves true when it was new, once it is
+   * committed (with the other writes of this event-loop turn, see writeSoon).
+   */
+  add(item: OutboxItem): Promise<boolean> {
+    return writeSoon(this.db, () => this.insert(item));
   }
 
-  /** The same, committed with the other writes of this event-loop turn (see writeSoon); resolves once stored. */
-  addSoon(item: OutboxItem): Promise<boolean> {
-    return writeSoon(this.db, () => this.add(item));
+  /** The same inside a unit of work (transaction.ts): runs in the caller's transaction. */
+  insert(item: OutboxItem): boolean {
+    const r = this.q.add.get({ accountId: item.accountId, chatKey: item.chatKey, kind: item.kind, dedupKey: item.dedupKey, event: JSON.stringify(item.event) });
+    return r !== undefined;
   }
 
   /** The oldest pending item of each chat of an account: only a chat's head may be delivered. */
@@ -74,12 +85,8 @@ export class OutboxStore {
     this.q.saveCommand.run({ id, command: JSON.stringify(command) });
   }
 
-  delivered(id: number): void {
-    this.q.delivered.run({ id, at: Date.now() });
-  }
-
-  /** The same, committed with the other writes of this event-loop turn (see writeSoon); resolves once stored. */
-  deliveredSoon(id: number): Promise<void> {
+  /** Marks an item delivered; resolves once committed (with the other writes of this event-loop turn). */
+  delivered(id: number): Promise<void> {
     const at = Date.now();
     return writeSoon(this.db, () => void this.q.delivered.run({ id, at }));
   }

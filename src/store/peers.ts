@@ -9,7 +9,13 @@ export class PeerStore {
   private readonly q;
 
   constructor(private readonly db: Db) {
-    this.q = { byId: db.select().from(peers).where(and(eq(peers.accountId, $("accountId")), eq(peers.userId, $("userId")))).prepare() };
+    this.q = {
+      byId: db
+        .select()
+        .from(peers)
+        .where(and(eq(peers.accountId, $("accountId")), eq(peers.userId, $("userId"))))
+        .prepare(),
+    };
   }
 
   /** Inserts or refreshes; a known access hash is never replaced by a missing one. */
@@ -18,7 +24,15 @@ export class PeerStore {
     this.db.transaction((tx) => {
       for (const p of list) {
         tx.insert(peers)
-          .values({ accountId, userId: p.userId, accessHash: p.accessHash, username: p.username?.toLowerCase() ?? null, phone: p.phone, firstName: p.firstName, lastName: p.lastName })
+          .values({
+            accountId,
+            userId: p.userId,
+            accessHash: p.accessHash,
+            username: p.username?.toLowerCase() ?? null,
+            phone: p.phone,
+            firstName: p.firstName,
+            lastName: p.lastName,
+          })
           .onConflictDoUpdate({
             target: [peers.accountId, peers.userId],
             set: {
@@ -41,12 +55,20 @@ export class PeerStore {
   }
 
   byUsername(accountId: number, username: string): PeerInfo | undefined {
-    const row = this.db.select().from(peers).where(and(eq(peers.accountId, accountId), eq(peers.username, username.toLowerCase()))).get();
+    const row = this.db
+      .select()
+      .from(peers)
+      .where(and(eq(peers.accountId, accountId), eq(peers.username, username.toLowerCase())))
+      .get();
     return row ? toPeer(row) : undefined;
   }
 
   byPhone(accountId: number, phone: string): PeerInfo | undefined {
-    const row = this.db.select().from(peers).where(and(eq(peers.accountId, accountId), eq(peers.phone, phone))).get();
+    const row = this.db
+      .select()
+      .from(peers)
+      .where(and(eq(peers.accountId, accountId), eq(peers.phone, phone)))
+      .get();
     return row ? toPeer(row) : undefined;
   }
 
@@ -56,5 +78,14 @@ export class PeerStore {
 }
 
 function toPeer(row: typeof peers.$inferSelect): PeerInfo {
-  return { userId: row.userId, accessHash: row.accessHash, username: row.username, phone: row.phone, firstName: row.firstName, lastName: row.lastName, isBot: false, hasPhoto: false };
+  return {
+    userId: row.userId,
+    accessHash: row.accessHash,
+    username: row.username,
+    phone: row.phone,
+    firstName: row.firstName,
+    lastName: row.lastName,
+    isBot: false,
+    hasPhoto: false,
+  };
 }

@@ -1,6 +1,7 @@
 // The whole persistent state of the appliance. Times are unix milliseconds.
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { ACCOUNT_STATES } from "../accounts/states.ts";
 
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
 
@@ -17,7 +18,9 @@ export const accounts = sqliteTable(
   "accounts",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    clientId: integer("client_id").notNull().references(() => clients.id, { onDelete: "cascade" }),
+    clientId: integer("client_id")
+      .notNull()
+      .references(() => clients.id, { onDelete: "cascade" }),
     number: text("number").notNull().unique(),
     urlPlanfix: text("url_planfix").notNull(),
     tokenPlanfix: text("token_planfix").notNull(),
@@ -25,8 +28,10 @@ export const accounts = sqliteTable(
     nameSession: text("name_session"),
     /** Relative to SESSIONS_DIR, already checked not to escape it. */
     sessionPath: text("session_path").notNull(),
-    wanted: text("wanted", { enum: ["running", "stopped"] }).notNull().default("running"),
-    state: text("state").notNull().default("stopped"),
+    wanted: text("wanted", { enum: ["running", "stopped"] })
+      .notNull()
+      .default("running"),
+    state: text("state", { enum: ACCOUNT_STATES }).notNull().default("stopped"),
     stateReason: text("state_reason"),
     stateSince: integer("state_since").notNull().default(now),
     floodUntil: integer("flood_until"),
@@ -48,7 +53,9 @@ export const accounts = sqliteTable(
 export const peers = sqliteTable(
   "peers",
   {
-    accountId: integer("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+    accountId: integer("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
     userId: text("user_id").notNull(),
     accessHash: text("access_hash"),
     username: text("username"),
@@ -69,9 +76,13 @@ export const outboundJobs = sqliteTable(
   "outbound_jobs",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    clientId: integer("client_id").notNull().references(() => clients.id, { onDelete: "cascade" }),
+    clientId: integer("client_id")
+      .notNull()
+      .references(() => clients.id, { onDelete: "cascade" }),
     planfixMessageId: text("planfix_message_id").notNull(),
-    accountId: integer("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+    accountId: integer("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
     chatId: text("chat_id").notNull(),
     contactId: text("contact_id").notNull(),
     /** Telegram user id of the recipient; known at accept time (chat, telegramUserId or a resolved lookup). */
@@ -83,7 +94,9 @@ export const outboundJobs = sqliteTable(
     attachments: text("attachments").notNull(),
     randomSeed: text("random_seed").notNull(),
     /** failed: given up and reported to Planfix as an error; re-sendable. discarded: dropped by an explicit call. */
-    state: text("state", { enum: ["pending", "sent", "failed", "discarded"] }).notNull().default("pending"),
+    state: text("state", { enum: ["pending", "sent", "failed", "discarded"] })
+      .notNull()
+      .default("pending"),
     partsDone: integer("parts_done").notNull().default(0),
     attempts: integer("attempts").notNull().default(0),
     nextAttemptAt: integer("next_attempt_at").notNull().default(0),
@@ -100,10 +113,14 @@ export const outboundJobs = sqliteTable(
 export const sentMessages = sqliteTable(
   "sent_messages",
   {
-    accountId: integer("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+    accountId: integer("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
     peerUserId: text("peer_user_id").notNull(),
     tgMessageId: integer("tg_message_id").notNull(),
-    jobId: integer("job_id").notNull().references(() => outboundJobs.id, { onDelete: "cascade" }),
+    jobId: integer("job_id")
+      .notNull()
+      .references(() => outboundJobs.id, { onDelete: "cascade" }),
   },
   (t) => [primaryKey({ columns: [t.accountId, t.peerUserId, t.tgMessageId] }), index("sent_messages_job").on(t.jobId)],
 );
@@ -117,7 +134,9 @@ export const planfixOutbox = sqliteTable(
   "planfix_outbox",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    accountId: integer("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+    accountId: integer("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
     chatKey: text("chat_key").notNull(),
     /** contact: the person changed name, username or photo (an updateContact for Planfix). */
     kind: text("kind", { enum: ["message", "status", "contact"] }).notNull(),
@@ -127,7 +146,9 @@ export const planfixOutbox = sqliteTable(
     /** JSON: the prepared Planfix command, once media is downloaded (so a retry does not redo it). */
     command: text("command"),
     /** parked: given up after its retries, kept and listed until resent or discarded by an explicit call. */
-    state: text("state", { enum: ["pending", "done", "parked", "discarded"] }).notNull().default("pending"),
+    state: text("state", { enum: ["pending", "done", "parked", "discarded"] })
+      .notNull()
+      .default("pending"),
     attempts: integer("attempts").notNull().default(0),
     nextAttemptAt: integer("next_attempt_at").notNull().default(0),
     lastError: text("last_error"),

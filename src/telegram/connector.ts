@@ -30,23 +30,14 @@ import { errorText, type Logger } from "../log.ts";
 import { toStringSession } from "../sessions/read.ts";
 import type { DeviceInfo } from "./device.ts";
 import { endpointConnection } from "./endpoint.ts";
+import { randomIdOf, telegramCapabilities } from "./capabilities.ts";
 import { isNotFound, toFailure } from "./errors.ts";
+import { createSessionClaims } from "./session-claims.ts";
 import { internals, longText, toLong, type ConnectionInternals, type SenderInternals } from "./gram.ts";
 import { RoutedGramLogger } from "./gramlog.ts";
 import { CrossDcDownloader } from "./crossdc.ts";
 import { Keepalive } from "./keepalive.ts";
-import {
-  PHOTO_REFUSALS,
-  downloadLocation,
-  isFileReferenceError,
-  locationOf,
-  randomLong,
-  sendsAsPhoto,
-  tooLarge,
-  uploadFile,
-  uploadedMedia,
-  type FileTransport,
-} from "./media.ts";
+import { PHOTO_REFUSALS, downloadLocation, isFileReferenceError, locationOf, randomLong, sendsAsPhoto, tooLarge, uploadFile, uploadedMedia, type FileTransport } from "./media.ts";
 import { isMediaHandle, mediaRefOf, type MediaHandle } from "./messages.ts";
 import { PeerBook, inputPeer, inputUser, peerFromUser } from "./peers.ts";
 import { shutdownClient } from "./shutdown.ts";
@@ -81,7 +72,7 @@ export function createGramjsConnector(opts: GramjsConnectorOptions): TelegramCon
     stateCheckEvery: opts.stateCheckEvery ?? 20,
     peerBookLimit: opts.peerBookLimit ?? 5000,
   };
-  return { connect: (o) => GramjsConnection.open(o, cfg) };
+  return { capabilities: telegramCapabilities, claims: createSessionClaims(), connect: (o) => GramjsConnection.open(o, cfg) };
 }
 
 type Config = Required<Omit<GramjsConnectorOptions, "endpoint" | "device">> & { connection: ReturnType<typeof endpointConnection> | undefined; device: DeviceInfo | undefined };
@@ -344,15 +335,15 @@ class GramjsConnection implements TelegramConnection {
 
   // ── sending ─────────────────────────────────────────────────────────────────────────────────
 
-  async sendText(peer: PeerInfo, text: string, randomId: bigint): Promise<SentMessage> {
-    const rid = toLong(randomId);
+  async sendText(peer: PeerInfo, text: string, idempotencyKey: string): Promise<SentMessage> {
+    const rid = toLong(randomIdOf(idempotencyKey));
     const request = new Api.messages.SendMessage({ peer: inputPeer(peer), message: text, randomId: rid });
     const result = await this.engine.trackSend(peer.userId, this.call<Api.TypeUpdates>(request));
     return this.sentId(result, rid.toString());
   }
 
-  async sendFile(peer: PeerInfo, file: OutgoingFile, caption: string, randomId: bigint): Promise<SentMessage> {
-    const rid = toLong(randomId);
+  async sendFile(peer: PeerInfo, file: OutgoingFile, caption: string, idempotencyKey: string): Promise<SentMessage> {
+    const rid = toLong(randomIdOf(idempotencyKey));
     const asPhoto = sendsAsPhoto(file);
     const input = await uploadFile(this.transport, file);
     const send = (photo: boolean) =>

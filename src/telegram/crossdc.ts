@@ -91,7 +91,10 @@ export class CrossDcDownloader {
       e.idle = null;
       const s = e.sender;
       e.sender = null;
-      void s?.then((x) => this.shut(x), () => {});
+      void s?.then(
+        (x) => this.shut(x),
+        () => {},
+      );
       this.d.log.debug("telegram: released idle file connection", { dcId });
     }, IDLE_RELEASE_MS);
     e.idle.unref?.();

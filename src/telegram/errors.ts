@@ -4,15 +4,7 @@ import { TelegramFailure, type FailureKind } from "../domain/telegram-port.ts";
 import { errorText } from "../log.ts";
 
 /** The key is not (or no longer) authorized: an operator must supply a new session. */
-const UNAUTHORIZED = new Set([
-  "AUTH_KEY_UNREGISTERED",
-  "AUTH_KEY_INVALID",
-  "AUTH_KEY_PERM_EMPTY",
-  "SESSION_REVOKED",
-  "SESSION_EXPIRED",
-  "SESSION_PASSWORD_NEEDED",
-  "UNAUTHORIZED",
-]);
+const UNAUTHORIZED = new Set(["AUTH_KEY_UNREGISTERED", "AUTH_KEY_INVALID", "AUTH_KEY_PERM_EMPTY", "SESSION_REVOKED", "SESSION_EXPIRED", "SESSION_PASSWORD_NEEDED", "UNAUTHORIZED"]);
 
 /** The account itself is gone: USER_DEACTIVATED_BAN (banned) and USER_DEACTIVATED (deleted/deactivated). */
 const BANNED = new Set(["USER_DEACTIVATED_BAN", "USER_DEACTIVATED"]);

@@ -1,7 +1,6 @@
 // The GramJS internals this adapter relies on, typed in one place. GramJS 2.26.22 offers no public way
 // to stop reconnects, to see updates as the server sent them, or to close every socket, so the adapter
-// reaches into these fields; a GramJS upgrade must re-check exactly this list (and the notes in
-// /work/shared/spec/telegram-notes.md). src/telegram/longs.ts also replaces two of GramJS's Helpers exports.
+// reaches into these fields; a GramJS upgrade must re-check exactly this list. src/telegram/longs.ts also replaces two of GramJS's Helpers exports.
 import type { TelegramClient } from "telegram";
 import type { Api } from "telegram";
 import { returnBigInt } from "telegram/Helpers";

@@ -39,8 +39,10 @@ export function loginFailure(e: unknown): LoginFailure {
     PHONE_CODE_EMPTY: ["the code is empty: type the code Telegram sent", true],
     PHONE_CODE_EXPIRED: ["the code has expired: start the login again to get a new code", false],
     PASSWORD_HASH_INVALID: ["the two-step verification password is wrong: try again", true],
-    UPDATE_APP_TO_LOGIN:
-      ["Telegram refuses new logins from this version of the Telegram library (it is too old): update planfix-telegram to log in. Numbers already running are not affected", false],
+    UPDATE_APP_TO_LOGIN: [
+      "Telegram refuses new logins from this version of the Telegram library (it is too old): update planfix-telegram to log in. Numbers already running are not affected",
+      false,
+    ],
     AUTH_TOKEN_EXPIRED: ["the QR code expired before it was scanned: start the login again", false],
   };
   const k = known[name];
@@ -86,7 +88,8 @@ class GramjsLogin implements LoginFlow {
     const flow = new GramjsLogin(client, s.phone, opts);
     try {
       const connected = await Promise.race([client.connect(), Bun.sleep(opts.connectTimeoutMs ?? 15_000).then(() => "timeout" as const)]);
-      if (connected !== true) throw new LoginFailure("NETWORK", connected === "timeout" ? "cannot reach Telegram: no answer in time" : "cannot reach Telegram: the connection was refused", false);
+      if (connected !== true)
+        throw new LoginFailure("NETWORK", connected === "timeout" ? "cannot reach Telegram: no answer in time" : "cannot reach Telegram: the connection was refused", false);
       if (s.method === "code") await flow.sendCode();
       else {
         client.addEventHandler((u: unknown) => flow.onUpdate(u), new Raw({}));
@@ -111,7 +114,9 @@ class GramjsLogin implements LoginFlow {
   }
 
   private async sendCode(): Promise<void> {
-    const sent = await this.client.invoke(new Api.auth.SendCode({ phoneNumber: this.phone, apiId: this.opts.apiId, apiHash: this.opts.apiHash, settings: new Api.CodeSettings({}) }));
+    const sent = await this.client.invoke(
+      new Api.auth.SendCode({ phoneNumber: this.phone, apiId: this.opts.apiId, apiHash: this.opts.apiHash, settings: new Api.CodeSettings({}) }),
+    );
     if (sent instanceof Api.auth.SentCodeSuccess) return void (await this.authorized(sent.authorization));
     this.phoneCodeHash = sent.phoneCodeHash;
     const via = sent.type instanceof Api.auth.SentCodeTypeApp ? "app" : sent.type instanceof Api.auth.SentCodeTypeSms ? "sms" : "other";

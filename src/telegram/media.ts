@@ -96,9 +96,7 @@ export function uploadedMedia(file: OutgoingFile, input: Api.TypeInputFile, asPh
 
 export function locationOf(h: MediaHandle): Api.TypeInputFileLocation {
   const common = { id: toLong(h.id), accessHash: toLong(h.accessHash), fileReference: Buffer.from(h.fileReference, "base64") };
-  return h.loc === "photo"
-    ? new Api.InputPhotoFileLocation({ ...common, thumbSize: h.thumbSize })
-    : new Api.InputDocumentFileLocation({ ...common, thumbSize: "" });
+  return h.loc === "photo" ? new Api.InputPhotoFileLocation({ ...common, thumbSize: h.thumbSize }) : new Api.InputDocumentFileLocation({ ...common, thumbSize: "" });
 }
 
 export function tooLarge(size: number, maxBytes: number): TelegramFailure {
@@ -110,13 +108,7 @@ export function tooLarge(size: number, maxBytes: number): TelegramFailure {
  * on a file connection to its DC (following FILE_MIGRATE_n). Stops with FILE_TOO_LARGE as soon as more
  * than `maxBytes` arrived.
  */
-export async function downloadLocation(
-  t: FileTransport,
-  location: Api.TypeInputFileLocation,
-  dcId: number,
-  size: number | null,
-  maxBytes: number,
-): Promise<Uint8Array> {
+export async function downloadLocation(t: FileTransport, location: Api.TypeInputFileLocation, dcId: number, size: number | null, maxBytes: number): Promise<Uint8Array> {
   if (size !== null && size > maxBytes) throw tooLarge(size, maxBytes);
   const chunks: Buffer[] = [];
   let total = 0;

@@ -51,7 +51,10 @@ function samePeer(a: PeerInfo, b: PeerInfo): boolean {
 export class PeerBook {
   private readonly map = new Map<string, PeerInfo>();
 
-  constructor(initial: readonly PeerInfo[], private readonly limit = 5000) {
+  constructor(
+    initial: readonly PeerInfo[],
+    private readonly limit = 5000,
+  ) {
     for (const p of initial) this.put(p);
   }
 

@@ -102,7 +102,12 @@ export class AcmeCertificates {
       } catch (e) {
         this.failures++;
         next = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.failures - 1));
-        this.o.log.error("could not get a certificate over ACME; trying again", { domain: this.o.domain, directory: this.o.directory, error: errorText(e), retryInSeconds: next / 1000 });
+        this.o.log.error("could not get a certificate over ACME; trying again", {
+          domain: this.o.domain,
+          directory: this.o.directory,
+          error: errorText(e),
+          retryInSeconds: next / 1000,
+        });
       }
       try {
         if (pair && !this.stopped) this.o.onCertificate(pair);

@@ -109,10 +109,12 @@ export class HttpsServer {
     // An error on either side ends both at once; a side that closes cleanly lets the other finish
     // writing what it has (the end of a response with `Connection: close`).
     client.on("error", () => upstream.destroy()).on("close", () => (this.sockets.delete(client), upstream.destroy()));
-    upstream.on("error", () => client.destroy()).on("close", () => {
-      if (localPort && this.clients.get(localPort) === address) this.clients.delete(localPort);
-      client.end();
-    });
+    upstream
+      .on("error", () => client.destroy())
+      .on("close", () => {
+        if (localPort && this.clients.get(localPort) === address) this.clients.delete(localPort);
+        client.end();
+      });
     // The client's bytes flow only once the back side knows whose they are.
     upstream.once("connect", () => {
       localPort = upstream.localPort ?? 0;

@@ -130,7 +130,11 @@ test("make demo: the printed steps carry a message both ways; Ctrl-C stops all t
   expect(out.text()).toContain("[planfix]  Ivan in chat");
 
   // The chat page's reply box answers too, and shows the delivery report.
-  const form = await fetch(`${pageUrl}/reply`, { method: "POST", body: new URLSearchParams({ chatId: arrived.fields.chatId!, message: "Sent from the page" }), redirect: "manual" });
+  const form = await fetch(`${pageUrl}/reply`, {
+    method: "POST",
+    body: new URLSearchParams({ chatId: arrived.fields.chatId!, message: "Sent from the page" }),
+    redirect: "manual",
+  });
   expect(form.status).toBe(303);
   await until("Ivan receives the page's reply", () => {
     const mailbox = JSON.parse(paste(seeTelegram)) as { out: boolean; text: string }[];
@@ -148,7 +152,9 @@ test("make demo: the printed steps carry a message both ways; Ctrl-C stops all t
   expect(alive(appPid)).toBe(false);
   for (const port of ports) {
     const open = await new Promise<boolean>((res) => {
-      Bun.connect({ hostname: "127.0.0.1", port, socket: { open: (s) => (s.end(), res(true)), data() {}, error: () => res(false), connectError: () => res(false) } }).catch(() => res(false));
+      Bun.connect({ hostname: "127.0.0.1", port, socket: { open: (s) => (s.end(), res(true)), data() {}, error: () => res(false), connectError: () => res(false) } }).catch(() =>
+        res(false),
+      );
     });
     expect({ port, open }).toEqual({ port, open: false });
   }

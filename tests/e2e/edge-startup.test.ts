@@ -56,7 +56,14 @@ describe("a first start on an empty data directory", () => {
 
   test("a second appliance on the same port (another data directory) is refused, not sharing the requests", async () => {
     const r = spawnSync([BINARY], {
-      env: { PATH: process.env.PATH ?? "", HOME: "/tmp", PORT: String(app.port), HOST: "127.0.0.1", DATA_DIR: join(dir, "second"), ADMIN_TOKEN: "second-admin-token-0123456789abcdef" },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: "/tmp",
+        PORT: String(app.port),
+        HOST: "127.0.0.1",
+        DATA_DIR: join(dir, "second"),
+        ADMIN_TOKEN: "second-admin-token-0123456789abcdef",
+      },
       timeout: 15_000,
     });
     expect(r.exitCode).not.toBe(0);

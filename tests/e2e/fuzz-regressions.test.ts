@@ -37,13 +37,21 @@ describe("found by the fuzzer", () => {
       ["/planfix", 9 * 1024 * 1024],
       ["/client", 2 ** 40],
     ] as const) {
-      const x = await exchange(w.app.port, {
-        method: "POST",
-        target: path,
-        headers: [["Authorization", `Bearer e2e-admin-token-0123456789abcdef`], ["Content-Type", "application/json"], ["Content-Length", String(size)]],
-        body: { kind: "bytes", bytes: Buffer.from("{}") },
-        pauseBeforeBodyMs: 50,
-      }, { timeoutMs: 5000 });
+      const x = await exchange(
+        w.app.port,
+        {
+          method: "POST",
+          target: path,
+          headers: [
+            ["Authorization", `Bearer e2e-admin-token-0123456789abcdef`],
+            ["Content-Type", "application/json"],
+            ["Content-Length", String(size)],
+          ],
+          body: { kind: "bytes", bytes: Buffer.from("{}") },
+          pauseBeforeBodyMs: 50,
+        },
+        { timeoutMs: 5000 },
+      );
       expect(x.responses[0]?.status).toBe(413);
       expect(x.responses[0]?.headers["content-type"]).toContain("application/json");
       expect(JSON.parse(Buffer.from(x.responses[0]!.body).toString()).error).toBeString();

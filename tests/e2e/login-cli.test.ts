@@ -2,7 +2,7 @@
 // code drawn in the terminal, the code and the 2FA password typed without echo, the session file written
 // into the client's folder — against the loopback Telegram with a real key exchange.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { WorldUser } from "../support/telegram/index.ts";
 import { BINARY, world } from "./harness.ts";

@@ -1,4 +1,4 @@
-// Held, never dropped (issue #9), against the compiled binary with the loopback Telegram and the fake
+// Held, never dropped, against the compiled binary with the loopback Telegram and the fake
 // Planfix: a refused key holds the number's queue until the key works again; a refused item is parked,
 // listed and re-sent by one call; a file gone in Telegram becomes a note; a message Telegram refused is
 // listed and re-sendable.

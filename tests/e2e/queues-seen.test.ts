@@ -1,4 +1,4 @@
-// Seen, not silent (issue #9), against the compiled binary: while Planfix is down the number's status
+// Seen, not silent, against the compiled binary: while Planfix is down the number's status
 // (GET /client and /admin/clients) shows what waits, since when and why; the log at the default level
 // has one warn when the problem starts and one info when it ends — not one per retry.
 import { afterEach, expect, test } from "bun:test";

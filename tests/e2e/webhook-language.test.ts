@@ -3,7 +3,7 @@
 // (default uk), overridable per number with `language` on POST/PUT /client.
 import { afterEach, expect, test } from "bun:test";
 import { tinyPng } from "../support/telegram/index.ts";
-import { introduce, onlineWorld, texts, untilMessages, type World } from "./bridge-world.ts";
+import { onlineWorld, texts, untilMessages, type World } from "./bridge-world.ts";
 
 let w: World | undefined;
 afterEach(async () => {

@@ -1,4 +1,4 @@
-// Issue #8 finding 4: a Telegram user must not be able to fill the disk and keep the appliance down.
+// A Telegram user must not be able to fill the disk and keep the appliance down.
 // The compiled binary runs with DATA_DIR on a 12 MiB tmpfs (we are root here): the disk is filled
 // nearly, then completely, while a customer sends photos and Planfix sends webhooks.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -47,7 +47,12 @@ const health = async () => (await fetch(`${w.app.url}/health`)).json() as Promis
 const hook = (fields: Record<string, string>) => w.planfix.sendWebhook(`${w.app.url}/planfix`, { token, providerId: "planfix-telegram", ...fields });
 const texts = () => w.planfix.newMessages(chatId).map((c) => c.fields.message);
 const failWithLog = (e: unknown) => {
-  console.log(w.app.lines.filter((l) => !l.includes('"debug"')).slice(-40).join("\n"));
+  console.log(
+    w.app.lines
+      .filter((l) => !l.includes('"debug"'))
+      .slice(-40)
+      .join("\n"),
+  );
   throw e;
 };
 const untilMessages = (n: number, ms = 20_000) => w.planfix.waitFor(() => (w.planfix.newMessages(chatId).length >= n ? w.planfix.newMessages(chatId) : undefined), ms);

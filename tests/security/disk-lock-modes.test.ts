@@ -1,4 +1,4 @@
-// Issue #8 findings 7 and 8 against the compiled binary: the data-directory lock is an OS lock (a stale
+// Against the compiled binary: the data-directory lock is an OS lock (a stale
 // pid file naming a live, unrelated process does not block a start; a second live appliance is still
 // refused), and what the appliance writes is for its own user only (files 0600, folders 0700).
 import { afterEach, describe, expect, test } from "bun:test";

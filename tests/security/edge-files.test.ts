@@ -21,7 +21,10 @@ test("HTML and SVG from Telegram download as sandboxed attachments; photos stay 
   const cmds = await untilMessages(w, 4, chatId);
   const urlOf = (i: number) => cmds[i]!.attachments[0]!.url;
 
-  for (const [i, name] of [[0, "invoice.html"], [1, "logo.svg"]] as const) {
+  for (const [i, name] of [
+    [0, "invoice.html"],
+    [1, "logo.svg"],
+  ] as const) {
     const res = await fetch(urlOf(i));
     expect(res.status).toBe(200);
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");

@@ -107,7 +107,8 @@ describe("failed token checks", () => {
   test("behind a reverse proxy on this machine, failures count against X-Forwarded-For's client, not the proxy", async () => {
     const proxy = await freshApp("proxied");
     try {
-      const via = (client: string, token: string) => fetch(`${proxy.url}/client?number=380501112233`, { headers: { authorization: `Bearer ${token}`, "x-forwarded-for": `198.51.100.7, ${client}` } });
+      const via = (client: string, token: string) =>
+        fetch(`${proxy.url}/client?number=380501112233`, { headers: { authorization: `Bearer ${token}`, "x-forwarded-for": `198.51.100.7, ${client}` } });
       const statuses: number[] = [];
       for (let i = 0; i < 12; i++) statuses.push((await via("203.0.113.5", `guess-${i}-0123456789abcdefghijklmnopqrstuvw`)).status);
       expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));

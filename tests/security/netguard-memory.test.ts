@@ -1,4 +1,4 @@
-// Issue #8, finding 3 (a tenant can run the appliance out of memory), against the compiled binary:
+// A tenant must not be able to run the appliance out of memory; against the compiled binary:
 // a Planfix that answers with a gzip bomb and an oversized body, slow attachment downloads, and a
 // webhook with too many attachments.
 import { afterEach, expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// Issue #8, finding 2 (SSRF with full read-back), attacked against the compiled binary as a tenant
+// SSRF with full read-back, attacked against the compiled binary as a tenant
 // would: attachment URLs in a webhook and url_planfix pointing at a service on the appliance's own
 // loopback, in several notations, behind a host name and behind a redirect. The service must see no
 // request; Planfix gets an error status naming the refusal (the text of the message still goes).
@@ -132,7 +132,24 @@ test("url_planfix aimed at loopback gets no request and no token; planfix_error 
 function certFor(name: string, dir: string): { key: string; cert: string; certFile: string } {
   const keyFile = join(dir, `${name}.key`);
   const certFile = join(dir, `${name}.pem`);
-  const r = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", `/CN=${name}`, "-addext", `subjectAltName=DNS:${name}`]);
+  const r = Bun.spawnSync([
+    "openssl",
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    keyFile,
+    "-out",
+    certFile,
+    "-days",
+    "2",
+    "-subj",
+    `/CN=${name}`,
+    "-addext",
+    `subjectAltName=DNS:${name}`,
+  ]);
   if (r.exitCode !== 0) throw new Error(`openssl failed: ${r.stderr.toString()}`);
   return { key: readFileSync(keyFile, "utf8"), cert: readFileSync(certFile, "utf8"), certFile };
 }

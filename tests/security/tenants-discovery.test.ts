@@ -1,4 +1,4 @@
-// Issue #8, finding 6: one company's token must not learn which numbers or files another company has.
+// One company's token must not learn which numbers or files another company has.
 // Against the compiled binary: acme's token probes beta's number and beta's files.
 import { afterEach, describe, expect, test } from "bun:test";
 import { symlinkSync } from "node:fs";

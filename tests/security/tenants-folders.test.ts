@@ -1,4 +1,4 @@
-// Issue #8, finding 1: one company must not be able to start another company's Telegram account.
+// One company must not be able to start another company's Telegram account.
 // Attacked the way the review did: against the compiled binary, with one company's client token.
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, test } from "bun:test";
@@ -50,7 +50,12 @@ describe("client folders (compiled binary)", () => {
       const r = await attempt({ name_session });
       expect({ name_session, status: r.status, body: r.json }).toEqual({ name_session, status: 422, body: missingByName.json });
     }
-    for (const extra of [{ path_session: "../sessions/" + carolFile }, { path_session: join(sessions, carolFile) }, { path_session: "/etc/passwd" }, { name_session: "../beta/carol.txt" }]) {
+    for (const extra of [
+      { path_session: "../sessions/" + carolFile },
+      { path_session: join(sessions, carolFile) },
+      { path_session: "/etc/passwd" },
+      { name_session: "../beta/carol.txt" },
+    ]) {
       const r = await attempt(extra);
       expect(r.status).toBe(400);
       expect(r.text).not.toContain(w.dataDir);
@@ -84,7 +89,12 @@ describe("client folders (compiled binary)", () => {
     expect(st.mode & 0o777).toBe(0o700);
     // From now on delta's token may use files in it, and only there.
     const second = w.tg.addUser({ firstName: "Second", phone: "380501234567" });
-    const own = await w.app.call("POST", "/client", { name: "delta", number: second.phone, url_planfix: w.planfix.url, token_planfix: "k", path_session: w.sessionFor(second, "s.txt", "delta") }, r.json.token);
+    const own = await w.app.call(
+      "POST",
+      "/client",
+      { name: "delta", number: second.phone, url_planfix: w.planfix.url, token_planfix: "k", path_session: w.sessionFor(second, "s.txt", "delta") },
+      r.json.token,
+    );
     expect(own.status).toBe(201);
     expect(own.json.state).toBe("online");
     // A client name that cannot be a folder is refused before anything is created.

@@ -1,6 +1,6 @@
 // Shared by the tenants-* security tests: the e2e world plus two companies and a watch on a victim account.
 import type { WorldUser } from "../support/telegram/index.ts";
-import { world } from "../e2e/harness.ts";
+import type { world } from "../e2e/harness.ts";
 
 export type World = Awaited<ReturnType<typeof world>>;
 

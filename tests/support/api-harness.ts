@@ -1,16 +1,12 @@
-// Builds the real HTTP app, pool and SQLite store around a FakeConnector, on a random port.
+// The whole appliance in-process (createAppliance) around a FakeConnector, on a random port.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AccountPool } from "../../src/accounts/pool.ts";
-import { ClientService } from "../../src/accounts/service.ts";
-import { buildApp } from "../../src/http/app.ts";
+import { createAppliance } from "../../src/appliance.ts";
+import { loadSettings } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { toStringSession } from "../../src/sessions/read.ts";
-import { ClientStore } from "../../src/store/clients.ts";
-import { openDb } from "../../src/store/db.ts";
-import { PeerStore } from "../../src/store/peers.ts";
 import { callJson } from "./call-json.ts";
 import { FakeConnector, type FakeBehaviour } from "./fake-connector.ts";
 
@@ -36,17 +32,20 @@ export async function startApiHarness(behaviour: FakeBehaviour = {}, opts: { api
   mkdirSync(sessionsDir, { recursive: true });
   const lines: string[] = [];
   const log = createLogger("debug", {}, (l) => lines.push(l));
-  const db = openDb(join(dir, "db.sqlite"));
-  const clients = new ClientStore(db);
   const connector = new FakeConnector(behaviour);
   const apiId = opts.apiId === undefined ? 1 : opts.apiId;
-  const pool = new AccountPool(
-    { connector, clients, peers: new PeerStore(db), sessionsDir, apiId, apiHash: apiId ? "hash" : null, connectTimeoutMs: 1000, backoffBaseMs: 50, log, hooks: () => ({ onMessage: async () => {}, onReadOutbox: async () => {}, onOnline() {}, onOffline() {} }) },
-    log,
-  );
-  const service = new ClientService(clients, pool, { sessionsDir, apiId, apiHash: apiId ? "hash" : null, startTimeoutMs: 1500, adminToken: ADMIN }, log);
-  const server = buildApp({ service, log, version: "test" }).listen({ port: 0, hostname: "127.0.0.1" });
-  const url = `http://127.0.0.1:${server.server!.port}`;
+  const settings = loadSettings([], {
+    DATA_DIR: dir,
+    SESSIONS_DIR: sessionsDir,
+    HOST: "127.0.0.1",
+    ADMIN_TOKEN: ADMIN,
+    START_TIMEOUT: "1.5",
+    ...(apiId ? { TELEGRAM_API_ID: String(apiId), TELEGRAM_API_HASH: "hash" } : {}),
+  });
+  const appliance = createAppliance(settings, { log, connector, port: 0, version: "test", tunables: { connectTimeoutCapMs: 1000, reconnectBackoffBaseMs: 50 } });
+  await appliance.start();
+  const { db, clients, pool } = appliance;
+  const url = `http://127.0.0.1:${appliance.port}`;
   /** Writes a session file into the client's folder (a client token may name only files there); returns its path. */
   const session = (name: string, text = newSessionText(), client = "acme") => {
     mkdirSync(join(sessionsDir, client), { recursive: true });
@@ -66,9 +65,7 @@ export async function startApiHarness(behaviour: FakeBehaviour = {}, opts: { api
     session,
     call,
     async close() {
-      await pool.stopAll();
-      server.stop(true);
-      db.$client.close();
+      await appliance.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

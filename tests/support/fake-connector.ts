@@ -1,5 +1,7 @@
 // A TelegramConnector without Telegram, for unit tests of the pool and the management API.
 // (The end-to-end tests use the real GramJS adapter against the loopback MTProto server.)
+import { telegramCapabilities } from "../../src/telegram/capabilities.ts";
+import { createSessionClaims } from "../../src/telegram/session-claims.ts";
 import { TelegramFailure, type ConnectOptions, type TelegramConnection, type TelegramConnector } from "../../src/domain/telegram-port.ts";
 
 export interface FakeBehaviour {
@@ -8,6 +10,8 @@ export interface FakeBehaviour {
 }
 
 export class FakeConnector implements TelegramConnector {
+  readonly capabilities = telegramCapabilities;
+  readonly claims = createSessionClaims();
   attempts = 0;
   live = new Map<string, number>();
   maxLiveSameKey = 0;

@@ -85,7 +85,11 @@ describe("settings", () => {
     const dir = mkdtempSync(join(tmpdir(), "pt-adm-"));
     try {
       const lines: string[] = [];
-      const token = loadAdminToken(null, dir, createLogger("debug", {}, (l) => lines.push(l)));
+      const token = loadAdminToken(
+        null,
+        dir,
+        createLogger("debug", {}, (l) => lines.push(l)),
+      );
       expect(token.length).toBeGreaterThanOrEqual(32);
       expect(lines.join("\n")).toContain(join(dir, "admin-token"));
       expect(lines.join("\n")).not.toContain(token);

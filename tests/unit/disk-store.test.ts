@@ -1,4 +1,4 @@
-// Issue #8 findings 4 and 12 at the module level, with real SQLite files: the media quota (oldest
+// Disk safety at the module level, with real SQLite files: the media quota (oldest
 // expire first), the free-space floor, no half-written media under a final name, and a database whose
 // commits are durable (synchronous=FULL) and that needs no -shm file.
 import { afterAll, describe, expect, test } from "bun:test";

@@ -54,7 +54,11 @@ describe("hostile requests", () => {
     const head = (path: string, length: number, token = "") =>
       `POST ${path} HTTP/1.1\r\nHost: x\r\n${token ? `Authorization: Bearer ${token}\r\n` : ""}Content-Type: application/json\r\nContent-Length: ${length}\r\n\r\n{"na`;
     await raw(h.url, head("/client", 500, ADMIN), { end: true });
-    await raw(h.url, `POST /client HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN}\r\nContent-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n--b\r\n\r\n`, { end: true });
+    await raw(
+      h.url,
+      `POST /client HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN}\r\nContent-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n--b\r\n\r\n`,
+      { end: true },
+    );
     await Bun.sleep(100);
     expect(failedRequests(h)).toEqual([]);
     expect((await h.call("GET", "/health", undefined, null)).status).toBe(200);
@@ -77,7 +81,10 @@ describe("hostile requests", () => {
   test("GET /client with a body is refused, not answered as if no fields were sent", async () => {
     h = await startApiHarness();
     const a = await h.call("POST", "/client", start(h.session("a.txt")), ADMIN);
-    const got = await raw(h.url, `GET /client HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.json.token}\r\nContent-Type: application/json\r\nContent-Length: 25\r\nConnection: close\r\n\r\n{"number":"380501112233"}`);
+    const got = await raw(
+      h.url,
+      `GET /client HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.json.token}\r\nContent-Type: application/json\r\nContent-Length: 25\r\nConnection: close\r\n\r\n{"number":"380501112233"}`,
+    );
     expect(got).toStartWith("HTTP/1.1 400");
     expect(got).toContain("send name and number in the query string");
     expect((await h.call("GET", "/client?number=380955821319", undefined, a.json.token)).status).toBe(200);
@@ -136,7 +143,11 @@ describe("edge helpers", () => {
   test("failed token checks: 429 after the limit within a minute, free again a minute after; one log line a minute", async () => {
     let now = 1_000_000;
     const lines: string[] = [];
-    const t = new AuthThrottle(3, createLogger("info", {}, (l) => lines.push(l)), () => now);
+    const t = new AuthThrottle(
+      3,
+      createLogger("info", {}, (l) => lines.push(l)),
+      () => now,
+    );
     for (let i = 0; i < 3; i++) {
       expect(t.retryAfterSeconds("1.2.3.4")).toBe(0);
       t.fail("1.2.3.4");
@@ -150,13 +161,23 @@ describe("edge helpers", () => {
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: "warn", msg: "failed token checks", failures: 1 });
     t.stop();
-    const off = new AuthThrottle(0, createLogger("info", {}, (l) => lines.push(l)), () => now);
+    const off = new AuthThrottle(
+      0,
+      createLogger("info", {}, (l) => lines.push(l)),
+      () => now,
+    );
     for (let i = 0; i < 50; i++) off.fail("9.9.9.9");
     expect(off.retryAfterSeconds("9.9.9.9")).toBe(0);
   });
 
   test("decimal and exponent number literals keep their text; integers and strings stay as they are", () => {
-    expect(JSON.parse(nonIntegerLiteralsAsText('{"number":380950000001.0,"n":1e12,"s":"2.5 \\" 3.5","i":7,"a":[-1.5]}'))).toEqual({ number: "380950000001.0", n: "1e12", s: '2.5 " 3.5', i: 7, a: ["-1.5"] });
+    expect(JSON.parse(nonIntegerLiteralsAsText('{"number":380950000001.0,"n":1e12,"s":"2.5 \\" 3.5","i":7,"a":[-1.5]}'))).toEqual({
+      number: "380950000001.0",
+      n: "1e12",
+      s: '2.5 " 3.5',
+      i: 7,
+      a: ["-1.5"],
+    });
   });
 
   test("/files headers: inert media inline, everything else a download; always nosniff and sandboxed", () => {
@@ -167,7 +188,9 @@ describe("edge helpers", () => {
     expect(fileHeaders({ name: "a.svg", mimeType: "image/svg+xml", size: 1 })["content-disposition"]).toStartWith("attachment;");
     expect(fileHeaders({ name: "a.jpg", mimeType: "image/jpeg", size: 1 })["content-disposition"]).toStartWith("inline;");
     expect(fileHeaders({ name: "x", mimeType: "text/html\r\nset-cookie: a=b", size: 1 })["content-type"]).toBe("application/octet-stream");
-    expect(fileHeaders({ name: "Звіт (1).pdf", mimeType: "application/pdf", size: 1 })["content-disposition"]).toBe(`attachment; filename="____ (1).pdf"; filename*=UTF-8''%D0%97%D0%B2%D1%96%D1%82%20%281%29.pdf`);
+    expect(fileHeaders({ name: "Звіт (1).pdf", mimeType: "application/pdf", size: 1 })["content-disposition"]).toBe(
+      `attachment; filename="____ (1).pdf"; filename*=UTF-8''%D0%97%D0%B2%D1%96%D1%82%20%281%29.pdf`,
+    );
     expect(asciiFileName("café.txt")).toBe("cafe.txt");
   });
 });

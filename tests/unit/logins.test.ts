@@ -4,7 +4,9 @@ import { afterEach, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { LoginService } from "../../src/accounts/logins.ts";
-import { ApiError, ClientService } from "../../src/accounts/service.ts";
+import { ClientService } from "../../src/accounts/service.ts";
+import { DomainError } from "../../src/domain/errors.ts";
+import { statusOf } from "../../src/http/errors.ts";
 import type { LoginConnector, LoginFlow, LoginStep } from "../../src/domain/login-port.ts";
 import { createLogger } from "../../src/log.ts";
 import { ADMIN, newSessionText, startApiHarness } from "../support/api-harness.ts";
@@ -63,10 +65,10 @@ test("logins are rate-limited per number and per client", async () => {
   const { logins, admin, input } = await setup({ perNumber: 2, perClient: 3 });
   for (let i = 0; i < 2; i++) await logins.cancel(admin, (await logins.start(admin, input())).id);
   const err = await logins.start(admin, input()).catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(ApiError);
-  expect((err as ApiError).status).toBe(429);
+  expect(err).toBeInstanceOf(DomainError);
+  expect(statusOf((err as DomainError).problem)).toBe(429);
   await logins.cancel(admin, (await logins.start(admin, input("380501112233"))).id);
-  expect(((await logins.start(admin, input("380671112233")).catch((e: unknown) => e)) as ApiError).status).toBe(429);
+  expect(statusOf(((await logins.start(admin, input("380671112233")).catch((e: unknown) => e)) as DomainError).problem)).toBe(429);
 });
 
 test("done: the session is written into the client's folder (0600) and the number starts, answering the new client's token once", async () => {

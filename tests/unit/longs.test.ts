@@ -7,7 +7,15 @@ import { gramjsOriginals, readBigIntFromBuffer, toSignedLittleBuffer } from "../
 const edges = ["0", "1", "-1", "255", "256", "-256", "9223372036854775807", "-9223372036854775808", "9223372036854775808", "18446744073709551615", "4294967296", "-4294967297"];
 
 test("readBigIntFromBuffer: every endianness and signedness, 8-byte and other sizes", () => {
-  const buffers = [...Array.from({ length: 300 }, () => randomBytes(8)), Buffer.alloc(8), Buffer.alloc(8, 0xff), Buffer.from([0x80, 0, 0, 0, 0, 0, 0, 0]), Buffer.from([0, 0, 0, 0, 0, 0, 0, 0x80]), randomBytes(16), randomBytes(4)];
+  const buffers = [
+    ...Array.from({ length: 300 }, () => randomBytes(8)),
+    Buffer.alloc(8),
+    Buffer.alloc(8, 0xff),
+    Buffer.from([0x80, 0, 0, 0, 0, 0, 0, 0]),
+    Buffer.from([0, 0, 0, 0, 0, 0, 0, 0x80]),
+    randomBytes(16),
+    randomBytes(4),
+  ];
   for (const b of buffers) {
     for (const little of [true, false]) {
       for (const signed of [true, false]) {

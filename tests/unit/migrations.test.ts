@@ -52,7 +52,9 @@ test("a database of the 0001 schema gets 0002_queues: items an old release marke
   }
   old.exec("INSERT INTO clients (name, token_hash) VALUES ('acme', 'h')");
   old.exec("INSERT INTO accounts (client_id, number, url_planfix, token_planfix, session_path) VALUES (1, '380955821319', 'http://x', 'k', 's')");
-  old.exec("INSERT INTO planfix_outbox (account_id, chat_key, kind, dedup_key, event, state, last_error) VALUES (1, '7', 'message', 'm1', '{}', 'failed', 'Planfix answered newMessage with 401: Invalid token'), (1, '7', 'message', 'm2', '{}', 'done', NULL)");
+  old.exec(
+    "INSERT INTO planfix_outbox (account_id, chat_key, kind, dedup_key, event, state, last_error) VALUES (1, '7', 'message', 'm1', '{}', 'failed', 'Planfix answered newMessage with 401: Invalid token'), (1, '7', 'message', 'm2', '{}', 'done', NULL)",
+  );
   old.close();
 
   const db = openDb(file);

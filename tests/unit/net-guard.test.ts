@@ -88,7 +88,14 @@ describe("address policy", () => {
     });
   }
 
-  const allowed = ["http://93.184.216.34/", "http://8.8.8.8/", "http://[2606:4700:4700::1111]/", "http://[::ffff:8.8.8.8]/", "http://[64:ff9b::8.8.8.8]/", "http://[2002:808:808::]/"];
+  const allowed = [
+    "http://93.184.216.34/",
+    "http://8.8.8.8/",
+    "http://[2606:4700:4700::1111]/",
+    "http://[::ffff:8.8.8.8]/",
+    "http://[64:ff9b::8.8.8.8]/",
+    "http://[2002:808:808::]/",
+  ];
   for (const url of allowed) {
     test(`allows public ${url}`, () => {
       expect(refusalOf(host(url), NOTHING_ALLOWED)).toBeNull();
@@ -142,7 +149,18 @@ describe("guarded fetch against loopback servers", () => {
   test("every notation of loopback is refused before a byte is sent", async () => {
     const guard = new NetGuard();
     const p = inside.port;
-    for (const url of [`http://127.0.0.1:${p}/`, `http://0x7f000001:${p}/`, `http://2130706433:${p}/`, `http://0177.0.0.1:${p}/`, `http://127.1:${p}/`, `http://[::ffff:127.0.0.1]:${p}/`, `http://[::1]:${p}/`, `http://[::127.0.0.1]:${p}/`, `http://[64:ff9b::7f00:1]:${p}/`, `http://localhost:${p}/`]) {
+    for (const url of [
+      `http://127.0.0.1:${p}/`,
+      `http://0x7f000001:${p}/`,
+      `http://2130706433:${p}/`,
+      `http://0177.0.0.1:${p}/`,
+      `http://127.1:${p}/`,
+      `http://[::ffff:127.0.0.1]:${p}/`,
+      `http://[::1]:${p}/`,
+      `http://[::127.0.0.1]:${p}/`,
+      `http://[64:ff9b::7f00:1]:${p}/`,
+      `http://localhost:${p}/`,
+    ]) {
       const why = await outcome(guard.fetch(url, { redirect: "follow" }));
       expect(why).toContain("destination not allowed");
     }
@@ -176,14 +194,23 @@ describe("guarded fetch against loopback servers", () => {
 
   test("redirect: manual hands the redirect back (a POST is not turned into a GET behind the caller's back)", async () => {
     const guard = new NetGuard({ allow: publicish });
-    const r = await guard.fetch(`http://127.0.0.2:${outside.port}/r?to=${encodeURIComponent(`http://127.0.0.1:${inside.port}/`)}`, { method: "POST", body: "x", redirect: "manual" });
+    const r = await guard.fetch(`http://127.0.0.2:${outside.port}/r?to=${encodeURIComponent(`http://127.0.0.1:${inside.port}/`)}`, {
+      method: "POST",
+      body: "x",
+      redirect: "manual",
+    });
     expect(r.status).toBe(302);
     expect(inside.hits).toEqual([]);
   });
 
   test("a 303 after a POST goes on as a GET without the body", async () => {
     const guard = new NetGuard({ allow: publicish });
-    const r = await guard.fetch(`http://127.0.0.2:${outside.port}/r?status=303&to=${encodeURIComponent("/done")}`, { method: "POST", body: "x=1", headers: { "content-type": "application/x-www-form-urlencoded" }, redirect: "follow" });
+    const r = await guard.fetch(`http://127.0.0.2:${outside.port}/r?status=303&to=${encodeURIComponent("/done")}`, {
+      method: "POST",
+      body: "x=1",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      redirect: "follow",
+    });
     expect(await r.text()).toBe("public GET /done");
   });
 
@@ -321,7 +348,12 @@ describe("limits elsewhere", () => {
 
   test("a webhook with more than 50 attachments is refused, naming the limit", () => {
     const pairs = (n: number) => {
-      const p: [string, string][] = [["cmd", "newMessage"], ["token", "t"], ["messageId", "1"], ["chatId", "1_2"]];
+      const p: [string, string][] = [
+        ["cmd", "newMessage"],
+        ["token", "t"],
+        ["messageId", "1"],
+        ["chatId", "1_2"],
+      ];
       for (let i = 0; i < n; i++) p.push(["attachments[name]", `f${i}`], ["attachments[url]", `https://files.example/f${i}`]);
       return p;
     };

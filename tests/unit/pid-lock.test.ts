@@ -1,4 +1,4 @@
-// Issue #8 finding 7: the data-directory lock is an OS lock (flock) that dies with its process, not a
+// The data-directory lock is an OS lock (flock) that dies with its process, not a
 // pid check that a reused pid can fool.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -29,7 +29,10 @@ test("held: a second taker is refused, naming the holder; released: it may take 
 test("a lock held by another live process refuses us; it is gone the moment that process is killed", async () => {
   const file = join(dir, "child.pid");
   const src = resolve(import.meta.dir, "../../src/pid-lock.ts");
-  const child = Bun.spawn([BUN, "-e", `require(${JSON.stringify(src)}).acquirePidLock(${JSON.stringify(file)}); console.log("locked"); setInterval(() => {}, 1000);`], { stdout: "pipe", stderr: "inherit" });
+  const child = Bun.spawn([BUN, "-e", `require(${JSON.stringify(src)}).acquirePidLock(${JSON.stringify(file)}); console.log("locked"); setInterval(() => {}, 1000);`], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   const reader = child.stdout.getReader();
   const first = await reader.read();
   expect(new TextDecoder().decode(first.value)).toContain("locked");

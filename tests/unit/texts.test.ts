@@ -32,7 +32,16 @@ describe("contacts, locations and polls", () => {
     msg(new Api.MessageMediaVenue({ geo, title: "Cafe", address: "Main st 1", provider: "", venueId: "", venueType: "" })),
     msg(new Api.MessageMediaGeoLive({ geo, period: 60 })),
     msg(new Api.MessageMediaGeo({ geo: new Api.GeoPointEmpty() })),
-    msg(new Api.MessageMediaPoll({ poll: new Api.Poll({ id: toLong("1"), question: new Api.TextWithEntities({ text: "Lunch?", entities: [] }), answers: [new Api.PollAnswer({ text: new Api.TextWithEntities({ text: "Pizza", entities: [] }), option: Buffer.from([0]) })] }), results: new Api.PollResults({}) })),
+    msg(
+      new Api.MessageMediaPoll({
+        poll: new Api.Poll({
+          id: toLong("1"),
+          question: new Api.TextWithEntities({ text: "Lunch?", entities: [] }),
+          answers: [new Api.PollAnswer({ text: new Api.TextWithEntities({ text: "Pizza", entities: [] }), option: Buffer.from([0]) })],
+        }),
+        results: new Api.PollResults({}),
+      }),
+    ),
     msg(new Api.MessageMediaUnsupported()),
   ];
 

@@ -56,7 +56,10 @@ test("backup while running, restore on a fresh data directory: numbers back onli
   // Without the admin token (and with a client's token) there is no backup.
   const refused = await w.app.call("GET", "/admin/backup", undefined, token);
   expect(refused.status).toBe(401);
-  expect(run([BINARY, "backup", join(w.dir, "x.db"), "--port", String(w.app.port), "--data-dir", w.dataDir], { env: { ADMIN_TOKEN: "wrong-token-0123456789abcdef0123456789abcdef" } }).code).toBe(1);
+  expect(
+    run([BINARY, "backup", join(w.dir, "x.db"), "--port", String(w.app.port), "--data-dir", w.dataDir], { env: { ADMIN_TOKEN: "wrong-token-0123456789abcdef0123456789abcdef" } })
+      .code,
+  ).toBe(1);
   expect(existsSync(join(w.dir, "x.db"))).toBe(false);
 
   // The box is lost; a new one gets the backup as its database plus the sessions and files folders.

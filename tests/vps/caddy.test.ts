@@ -40,10 +40,18 @@ test("a webhook through Caddy (HTTPS, internal CA) reaches Telegram; Caddy's ans
   writeFileSync(file, global + site);
   caddy = new Proc(["run", "--config", file, "--adapter", "caddyfile"], { XDG_DATA_HOME: join(w.dir, "xdg-data"), XDG_CONFIG_HOME: join(w.dir, "xdg-config") }, "caddy");
   const root = join(w.dir, "caddy", "pki", "authorities", "local", "root.crt");
-  await until(() => `Caddy's local CA in ${root}:\n${caddy!.text()}`, () => existsSync(root), 30_000);
+  await until(
+    () => `Caddy's local CA in ${root}:\n${caddy!.text()}`,
+    () => existsSync(root),
+    30_000,
+  );
   const ca = readFileSync(root, "utf8");
   const base = `https://localhost:${httpsPort}`;
-  const health = await until(() => `Caddy to serve HTTPS:\n${caddy!.text()}`, async () => (await fetch(`${base}/health`, { tls: { ca } }).catch(() => null))?.json(), 30_000);
+  const health = await until(
+    () => `Caddy to serve HTTPS:\n${caddy!.text()}`,
+    async () => (await fetch(`${base}/health`, { tls: { ca } }).catch(() => null))?.json(),
+    30_000,
+  );
   expect(health).toMatchObject({ status: "ok" });
 
   // Planfix's newMessage webhook, form-encoded, over HTTPS through Caddy.
@@ -53,7 +61,12 @@ test("a webhook through Caddy (HTTPS, internal CA) reaches Telegram; Caddy's ans
   expect(await r.json()).toMatchObject({ chatId });
   await w.tg.driver.waitForMessage(ivan, (m) => m.text === "through Caddy");
   // A bad token is refused by the appliance, and the refusal comes back through Caddy as it was.
-  const bad = await fetch(`${base}/planfix`, { method: "POST", body: new URLSearchParams({ cmd: "newMessage", providerId: "planfix-telegram", token: "nope", chatId, message: "x" }), headers: { "content-type": "application/x-www-form-urlencoded" }, tls: { ca } });
+  const bad = await fetch(`${base}/planfix`, {
+    method: "POST",
+    body: new URLSearchParams({ cmd: "newMessage", providerId: "planfix-telegram", token: "nope", chatId, message: "x" }),
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    tls: { ca },
+  });
   expect(bad.status).toBe(401);
   expect(await bad.json()).toEqual({ error: "Invalid token" });
 }, 90_000);

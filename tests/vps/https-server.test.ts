@@ -75,7 +75,12 @@ test("a connection that never finishes its handshake is closed; one that did is 
   const ca = makeCert(dir, "idle-ca", "Idle CA", ["ca.test"]);
   const pair = makeCert(dir, "idle", "idle", ["127.0.0.1", "localhost"], ca);
   const port = await freePort();
-  const https = new HttpsServer({ port, hostname: "127.0.0.1", handshakeTimeoutMs: 500, fetch: async (r) => (new URL(r.url).pathname === "/slow" ? (await Bun.sleep(1500), new Response("slow")) : new Response("ok")) });
+  const https = new HttpsServer({
+    port,
+    hostname: "127.0.0.1",
+    handshakeTimeoutMs: 500,
+    fetch: async (r) => (new URL(r.url).pathname === "/slow" ? (await Bun.sleep(1500), new Response("slow")) : new Response("ok")),
+  });
   await https.use({ cert: readFileSync(pair.crt, "utf8"), key: readFileSync(pair.key, "utf8") });
   try {
     const started = Date.now();

@@ -73,10 +73,13 @@ test("Planfix calls are timed by call and outcome: ok, the failure kind, or erro
 test("gauges are read from the sources at scrape time, once per scrape; registries are separate", async () => {
   let reads = 0;
   let waiting = 4;
-  const m = new PromMetrics({
-    numbersByState: () => ({ online: 2, reconnecting: 1 }),
-    queues: () => (reads++, { to_planfix: { waiting, parked: 1, oldestWaitingSeconds: 120 }, to_telegram: { waiting: 0, parked: 0, oldestWaitingSeconds: null } }),
-  }, { defaultMetrics: false });
+  const m = new PromMetrics(
+    {
+      numbersByState: () => ({ online: 2, reconnecting: 1 }),
+      queues: () => (reads++, { to_planfix: { waiting, parked: 1, oldestWaitingSeconds: 120 }, to_telegram: { waiting: 0, parked: 0, oldestWaitingSeconds: null } }),
+    },
+    { defaultMetrics: false },
+  );
   const other = new PromMetrics(idle, { defaultMetrics: false });
   m.messageOutcome("to_planfix", "delivered");
   m.reconnect();

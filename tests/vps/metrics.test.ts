@@ -41,10 +41,18 @@ const tgErrors = (s: Samples, name: string) => s.get(`planfix_telegram_telegram_
 /** Scrapes until `ok` holds (the counters move right after the store is written, the fakes see calls slightly earlier). */
 async function scrapeUntil(world: World, what: string, ok: (s: Samples) => boolean, ms = 20_000): Promise<Samples> {
   let last: Samples = new Map();
-  return until(() => `${what}; last scrape:\n${[...last].filter(([k]) => k.startsWith("planfix_telegram")).map(([k, v]) => `${k} ${v}`).join("\n")}`, async () => {
-    last = (await scrape(world)).samples;
-    return ok(last) ? last : null;
-  }, ms);
+  return until(
+    () =>
+      `${what}; last scrape:\n${[...last]
+        .filter(([k]) => k.startsWith("planfix_telegram"))
+        .map(([k, v]) => `${k} ${v}`)
+        .join("\n")}`,
+    async () => {
+      last = (await scrape(world)).samples;
+      return ok(last) ? last : null;
+    },
+    ms,
+  );
 }
 
 test("tokens: none, wrong or a client's → 401 in JSON; METRICS_TOKEN and the admin token → 200; METRICS_TOKEN opens nothing else", async () => {
@@ -100,7 +108,11 @@ test("the numbers follow what happened: deliveries both ways, a refused item, a 
   // Two messages to Telegram; their "sent" statuses go to Planfix (not counted as messages).
   for (const [i, text] of ["from the office", "and again"].entries()) expect((await hook({ chatId, message: text, messageId: `m-${i}` })).status).toBe(200);
   await world.tg.driver.waitFor(() => received(world, ivan, anna).length >= 2 || undefined, 15_000, "2 messages");
-  s = await scrapeUntil(world, "2 sent, statuses delivered", (s) => msgs(s, "to_telegram", "sent") === 2 && planfixCalls(s, "messageStatus", "ok") === 2 && queue(s, "waiting", "to_planfix") === 0);
+  s = await scrapeUntil(
+    world,
+    "2 sent, statuses delivered",
+    (s) => msgs(s, "to_telegram", "sent") === 2 && planfixCalls(s, "messageStatus", "ok") === 2 && queue(s, "waiting", "to_planfix") === 0,
+  );
   expect(msgs(s, "to_planfix", "delivered")).toBe(3);
   expect(queue(s, "waiting", "to_telegram")).toBe(0);
 
@@ -130,7 +142,11 @@ test("the numbers follow what happened: deliveries both ways, a refused item, a 
   // Planfix down: the message waits, the oldest age grows, failed calls are timed as "server".
   world.planfix.failServer();
   world.tg.driver.sendText(ivan, anna, "during the outage");
-  s = await scrapeUntil(world, "waiting during the outage", (s) => queue(s, "waiting", "to_planfix") === 1 && msgs(s, "to_planfix", "retried") >= 3 && (queue(s, "oldest_waiting_seconds", "to_planfix") ?? 0) >= 2);
+  s = await scrapeUntil(
+    world,
+    "waiting during the outage",
+    (s) => queue(s, "waiting", "to_planfix") === 1 && msgs(s, "to_planfix", "retried") >= 3 && (queue(s, "oldest_waiting_seconds", "to_planfix") ?? 0) >= 2,
+  );
   expect(planfixCalls(s, "newMessage", "server")).toBeGreaterThanOrEqual(1);
   expect(msgs(s, "to_planfix", "delivered")).toBe(3);
   world.planfix.heal();

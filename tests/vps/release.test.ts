@@ -32,7 +32,11 @@ async function answersHealth(cmd: string[], ms: number): Promise<void> {
   const [bin, ...args] = cmd;
   const app = new Proc([...args, "--port", String(port), "--host", "127.0.0.1", "--data-dir", join(dir, "data")], { ADMIN_TOKEN: "release-admin-token-0123456789abcdef0123" }, bin);
   try {
-    const body = await until(() => `/health from ${bin}:\n${app.text()}`, async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.json(), ms);
+    const body = await until(
+      () => `/health from ${bin}:\n${app.text()}`,
+      async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.json(),
+      ms,
+    );
     expect(body).toMatchObject({ status: "ok" });
     expect(await app.stop()).toBe(0);
   } finally {

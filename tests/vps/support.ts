@@ -18,7 +18,11 @@ export function makeCert(dir: string, name: string, cn: string, names: string[] 
   const san = "subjectAltName=" + names.map((n) => (/^[\d.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(",");
   const base = ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-subj", `/CN=${cn}`, "-days", "3"];
   const r = ca
-    ? run(["sh", "-c", `${base.map((a) => `'${a}'`).join(" ")} -addext '${san}' | openssl x509 -req -CA '${ca.crt}' -CAkey '${ca.key}' -CAcreateserial -days 3 -copy_extensions copy -out '${crt}'`])
+    ? run([
+        "sh",
+        "-c",
+        `${base.map((a) => `'${a}'`).join(" ")} -addext '${san}' | openssl x509 -req -CA '${ca.crt}' -CAkey '${ca.key}' -CAcreateserial -days 3 -copy_extensions copy -out '${crt}'`,
+      ])
     : run([...base, "-x509", "-addext", san, ...(name.endsWith("ca") ? ["-addext", "basicConstraints=critical,CA:TRUE"] : []), "-out", crt]);
   if (r.code !== 0) throw new Error(`openssl failed: ${r.err}`);
   return { crt, key };
@@ -26,7 +30,14 @@ export function makeCert(dir: string, name: string, cn: string, names: string[] 
 
 /** The subject, issuer and names of the certificate a TLS client is shown at 127.0.0.1:port (with SNI `servername`). */
 export async function servedCert(port: number, servername = "localhost"): Promise<string> {
-  const p = Bun.spawn(["sh", "-c", `echo | timeout 10 openssl s_client -connect 127.0.0.1:${port} -servername ${servername} 2>/dev/null | openssl x509 -noout -subject -issuer -ext subjectAltName 2>/dev/null`], { stdout: "pipe", stderr: "ignore" });
+  const p = Bun.spawn(
+    [
+      "sh",
+      "-c",
+      `echo | timeout 10 openssl s_client -connect 127.0.0.1:${port} -servername ${servername} 2>/dev/null | openssl x509 -noout -subject -issuer -ext subjectAltName 2>/dev/null`,
+    ],
+    { stdout: "pipe", stderr: "ignore" },
+  );
   return (await new Response(p.stdout).text()).trim();
 }
 
@@ -69,10 +80,14 @@ export class Proc {
   }
 
   waitLog(re: RegExp, ms = 20_000): Promise<string> {
-    return until(() => `log line ${re} in:\n${this.text()}`, () => {
-      if (this.proc.exitCode !== null && !this.lines.some((l) => re.test(l))) throw new Error(`exited ${this.proc.exitCode} before ${re}:\n${this.text()}`);
-      return this.lines.find((l) => re.test(l));
-    }, ms);
+    return until(
+      () => `log line ${re} in:\n${this.text()}`,
+      () => {
+        if (this.proc.exitCode !== null && !this.lines.some((l) => re.test(l))) throw new Error(`exited ${this.proc.exitCode} before ${re}:\n${this.text()}`);
+        return this.lines.find((l) => re.test(l));
+      },
+      ms,
+    );
   }
 
   async stop(): Promise<number | null> {

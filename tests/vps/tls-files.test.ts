@@ -48,7 +48,9 @@ test("certificate files are served over HTTPS and replaced without a restart (fi
     expect((await fetch(`https://localhost:${port}/health`, { tls: { ca: caPem } })).status).toBe(200);
     expect(app.proc.pid).toBe(pid);
     // `backup` finds the HTTPS appliance on loopback by itself (the certificate names the public domain).
-    const backup = run([BINARY, "backup", join(dir, "over-https.db"), "--port", String(port), "--data-dir", join(dir, "data"), "--tls-cert", certFile, "--tls-key", keyFile], { env: { ADMIN_TOKEN: ADMIN } });
+    const backup = run([BINARY, "backup", join(dir, "over-https.db"), "--port", String(port), "--data-dir", join(dir, "data"), "--tls-cert", certFile, "--tls-key", keyFile], {
+      env: { ADMIN_TOKEN: ADMIN },
+    });
     expect(backup.err).toContain("wrote");
     expect(backup.code).toBe(0);
     expect(app.proc.exitCode).toBeNull();
@@ -83,13 +85,26 @@ test("over HTTPS the auth throttle, body limit and keep-alive work as over plain
   const ca = makeCert(dir, "edge-ca", "Edge CA", ["ca.test"]);
   const e = makeCert(dir, "edge", "bridge-edge", ["127.0.0.1", "localhost"], ca);
   const port = await freePort();
-  const app = new Proc([], { PORT: String(port), HOST: "127.0.0.1", DATA_DIR: join(dir, "data3"), ADMIN_TOKEN: ADMIN, TLS_CERT: e.crt, TLS_KEY: e.key, AUTH_FAILURES_PER_MINUTE: "3" });
+  const app = new Proc([], {
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    DATA_DIR: join(dir, "data3"),
+    ADMIN_TOKEN: ADMIN,
+    TLS_CERT: e.crt,
+    TLS_KEY: e.key,
+    AUTH_FAILURES_PER_MINUTE: "3",
+  });
   try {
     await app.waitLog(/"msg":"listening".*"https":true/);
     const tls = { ca: await Bun.file(ca.crt).text() };
     const url = `https://localhost:${port}`;
     // A body over the 1 MiB limit gets the application's JSON 413.
-    const big = await fetch(`${url}/client`, { method: "POST", body: JSON.stringify({ pad: "x".repeat(1_200_000) }), headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" }, tls });
+    const big = await fetch(`${url}/client`, {
+      method: "POST",
+      body: JSON.stringify({ pad: "x".repeat(1_200_000) }),
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      tls,
+    });
     expect(big.status).toBe(413);
     expect(((await big.json()) as { error: unknown }).error).toBeString();
     // Failed token checks from one address are throttled (the throttle sees the client's address).

@@ -38,7 +38,13 @@ test("the compiled binary refuses a database migrated by a newer release, exits 
   const dataDir = join(dir, "data");
   const file = newerDatabase(dataDir);
   const before = contents(file);
-  const app = new Proc([], { PORT: String(await freePort()), HOST: "127.0.0.1", DATA_DIR: dataDir, ADMIN_TOKEN: "upgrade-admin-token-0123456789abcdef01234567", LOG_LEVEL: "info" });
+  const app = new Proc([], {
+    PORT: String(await freePort()),
+    HOST: "127.0.0.1",
+    DATA_DIR: dataDir,
+    ADMIN_TOKEN: "upgrade-admin-token-0123456789abcdef01234567",
+    LOG_LEVEL: "info",
+  });
   expect(await app.proc.exited).toBe(1);
   expect(app.text()).toContain("cannot open the database");
   expect(app.text()).toMatch(/upgraded by a newer release \(1 migration unknown to this binary/);

@@ -59,7 +59,17 @@ const planfix = await startFakePlanfix({
   dataForm: dataForm as DataForm,
   latencyMs: Number(values.latency),
   onCommand: (c) =>
-    out({ event: "command", seq: c.seq, at: new Date(c.at).toISOString(), path: c.path, cmd: c.cmd, status: c.status, accepted: c.accepted, fields: c.fields, attachments: c.attachments }),
+    out({
+      event: "command",
+      seq: c.seq,
+      at: new Date(c.at).toISOString(),
+      path: c.path,
+      cmd: c.cmd,
+      status: c.status,
+      accepted: c.accepted,
+      fields: c.fields,
+      attachments: c.attachments,
+    }),
 });
 
 out({

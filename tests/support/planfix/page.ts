@@ -53,7 +53,10 @@ export function renderChatsPage(input: ChatsPageInput): string {
   const others = input.statuses.filter((s) => !ownIds.has(s.fields.messageId ?? ""));
   const reports = others.length
     ? `<section><h2>Delivery reports</h2><ul>${others
-        .map((s) => `<li><span class="t">${time(s.at)}</span> message ${esc(s.fields.messageId ?? "")}: ${esc(s.fields.messageStatus ?? "")}${s.fields.messageStatusText ? ` — ${esc(s.fields.messageStatusText)}` : ""}</li>`)
+        .map(
+          (s) =>
+            `<li><span class="t">${time(s.at)}</span> message ${esc(s.fields.messageId ?? "")}: ${esc(s.fields.messageStatus ?? "")}${s.fields.messageStatusText ? ` — ${esc(s.fields.messageStatusText)}` : ""}</li>`,
+        )
         .join("")}</ul></section>`
     : "";
   const empty = chats.length === 0 ? "<p>No chats yet: nothing has arrived from Telegram.</p>" : "";

@@ -1,5 +1,5 @@
-// A Planfix of our own: an HTTP server that speaks the "Planfix API for chats" (see
-// /work/shared/spec/planfix-chat-api.md) so the appliance can be tested without the internet.
+// A Planfix of our own: an HTTP server that speaks the "Planfix API for chats" (docs/testing-planfix.md)
+// so the appliance can be tested without the internet.
 // Deliberately independent of src/planfix/ (own parsing, own encoding), so a bug there cannot hide
 // itself here. Built on node:http rather than Bun.serve because faults need raw socket control
 // (destroy a connection, hold one open forever).
@@ -233,9 +233,10 @@ const REQUIRED: Record<string, string[]> = {
 const CONTACT_FIELDS = ["contactName", "contactLastName", "contactIco", "contactEmail", "contactPhone", "contactData"];
 
 export async function startFakePlanfix(options: FakePlanfixOptions = {}): Promise<FakePlanfix> {
-  const accounts: FakePlanfixAccount[] = (options.accounts ?? [{ path: "/webchat/api", planfixToken: "planfix-token", providerId: "planfix-telegram" }]).map(
-    (a) => ({ ...a, path: normalizePath(a.path) }),
-  );
+  const accounts: FakePlanfixAccount[] = (options.accounts ?? [{ path: "/webchat/api", planfixToken: "planfix-token", providerId: "planfix-telegram" }]).map((a) => ({
+    ...a,
+    path: normalizePath(a.path),
+  }));
   const host = options.host ?? "127.0.0.1";
   const initialDataForm = options.dataForm ?? "object";
 
@@ -489,7 +490,14 @@ export async function startFakePlanfix(options: FakePlanfixOptions = {}): Promis
     const key = `${req.method} ${route}`;
     switch (key) {
       case "GET /":
-        return json(200, { port: api.port, url_planfix: api.url, accounts: accounts.map((a) => ({ ...a, url_planfix: api.urlFor(a.path) })), dataForm, latencyMs, fault: fault ?? null });
+        return json(200, {
+          port: api.port,
+          url_planfix: api.url,
+          accounts: accounts.map((a) => ({ ...a, url_planfix: api.urlFor(a.path) })),
+          dataForm,
+          latencyMs,
+          fault: fault ?? null,
+        });
       case "GET /commands": {
         const filter: CommandFilter = {};
         for (const k of ["cmd", "path", "chatId"] as const) {
@@ -672,7 +680,10 @@ export async function startFakePlanfix(options: FakePlanfixOptions = {}): Promis
         poll = setInterval(check, 20);
         timer = setTimeout(() => {
           finish();
-          const last = received.slice(-5).map((c) => `#${c.seq} ${c.cmd} → ${c.status}`).join(", ");
+          const last = received
+            .slice(-5)
+            .map((c) => `#${c.seq} ${c.cmd} → ${c.status}`)
+            .join(", ");
           reject(new Error(`fake Planfix: condition not met within ${timeoutMs} ms (last commands: ${last || "none"})`));
         }, timeoutMs);
         check();

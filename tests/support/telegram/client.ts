@@ -72,11 +72,7 @@ export function silentLogger(): Logger {
  * "refused" (connect() resolved false) or "rpc" (the initial request got an rpc_error, e.g.
  * AUTH_KEY_DUPLICATED — `cause` is GramJS's RPCError).
  */
-export async function connectClient(
-  server: TelegramServer | ServerAddress,
-  session: SessionLike,
-  opts: ConnectClientOptions = {},
-): Promise<TelegramClient> {
+export async function connectClient(server: TelegramServer | ServerAddress, session: SessionLike, opts: ConnectClientOptions = {}): Promise<TelegramClient> {
   let text: string;
   if (typeof session === "string") text = session;
   else if ("sessionString" in server) text = server.sessionString(session);
@@ -123,7 +119,7 @@ export async function connectClient(
   return client;
 }
 
-// The private GramJS fields stopClient must reach (documented in shared/spec/telegram-notes.md).
+// The private GramJS fields stopClient must reach (the same list as src/telegram/gram.ts).
 interface ClientInternals {
   _exportedSenderReleaseTimeouts: Map<number, ReturnType<typeof setTimeout>>;
   _exportedSenderPromises: Map<number, Promise<SenderInternals | undefined>>;

@@ -118,15 +118,7 @@ export function decryptFromClient(authKey: Buffer, packet: Buffer): DecryptedMes
 }
 
 /** Builds `auth_key_id · msg_key · encrypted_data` for one server message. */
-export function encryptToClient(
-  authKey: Buffer,
-  keyIdBytes: Buffer,
-  salt: bigint,
-  sessionId: bigint,
-  msgId: bigint,
-  seqNo: number,
-  body: Uint8Array,
-): Buffer {
+export function encryptToClient(authKey: Buffer, keyIdBytes: Buffer, salt: bigint, sessionId: bigint, msgId: bigint, seqNo: number, body: Uint8Array): Buffer {
   // 12..27 bytes of random padding keeps the total a multiple of 16 and within MTProto's 12..1024.
   const padLen = 12 + ((16 - ((32 + body.length + 12) % 16)) % 16);
   const plain = Buffer.allocUnsafe(32 + body.length + padLen);

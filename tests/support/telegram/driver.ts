@@ -203,10 +203,14 @@ export class Driver {
   /** Waits until a login code was sent to the user (or phone) after `sinceMs` (default: any). */
   waitForLoginCode(user: UserRef | string, timeoutMs = 5000, sinceMs = 0): Promise<string> {
     const phone = typeof user === "string" ? user : this.world.user(uid(user)).phone;
-    return waitFor(() => {
-      const c = this.server.logins.lastCode(phone);
-      return c && c.sentAt >= sinceMs ? c.code : undefined;
-    }, timeoutMs, `login code for ${phone}`);
+    return waitFor(
+      () => {
+        const c = this.server.logins.lastCode(phone);
+        return c && c.sentAt >= sinceMs ? c.code : undefined;
+      },
+      timeoutMs,
+      `login code for ${phone}`,
+    );
   }
 
   /** Turns on 2FA (cloud password) for a user; logins then need auth.checkPassword. */

@@ -138,7 +138,7 @@ export class EdgeState {
    * when the target has never written to the sender — a spam-limited sender (PEER_FLOOD) or a target whose
    * privacy refuses strangers (USER_PRIVACY_RESTRICTED).
    */
-  checkFirstContact(world: World, sender: WorldUser, targetId: number): void {
+  checkFirstContact(_world: World, sender: WorldUser, targetId: number): void {
     if (targetId === sender.id) return;
     if (this.blocked.get(targetId)?.has(sender.id)) throw new RpcError(400, "USER_IS_BLOCKED");
     if (!this.limited.has(sender.id) && !this.privacyRestricted.has(targetId)) return;

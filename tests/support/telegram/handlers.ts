@@ -5,17 +5,7 @@ import { Api } from "telegram";
 import { RpcError } from "./tl.ts";
 import { updateShortSentMessage, type RawInputPeer } from "./fastpath.ts";
 import { apiPeer, long, toBigint, type Render } from "./render.ts";
-import {
-  nowSeconds,
-  WorldError,
-  type DocumentKind,
-  type MediaRef,
-  type PeerRef,
-  type StoredMessage,
-  type World,
-  type WorldSession,
-  type WorldUser,
-} from "./world.ts";
+import { nowSeconds, WorldError, type DocumentKind, type MediaRef, type PeerRef, type StoredMessage, type World, type WorldSession, type WorldUser } from "./world.ts";
 
 export interface CallContext {
   world: World;
@@ -206,10 +196,7 @@ function sendResult(ctx: CallContext, msg: StoredMessage, randomId: bigint, shor
   }
   return ctx.render.updates(
     ctx.user.id,
-    [
-      new Api.UpdateMessageID({ id: msg.id, randomId: long(randomId) }),
-      new Api.UpdateNewMessage({ message: ctx.render.message(msg), pts: msg.pts, ptsCount: 1 }),
-    ],
+    [new Api.UpdateMessageID({ id: msg.id, randomId: long(randomId) }), new Api.UpdateNewMessage({ message: ctx.render.message(msg), pts: msg.pts, ptsCount: 1 })],
     [msg],
   );
 }
@@ -334,9 +321,7 @@ export const handlers: Record<string, Handler> = {
     if (peer.kind === "user") ctx.world.edges.checkFirstContact(ctx.world, ctx.user, peer.id);
     if (req.message.length > MAX_MESSAGE_LENGTH) throw new RpcError(400, "MESSAGE_TOO_LONG");
     const randomId = toBigint(req.randomId);
-    const { message } = worldCall(() =>
-      ctx.world.sendMessage(ctx.user.id, peer, { text: req.message, entities: req.entities }, { randomId, originKeyId: ctx.session.keyId }),
-    );
+    const { message } = worldCall(() => ctx.world.sendMessage(ctx.user.id, peer, { text: req.message, entities: req.entities }, { randomId, originKeyId: ctx.session.keyId }));
     return sendResult(ctx, message, randomId, true);
   },
 
@@ -349,12 +334,7 @@ export const handlers: Record<string, Handler> = {
     if (peer.kind === "user") ctx.world.edges.checkFirstContact(ctx.world, ctx.user, peer.id);
     const media = inputMedia(ctx, req.media);
     const { message } = worldCall(() =>
-      ctx.world.sendMessage(
-        ctx.user.id,
-        peer,
-        { text: req.message ?? "", entities: req.entities, media },
-        { randomId, originKeyId: ctx.session.keyId },
-      ),
+      ctx.world.sendMessage(ctx.user.id, peer, { text: req.message ?? "", entities: req.entities, media }, { randomId, originKeyId: ctx.session.keyId }),
     );
     return sendResult(ctx, message, randomId, false);
   },
@@ -367,11 +347,7 @@ export const handlers: Record<string, Handler> = {
     if (!msg || !msg.out) throw new RpcError(400, "MESSAGE_ID_INVALID");
     if (msg.text === text) throw new RpcError(400, "MESSAGE_NOT_MODIFIED");
     worldCall(() => ctx.world.editMessage(ctx.user.id, req.id, text, ctx.session.keyId));
-    return ctx.render.updates(
-      ctx.user.id,
-      [new Api.UpdateEditMessage({ message: ctx.render.message(msg), pts: ctx.user.mailbox.pts, ptsCount: 1 })],
-      [msg],
-    );
+    return ctx.render.updates(ctx.user.id, [new Api.UpdateEditMessage({ message: ctx.render.message(msg), pts: ctx.user.mailbox.pts, ptsCount: 1 })], [msg]);
   },
 
   "messages.GetMessages": (ctx, req: Api.messages.GetMessages) => {

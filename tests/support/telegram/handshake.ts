@@ -1,4 +1,4 @@
-// The server side of MTProto's auth-key creation (https://core.telegram.org/mtproto/auth_key):
+// The server side of MTProto's auth-key creation (Telegram's "Creating an Authorization Key"):
 // req_pq_multi → resPQ, req_DH_params (RSA_PAD-encrypted p_q_inner_data) → server_DH_params_ok,
 // set_client_DH_params → dh_gen_ok. The RSA key is made for the tests at server start (TEST-ONLY: it
 // lives in memory; clients must be told to trust it, e.g. the appliance's TELEGRAM_SERVER_KEYS).
@@ -101,8 +101,7 @@ export class Handshake {
   }
 
   private checkNonces(nonce: BigInteger, serverNonce: BigInteger): void {
-    if (!this.nonce || !this.serverNonce || !nonce.eq(this.nonce) || !serverNonce.eq(this.serverNonce))
-      throw new HandshakeError("nonce mismatch");
+    if (!this.nonce || !this.serverNonce || !nonce.eq(this.nonce) || !serverNonce.eq(this.serverNonce)) throw new HandshakeError("nonce mismatch");
   }
 
   private reqDhParams(req: Api.ReqDHParams): Buffer {

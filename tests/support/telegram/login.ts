@@ -160,8 +160,7 @@ export class Logins {
   // ---- RPC side ---------------------------------------------------------------------------------
 
   private checkLayer(ctx: LoginContext): void {
-    if (this.minLoginLayer > 0 && (ctx.layer ?? ctx.session.layer ?? 0) < this.minLoginLayer)
-      throw new RpcError(406, "UPDATE_APP_TO_LOGIN");
+    if (this.minLoginLayer > 0 && (ctx.layer ?? ctx.session.layer ?? 0) < this.minLoginLayer) throw new RpcError(406, "UPDATE_APP_TO_LOGIN");
   }
 
   private userForPhone(phone: string): { digits: string; user?: WorldUser } {
@@ -185,9 +184,13 @@ export class Logins {
     // "SMS" codes go to the phone, outside Telegram: only the driver (lastCode) sees them.
     if (user && via === "app") {
       this.host.serviceUser();
-      this.host.world.sendMessage(SERVICE_USER_ID, { kind: "user", id: user.id }, {
-        text: `Login code: ${code}. Do not give this code to anyone, even if they say they are from Telegram!`,
-      });
+      this.host.world.sendMessage(
+        SERVICE_USER_ID,
+        { kind: "user", id: user.id },
+        {
+          text: `Login code: ${code}. Do not give this code to anyone, even if they say they are from Telegram!`,
+        },
+      );
     }
     const length = code.length;
     return new Api.auth.SentCode({
@@ -224,9 +227,13 @@ export class Logins {
     // Telegram tells every device of the account about the new one, from 777000.
     const d = ctx.session.device;
     this.host.serviceUser();
-    this.host.world.sendMessage(SERVICE_USER_ID, { kind: "user", id: userId }, {
-      text: `New login. We detected a login into your account from a new device: ${d?.deviceModel ?? "unknown device"}, ${d?.appVersion ?? ""}, IP ${d?.ip ?? ""}.`,
-    });
+    this.host.world.sendMessage(
+      SERVICE_USER_ID,
+      { kind: "user", id: userId },
+      {
+        text: `New login. We detected a login into your account from a new device: ${d?.deviceModel ?? "unknown device"}, ${d?.appVersion ?? ""}, IP ${d?.ip ?? ""}.`,
+      },
+    );
     return new Api.auth.Authorization({ user: this.host.render.user(userId, this.host.world.user(userId)) });
   }
 
@@ -386,4 +393,3 @@ export function toApiAuthorization(a: AuthorizationInfo): Api.Authorization {
     region: "",
   });
 }
-

@@ -1,17 +1,6 @@
 // World → TL, always from one viewer's point of view (access hashes, phone privacy, `self`, `out`).
 import { Api } from "telegram";
-import type {
-  DocumentRecord,
-  MediaRef,
-  PeerRef,
-  PhotoRecord,
-  PtsEntry,
-  Renderer,
-  StoredMessage,
-  World,
-  WorldChat,
-  WorldUser,
-} from "./world.ts";
+import type { DocumentRecord, MediaRef, PeerRef, PhotoRecord, PtsEntry, Renderer, StoredMessage, World, WorldChat, WorldUser } from "./world.ts";
 import { nowSeconds } from "./world.ts";
 import { updateShortChatMessage, updateShortMessage } from "./fastpath.ts";
 

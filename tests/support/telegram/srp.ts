@@ -1,4 +1,4 @@
-// The server side of Telegram's 2FA check (https://core.telegram.org/api/srp), algorithm
+// The server side of Telegram's 2FA check (Telegram's "Two-factor authentication", SRP), algorithm
 // passwordKdfAlgoSHA256SHA256PBKDF2HMACSHA512iter100000SHA256ModPow. The server keeps only the verifier
 // v = g^x mod p; the client proves it knows the password without sending it (auth.checkPassword).
 import { createHash, pbkdf2Sync, randomBytes } from "node:crypto";
@@ -59,14 +59,7 @@ export function verifyProof(rec: PasswordRecord, ch: SrpChallenge, aBytes: Uint8
   const K = H(pad(S));
   const hp = H(TELEGRAM_PRIME_BYTES);
   const hg = H(pad(BigInt(TELEGRAM_G)));
-  const expected = H(
-    Buffer.from(hp.map((x, i) => x ^ hg[i]!)),
-    H(rec.salt1),
-    H(rec.salt2),
-    pad(A),
-    pad(ch.B),
-    K,
-  );
+  const expected = H(Buffer.from(hp.map((x, i) => x ^ hg[i]!)), H(rec.salt1), H(rec.salt2), pad(A), pad(ch.B), K);
   return expected.length === m1.length && expected.equals(Buffer.from(m1));
 }
 

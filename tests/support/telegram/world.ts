@@ -247,10 +247,8 @@ export class World {
     let phone = spec.phone === undefined ? "" : digitsOnly(spec.phone);
     while (!phone || (spec.phone === undefined && this.byPhone.has(phone))) phone = `7999${String(this.nextPhone++).padStart(7, "0")}`;
     if (this.byPhone.has(phone)) throw new WorldError(`phone ${phone} is taken`);
-    if (spec.username && !/^[a-zA-Z][a-zA-Z0-9_]{3,31}$/.test(spec.username))
-      throw new WorldError(`bad username ${spec.username}`);
-    if (spec.username && this.byUsername.has(spec.username.toLowerCase()))
-      throw new WorldError(`username ${spec.username} is taken`);
+    if (spec.username && !/^[a-zA-Z][a-zA-Z0-9_]{3,31}$/.test(spec.username)) throw new WorldError(`bad username ${spec.username}`);
+    if (spec.username && this.byUsername.has(spec.username.toLowerCase())) throw new WorldError(`username ${spec.username} is taken`);
     const user: WorldUser = {
       id,
       firstName: spec.firstName,
@@ -394,13 +392,7 @@ export class World {
     return p;
   }
 
-  addDocument(
-    bytes: Buffer,
-    mimeType: string,
-    attributes: Api.TypeDocumentAttribute[],
-    docKind: DocumentKind,
-    fileName?: string,
-  ): DocumentRecord {
+  addDocument(bytes: Buffer, mimeType: string, attributes: Api.TypeDocumentAttribute[], docKind: DocumentKind, fileName?: string): DocumentRecord {
     const d: DocumentRecord = {
       kind: "document",
       id: randomLong(),
@@ -449,12 +441,7 @@ export class World {
    * the original message comes back (duplicate: true) and nothing is delivered again.
    * `build` callbacks render the updates for each recipient; see server.ts for how they are built.
    */
-  sendMessage(
-    fromId: number,
-    peer: PeerRef,
-    content: MessageContent,
-    opts: { randomId?: bigint; originKeyId?: bigint } = {},
-  ): SendOutcome {
+  sendMessage(fromId: number, peer: PeerRef, content: MessageContent, opts: { randomId?: bigint; originKeyId?: bigint } = {}): SendOutcome {
     const sender = this.user(fromId);
     if (opts.randomId !== undefined) {
       const prior = sender.sentByRandomId.get(opts.randomId);
@@ -462,8 +449,7 @@ export class World {
     }
     const date = nowSeconds();
     const logical: LogicalMessage = { copies: new Map() };
-    const owners: number[] =
-      peer.kind === "user" ? (peer.id === fromId ? [fromId] : [fromId, this.user(peer.id).id]) : [...this.chat(peer.id).members];
+    const owners: number[] = peer.kind === "user" ? (peer.id === fromId ? [fromId] : [fromId, this.user(peer.id).id]) : [...this.chat(peer.id).members];
     if (peer.kind === "chat" && !this.chat(peer.id).members.has(fromId)) throw new WorldError("not a chat member");
     let senderCopy: StoredMessage | undefined;
     for (const ownerId of owners) {
@@ -621,8 +607,7 @@ export function imageSize(b: Buffer): { w: number; h: number } {
       if (b[p] !== 0xff) break;
       const marker = b[p + 1]!;
       const len = b.readUInt16BE(p + 2);
-      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc)
-        return { h: b.readUInt16BE(p + 5), w: b.readUInt16BE(p + 7) };
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return { h: b.readUInt16BE(p + 5), w: b.readUInt16BE(p + 7) };
       p += 2 + len;
     }
   }

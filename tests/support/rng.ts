@@ -1,6 +1,7 @@
-// A small seeded PRNG (xoshiro128**, seeded by splitmix32). Every case gets its own generator derived
-// from (seed, case index), so case N is the same whether the run has 10 or 20,000 cases, and one case
-// can be replayed alone (FUZZ_ONLY).
+// The one seeded PRNG of the test kit (xoshiro128**, seeded by splitmix32), for tests, the fuzzer and
+// the drill. A generator is (seed, stream): the fuzzer gives every case its own numbered stream, so case
+// N is the same whether the run has 10 or 20,000 cases and one case can be replayed alone (FUZZ_ONLY);
+// the drill forks named streams, so each part of its plan depends only on the seed and its name.
 
 function splitmix32(state: number): () => number {
   let s = state >>> 0;
@@ -19,8 +20,15 @@ export class Rng {
   private c: number;
   private d: number;
 
-  constructor(seed: number, stream = 0) {
-    const sm = splitmix32((seed ^ Math.imul(stream + 1, 0x27d4eb2d)) >>> 0);
+  readonly seed: number;
+  /** The stream's name when it was forked by name ("" for a numbered one). */
+  readonly stream: string;
+
+  constructor(seed: number, stream: number | string = 0) {
+    this.seed = seed;
+    this.stream = typeof stream === "string" ? stream : "";
+    const n = typeof stream === "string" ? hashName(stream) : stream;
+    const sm = splitmix32((seed ^ Math.imul(n + 1, 0x27d4eb2d)) >>> 0);
     this.a = sm();
     this.b = sm();
     this.c = sm();
@@ -59,6 +67,21 @@ export class Rng {
     return items[Math.floor(this.next() * items.length)]!;
   }
 
+  /** Float in [min, max). */
+  between(min: number, max: number): number {
+    return min + this.next() * (max - min);
+  }
+
+  /** Exponentially distributed pause with this mean (a Poisson process), capped at 5× the mean. */
+  exp(mean: number): number {
+    return Math.min(5 * mean, -Math.log(1 - this.next()) * mean);
+  }
+
+  /** A named child stream: depends only on the seed and the names, never on how much any stream was used. */
+  fork(name: string): Rng {
+    return new Rng(this.seed, `${this.stream}/${name}`);
+  }
+
   /** Picks by weight: `[[weight, value], …]`. */
   weighted<T>(items: readonly (readonly [number, T])[]): T {
     const total = items.reduce((n, [w]) => n + w, 0);
@@ -89,6 +112,18 @@ export class Rng {
     }
     return items;
   }
+}
+
+/** FNV-1a of a stream name, kept below 2^31 so a named stream never equals a small numbered one by chance. */
+function hashName(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return ((h >>> 0) % 0x7fffffff) + 0x10000;
+}
+
+/** A fresh seed for a run that was given none (printed, so the run can be repeated). */
+export function randomSeed(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]! % 1_000_000_000;
 }
 
 function rotl(x: number, k: number): number {

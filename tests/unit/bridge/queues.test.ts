@@ -6,21 +6,23 @@ import { afterAll, beforeEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TelegramFailure, type ChatMessage, type MediaRef, type TelegramConnection } from "../../src/domain/telegram-port.ts";
-import { InboundBridge } from "../../src/bridge/inbound.ts";
-import { OutboundBridge } from "../../src/bridge/outbound.ts";
-import { LookupLimiter } from "../../src/bridge/lookup-limiter.ts";
-import { NetGuard } from "../../src/net/guarded-fetch.ts";
-import { QueueService } from "../../src/bridge/queues.ts";
-import { DEFAULT_RETRY } from "../../src/bridge/retry.ts";
-import { createLogger } from "../../src/log.ts";
-import type { PlanfixOutcome, NewMessageCommand } from "../../src/planfix/index.ts";
-import { ClientStore, type Account } from "../../src/store/clients.ts";
-import { openDb } from "../../src/store/db.ts";
-import { FileStore } from "../../src/store/files.ts";
-import { JobStore } from "../../src/store/jobs.ts";
-import { OutboxStore } from "../../src/store/outbox.ts";
-import { PeerStore } from "../../src/store/peers.ts";
+import { TelegramFailure, type ChatMessage, type MediaRef, type TelegramConnection } from "../../../src/domain/telegram-port.ts";
+import { InboundBridge } from "../../../src/bridge/inbound.ts";
+import { OutboundBridge } from "../../../src/bridge/outbound.ts";
+import { LookupLimiter } from "../../../src/bridge/lookup-limiter.ts";
+import { NetGuard } from "../../../src/net/guarded-fetch.ts";
+import { QueueService } from "../../../src/bridge/queues.ts";
+import { DEFAULT_RETRY } from "../../../src/bridge/retry.ts";
+import { telegramCapabilities } from "../../../src/telegram/capabilities.ts";
+import { createLogger } from "../../../src/log.ts";
+import type { PlanfixOutcome, NewMessageCommand } from "../../../src/planfix/index.ts";
+import { ClientStore, type Account } from "../../../src/store/clients.ts";
+import { openDb } from "../../../src/store/db.ts";
+import { FileStore } from "../../../src/store/files.ts";
+import { JobStore } from "../../../src/store/jobs.ts";
+import { OutboxStore } from "../../../src/store/outbox.ts";
+import { PeerStore } from "../../../src/store/peers.ts";
+import { sqliteTransaction } from "../../../src/store/transaction.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "pt-queues-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,7 +41,13 @@ function setup() {
   const peers = new PeerStore(db);
   const files = new FileStore(db, join(dir, `files${n}`), 86_400_000);
   const client = clients.createClient("acme", "hash");
-  const account = clients.insertAccount({ clientId: client.id, number: "380955821319", urlPlanfix: "http://127.0.0.1:1/webchat/api", tokenPlanfix: "wrong-key", sessionPath: "a.session" });
+  const account = clients.insertAccount({
+    clientId: client.id,
+    number: "380955821319",
+    urlPlanfix: "http://127.0.0.1:1/webchat/api",
+    tokenPlanfix: "wrong-key",
+    sessionPath: "a.session",
+  });
   let t = Date.now();
   const clock = { now: () => t, advance: (ms: number) => (t += ms) };
   const sent: { token: string; text: string }[] = [];
@@ -50,8 +58,18 @@ function setup() {
   const conn = { downloadMedia: (m: MediaRef) => download(m), downloadProfilePhoto: async () => null } as unknown as TelegramConnection;
   const retry = { ...DEFAULT_RETRY, pauseRetryMs: 300_000 };
   const inbound = new InboundBridge({
-    clients, peers, outbox, jobs, files, publicUrl: "http://files.test", defaultProviderId: "p", maxFileBytes: 1_000_000, planfixTimeoutMs: 1000, retry, language: "en", log,
+    clients,
+    peers,
+    outbox,
+    jobs,
+    files,
+    publicUrl: "http://files.test",
+    maxFileBytes: 1_000_000,
+    retry,
+    language: "en",
+    log,
     connection: () => conn,
+    capabilities: telegramCapabilities,
     now: clock.now,
     planfixFor: (a) => ({
       newMessage: async (cmd: NewMessageCommand) => {
@@ -63,7 +81,25 @@ function setup() {
       updateContact: async () => ok,
     }),
   });
-  const outbound = new OutboundBridge({ clients, peers, jobs, inbound, limiter: new LookupLimiter(), maxFileBytes: 1, downloadTimeoutMs: 1, retry, offlineGiveUpMs: 1, maxFloodWaitMs: 1, guard: new NetGuard(), tmpDir: join(dir, `downloads${n}`), language: "en", log, connection: () => null });
+  const outbound = new OutboundBridge({
+    clients,
+    peers,
+    jobs,
+    inbound,
+    limiter: new LookupLimiter(),
+    maxFileBytes: 1,
+    downloadTimeoutMs: 1,
+    retry,
+    offlineGiveUpMs: 1,
+    maxFloodWaitMs: 1,
+    guard: new NetGuard(),
+    tmpDir: join(dir, `downloads${n}`),
+    language: "en",
+    log,
+    connection: () => null,
+    capabilities: telegramCapabilities,
+    transaction: sqliteTransaction(db, { jobs, outbox }),
+  });
   // Rounds are driven by hand here: the queue calls' kick must not start the real pump beside them.
   const manual = <T extends object>(bridge: T): T => Object.assign(Object.create(bridge) as T, { kick: () => {} });
   const queues = new QueueService({ outbox, jobs, inbound: manual(inbound), outbound: manual(outbound), now: clock.now });
@@ -71,9 +107,15 @@ function setup() {
   const add = (peer: string, text: string, media: MediaRef | null = null) => {
     const message: ChatMessage = {
       peer: { userId: peer, accessHash: "1", username: null, phone: null, firstName: `User ${peer}`, lastName: null, isBot: false, hasPhoto: false },
-      messageId: ++msgId, out: false, date: 0, text, media, kind: media ? "media" : "text", editDate: null,
+      messageId: ++msgId,
+      out: false,
+      date: 0,
+      text,
+      media,
+      kind: media ? "media" : "text",
+      editDate: null,
     };
-    outbox.add({ accountId: account.id, chatKey: peer, kind: "message", dedupKey: `m:${msgId}`, event: { message } });
+    outbox.insert({ accountId: account.id, chatKey: peer, kind: "message", dedupKey: `m:${msgId}`, event: { message } });
   };
   /** Runs rounds until nothing is due at the fake now. */
   const drain = async () => {
@@ -83,7 +125,16 @@ function setup() {
     }
   };
   return {
-    clients, outbox, inbound, queues, account, clock, sent, lines, add, drain,
+    clients,
+    outbox,
+    inbound,
+    queues,
+    account,
+    clock,
+    sent,
+    lines,
+    add,
+    drain,
     answer: (f: typeof answer) => (answer = f),
     download: (f: typeof download) => (download = f),
     status: () => queues.status(account.id).to_planfix,
@@ -241,4 +292,47 @@ test("a wrong url_planfix (404) holds the queue like a wrong key; a 5xx that las
   }
   expect(s.status()).toMatchObject({ waiting: 0, parked: 1 });
   expect(s.queues.list(s.account.id, s.account.number, "to_planfix", "parked")[0]!.error).toContain("502");
+});
+
+test("ordering: a failing head holds only its own chat; the other chats go on; the held chat keeps its order", async () => {
+  let planfixUp = false;
+  s.answer((cmd) => (cmd.chatId === "380955821319_1" && !planfixUp ? down : ok));
+  s.add("1", "a1");
+  s.add("2", "b1");
+  s.add("1", "a2");
+  s.add("2", "b2");
+  await s.drain();
+  expect(s.sent.map((x) => x.text)).toEqual(["b1", "b2"]);
+  expect(s.status()).toMatchObject({ waiting: 2, parked: 0 });
+  planfixUp = true;
+  s.clock.advance(DEFAULT_RETRY.capMs);
+  await s.drain();
+  expect(s.sent.map((x) => x.text)).toEqual(["b1", "b2", "a1", "a2"]);
+  expect(s.status()).toMatchObject({ waiting: 0, parked: 0 });
+});
+
+test("retries: a failed item is not offered again before its pause, and the pauses grow up to the cap", async () => {
+  const tries: number[] = [];
+  s.answer(() => {
+    tries.push(s.clock.now());
+    return down;
+  });
+  s.add("1", "a1");
+  await s.drain();
+  expect(tries).toHaveLength(1);
+  // Within the first pause (base 1 s, jittered to 0.5–1 s… doubled per attempt): nothing is sent again.
+  s.clock.advance(400);
+  await s.drain();
+  expect(tries).toHaveLength(1);
+  for (let i = 0; i < 2000 && tries.length < 12; i++) {
+    s.clock.advance(500);
+    await s.drain();
+  }
+  const gaps = tries.slice(1).map((t, i) => t - tries[i]!);
+  expect(gaps.length).toBeGreaterThanOrEqual(6);
+  // Exponential: the sixth pause is several times the first; none is longer than the cap.
+  expect(gaps[5]!).toBeGreaterThan(gaps[0]! * 4);
+  expect(Math.max(...gaps)).toBeLessThanOrEqual(DEFAULT_RETRY.capMs + 500);
+  expect(Math.max(...gaps)).toBeGreaterThan(DEFAULT_RETRY.capMs / 2);
+  expect(s.status()).toMatchObject({ waiting: 1, parked: 0 });
 });

@@ -1,0 +1,29 @@
+// One Telegram key runs once: two connections with the same auth key get it killed
+// (AUTH_KEY_DUPLICATED), so a session is claimed by its key before a number starts on it.
+import { createHash } from "node:crypto";
+import type { SessionClaims } from "../domain/telegram-port.ts";
+import type { SessionData } from "../sessions/read.ts";
+
+const keyOf = (session: SessionData) => createHash("sha256").update(session.authKey).digest("hex");
+
+export function createSessionClaims(): SessionClaims {
+  const holders = new Map<string, number>();
+  const release = (accountId: number) => {
+    for (const [k, v] of holders) if (v === accountId) holders.delete(k);
+  };
+  return {
+    claim(accountId, session, isRunning) {
+      const key = keyOf(session);
+      const holder = holders.get(key);
+      if (holder !== undefined && holder !== accountId && isRunning(holder)) return holder;
+      release(accountId);
+      holders.set(key, accountId);
+      return null;
+    },
+    release,
+    holder(session, except, isRunning) {
+      const holder = holders.get(keyOf(session));
+      return holder !== undefined && holder !== except && isRunning(holder) ? holder : null;
+    },
+  };
+}

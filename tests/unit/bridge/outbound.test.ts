@@ -1,0 +1,242 @@
+// The Telegram-bound delivery policies under fake time, with a fake Telegram connection and real SQLite:
+// a number offline too long gives the message up as an error status for Planfix, a short flood wait is
+// waited out, a long one is reported, a part Telegram already has counts as sent, a long text goes as
+// several parts in order. Rounds are driven by hand (no pump timers).
+import { afterAll, beforeEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { InboundBridge } from "../../../src/bridge/inbound.ts";
+import { LookupLimiter } from "../../../src/bridge/lookup-limiter.ts";
+import { OutboundBridge } from "../../../src/bridge/outbound.ts";
+import { DEFAULT_RETRY } from "../../../src/bridge/retry.ts";
+import { textsFor } from "../../../src/bridge/texts.ts";
+import { type PeerInfo, TelegramFailure, type TelegramConnection } from "../../../src/domain/telegram-port.ts";
+import { createLogger } from "../../../src/log.ts";
+import { NetGuard } from "../../../src/net/guarded-fetch.ts";
+import { ClientStore } from "../../../src/store/clients.ts";
+import { openDb } from "../../../src/store/db.ts";
+import { FileStore } from "../../../src/store/files.ts";
+import { JobStore } from "../../../src/store/jobs.ts";
+import { OutboxStore } from "../../../src/store/outbox.ts";
+import { PeerStore } from "../../../src/store/peers.ts";
+import { sqliteTransaction } from "../../../src/store/transaction.ts";
+import { telegramCapabilities } from "../../../src/telegram/capabilities.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "pt-outbound-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const en = textsFor("en");
+const OFFLINE_GIVE_UP_MS = 15 * 60_000;
+
+let n = 0;
+function setup() {
+  const db = openDb(join(dir, `o${++n}.db`));
+  const clients = new ClientStore(db);
+  const outbox = new OutboxStore(db);
+  const jobs = new JobStore(db);
+  const peers = new PeerStore(db);
+  const files = new FileStore(db, join(dir, `files${n}`), 86_400_000);
+  const client = clients.createClient("acme", "hash");
+  const account = clients.insertAccount({
+    clientId: client.id,
+    number: "380955821319",
+    urlPlanfix: "http://127.0.0.1:1/webchat/api",
+    tokenPlanfix: "key",
+    sessionPath: "a.session",
+    language: "en",
+  });
+  const peer: PeerInfo = { userId: "6800630955", accessHash: "42", username: null, phone: null, firstName: "Olena", lastName: null, isBot: false, hasPhoto: false };
+  peers.save(account.id, [peer]);
+  let t = Date.now();
+  const clock = { now: () => t, advance: (ms: number) => (t += ms) };
+  const log = createLogger("silent");
+  const sent: { text: string; key: string }[] = [];
+  let onSend: (text: string, key: string) => void = () => {};
+  let online = true;
+  let nextId = 100;
+  const conn = {
+    sendText: async (_p: PeerInfo, text: string, key: string) => {
+      onSend(text, key);
+      sent.push({ text, key });
+      return { messageId: ++nextId };
+    },
+  } as unknown as TelegramConnection;
+  const connection = () => (online ? conn : null);
+  const retry = { ...DEFAULT_RETRY };
+  const outcomes: string[] = [];
+  const onOutcome = (o: { direction: string; outcome: string }) => outcomes.push(`${o.direction}:${o.outcome}`);
+  const ok = async () => ({ ok: true as const });
+  const inbound = new InboundBridge({
+    clients,
+    peers,
+    outbox,
+    jobs,
+    files,
+    publicUrl: "http://files.test",
+    maxFileBytes: 1_000_000,
+    retry,
+    language: "en",
+    log,
+    connection,
+    capabilities: telegramCapabilities,
+    now: clock.now,
+    onOutcome,
+    planfixFor: () => ({ newMessage: ok, messageStatus: ok, updateContact: ok }),
+  });
+  const outbound = new OutboundBridge({
+    clients,
+    peers,
+    jobs,
+    inbound,
+    limiter: new LookupLimiter(),
+    maxFileBytes: 1_000_000,
+    downloadTimeoutMs: 1000,
+    guard: new NetGuard(),
+    tmpDir: join(dir, `downloads${n}`),
+    retry,
+    offlineGiveUpMs: OFFLINE_GIVE_UP_MS,
+    maxFloodWaitMs: 15 * 60_000,
+    language: "en",
+    log,
+    connection,
+    capabilities: telegramCapabilities,
+    transaction: sqliteTransaction(db, { jobs, outbox }),
+    now: clock.now,
+    onOutcome,
+  });
+  // Rounds are driven by hand: a send's end must not start the real pump beside them.
+  const manual = Object.assign(Object.create(outbound) as OutboundBridge, { kick: () => {} });
+  Object.assign(inbound, { kick: () => {} });
+  /** Runs rounds (and waits for their sends) until nothing is due at the fake now. */
+  const drain = async () => {
+    for (let i = 0; i < 50; i++) {
+      const next = await manual.round(account.id);
+      await outbound.settled();
+      if (next === null || next > clock.now()) return;
+    }
+  };
+  let messageId = 0;
+  const accept = (text: string) =>
+    outbound.accept(client, { cmd: "newMessage", token: "t", chatId: `380955821319_${peer.userId}`, message: text, messageId: String(++messageId), attachments: [] });
+  /** The messageStatus items queued for Planfix, oldest first. */
+  const statuses = () =>
+    outbox
+      .list(account.id, "pending", 100)
+      .map((r) => ({ kind: r.kind, ...(JSON.parse(r.event) as { messageId: string; status: string; text?: string }) }))
+      .filter((r) => r.kind === "status");
+  const job = (planfixId: string) => jobs.byMessage(client.id, planfixId)!;
+  return {
+    clock,
+    sent,
+    drain,
+    accept,
+    statuses,
+    job,
+    jobs,
+    account,
+    outcomes,
+    offline: () => (online = false),
+    onSend: (f: typeof onSend) => (onSend = f),
+  };
+}
+
+let s: ReturnType<typeof setup>;
+beforeEach(() => {
+  s = setup();
+});
+
+test("offline: the message waits for its number, then is given up as an error status in the customer's language", async () => {
+  s.offline();
+  await s.accept("hello");
+  await s.drain();
+  expect(s.job("1").state).toBe("pending");
+  s.clock.advance(OFFLINE_GIVE_UP_MS - 60_000);
+  await s.drain();
+  expect(s.job("1").state).toBe("pending");
+  expect(s.statuses()).toEqual([]);
+  s.clock.advance(120_000);
+  await s.drain();
+  expect(s.job("1").state).toBe("failed");
+  expect(s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "error", text: en.offlineTooLong("380955821319", "stopped") }]);
+  expect(s.sent).toEqual([]);
+});
+
+test("a short flood wait is waited out, then the message goes and Planfix gets sent", async () => {
+  let first = true;
+  s.onSend(() => {
+    if (first) {
+      first = false;
+      throw new TelegramFailure("flood_wait", "FLOOD_WAIT_30", 30);
+    }
+  });
+  await s.accept("hello");
+  await s.drain();
+  expect(s.sent).toEqual([]);
+  s.clock.advance(20_000);
+  await s.drain();
+  expect(s.sent).toEqual([]);
+  s.clock.advance(11_000);
+  await s.drain();
+  expect(s.sent.map((x) => x.text)).toEqual(["hello"]);
+  expect(s.job("1").state).toBe("sent");
+  expect(s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "sent" }]);
+});
+
+test("a flood wait longer than the limit is reported to Planfix as an error at once, not waited out", async () => {
+  s.onSend(() => {
+    throw new TelegramFailure("flood_wait", "FLOOD_WAIT_86400", 86_400);
+  });
+  await s.accept("hello");
+  await s.drain();
+  expect(s.job("1").state).toBe("failed");
+  expect(s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "error", text: en.flood("FLOOD_WAIT_86400", 86_400) }]);
+});
+
+test("a long text goes as parts in order; a part Telegram already has (its idempotency key seen) counts as sent", async () => {
+  const long = `${"a".repeat(4000)}\n\n${"b".repeat(4000)}\n\n${"c".repeat(100)}`;
+  s.onSend((text) => {
+    if (text.startsWith("b")) throw new TelegramFailure("error", "RANDOM_ID_DUPLICATE");
+  });
+  await s.accept(long);
+  await s.drain();
+  expect(s.sent.map((x) => x.text[0])).toEqual(["a", "c"]);
+  expect(new Set(s.sent.map((x) => x.key)).size).toBe(2);
+  expect(s.job("1")).toMatchObject({ state: "sent", partsDone: 3 });
+  expect(s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "sent" }]);
+});
+
+test("Telegram refusing the message (not a wait, not the network) is an error status, and the chat moves on", async () => {
+  s.onSend((text) => {
+    if (text === "first") throw new TelegramFailure("error", "USER_IS_BLOCKED");
+  });
+  await s.accept("first");
+  await s.accept("second");
+  await s.drain();
+  expect(s.job("1").state).toBe("failed");
+  expect(s.job("2").state).toBe("sent");
+  expect(s.sent.map((x) => x.text)).toEqual(["second"]);
+  expect(s.statuses().map((x) => [x.messageId, x.status, x.text])).toEqual([
+    ["1", "error", en.refused("USER_IS_BLOCKED")],
+    ["2", "sent", undefined],
+  ]);
+});
+
+test("each message's outcome is told once through the one hook: a failed attempt, then sent; a refusal parked", async () => {
+  let first = true;
+  s.onSend((text) => {
+    if (text === "refused") throw new TelegramFailure("error", "USER_IS_BLOCKED");
+    if (first) {
+      first = false;
+      throw new TelegramFailure("network", "connection reset");
+    }
+  });
+  await s.accept("hello");
+  await s.drain();
+  expect(s.outcomes).toEqual(["to_telegram:failed"]);
+  s.clock.advance(DEFAULT_RETRY.capMs);
+  await s.drain();
+  expect(s.outcomes).toEqual(["to_telegram:failed", "to_telegram:sent"]);
+  await s.accept("refused");
+  await s.drain();
+  expect(s.outcomes).toEqual(["to_telegram:failed", "to_telegram:sent", "to_telegram:parked"]);
+});
