@@ -37,7 +37,7 @@ export class ClientService {
     private readonly pool: AccountPool,
     private readonly settings: ServiceSettings,
     private readonly log: Logger,
-    private readonly queues?: { status(accountId: number): QueueStatus },
+    private readonly queues?: { status(accountId: number): QueueStatus; statusOfAll(): (accountId: number) => QueueStatus },
   ) {}
 
   authenticate(token: string | null): Caller {
@@ -48,11 +48,13 @@ export class ClientService {
     return { kind: "client", client };
   }
 
-  view(account: Account): NumberView {
-    const fresh = this.store.accountById(account.id) ?? account;
-    const client = this.store.clientById(fresh.clientId);
+  /** `listed`: the account was just read and its client and queues are known (a listing); otherwise both are read now. */
+  view(account: Account, listed?: { clientName: string; queueOf?: (accountId: number) => QueueStatus }): NumberView {
+    const fresh = listed ? account : (this.store.accountById(account.id) ?? account);
+    const clientName = listed ? listed.clientName : (this.store.clientById(fresh.clientId)?.name ?? "");
+    const queueOf = listed ? listed.queueOf : this.queues && ((id: number) => this.queues!.status(id));
     return {
-      name: client?.name ?? "",
+      name: clientName,
       number: fresh.number,
       status: fresh.state === "online" ? "online" : "offline",
       state: fresh.state,
@@ -61,7 +63,7 @@ export class ClientService {
       flood_until: fresh.floodUntil ? new Date(fresh.floodUntil).toISOString() : null,
       telegram_user_id: fresh.selfUserId,
       planfix_error: fresh.planfixError,
-      ...(this.queues ? { queues: this.queues.status(fresh.id) } : {}),
+      ...(queueOf ? { queues: queueOf(fresh.id) } : {}),
       language: fresh.language,
     };
   }
@@ -185,7 +187,15 @@ export class ClientService {
 
   list(caller: Caller): NumberView[] {
     const accounts = caller.kind === "admin" ? this.store.allAccounts() : this.store.accountsOfClient(caller.client.id);
-    return accounts.map((a) => this.view(a));
+    // Two queries for every number's queues and one client read per client, not several queries a number:
+    // /admin/clients with a thousand numbers stays cheap (it is polled).
+    const queueOf = this.queues?.statusOfAll();
+    const names = new Map<number, string>();
+    const nameOf = (clientId: number) => {
+      if (!names.has(clientId)) names.set(clientId, this.store.clientById(clientId)?.name ?? "");
+      return names.get(clientId)!;
+    };
+    return accounts.map((a) => this.view(a, { clientName: nameOf(a.clientId), ...(queueOf ? { queueOf } : {}) }));
   }
 
   async stop(caller: Caller, number: string, name?: string): Promise<NumberView> {
@@ -283,10 +293,11 @@ export class ClientService {
   }
 
   adminOverview(): { name: string; created_at: string; numbers: NumberView[] }[] {
+    const queueOf = this.queues?.statusOfAll();
     return this.store.allClients().map((c) => ({
       name: c.name,
       created_at: new Date(c.createdAt).toISOString(),
-      numbers: this.store.accountsOfClient(c.id).map((a) => this.view(a)),
+      numbers: this.store.accountsOfClient(c.id).map((a) => this.view(a, { clientName: c.name, ...(queueOf ? { queueOf } : {}) })),
     }));
   }
 }

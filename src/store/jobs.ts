@@ -1,7 +1,7 @@
 // SQL for Planfix → Telegram jobs and the Telegram messages they produced.
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import { param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
-import type { QueueStats } from "./outbox.ts";
+import { groupStats, type QueueStats } from "./outbox.ts";
 import { outboundJobs, sentMessages } from "./schema.ts";
 
 export type JobRow = typeof outboundJobs.$inferSelect;
@@ -70,6 +70,13 @@ export class JobStore {
         .select({ j: sentMessages.jobId })
         .from(sentMessages)
         .where(and(eq(sentMessages.accountId, $("accountId")), eq(sentMessages.peerUserId, $("peerUserId")), eq(sentMessages.tgMessageId, $("tgMessageId"))))
+        .prepare(),
+      // Every number's status answer runs this (GET /client, POST /client): built once.
+      stats: db
+        .select({ state: outboundJobs.state, n: sql<number>`count(*)`, oldest: sql<number | null>`min(${outboundJobs.createdAt})` })
+        .from(outboundJobs)
+        .where(and(eq(outboundJobs.accountId, $("accountId")), inArray(outboundJobs.state, ["pending", "failed"])))
+        .groupBy(outboundJobs.state)
         .prepare(),
     };
   }
@@ -176,14 +183,28 @@ export class JobStore {
   /** What waits (and since when the oldest) and what failed (parked), for a number's status. */
   /** One number's queue, or every number's together (null: one query for /metrics). */
   stats(accountId: number | null): QueueStats {
-    const rows = this.db
-      .select({ state: outboundJobs.state, n: sql<number>`count(*)`, oldest: sql<number | null>`min(${outboundJobs.createdAt})` })
-      .from(outboundJobs)
-      .where(and(accountId === null ? undefined : eq(outboundJobs.accountId, accountId), inArray(outboundJobs.state, ["pending", "failed"])))
-      .groupBy(outboundJobs.state)
-      .all();
+    const rows =
+      accountId !== null
+        ? this.q.stats.all({ accountId })
+        : this.db
+            .select({ state: outboundJobs.state, n: sql<number>`count(*)`, oldest: sql<number | null>`min(${outboundJobs.createdAt})` })
+            .from(outboundJobs)
+            .where(inArray(outboundJobs.state, ["pending", "failed"]))
+            .groupBy(outboundJobs.state)
+            .all();
     const pending = rows.find((r) => r.state === "pending");
     return { waiting: pending?.n ?? 0, oldestWaitingAt: pending?.oldest ?? null, parked: rows.find((r) => r.state === "failed")?.n ?? 0 };
+  }
+
+  /** Every number's queue in one query (a listing of many numbers: not one query per number). */
+  statsByAccount(): Map<number, QueueStats> {
+    const rows = this.db
+      .select({ accountId: outboundJobs.accountId, state: outboundJobs.state, n: sql<number>`count(*)`, oldest: sql<number | null>`min(${outboundJobs.createdAt})` })
+      .from(outboundJobs)
+      .where(inArray(outboundJobs.state, ["pending", "failed"]))
+      .groupBy(outboundJobs.accountId, outboundJobs.state)
+      .all();
+    return groupStats(rows, "failed");
   }
 
   accountsWithPending(): number[] {

@@ -40,6 +40,13 @@ export class OutboxStore {
         .set({ state: "done", deliveredAt: $v("at"), lastError: null })
         .where(eq(planfixOutbox.id, $("id")))
         .prepare(),
+      // Every number's status answer runs this (GET /client, POST /client): built once.
+      stats: db
+        .select({ state: planfixOutbox.state, n: sql<number>`count(*)`, oldest: sql<number | null>`min(${planfixOutbox.createdAt})` })
+        .from(planfixOutbox)
+        .where(and(eq(planfixOutbox.accountId, $("accountId")), inArray(planfixOutbox.state, ["pending", "parked"])))
+        .groupBy(planfixOutbox.state)
+        .prepare(),
     };
   }
 
@@ -126,15 +133,43 @@ export class OutboxStore {
   /** What waits (and since when the oldest) and what is parked, for a number's status. */
   /** One number's queue, or every number's together (null: one query for /metrics). */
   stats(accountId: number | null): QueueStats {
-    const rows = this.db
-      .select({ state: planfixOutbox.state, n: sql<number>`count(*)`, oldest: sql<number | null>`min(${planfixOutbox.createdAt})` })
-      .from(planfixOutbox)
-      .where(and(accountId === null ? undefined : eq(planfixOutbox.accountId, accountId), inArray(planfixOutbox.state, ["pending", "parked"])))
-      .groupBy(planfixOutbox.state)
-      .all();
+    const rows =
+      accountId !== null
+        ? this.q.stats.all({ accountId })
+        : this.db
+            .select({ state: planfixOutbox.state, n: sql<number>`count(*)`, oldest: sql<number | null>`min(${planfixOutbox.createdAt})` })
+            .from(planfixOutbox)
+            .where(inArray(planfixOutbox.state, ["pending", "parked"]))
+            .groupBy(planfixOutbox.state)
+            .all();
     const pending = rows.find((r) => r.state === "pending");
     return { waiting: pending?.n ?? 0, oldestWaitingAt: pending?.oldest ?? null, parked: rows.find((r) => r.state === "parked")?.n ?? 0 };
   }
+
+  /** Every number's queue in one query (a listing of many numbers: not one query per number). */
+  statsByAccount(): Map<number, QueueStats> {
+    const rows = this.db
+      .select({ accountId: planfixOutbox.accountId, state: planfixOutbox.state, n: sql<number>`count(*)`, oldest: sql<number | null>`min(${planfixOutbox.createdAt})` })
+      .from(planfixOutbox)
+      .where(inArray(planfixOutbox.state, ["pending", "parked"]))
+      .groupBy(planfixOutbox.accountId, planfixOutbox.state)
+      .all();
+    return groupStats(rows, "parked");
+  }
+}
+
+/** Rows of (account, state, count, oldest) → each account's QueueStats; `parkedState` names the parked rows. */
+export function groupStats(rows: { accountId: number; state: string; n: number; oldest: number | null }[], parkedState: string): Map<number, QueueStats> {
+  const out = new Map<number, QueueStats>();
+  for (const r of rows) {
+    const s = out.get(r.accountId) ?? { waiting: 0, oldestWaitingAt: null, parked: 0 };
+    if (r.state === "pending") {
+      s.waiting = r.n;
+      s.oldestWaitingAt = r.oldest;
+    } else if (r.state === parkedState) s.parked = r.n;
+    out.set(r.accountId, s);
+  }
+  return out;
 }
 
 export interface QueueStats {
