@@ -1,7 +1,7 @@
 // SQL for Planfix → Telegram jobs and the Telegram messages they produced.
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import { param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
-import { groupStats, type QueueStats } from "./outbox.ts";
+import { groupStats, statsOf, type QueueStats } from "./outbox.ts";
 import { outboundJobs, sentMessages } from "./schema.ts";
 
 export type JobRow = typeof outboundJobs.$inferSelect;
@@ -180,8 +180,7 @@ export class JobStore {
       .all();
   }
 
-  /** What waits (and since when the oldest) and what failed (parked), for a number's status. */
-  /** One number's queue, or every number's together (null: one query for /metrics). */
+  /** What waits (and since when the oldest) and what failed (parked): one number's, or every number's together (null: /metrics). */
   stats(accountId: number | null): QueueStats {
     const rows =
       accountId !== null
@@ -192,8 +191,7 @@ export class JobStore {
             .where(inArray(outboundJobs.state, ["pending", "failed"]))
             .groupBy(outboundJobs.state)
             .all();
-    const pending = rows.find((r) => r.state === "pending");
-    return { waiting: pending?.n ?? 0, oldestWaitingAt: pending?.oldest ?? null, parked: rows.find((r) => r.state === "failed")?.n ?? 0 };
+    return statsOf(rows, "failed");
   }
 
   /** Every number's queue in one query (a listing of many numbers: not one query per number). */

@@ -130,8 +130,7 @@ export class OutboxStore {
       .all();
   }
 
-  /** What waits (and since when the oldest) and what is parked, for a number's status. */
-  /** One number's queue, or every number's together (null: one query for /metrics). */
+  /** What waits (and since when the oldest) and what is parked: one number's, or every number's together (null: /metrics). */
   stats(accountId: number | null): QueueStats {
     const rows =
       accountId !== null
@@ -142,8 +141,7 @@ export class OutboxStore {
             .where(inArray(planfixOutbox.state, ["pending", "parked"]))
             .groupBy(planfixOutbox.state)
             .all();
-    const pending = rows.find((r) => r.state === "pending");
-    return { waiting: pending?.n ?? 0, oldestWaitingAt: pending?.oldest ?? null, parked: rows.find((r) => r.state === "parked")?.n ?? 0 };
+    return statsOf(rows, "parked");
   }
 
   /** Every number's queue in one query (a listing of many numbers: not one query per number). */
@@ -158,18 +156,18 @@ export class OutboxStore {
   }
 }
 
-/** Rows of (account, state, count, oldest) → each account's QueueStats; `parkedState` names the parked rows. */
-export function groupStats(rows: { accountId: number; state: string; n: number; oldest: number | null }[], parkedState: string): Map<number, QueueStats> {
-  const out = new Map<number, QueueStats>();
-  for (const r of rows) {
-    const s = out.get(r.accountId) ?? { waiting: 0, oldestWaitingAt: null, parked: 0 };
-    if (r.state === "pending") {
-      s.waiting = r.n;
-      s.oldestWaitingAt = r.oldest;
-    } else if (r.state === parkedState) s.parked = r.n;
-    out.set(r.accountId, s);
-  }
-  return out;
+type StatsRow = { state: string; n: number; oldest: number | null };
+
+/** Rows of (state, count, oldest) → QueueStats; `parkedState` names the parked rows (the two tables differ). */
+export function statsOf(rows: StatsRow[], parkedState: string): QueueStats {
+  const pending = rows.find((r) => r.state === "pending");
+  return { waiting: pending?.n ?? 0, oldestWaitingAt: pending?.oldest ?? null, parked: rows.find((r) => r.state === parkedState)?.n ?? 0 };
+}
+
+/** The same per account, from rows grouped by account and state. */
+export function groupStats(rows: (StatsRow & { accountId: number })[], parkedState: string): Map<number, QueueStats> {
+  const byAccount = Map.groupBy(rows, (r) => r.accountId);
+  return new Map([...byAccount].map(([id, rs]) => [id, statsOf(rs, parkedState)]));
 }
 
 export interface QueueStats {
