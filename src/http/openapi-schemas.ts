@@ -79,11 +79,6 @@ export const PlanfixErrorBody = jsonSchema(PlanfixErrorBodySchema);
 const PLANFIX_EXAMPLES: Record<number, PlanfixErrorBody> = {
   400: { error: "Invalid parameters", field: "chatId", problem: 'chatId "380955821319_6800630955" is not a chat of this client\'s numbers' },
   401: { error: "Invalid token" },
-  409: {
-    error: "number 380955821319 is reconnecting; the recipient cannot be looked up now",
-    field: "channel",
-    problem: "number 380955821319 is reconnecting; the recipient cannot be looked up now",
-  },
   413: { error: "Body too large", field: "body", problem: "body is larger than 1048576 bytes" },
 };
 
