@@ -31,7 +31,7 @@ import { toStringSession } from "../sessions/read.ts";
 import type { DeviceInfo } from "./device.ts";
 import { endpointConnection } from "./endpoint.ts";
 import { randomIdOf, telegramCapabilities } from "./capabilities.ts";
-import { isNotFound, toFailure } from "./errors.ts";
+import { isNotFound, toFailure, userMigrated } from "./errors.ts";
 import { createSessionClaims } from "./session-claims.ts";
 import { internals, longText, toLong, type ConnectionInternals, type SenderInternals } from "./gram.ts";
 import { RoutedGramLogger } from "./gramlog.ts";
@@ -152,8 +152,10 @@ class GramjsConnection implements TelegramConnection {
     const c = internals(this.client);
     c._loopStarted = true; // no GramJS ping loop: ours is stoppable and does not reconnect
     c._entityCache.add = () => {};
-    c._switchDC = async () => {
-      throw new TelegramFailure("error", "DC_MIGRATE_UNSUPPORTED");
+    // GramJS switches DC only on USER_MIGRATE_n of a signed-in key (the account moved): the key is not
+    // signed in there, so this ends as "log in again" rather than a reconnect loop.
+    c._switchDC = async (dc: number) => {
+      throw userMigrated(dc);
     };
     this.client.onError = async (e: Error) => {
       this.lastError = e;
@@ -331,6 +333,11 @@ class GramjsConnection implements TelegramConnection {
       if (f.kind === "network" || f.kind === "timeout" || TERMINAL_FAILURES.has(f.kind)) throw f;
       this.log.debug("telegram getState failed", { kind: f.kind, reason: f.reason });
     }
+  }
+
+  /** Liveness: updates.getState is cheap, needs a signed-in key, and is what a revoked, banned or moved account fails first. */
+  async probe(): Promise<void> {
+    await this.call<Api.updates.State>(new Api.updates.GetState());
   }
 
   // ── sending ─────────────────────────────────────────────────────────────────────────────────
