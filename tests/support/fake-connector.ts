@@ -46,7 +46,8 @@ export class FakeConnector implements TelegramConnector {
       downloadMedia: fail,
       downloadProfilePhoto: async () => null,
       probe: async () => {
-        await this.behaviour.onProbe?.(++this.probes);
+        const attempt = ++this.probes;
+        await this.behaviour.onProbe?.(attempt);
       },
       close: async () => {
         if (!entry.closed) release();
