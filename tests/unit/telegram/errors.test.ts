@@ -8,7 +8,8 @@ import { countTelegramFailure } from "../../../src/metrics/telegram-failures.ts"
 import type { Metrics } from "../../../src/metrics/metrics.ts";
 import { toFailure } from "../../../src/telegram/errors.ts";
 
-const fromTelegram = (errorCode: number, errorMessage: string) => errors.RPCMessageToError(new Api.RpcError({ errorCode, errorMessage }), new Api.messages.SendMessage({ peer: "me", message: "x" }));
+const fromTelegram = (errorCode: number, errorMessage: string) =>
+  errors.RPCMessageToError(new Api.RpcError({ errorCode, errorMessage }), new Api.messages.SendMessage({ peer: "me", message: "x" }));
 
 test("FROZEN_METHOD_INVALID (420, like a flood wait) is frozen: terminal, no wait, a readable state reason", () => {
   const e = fromTelegram(420, "FROZEN_METHOD_INVALID");
