@@ -4,7 +4,7 @@
 // account must end in a state that says so, never in a wait or a reconnect loop.
 import { afterEach, describe, expect, test } from "bun:test";
 import { type World, introduce, onlineWorld } from "./bridge-world.ts";
-import { world } from "./harness.ts";
+import { ADMIN_TOKEN, world } from "./harness.ts";
 
 const PROBE = { LIVENESS_PROBE_SECONDS: "1" };
 
@@ -98,6 +98,10 @@ describe("frozen", () => {
     expect(later.queues.to_telegram.waiting).toBe(1);
     expect(w.planfix.statuses("pf-frozen-1").map((c) => c.fields.messageStatus)).not.toContain("error");
     expect(w.tg.driver.messages(o.ivan, o.anna).filter((m) => !m.out && m.text === "are you there?")).toEqual([]);
+    // /metrics: the number counted as frozen, the refusal under its name.
+    const metrics = await (await fetch(`${w.app.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+    expect(metrics).toContain('planfix_telegram_numbers{state="frozen"} 1');
+    expect(metrics).toMatch(/planfix_telegram_telegram_errors_total\{error="FROZEN_METHOD_INVALID"\} [1-9]/);
   });
 });
 
