@@ -42,7 +42,7 @@ describe("liveness probe", () => {
     w.tg.terminateSession(o.anna);
     const n = await waitState(o.token, "unauthorized");
     const took = Date.now() - t0;
-    expect(took).toBeLessThan(3000); // probe every 0.75–1.25 s
+    expect(took).toBeLessThan(4000); // probes every 0.75–1.25 s; room for a loaded machine
     expect(n.status).toBe("offline");
     expect(n.reason).toContain("AUTH_KEY_UNREGISTERED");
     // Terminal: no reconnects at Telegram afterwards.
@@ -65,7 +65,7 @@ describe("liveness probe", () => {
     const t0 = Date.now();
     const an = await waitState(a.json.token, "unauthorized");
     const bn = await waitState(a.json.token, "banned", 10_000, "380501112233");
-    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(Date.now() - t0).toBeLessThan(4000);
     expect(an.reason).toContain("SESSION_REVOKED");
     expect(bn.reason).toContain("USER_DEACTIVATED_BAN");
     const connects = handshakes();
