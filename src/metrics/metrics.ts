@@ -3,9 +3,10 @@
 export type MetricsDirection = "to_planfix" | "to_telegram";
 /**
  * to_planfix: delivered (Planfix accepted it), retried (an attempt failed; tried again later), parked (given up, kept).
- * to_telegram: sent, failed (an attempt failed; tried again later), parked (given up, reported to Planfix as an error).
+ * to_telegram: sent, failed (an attempt failed; tried again later), parked (given up, reported to Planfix as an error),
+ * refused (the other side will not take it: reported to Planfix as an error after one attempt, not parked).
  */
-export type MessageOutcome = "delivered" | "retried" | "parked" | "sent" | "failed";
+export type MessageOutcome = "delivered" | "retried" | "parked" | "sent" | "failed" | "refused";
 
 export interface Metrics {
   /** One message (not a status or a contact update) reached this outcome. */
