@@ -89,6 +89,24 @@ describe("catch-up after updates.differenceTooLong", () => {
     expect(calls(w, "messages.GetHistory")).toBeGreaterThanOrEqual(2);
   });
 
+  test("updatesTooLong pushed to a live connection: the stretch is rebuilt without a reconnect", async () => {
+    const { w, anna, ivan, olga, chatId, olgaChat } = await twoCustomers();
+    const getMe = calls(w, "users.GetUsers"); // once per connect
+    // Pushes lost on the way (the connection stays up), then Telegram says "too long".
+    w.tg.stall(true);
+    w.tg.driver.sendText(olga, anna, "olga lost push");
+    w.tg.driver.sendText(ivan, anna, "ivan lost push");
+    w.tg.stall(false);
+    w.tg.driver.differenceTooLong(anna);
+    w.tg.driver.updatesTooLong(anna);
+    await w.planfix.waitFor(() => texts(w, chatId).length >= 2 && texts(w, olgaChat).length >= 2, 20_000);
+    await Bun.sleep(500);
+    expect(texts(w, chatId)).toEqual(["hi", "ivan lost push"]);
+    expect(texts(w, olgaChat)).toEqual(["hi", "olga lost push"]);
+    expect(calls(w, "messages.GetHistory")).toBeGreaterThanOrEqual(2);
+    expect(calls(w, "users.GetUsers")).toBe(getMe);
+  });
+
   test("messages delivered before the gap (the customer's and our own reply from Planfix) are not delivered again", async () => {
     const { w, anna, ivan, chatId, hook } = await online();
     await introduce(w, ivan, anna, chatId);
