@@ -57,11 +57,11 @@ describe("catch-up after updates.differenceTooLong", () => {
     return { ...o, olga, olgaChat };
   }
 
-  /** An outage after which Telegram answers the number's next getDifference with differenceTooLong. */
-  const tooLong = (w: World, anna: WorldUser, whileDown: () => void) =>
+  /** An outage after which Telegram answers the number's next `times` getDifference with differenceTooLong. */
+  const tooLong = (w: World, anna: WorldUser, whileDown: () => void, times = 1) =>
     outage(w, () => {
       whileDown();
-      w.tg.driver.differenceTooLong(anna);
+      w.tg.driver.differenceTooLong(anna, times);
     });
 
   test("the missed messages of two chats are rebuilt from history: each chat in order, none twice", async () => {
@@ -123,4 +123,35 @@ describe("catch-up after updates.differenceTooLong", () => {
     expect(calls(w, "messages.GetHistory")).toBeGreaterThanOrEqual(1);
     expect(texts(w, chatId)).toEqual(["hi", "before the gap", "in the gap"]);
   });
+
+  test("a flood wait over 30 s ends the rebuild: the number waits in flood_wait, then rebuilds again and delivers once", async () => {
+    const { w, anna, ivan, chatId, olgaChat, token } = await twoCustomers();
+    const flood = w.tg.faults.floodWait("messages.GetHistory", 31);
+    const histories = calls(w, "messages.GetHistory");
+    await tooLong(
+      w,
+      anna,
+      () => {
+        w.tg.driver.sendText(ivan, anna, "ivan 1");
+        w.tg.driver.sendText(ivan, anna, "ivan 2");
+      },
+      2,
+    );
+    const deadline = Date.now() + 15_000;
+    let view: any;
+    while (Date.now() < deadline) {
+      view = (await w.app.call("GET", `/client?number=${anna.phone}`, undefined, token)).json;
+      if (view.state === "flood_wait") break;
+      await Bun.sleep(100);
+    }
+    expect(view.state).toBe("flood_wait");
+    expect(texts(w, chatId)).toEqual(["hi"]);
+    await w.planfix.waitFor(() => texts(w, chatId).length >= 3, 60_000);
+    await Bun.sleep(500);
+    expect(texts(w, chatId)).toEqual(["hi", "ivan 1", "ivan 2"]);
+    expect(texts(w, olgaChat)).toEqual(["hi"]);
+    expect(flood.hits).toBe(1);
+    // Both rounds read the history: the first stopped at the flood, the second went through.
+    expect(calls(w, "messages.GetHistory") - histories).toBeGreaterThanOrEqual(3);
+  }, 90_000);
 });
