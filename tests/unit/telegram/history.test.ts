@@ -21,8 +21,11 @@ interface Msg {
   editDate?: number;
 }
 
-/** One account's private chats; `floods` are FLOOD_WAIT seconds thrown by the next calls, in turn (null: none). */
-function fakeTelegram(msgs: Msg[]) {
+/**
+ * One account's private chats; `floods` are FLOOD_WAIT seconds thrown by the next calls, in turn (null:
+ * none). `overlap`: pages include their offset item again (as when something arrives while paging).
+ */
+function fakeTelegram(msgs: Msg[], overlap = false) {
   const calls: string[] = [];
   const floods: (number | null)[] = [];
   const user = (id: number) => new Api.User({ id: toLong(String(id)), accessHash: toLong(String(id * 7)), firstName: `U${id}`, self: id === SELF });
@@ -35,7 +38,7 @@ function fakeTelegram(msgs: Msg[]) {
     if (r instanceof Api.messages.GetDialogs) {
       const tops = new Map<number, Msg>();
       for (const m of msgs) if ((tops.get(m.user)?.id ?? 0) < m.id) tops.set(m.user, m);
-      const all = [...tops.values()].sort((a, b) => b.id - a.id).filter((t) => !r.offsetId || t.id < r.offsetId);
+      const all = [...tops.values()].sort((a, b) => b.id - a.id).filter((t) => !r.offsetId || t.id < r.offsetId || (overlap && t.id === r.offsetId));
       const page = all.slice(0, r.limit);
       const body = {
         dialogs: page.map(
@@ -62,7 +65,7 @@ function fakeTelegram(msgs: Msg[]) {
       const all = msgs
         .filter((m) => m.user === peer)
         .sort((a, b) => b.id - a.id)
-        .filter((m) => !r.offsetId || m.id < r.offsetId);
+        .filter((m) => !r.offsetId || m.id < r.offsetId || (overlap && m.id === r.offsetId));
       const page = all.slice(0, r.limit);
       const body = { messages: page.map(render), chats: [], users: [user(peer)], topics: [] };
       return (page.length < all.length ? new Api.messages.MessagesSlice({ ...body, count: all.length }) : new Api.messages.Messages(body)) as R;
@@ -72,8 +75,8 @@ function fakeTelegram(msgs: Msg[]) {
   return { call, calls, floods };
 }
 
-function run(msgs: Msg[], stateDate: number, limits: Partial<HistoryLimits> = {}) {
-  const tg = fakeTelegram(msgs);
+function run(msgs: Msg[], stateDate: number, limits: Partial<HistoryLimits> = {}, overlap = false) {
+  const tg = fakeTelegram(msgs, overlap);
   const delivered: { id: number; user: number; edited: boolean }[] = [];
   const sleeps: number[] = [];
   const go = () =>
@@ -153,6 +156,20 @@ describe("history rebuild", () => {
     expect(old.delivered.map((d) => d.id)).toEqual([2]);
     expect(r2.since).toBe(NOW - 7 * 86_400);
     expect(r2.truncated).toBe(true);
+  });
+
+  test("pages that overlap list a chat or a message twice: each is read and offered once", async () => {
+    const msgs: Msg[] = [];
+    // 150 chats (two dialog pages), the newest with 250 messages (three history pages).
+    for (let u = 0; u < 150; u++) msgs.push({ id: u + 1, user: 100 + u, date: NOW - 100 });
+    for (let i = 0; i < 250; i++) msgs.push({ id: 1000 + i, user: 7, date: NOW - 50 });
+    const { tg, delivered, go } = run(msgs, NOW - 60, {}, true);
+    await go();
+    const ids = delivered.map((d) => d.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(400);
+    expect(ids.slice(0, 250)).toEqual(Array.from({ length: 250 }, (_, i) => 1000 + i));
+    expect(tg.calls.filter((c) => c === "messages.GetHistory")).toHaveLength(3 + 150);
   });
 
   test("paced: a pause after every 20 calls", async () => {
