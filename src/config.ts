@@ -177,7 +177,7 @@ export const OPTIONS: readonly Option[] = [
   { env: "TELEGRAM_SERVER_KEYS", help: "PEM RSA public keys of private/test MTProto servers, trusted besides Telegram's own; off by default" },
   {
     env: "LIVENESS_PROBE_SECONDS",
-    help: "how often each number online checks that Telegram still has it signed in (jittered); a session ended from the phone or a ban shows within about this long",
+    help: "how often each number online checks that Telegram still has it signed in (jittered); a session ended from the phone, a ban or a freeze shows within about this long",
     default: "180",
   },
   { env: "TELEGRAM_DEVICE_MODEL", help: "device model declared to Telegram (the user's Active sessions)", default: "planfix-telegram" },

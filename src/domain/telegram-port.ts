@@ -8,7 +8,7 @@ export type FailureKind =
   | "banned" // USER_DEACTIVATED(_BAN)
   | "duplicated" // AUTH_KEY_DUPLICATED: the key was used by two connections at once and is dead
   | "flood_wait" // FLOOD_WAIT_n on connect: retry after `floodSeconds`
-  | "frozen" // FROZEN_METHOD_INVALID: Telegram froze the account; a 420 like a flood wait, but no wait ends it
+  | "frozen" // Telegram froze the account (its app config, or FROZEN_METHOD_INVALID: a 420 like a flood wait, but no wait ends it)
   | "network" // refused, reset, dropped
   | "timeout" // no answer within our own timeout (GramJS's connect() may hang forever)
   | "error"; // anything else

@@ -76,7 +76,8 @@ describe("liveness probe", () => {
 
 describe("frozen", () => {
   test("a send to a frozen account: state frozen with a readable reason, not flood_wait; nothing retried; the message is held", async () => {
-    const o = await onlineWorld({ env: PROBE });
+    // Probes far apart: the send, not the probe, meets the freeze here.
+    const o = await onlineWorld({ env: { LIVENESS_PROBE_SECONDS: "600" } });
     w = o.w;
     await introduce(w, o.ivan, o.anna, o.chatId);
     w.tg.freezeAccount(o.anna.id);
@@ -102,6 +103,29 @@ describe("frozen", () => {
     const metrics = await (await fetch(`${w.app.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
     expect(metrics).toContain('planfix_telegram_numbers{state="frozen"} 1');
     expect(metrics).toMatch(/planfix_telegram_telegram_errors_total\{error="FROZEN_METHOD_INVALID"\} [1-9]/);
+  });
+
+  test("frozen while idle: the probe reads the freeze from the app config; a restart goes straight to frozen, nothing is sent", async () => {
+    const o = await onlineWorld({ env: PROBE });
+    w = o.w;
+    const t0 = Date.now();
+    w.tg.freezeAccount(o.anna.id, { appealUrl: "https://t.me/spambot" });
+    const n = await waitState(o.token, "frozen");
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(n.reason).toStartWith("Telegram froze this account: since ");
+    expect(n.reason).toContain("appeal: https://t.me/spambot");
+    // A restart (PUT) connects, reads the config, and stops there: one connect, frozen again, no flood wait.
+    const connects = handshakes();
+    const p = await w.app.call("PUT", "/client", { number: o.anna.phone, path_session: w.sessionFor(o.anna) }, o.token);
+    expect(p.json.state).toBe("frozen");
+    await Bun.sleep(3000);
+    expect(handshakes()).toBe(connects + 1);
+    expect((await numberOf(o.token)).state).toBe("frozen");
+    expect(w.tg.metrics().calls["messages.SendMessage"] ?? 0).toBe(0);
+    // Once Telegram lifts it, a PUT brings the number back.
+    w.tg.unfreezeAccount(o.anna.id);
+    const back = await w.app.call("PUT", "/client", { number: o.anna.phone, path_session: w.sessionFor(o.anna) }, o.token);
+    expect(back.json.state).toBe("online");
   });
 });
 
