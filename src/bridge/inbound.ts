@@ -10,8 +10,8 @@ import { TelegramFailure } from "../domain/telegram-port.ts";
 import type { NewMessageCommand, MessageStatusCommand, ContactCard, PlanfixFailure, PlanfixOutcome } from "../planfix/index.ts";
 import type { PlanfixPort, PlanfixPorts } from "./planfix-port.ts";
 import type { Account } from "../domain/accounts.ts";
+import { type FileRepository, MediaNotKept } from "../domain/repositories.ts";
 import type { ClientStore } from "../store/clients.ts";
-import { MediaNotKept, type FileStore } from "../store/files.ts";
 import type { JobStore } from "../store/jobs.ts";
 import type { OutboxRow, OutboxStore } from "../store/outbox.ts";
 import type { PeerStore } from "../store/peers.ts";
@@ -30,7 +30,7 @@ export interface InboundDeps {
   peers: PeerStore;
   outbox: OutboxStore;
   jobs: JobStore;
-  files: FileStore;
+  files: FileRepository;
   publicUrl: string;
   maxFileBytes: number;
   retry: RetryPolicy;
@@ -298,7 +298,7 @@ export class InboundBridge {
       const refused = this.deps.files.refusal(m.size ?? 0);
       if (refused) throw new MediaNotKept(refused);
       const bytes = await conn.downloadMedia(m, this.deps.maxFileBytes);
-      const f = this.deps.files.save(account.id, m.fileName, m.mimeType, bytes);
+      const f = await this.deps.files.save(account.id, m.fileName, m.mimeType, bytes);
       return { kind: "kept", name: f.name, url: this.fileUrl(f.id, f.name) };
     } catch (e) {
       if (e instanceof MediaNotKept) return { kind: "not_kept", reason: e.reason };
@@ -329,7 +329,7 @@ export class InboundBridge {
     try {
       const bytes = await conn.downloadProfilePhoto(peer);
       if (!bytes) return null;
-      const f = this.deps.files.save(account.id, `avatar_${peer.userId}.jpg`, "image/jpeg", bytes);
+      const f = await this.deps.files.save(account.id, `avatar_${peer.userId}.jpg`, "image/jpeg", bytes);
       const url = this.fileUrl(f.id, f.name);
       this.avatars.set(key, { url, at: Date.now() });
       return url;
