@@ -280,7 +280,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
 
     restore();
     // What was accepted before a stop or a crash is delivered now (Planfix-bound items need no Telegram).
-    inbound.resumeAll();
+    await inbound.resumeAll();
     outbound.resumeAll();
     timers.push(setInterval(() => files.sweep(), t.mediaSweepMs));
 

@@ -119,9 +119,8 @@ function setup() {
   const accept = (text: string) =>
     outbound.accept(client, { cmd: "newMessage", token: "t", chatId: `380955821319_${peer.userId}`, message: text, messageId: String(++messageId), attachments: [] });
   /** The messageStatus items queued for Planfix, oldest first. */
-  const statuses = () =>
-    outbox
-      .list(account.id, "pending", 100)
+  const statuses = async () =>
+    (await outbox.list(account.id, "pending", 100))
       .map((r) => ({ kind: r.kind, ...(JSON.parse(r.event) as { messageId: string; status: string; text?: string }) }))
       .filter((r) => r.kind === "status");
   const job = (planfixId: string) => jobs.byMessage(client.id, planfixId)!;
@@ -154,11 +153,11 @@ test("offline: the message waits for its number, then is given up as an error st
   s.clock.advance(OFFLINE_GIVE_UP_MS - 60_000);
   await s.drain();
   expect(s.job("1").state).toBe("pending");
-  expect(s.statuses()).toEqual([]);
+  expect(await s.statuses()).toEqual([]);
   s.clock.advance(120_000);
   await s.drain();
   expect(s.job("1").state).toBe("failed");
-  expect(s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "error", text: en.offlineTooLong("380955821319", "stopped") }]);
+  expect(await s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "error", text: en.offlineTooLong("380955821319", "stopped") }]);
   expect(s.sent).toEqual([]);
 });
 
@@ -180,7 +179,7 @@ test("a short flood wait is waited out, then the message goes and Planfix gets s
   await s.drain();
   expect(s.sent.map((x) => x.text)).toEqual(["hello"]);
   expect(s.job("1").state).toBe("sent");
-  expect(s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "sent" }]);
+  expect(await s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "sent" }]);
 });
 
 test("a flood wait longer than the limit is reported to Planfix as an error at once, not waited out", async () => {
@@ -190,7 +189,7 @@ test("a flood wait longer than the limit is reported to Planfix as an error at o
   await s.accept("hello");
   await s.drain();
   expect(s.job("1").state).toBe("failed");
-  expect(s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "error", text: en.flood("FLOOD_WAIT_86400", 86_400) }]);
+  expect(await s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "error", text: en.flood("FLOOD_WAIT_86400", 86_400) }]);
 });
 
 test("a long text goes as parts in order; a part Telegram already has (its idempotency key seen) counts as sent", async () => {
@@ -203,7 +202,7 @@ test("a long text goes as parts in order; a part Telegram already has (its idemp
   expect(s.sent.map((x) => x.text[0])).toEqual(["a", "c"]);
   expect(new Set(s.sent.map((x) => x.key)).size).toBe(2);
   expect(s.job("1")).toMatchObject({ state: "sent", partsDone: 3 });
-  expect(s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "sent" }]);
+  expect(await s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "sent" }]);
 });
 
 test("Telegram refusing the message (not a wait, not the network) is an error status, and the chat moves on", async () => {
@@ -216,7 +215,7 @@ test("Telegram refusing the message (not a wait, not the network) is an error st
   expect(s.job("1").state).toBe("failed");
   expect(s.job("2").state).toBe("sent");
   expect(s.sent.map((x) => x.text)).toEqual(["second"]);
-  expect(s.statuses().map((x) => [x.messageId, x.status, x.text])).toEqual([
+  expect((await s.statuses()).map((x) => [x.messageId, x.status, x.text])).toEqual([
     ["1", "error", en.refused("CHAT_WRITE_FORBIDDEN")],
     ["2", "sent", undefined],
   ]);
@@ -268,7 +267,7 @@ for (const [error, kind] of [
     expect(s.job("1").lastError).toContain(error);
     expect(s.job("2").state).toBe("sent");
     expect(s.sent.map((x) => x.text)).toEqual(["second"]);
-    expect(s.statuses().map((x) => [x.messageId, x.status, x.text])).toEqual([
+    expect((await s.statuses()).map((x) => [x.messageId, x.status, x.text])).toEqual([
       ["1", "error", en.refusal(kind)],
       ["2", "sent", undefined],
     ]);
