@@ -281,7 +281,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
     restore();
     // What was accepted before a stop or a crash is delivered now (Planfix-bound items need no Telegram).
     await inbound.resumeAll();
-    outbound.resumeAll();
+    await outbound.resumeAll();
     timers.push(setInterval(() => files.sweep(), t.mediaSweepMs));
 
     // The disk's state: one line at start when something is wrong, then one line whenever that changes.

@@ -10,11 +10,9 @@ import { TelegramFailure } from "../domain/telegram-port.ts";
 import type { NewMessageCommand, MessageStatusCommand, ContactCard, PlanfixFailure, PlanfixOutcome } from "../planfix/index.ts";
 import type { PlanfixPort, PlanfixPorts } from "./planfix-port.ts";
 import type { Account } from "../domain/accounts.ts";
-import { type FileRepository, MediaNotKept, type OutboxEntry, type OutboxRepository } from "../domain/repositories.ts";
+import { type FileRepository, type JobRepository, MediaNotKept, type OutboxEntry, type OutboxRepository, type WriteTx } from "../domain/repositories.ts";
 import type { ClientStore } from "../store/clients.ts";
-import type { JobStore } from "../store/jobs.ts";
 import type { PeerStore } from "../store/peers.ts";
-import type { WriteTx } from "../store/transaction.ts";
 import { ignoreReason } from "./filters.ts";
 import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
@@ -28,7 +26,7 @@ export interface InboundDeps {
   clients: ClientStore;
   peers: PeerStore;
   outbox: OutboxRepository;
-  jobs: JobStore;
+  jobs: JobRepository;
   files: FileRepository;
   publicUrl: string;
   maxFileBytes: number;
@@ -106,7 +104,7 @@ export class InboundBridge {
       return;
     }
     // Our own sends come back as outgoing messages: they are already in Planfix.
-    if (message.out && message.editDate === null && this.deps.jobs.isOurs(accountId, peer.userId, message.messageId)) return;
+    if (message.out && message.editDate === null && (await this.deps.jobs.isOurs(accountId, peer.userId, message.messageId))) return;
     const dedupKey = `m:${accountId}:${peer.userId}:${message.messageId}:${message.editDate ?? 0}`;
     const stored: StoredMessage = { message };
     if (await this.deps.outbox.add({ accountId, chatKey: peer.userId, kind: "message", dedupKey, event: stored })) this.kick(accountId);
@@ -131,9 +129,11 @@ export class InboundBridge {
    * Queues a messageStatus for Planfix, in the same per-chat order as messages, inside a unit of work
    * (store/transaction.ts): the status is stored with the outcome it reports, or neither is.
    */
-  enqueueStatus(tx: WriteTx, accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): void {
+  async enqueueStatus(tx: WriteTx, accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): Promise<void> {
     if (!hasPlanfixId(status)) return;
-    if (tx.outbox.add({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
+    await tx.outbox.add({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status });
+    // Once committed: a round before it would not find the status yet.
+    tx.afterCommit(() => this.kick(accountId));
   }
 
   kick(accountId: number): void {
@@ -266,8 +266,8 @@ export class InboundBridge {
     const { message } = JSON.parse(row.event) as StoredMessage;
     if (message.out && message.editDate === null) {
       // An echo of our own send that overtook the send's result: settle the send first, then decide.
-      if (this.deps.jobs.hasPending(account.id, message.peer.userId)) return "wait";
-      if (this.deps.jobs.isOurs(account.id, message.peer.userId, message.messageId)) return "skip";
+      if (await this.deps.jobs.hasPending(account.id, message.peer.userId)) return "wait";
+      if (await this.deps.jobs.isOurs(account.id, message.peer.userId, message.messageId)) return "skip";
     }
     const known = this.deps.peers.byId(account.id, message.peer.userId);
     const peer: PeerInfo = {

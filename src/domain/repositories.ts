@@ -97,3 +97,86 @@ export interface OutboxRepository {
   /** Every number's queue in one query (a listing of many numbers: not one query per number). */
   statsByAccount(): Promise<Map<number, QueueStats>>;
 }
+
+/** A Planfix message to send to Telegram, and how far it got. */
+export interface Job {
+  id: number;
+  clientId: number;
+  planfixMessageId: string;
+  accountId: number;
+  chatId: string;
+  contactId: string;
+  /** The messenger's id of the recipient. */
+  peerUserId: string;
+  /** JSON {username, phone}: other ways to find the recipient. */
+  lookup: string | null;
+  text: string;
+  /** JSON [{name, url}] in Planfix's order. */
+  attachments: string;
+  randomSeed: string;
+  state: "pending" | "sent" | "failed" | "refused" | "discarded";
+  partsDone: number;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  readReported: boolean;
+  createdAt: number;
+  /** When the give-up clock started again (a resend); null: at createdAt. */
+  retryFrom: number | null;
+}
+
+export type NewJob = Pick<Job, "clientId" | "planfixMessageId" | "accountId" | "chatId" | "contactId" | "peerUserId" | "text" | "attachments" | "randomSeed"> & {
+  lookup?: string | null;
+};
+
+/** How a job ends: sent; failed (parked, re-sendable); refused (final: the other side will not take it). */
+export type JobOutcome = "sent" | "failed" | "refused";
+
+/** Planfix → Telegram jobs and the Telegram messages they produced. */
+export interface JobRepository {
+  /** Inserts the job, or returns the existing one for a repeated Planfix messageId; resolves once committed. */
+  addOrGet(job: NewJob): Promise<{ job: Job; created: boolean }>;
+  byMessage(clientId: number, planfixMessageId: string): Promise<Job | undefined>;
+  byId(id: number): Promise<Job | undefined>;
+  /** The oldest pending job of each chat of an account: chats are served in strict order. */
+  heads(accountId: number): Promise<Job[]>;
+  hasPending(accountId: number, peerUserId: string): Promise<boolean>;
+  /** Records one sent part (the Telegram message id and the progress); resolves once committed. */
+  partSent(job: Job, part: number, tgMessageId: number | null): Promise<void>;
+  retryLater(id: number, attempts: number, at: number, error: string): Promise<void>;
+  /** Whether this Telegram message is one a job sent. */
+  isOurs(accountId: number, peerUserId: string, tgMessageId: number): Promise<boolean>;
+  /** Failed jobs of a number (one, or all) back in their queue, with fresh retries; how many. */
+  resend(accountId: number, id: number | null, now?: number): Promise<number>;
+  /** Drops one failed or waiting job for good (the row stays); how many. */
+  discard(accountId: number, id: number): Promise<number>;
+  /** Jobs of a number in one state, oldest first. */
+  list(accountId: number, state: "pending" | "failed", limit: number): Promise<Job[]>;
+  /** One number's queue, or every number's together (null: /metrics). */
+  stats(accountId: number | null): Promise<QueueStats>;
+  /** Every number's queue in one query. */
+  statsByAccount(): Promise<Map<number, QueueStats>>;
+  accountsWithPending(): Promise<number[]>;
+}
+
+/**
+ * The writes of one unit of work (`Transaction`): committed together or not at all. Each resolves once
+ * taken into the unit (not once committed): the unit commits when its work has ended.
+ */
+export interface WriteTx {
+  jobs: {
+    finish(id: number, state: JobOutcome, error?: string | null): Promise<void>;
+    recordPart(job: Job, part: number, tgMessageId: number | null): Promise<void>;
+    /** The sent jobs of a chat up to `maxId` not yet reported read; they are marked reported with the unit. */
+    takeRead(accountId: number, peerUserId: string, maxId: number): Promise<Job[]>;
+  };
+  outbox: {
+    /** Adds an item unless one with its dedup key exists. */
+    add(item: OutboxItem): Promise<void>;
+  };
+  /** Runs `then` once the unit is committed (never when it fails). */
+  afterCommit(then: () => void): void;
+}
+
+/** Runs `work` as one unit of work; resolves with its result once its writes are committed. */
+export type Transaction = <T>(work: (tx: WriteTx) => Promise<T>) => Promise<T>;
