@@ -10,6 +10,7 @@ import { deleteSessionFile, ensureClientFolder, removeClientFolderIfEmpty } from
 import { locateSessionFile, readRegisteredSession, SessionFileError } from "../sessions/locate.ts";
 import type { SessionFile } from "../sessions/read.ts";
 import type { Account, Client } from "../domain/accounts.ts";
+import { DIRECT, parseNumberProxy, redactProxy } from "../domain/proxy.ts";
 import type { ClientStore } from "../store/clients.ts";
 import type { StartInput, UpdateInput } from "./input.ts";
 import type { AccountPool } from "./pool.ts";
@@ -65,6 +66,7 @@ export class ClientService {
       planfix_error: fresh.planfixError,
       ...(queueOf ? { queues: queueOf(fresh.id) } : {}),
       language: fresh.language,
+      proxy: shownProxy(fresh.proxy),
     };
   }
 
@@ -172,6 +174,7 @@ export class ClientService {
       tokenPlanfix: input.token_planfix,
       providerId: input.provider_id ?? null,
       language: input.language ?? null,
+      proxy: input.proxy ?? null,
       nameSession: input.name_session ?? null,
       sessionPath,
       wanted: "running",
@@ -218,6 +221,7 @@ export class ClientService {
         tokenPlanfix: input.token_planfix ?? account.tokenPlanfix,
         providerId: input.provider_id ?? account.providerId,
         language: input.language ?? account.language,
+        proxy: input.proxy !== undefined ? input.proxy : account.proxy,
         nameSession: input.name_session ?? account.nameSession,
         sessionPath,
         planfixError: null,
@@ -299,6 +303,17 @@ export class ClientService {
       created_at: new Date(c.createdAt).toISOString(),
       numbers: this.store.accountsOfClient(c.id).map((a) => this.view(a, { clientName: c.name, ...(queueOf ? { queueOf } : {}) })),
     }));
+  }
+}
+
+/** A number's own proxy as the API shows it: credentials and MTProxy secrets masked. */
+function shownProxy(stored: string | null): string | null {
+  try {
+    const p = parseNumberProxy(stored);
+    return p === null || p === DIRECT ? p : redactProxy(p);
+  } catch {
+    // Stored values were checked on the way in; a broken one is not shown (it may hold a secret).
+    return stored === null ? null : "invalid";
   }
 }
 

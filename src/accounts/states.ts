@@ -1,5 +1,5 @@
 // The states a number can be in, as the management API reports them.
-export const ACCOUNT_STATES = ["starting", "connecting", "online", "reconnecting", "stopped", "unauthorized", "banned", "flood_wait", "duplicated", "error"] as const;
+export const ACCOUNT_STATES = ["starting", "connecting", "online", "reconnecting", "stopped", "unauthorized", "banned", "flood_wait", "duplicated", "error", "proxy_failed"] as const;
 export type AccountState = (typeof ACCOUNT_STATES)[number];
 
 /** States a number leaves only when the operator changes something (PUT) or starts it again. */
@@ -19,8 +19,10 @@ const FAILED = ["unauthorized", "banned", "duplicated", "flood_wait", "error"] a
 export const TRANSITIONS: Readonly<Record<AccountState, readonly AccountState[]>> = {
   stopped: ["starting"],
   starting: ["connecting", "stopped", "error"],
-  connecting: ["online", "reconnecting", "stopped", ...FAILED],
-  reconnecting: ["online", "reconnecting", "stopped", ...FAILED],
+  connecting: ["online", "reconnecting", "stopped", ...FAILED, "proxy_failed"],
+  reconnecting: ["online", "reconnecting", "stopped", ...FAILED, "proxy_failed"],
+  // The number's proxy cannot be reached (or refuses us): retried with backoff, like reconnecting.
+  proxy_failed: ["online", "reconnecting", "stopped", ...FAILED],
   online: ["reconnecting", "stopped", ...FAILED],
   flood_wait: ["reconnecting", "stopped", "starting", "error"],
   unauthorized: ["stopped", "starting"],

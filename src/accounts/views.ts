@@ -28,6 +28,13 @@ export const NumberView = v.object({
   /** Absent without a bridge (the management API alone). */
   queues: v.optional(QueueStatus),
   language: nullableText("The number's own language for texts written into Planfix; null: the appliance's LANGUAGE"),
+  proxy: v.pipe(
+    v.nullable(v.string()),
+    v.examples(["socks5://bridge:***@10.0.0.5:1080"]),
+    v.description(
+      'The number\'s own proxy with its password or MTProxy secret masked (socks5://user:***@host:port, mtproxy://***@host:port), "direct" for none; null: the appliance\'s TELEGRAM_PROXY',
+    ),
+  ),
 });
 export type NumberView = v.InferOutput<typeof NumberView>;
 

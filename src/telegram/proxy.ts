@@ -1,0 +1,76 @@
+// A number's proxy in GramJS terms, and what a failed connect through it means. SOCKS5 goes into
+// GramJS's socket (the connection class, e.g. the TELEGRAM_ENDPOINT pin, still says where Telegram
+// is); MTProxy replaces the transport with GramJS's obfuscated MTProxy connection to the proxy itself.
+import { connect } from "node:net";
+import { ConnectionTCPMTProxyAbridged } from "telegram/network/connection/TCPMTProxy";
+import type { ProxyInterface } from "telegram/network/connection/TCPMTProxy";
+import type { ConnectionTCPFull } from "telegram/network/connection/TCPFull";
+import { proxyAddress, type ProxySpec } from "../domain/proxy.ts";
+import { TelegramFailure } from "../domain/telegram-port.ts";
+import { errorText } from "../log.ts";
+
+/** GramJS's `proxy` option; `timeoutMs` bounds the SOCKS handshake (GramJS's default is 5 s). */
+export function gramjsProxy(p: ProxySpec, timeoutMs: number): ProxyInterface {
+  const timeout = Math.max(1, Math.ceil(timeoutMs / 1000));
+  if (p.kind === "mtproxy") return { ip: p.host, port: p.port, secret: p.secret, MTProxy: true, timeout };
+  return { ip: p.host, port: p.port, socksType: 5, timeout, ...(p.username ? { username: p.username, password: p.password ?? "" } : {}) };
+}
+
+/**
+ * The connection class file connections (other DCs) use with this proxy; undefined: keep the usual one.
+ * Typed as the TCP full class the rest of the adapter passes around: both take the same constructor
+ * parameters and GramJS only calls their common Connection methods.
+ */
+export function proxyConnection(p: ProxySpec | null): typeof ConnectionTCPFull | undefined {
+  return p?.kind === "mtproxy" ? (ConnectionTCPMTProxyAbridged as unknown as typeof ConnectionTCPFull) : undefined;
+}
+
+const PROBE_MS = 3000;
+
+const PROBLEMS: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ETIMEDOUT: "no answer",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ENOTFOUND: "host name not found",
+  EAI_AGAIN: "host name lookup failed",
+  EADDRNOTAVAIL: "address not available",
+};
+
+/** Whether the proxy accepts TCP connections; the problem in words when it does not. */
+function probe(p: ProxySpec): Promise<string | null> {
+  return new Promise((resolve) => {
+    const s = connect({ host: p.host, port: p.port });
+    const done = (problem: string | null) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(problem);
+    };
+    const timer = setTimeout(() => done(`no answer within ${PROBE_MS / 1000} s`), PROBE_MS);
+    s.once("connect", () => done(null));
+    s.once("error", (e: NodeJS.ErrnoException) => done(PROBLEMS[e.code ?? ""] ?? e.code ?? "cannot connect"));
+  });
+}
+
+/** `text` without the proxy's password or secret (library messages may quote what they were given). */
+function scrub(text: string, p: ProxySpec): string {
+  const secrets = p.kind === "mtproxy" ? [p.secret] : [p.password ?? ""];
+  return secrets.filter((x) => x.length >= 3).reduce((t, x) => t.split(x).join("***"), text);
+}
+
+/**
+ * A connect through `p` failed with `cause` before Telegram answered: was it the proxy? The proxy is
+ * asked directly (a TCP connect), so the reason says what a user can fix: "proxy socks5://host:port
+ * unreachable: connection refused", or refused by the proxy (SOCKS authentication, its own target).
+ * Null: the proxy is there and said nothing against us; the cause stands as it is.
+ */
+export async function proxyFailure(p: ProxySpec, cause: unknown): Promise<TelegramFailure | null> {
+  const where = proxyAddress(p);
+  const unreachable = await probe(p);
+  if (unreachable) return new TelegramFailure("proxy", `proxy ${where} unreachable: ${unreachable}`);
+  const text = scrub(errorText(cause), p);
+  if (/socks/i.test(text)) return new TelegramFailure("proxy", `proxy ${where} refused the connection: ${text.replace(/^.*?(socks5?\b)/i, "$1")}`);
+  if (p.kind === "mtproxy") return new TelegramFailure("proxy", `proxy ${where} accepted the connection but nothing came back from Telegram through it (a wrong secret?)`);
+  return null;
+}
