@@ -1,6 +1,7 @@
 // The one composition root: settings (and, for tests, a few overrides) in, a wired appliance out —
 // store, account pool, both bridges, the HTTP app — with start() and stop(). main.ts runs it as a
 // process; the tests run it in-process with a fake connector or shorter timeouts.
+import { redactProxy } from "./domain/proxy.ts";
 import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { LoginService } from "./accounts/logins.ts";
@@ -214,7 +215,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
     queues,
   );
   const logins = new LoginService(
-    overrides.login ?? createGramjsLogin({ apiId: settings.telegramApiId ?? 0, apiHash: settings.telegramApiHash ?? "", endpoint: settings.telegramEndpoint, device, log }),
+    overrides.login ?? createGramjsLogin({ apiId: settings.telegramApiId ?? 0, apiHash: settings.telegramApiHash ?? "", endpoint: settings.telegramEndpoint, proxy: settings.telegramProxy, device, log }),
     service,
     clients,
     settings.sessionsDir,
@@ -274,6 +275,8 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
       commit,
       dataDir: settings.dataDir,
       telegramEndpoint: settings.telegramEndpoint,
+      // Masked: the proxy's password or MTProxy secret never reaches the log.
+      telegramProxy: settings.telegramProxy ? redactProxy(settings.telegramProxy) : null,
     });
     for (const warning of settings.warnings) log.warn(warning);
     if (!settings.telegramApiId || !settings.telegramApiHash) log.warn("TELEGRAM_API_ID / TELEGRAM_API_HASH are not set: numbers cannot start until they are");
