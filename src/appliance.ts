@@ -215,7 +215,15 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
     queues,
   );
   const logins = new LoginService(
-    overrides.login ?? createGramjsLogin({ apiId: settings.telegramApiId ?? 0, apiHash: settings.telegramApiHash ?? "", endpoint: settings.telegramEndpoint, proxy: settings.telegramProxy, device, log }),
+    overrides.login ??
+      createGramjsLogin({
+        apiId: settings.telegramApiId ?? 0,
+        apiHash: settings.telegramApiHash ?? "",
+        endpoint: settings.telegramEndpoint,
+        proxy: settings.telegramProxy,
+        device,
+        log,
+      }),
     service,
     clients,
     settings.sessionsDir,

@@ -59,7 +59,7 @@ const PROXY_DESCRIPTION =
 
 /** A number's proxy as it is stored: the normalized URL, "direct", or null (the default). Never echoes the value. */
 const ProxyField = v.pipe(
-  v.string("must be a string (a proxy URL or \"direct\")"),
+  v.string('must be a string (a proxy URL or "direct")'),
   v.trim(),
   v.maxLength(2000, "must be at most 2000 characters"),
   v.rawTransform(({ dataset, addIssue, NEVER }) => {

@@ -1,5 +1,17 @@
 // The states a number can be in, as the management API reports them.
-export const ACCOUNT_STATES = ["starting", "connecting", "online", "reconnecting", "stopped", "unauthorized", "banned", "flood_wait", "duplicated", "error", "proxy_failed"] as const;
+export const ACCOUNT_STATES = [
+  "starting",
+  "connecting",
+  "online",
+  "reconnecting",
+  "stopped",
+  "unauthorized",
+  "banned",
+  "flood_wait",
+  "duplicated",
+  "error",
+  "proxy_failed",
+] as const;
 export type AccountState = (typeof ACCOUNT_STATES)[number];
 
 /** States a number leaves only when the operator changes something (PUT) or starts it again. */

@@ -17,7 +17,8 @@ export const NumberView = v.object({
     v.picklist(ACCOUNT_STATES),
     v.examples(["online"]),
     v.description(
-      "unauthorized: session revoked or key unknown; duplicated: the key was used elsewhere at the same time and is dead; both, and banned, need a PUT with a new session",
+      "unauthorized: session revoked or key unknown; duplicated: the key was used elsewhere at the same time and is dead; both, and banned, need a PUT with a new session. " +
+        "proxy_failed: the number's proxy cannot be reached or refuses the connection (the reason says which and why); it is tried again with backoff and the number comes online by itself once the proxy works",
     ),
   ),
   reason: nullableText("Why the number is in this state"),
@@ -32,7 +33,7 @@ export const NumberView = v.object({
     v.nullable(v.string()),
     v.examples(["socks5://bridge:***@10.0.0.5:1080"]),
     v.description(
-      'The number\'s own proxy with its password or MTProxy secret masked (socks5://user:***@host:port, mtproxy://***@host:port), "direct" for none; null: the appliance\'s TELEGRAM_PROXY',
+      "The number's own proxy with its password or MTProxy secret masked (socks5://user:***@host:port, mtproxy://***@host:port), \"direct\" for none; null: the appliance's TELEGRAM_PROXY",
     ),
   ),
 });

@@ -5,7 +5,7 @@
 
 export type ProxySpec =
   | { kind: "socks5"; host: string; port: number; username: string | null; password: string | null }
-  | { kind: "mtproxy"; host: string; port: number; /** 32 hex digits, or dd + 32 (random padding). */ secret: string };
+  | { kind: "mtproxy"; host: string; port: number /** 32 hex digits, or dd + 32 (random padding). */; secret: string };
 
 /** A number's own setting: a proxy, "direct" (none, even with TELEGRAM_PROXY set), or null (TELEGRAM_PROXY). */
 export type NumberProxy = ProxySpec | "direct" | null;
@@ -65,7 +65,8 @@ function proxyLink(text: string): ProxySpec {
 
 function checkSecret(secret: string): string {
   if (!secret) throw new ProxyError("mtproxy needs its secret (mtproxy://secret@host:port)");
-  if (/^ee/i.test(secret) && /^[0-9a-f]+$/i.test(secret) && secret.length > 34) throw new ProxyError("fake-TLS MTProxy secrets (ee…) are not supported; use the proxy's plain (32 hex digits) or dd secret");
+  if (/^ee/i.test(secret) && /^[0-9a-f]+$/i.test(secret) && secret.length > 34)
+    throw new ProxyError("fake-TLS MTProxy secrets (ee…) are not supported; use the proxy's plain (32 hex digits) or dd secret");
   if (!HEX_SECRET.test(secret)) throw new ProxyError("the MTProxy secret must be 32 hex digits, or dd followed by 32 hex digits");
   return secret.toLowerCase();
 }

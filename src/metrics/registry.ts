@@ -17,7 +17,19 @@ export interface MetricsSources {
   queues(): Record<MetricsDirection, QueueTotals>;
 }
 
-export const NUMBER_STATES = ["starting", "connecting", "online", "reconnecting", "stopped", "unauthorized", "banned", "flood_wait", "duplicated", "error", "proxy_failed"] as const;
+export const NUMBER_STATES = [
+  "starting",
+  "connecting",
+  "online",
+  "reconnecting",
+  "stopped",
+  "unauthorized",
+  "banned",
+  "flood_wait",
+  "duplicated",
+  "error",
+  "proxy_failed",
+] as const;
 const OUTCOMES: Record<MetricsDirection, MessageOutcome[]> = { to_planfix: ["delivered", "retried", "parked"], to_telegram: ["sent", "failed", "parked"] };
 const DIRECTIONS: MetricsDirection[] = ["to_planfix", "to_telegram"];
 const PLANFIX_CALLS = ["newMessage", "messageStatus", "updateContact"];

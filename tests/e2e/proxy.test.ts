@@ -1,0 +1,128 @@
+// Proxies end to end: the compiled binary reaches the loopback Telegram through a real SOCKS5 server
+// (Debian's microsocks, with user and password) given as TELEGRAM_PROXY, or through the MTProxy relay
+// given as one number's own proxy. A dead proxy shows as proxy_failed with its reason (never its
+// password or secret, neither in the API nor in the log) and the number comes back by itself.
+import { afterEach, describe, expect, test } from "bun:test";
+import { MtProxyRelay } from "../support/proxy/mtproxy.ts";
+import { Socks5Proxy } from "../support/proxy/socks5.ts";
+import { tinyPng, type WorldUser } from "../support/telegram/index.ts";
+import { world } from "./harness.ts";
+
+type World = Awaited<ReturnType<typeof world>>;
+let w: World | undefined;
+const proxies: { stop(): Promise<void> }[] = [];
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+  await Promise.all(proxies.splice(0).map((p) => p.stop()));
+});
+
+const PASSWORD = "pr0xy-pass-xyz";
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | null | false> | T | undefined | null | false, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(100);
+  }
+}
+
+const stateOf = async (world: World, number: string, token: string) => (await world.app.call("GET", `/client?number=${number}`, undefined, token)).json;
+
+/** Ivan writes to Anna → Planfix gets it; Planfix answers → Ivan gets it on Telegram. */
+async function bothWays(world: World, anna: WorldUser, ivan: WorldUser, token: string, text: string): Promise<void> {
+  const chatId = `${anna.phone}_${ivan.id}`;
+  const before = world.planfix.newMessages(chatId).length;
+  world.tg.driver.sendText(ivan, anna, `${text} from Ivan`);
+  const arrived = await world.planfix.waitFor(() => world.planfix.newMessages(chatId)[before], 15_000);
+  expect(arrived.fields.message).toBe(`${text} from Ivan`);
+  const r = await world.planfix.sendWebhook(
+    `${world.app.url}/planfix`,
+    { token, providerId: "planfix-telegram", chatId, message: `${text} from Planfix`, messageId: `${text}-1` },
+    [],
+  );
+  expect(r.status).toBe(200);
+  const got = await world.tg.driver.waitForMessage(ivan, (m) => m.text === `${text} from Planfix`);
+  expect(got.fromId).toBe(anna.id);
+}
+
+describe("proxies (compiled binary)", () => {
+  test("TELEGRAM_PROXY=socks5 with user and password: the number goes online, messages flow both ways; the API and the log never show the password", async () => {
+    const socks = await Socks5Proxy.start({ username: "bridge", password: PASSWORD });
+    proxies.push(socks);
+    w = await world({ env: { TELEGRAM_PROXY: socks.url, LANGUAGE: "en" } });
+    const anna = w.tg.addUser({ firstName: "Anna", phone: "380955821319" });
+    const ivan = w.tg.addUser({ firstName: "Ivan", phone: "380671234567", photo: tinyPng([1, 2, 3]) });
+    await w.app.start();
+    const r = await w.app.call("POST", "/client", w.startBody(anna));
+    expect(r.json).toMatchObject({ state: "online", proxy: null });
+    await bothWays(w, anna, ivan, r.json.token, "one");
+    // The start line names the proxy, masked.
+    expect(w.app.logText()).toContain(`socks5://bridge:***@127.0.0.1:${socks.port}`);
+    expect(w.app.logText()).not.toContain(PASSWORD);
+  });
+
+  test('a number\'s own MTProxy (the relay) works; its secret is never shown; PUT proxy "direct" goes straight to Telegram', async () => {
+    w = await world();
+    const relay = await MtProxyRelay.start({ target: w.tg });
+    proxies.push(relay);
+    const anna = w.tg.addUser({ firstName: "Anna", phone: "380955821319" });
+    const ivan = w.tg.addUser({ firstName: "Ivan", phone: "380671234567" });
+    await w.app.start();
+    const bad = await w.app.call("POST", "/client", w.startBody(anna, { proxy: `mtproxy://${relay.secret.slice(0, 20)}@127.0.0.1:${relay.port}` }));
+    expect(bad.status).toBe(400);
+    expect(bad.json).toMatchObject({ field: "proxy" });
+    expect(JSON.stringify(bad.json)).not.toContain(relay.secret.slice(0, 20));
+
+    const r = await w.app.call("POST", "/client", w.startBody(anna, { proxy: relay.url }));
+    expect(r.status).toBe(201);
+    expect(r.json).toMatchObject({ state: "online", proxy: `mtproxy://***@127.0.0.1:${relay.port}` });
+    expect(relay.relayed).toBeGreaterThanOrEqual(1);
+    await bothWays(w, anna, ivan, r.json.token, "two");
+
+    const relayedBefore = relay.relayed;
+    const put = await w.app.call("PUT", "/client", { number: anna.phone, proxy: "direct" }, r.json.token);
+    expect(put.json).toMatchObject({ state: "online", proxy: "direct" });
+    await bothWays(w, anna, ivan, r.json.token, "three");
+    expect(relay.relayed).toBe(relayedBefore);
+
+    const all = JSON.stringify((await w.app.call("GET", "/admin/clients")).json) + JSON.stringify(r.json);
+    expect(all).not.toContain(relay.secret);
+    expect(w.app.logText()).not.toContain(relay.secret);
+  });
+
+  test("the proxy dies: proxy_failed with its reason and no secret; the proxy back, the number is online again by itself", async () => {
+    const socks = await Socks5Proxy.start({ username: "bridge", password: PASSWORD });
+    proxies.push(socks);
+    w = await world({ env: { TELEGRAM_PROXY: socks.url, LANGUAGE: "en" } });
+    const world_ = w;
+    const anna = w.tg.addUser({ firstName: "Anna", phone: "380955821319" });
+    const ivan = w.tg.addUser({ firstName: "Ivan", phone: "380671234567" });
+    await w.app.start();
+    const r = await w.app.call("POST", "/client", w.startBody(anna));
+    expect(r.json.state).toBe("online");
+    const token = r.json.token as string;
+
+    await socks.stop();
+    const failed = await until("proxy_failed", async () => {
+      const s = await stateOf(world_, anna.phone, token);
+      return s.state === "proxy_failed" ? s : null;
+    });
+    expect(failed.status).toBe("offline");
+    expect(failed.reason).toContain(`proxy socks5://127.0.0.1:${socks.port} unreachable: connection refused`);
+    const listing = JSON.stringify((await w.app.call("GET", "/admin/clients")).json);
+    expect(listing).toContain("proxy_failed");
+    expect(listing + JSON.stringify(failed)).not.toContain(PASSWORD);
+    // It is tried again (with backoff) while the proxy is down, and stays proxy_failed.
+    const proxyFailures = () => world_.app.lines.filter((l) => l.includes('"msg":"telegram connect failed"') && l.includes('"kind":"proxy"')).length;
+    await until("a second attempt", () => proxyFailures() >= 2, 20_000);
+    expect((await stateOf(w, anna.phone, token)).state).toBe("proxy_failed");
+
+    await socks.start();
+    await until("online again", async () => (await stateOf(world_, anna.phone, token)).state === "online");
+    await bothWays(w, anna, ivan, token, "again");
+    expect(w.app.logText()).not.toContain(PASSWORD);
+  });
+});
