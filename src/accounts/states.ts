@@ -17,8 +17,11 @@ export type AccountState = (typeof ACCOUNT_STATES)[number];
 /** States a number leaves only when the operator changes something (PUT) or starts it again. */
 export const SETTLED_STATES: ReadonlySet<string> = new Set(["online", "stopped", "unauthorized", "banned", "duplicated", "error"]);
 
-/** What POST/PUT stop waiting for: it is online, or it will not be without a change or a long wait. */
-export const DECIDED_STATES: ReadonlySet<string> = new Set([...SETTLED_STATES, "flood_wait"]);
+/**
+ * What POST/PUT stop waiting for: it is online, or it will not be without a change or a long wait — or
+ * its proxy fails, which the caller should hear at once (it is retried all the same).
+ */
+export const DECIDED_STATES: ReadonlySet<string> = new Set([...SETTLED_STATES, "flood_wait", "proxy_failed"]);
 
 const FAILED = ["unauthorized", "banned", "duplicated", "flood_wait", "error"] as const;
 

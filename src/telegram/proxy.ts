@@ -71,6 +71,10 @@ export async function proxyFailure(p: ProxySpec, cause: unknown): Promise<Telegr
   if (unreachable) return new TelegramFailure("proxy", `proxy ${where} unreachable: ${unreachable}`);
   const text = scrub(errorText(cause), p);
   if (/socks/i.test(text)) return new TelegramFailure("proxy", `proxy ${where} refused the connection: ${text.replace(/^.*?(socks5?\b)/i, "$1")}`);
-  if (p.kind === "mtproxy") return new TelegramFailure("proxy", `proxy ${where} accepted the connection but nothing came back from Telegram through it (a wrong secret?)`);
+  if (p.kind === "mtproxy")
+    return new TelegramFailure(
+      "proxy",
+      `proxy ${where} accepted the connection but nothing came back from Telegram through it (a wrong secret, or Telegram unreachable from the proxy)`,
+    );
   return null;
 }

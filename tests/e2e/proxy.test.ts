@@ -93,6 +93,27 @@ describe("proxies (compiled binary)", () => {
     expect(w.app.logText()).not.toContain(relay.secret);
   });
 
+  test("a number's own SOCKS5 with a wrong password: POST answers proxy_failed at once, naming the proxy, not the password; PUT with the right one → online", async () => {
+    const socks = await Socks5Proxy.start({ username: "bridge", password: PASSWORD });
+    proxies.push(socks);
+    w = await world();
+    const anna = w.tg.addUser({ firstName: "Anna", phone: "380955821319" });
+    await w.app.start();
+    const started = Date.now();
+    const r = await w.app.call("POST", "/client", w.startBody(anna, { proxy: `socks5://bridge:wrong-pass-123@127.0.0.1:${socks.port}` }));
+    expect(r.status).toBe(201);
+    // Not the START_TIMEOUT (10 s) wait of a number still connecting: the proxy's refusal is the answer.
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(r.json).toMatchObject({ state: "proxy_failed", status: "offline", proxy: `socks5://bridge:***@127.0.0.1:${socks.port}` });
+    expect(r.json.reason).toContain(`proxy socks5://127.0.0.1:${socks.port} refused the connection: Socks5 Authentication failed`);
+    expect(r.text).not.toContain("wrong-pass-123");
+
+    const put = await w.app.call("PUT", "/client", { number: anna.phone, proxy: socks.url }, r.json.token);
+    expect(put.json).toMatchObject({ state: "online", proxy: `socks5://bridge:***@127.0.0.1:${socks.port}` });
+    expect(w.app.logText()).not.toContain("wrong-pass-123");
+    expect(w.app.logText()).not.toContain(PASSWORD);
+  });
+
   test("the proxy dies: proxy_failed with its reason and no secret; the proxy back, the number is online again by itself", async () => {
     const socks = await Socks5Proxy.start({ username: "bridge", password: PASSWORD });
     proxies.push(socks);
@@ -112,6 +133,8 @@ describe("proxies (compiled binary)", () => {
     });
     expect(failed.status).toBe("offline");
     expect(failed.reason).toContain(`proxy socks5://127.0.0.1:${socks.port} unreachable: connection refused`);
+    const metrics = (await w.app.call("GET", "/metrics")).text;
+    expect(metrics).toContain('planfix_telegram_numbers{state="proxy_failed"} 1');
     const listing = JSON.stringify((await w.app.call("GET", "/admin/clients")).json);
     expect(listing).toContain("proxy_failed");
     expect(listing + JSON.stringify(failed)).not.toContain(PASSWORD);
