@@ -12,6 +12,7 @@ import { clientFolderProblem } from "../sessions/confine.ts";
 import { ensureClientFolder } from "../sessions/folders.ts";
 import type { ClientStore } from "../store/clients.ts";
 import type { StartInput } from "./input.ts";
+import { parseNumberProxy } from "../domain/proxy.ts";
 import { BadInput, Conflict, NotFound, TooMany, Unavailable, UpstreamFailed, Unprocessable } from "../domain/errors.ts";
 import type { Caller, ClientService, NumberView } from "./service.ts";
 
@@ -140,7 +141,9 @@ export class LoginService {
     this.logins.set(id, login);
     this.log.info("login started", { login: id, client: input.name, method: input.method });
     try {
-      login.flow = await this.connector.start({ method: input.method, phone: input.number });
+      // The login connects as the number will: through its own proxy (given now, or set before), else TELEGRAM_PROXY.
+      const proxy = parseNumberProxy(input.proxy !== undefined ? input.proxy : (existing?.proxy ?? null));
+      login.flow = await this.connector.start({ method: input.method, phone: input.number, proxy });
     } catch (e) {
       const f = e instanceof LoginFailure ? e : new LoginFailure("ERROR", String(e), false);
       this.settle(login, { kind: "failed", code: f.code, reason: f.message });

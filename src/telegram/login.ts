@@ -11,7 +11,7 @@ import type { DeviceInfo } from "./device.ts";
 import { endpointConnection, parseTelegramEndpoint } from "./endpoint.ts";
 import { rpcName } from "./errors.ts";
 import { gramjsProxy, proxyFailure } from "./proxy.ts";
-import type { ProxySpec } from "../domain/proxy.ts";
+import { effectiveProxy, type ProxySpec } from "../domain/proxy.ts";
 import { internals } from "./gram.ts";
 import { RoutedGramLogger } from "./gramlog.ts";
 import { shutdownClient } from "./shutdown.ts";
@@ -76,12 +76,13 @@ class GramjsLogin implements LoginFlow {
 
   static async open(s: LoginStart, opts: GramjsLoginOptions): Promise<GramjsLogin> {
     const session = new StringSession("");
+    const proxy = effectiveProxy(s.proxy ?? null, opts.proxy ?? null);
     const endpoint = parseTelegramEndpoint(opts.endpoint);
     // A private/test endpoint is one DC: start there (GramJS would start in DC 4 and need migrations).
     if (endpoint) session.setDC(2, endpoint.host, endpoint.port);
     const client = new TelegramClient(session, opts.apiId, opts.apiHash, {
       ...(opts.endpoint ? { connection: endpointConnection(opts.endpoint) } : {}),
-      ...(opts.proxy ? { proxy: gramjsProxy(opts.proxy, opts.connectTimeoutMs ?? 15_000) } : {}),
+      ...(proxy ? { proxy: gramjsProxy(proxy, opts.connectTimeoutMs ?? 15_000) } : {}),
       // A new key: a key exchange can fail now and then and is simply retried.
       connectionRetries: 3,
       retryDelay: 200,
@@ -104,9 +105,9 @@ class GramjsLogin implements LoginFlow {
     } catch (e) {
       await flow.cancel();
       const failure = loginFailure(e);
-      if (opts.proxy && failure.code === "NETWORK") {
-        const proxy = await proxyFailure(opts.proxy, e);
-        if (proxy) throw new LoginFailure("NETWORK", `cannot reach Telegram: ${proxy.reason}`, false);
+      if (proxy && failure.code === "NETWORK") {
+        const why = await proxyFailure(proxy, e);
+        if (why) throw new LoginFailure("NETWORK", `cannot reach Telegram: ${why.reason}`, false);
       }
       throw failure;
     }

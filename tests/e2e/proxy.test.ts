@@ -114,6 +114,32 @@ describe("proxies (compiled binary)", () => {
     expect(w.app.logText()).not.toContain(PASSWORD);
   });
 
+  test("a login with a number's own MTProxy goes through it (key exchange, code) and the number then runs through it; through a dead proxy the login answers 502 naming it", async () => {
+    w = await world();
+    const relay = await MtProxyRelay.start({ target: w.tg });
+    proxies.push(relay);
+    w.app.env.TELEGRAM_SERVER_KEYS = w.tg.rsaPublicKeyPem!.replaceAll("\n", "\\n");
+    const u = w.tg.addUser({ firstName: "Olena", phone: "380671110001" });
+    await w.app.start();
+    const body = { name: "acme", number: `+${u.phone}`, method: "code", url_planfix: w.planfix.url, token_planfix: "planfix-token", proxy: relay.url };
+    const started = await w.app.call("POST", "/login", body);
+    expect(started.status).toBe(201);
+    expect(started.json.state).toBe("waiting_code");
+    const relayedForLogin = relay.relayed;
+    expect(relayedForLogin).toBeGreaterThanOrEqual(1);
+    const done = await w.app.call("POST", `/login/${started.json.id}/code`, { code: await w.tg.driver.waitForLoginCode(u) });
+    expect(done.json.state).toBe("done");
+    expect(done.json.number_state).toMatchObject({ state: "online", proxy: `mtproxy://***@127.0.0.1:${relay.port}` });
+    expect(relay.relayed).toBeGreaterThan(relayedForLogin);
+
+    await relay.stop();
+    const v = w.tg.addUser({ firstName: "Petro", phone: "380671110002" });
+    const dead = await w.app.call("POST", "/login", { ...body, number: `+${v.phone}` }, done.json.token);
+    expect(dead.status).toBe(502);
+    expect(JSON.stringify(dead.json)).toContain(`proxy mtproxy://127.0.0.1:${relay.port} unreachable: connection refused`);
+    expect(dead.text + w.app.logText()).not.toContain(relay.secret);
+  });
+
   test("the proxy dies: proxy_failed with its reason and no secret; the proxy back, the number is online again by itself", async () => {
     const socks = await Socks5Proxy.start({ username: "bridge", password: PASSWORD });
     proxies.push(socks);
