@@ -2,6 +2,7 @@
 // connections to the loopback Telegram; a dead or refusing proxy fails the connect as "proxy", with a
 // reason that names the proxy and never its password or secret.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { createServer, type AddressInfo } from "node:net";
 import { parseProxy, type ProxySpec } from "../src/domain/proxy.ts";
 import { TelegramFailure, type ConnectOptions, type TelegramConnection, type TelegramEvents } from "../src/domain/telegram-port.ts";
 import { createLogger } from "../src/log.ts";
@@ -52,8 +53,8 @@ async function connect(user: WorldUser, proxy: ProxySpec | null, extra: Partial<
   return c;
 }
 
-async function connectFails(user: WorldUser, proxy: ProxySpec): Promise<TelegramFailure> {
-  const e = await connect(user, proxy).then(
+async function connectFails(user: WorldUser, proxy: ProxySpec, extra: Partial<ConnectOptions> = {}): Promise<TelegramFailure> {
+  const e = await connect(user, proxy, extra).then(
     () => new Error("connected"),
     (x: unknown) => x,
   );
@@ -95,6 +96,20 @@ describe("SOCKS5", () => {
     expect(f.kind).toBe("proxy");
     expect(f.reason).toStartWith(`proxy socks5://127.0.0.1:${socks.port} refused the connection`);
     expect(f.message).not.toContain("wrong-pw");
+  });
+});
+
+describe("a proxy that accepts connections and answers nothing", () => {
+  test("SOCKS5: not a timeout of Telegram but the proxy, which does not answer its greeting", async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", () => resolve()));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const f = await connectFails(newUser(), parseProxy(`socks5://u:pw-12345@127.0.0.1:${port}`), { timeoutMs: 1500 });
+      expect(f).toMatchObject({ kind: "proxy", reason: `proxy socks5://127.0.0.1:${port} is not usable: it accepts connections but does not answer as a SOCKS5 proxy` });
+    } finally {
+      silent.close();
+    }
   });
 });
 

@@ -38,18 +38,37 @@ const PROBLEMS: Record<string, string> = {
   EADDRNOTAVAIL: "address not available",
 };
 
-/** Whether the proxy accepts TCP connections; the problem in words when it does not. */
+/**
+ * Asks the proxy directly: a TCP connect, and for SOCKS5 its greeting (offering no authentication and
+ * user/password, as GramJS's SOCKS client does). The problem as the end of a reason, or null when the
+ * proxy is there and speaks its protocol as far as can be seen without credentials.
+ */
 function probe(p: ProxySpec): Promise<string | null> {
   return new Promise((resolve) => {
     const s = connect({ host: p.host, port: p.port });
+    let connected = false;
     const done = (problem: string | null) => {
       clearTimeout(timer);
       s.destroy();
       resolve(problem);
     };
-    const timer = setTimeout(() => done(`no answer within ${PROBE_MS / 1000} s`), PROBE_MS);
-    s.once("connect", () => done(null));
-    s.once("error", (e: NodeJS.ErrnoException) => done(PROBLEMS[e.code ?? ""] ?? e.code ?? "cannot connect"));
+    const timer = setTimeout(
+      () => done(connected ? "it accepts connections but does not answer as a SOCKS5 proxy" : `unreachable: no answer within ${PROBE_MS / 1000} s`),
+      PROBE_MS,
+    );
+    s.once("connect", () => {
+      connected = true;
+      // An MTProxy answers nothing until it is spoken to with a valid secret: a connect is all we learn.
+      if (p.kind !== "socks5") return done(null);
+      s.write(Buffer.from([5, 2, 0, 2]));
+    });
+    let got = Buffer.alloc(0);
+    s.on("data", (chunk: Buffer) => {
+      got = Buffer.concat([got, chunk]);
+      if (got.length >= 2) done(got[0] === 5 ? null : "it accepts connections but does not speak SOCKS5");
+    });
+    s.once("close", () => connected && done("it closed the connection at the SOCKS5 greeting"));
+    s.once("error", (e: NodeJS.ErrnoException) => done(`unreachable: ${PROBLEMS[e.code ?? ""] ?? e.code ?? "cannot connect"}`));
   });
 }
 
@@ -67,8 +86,8 @@ function scrub(text: string, p: ProxySpec): string {
  */
 export async function proxyFailure(p: ProxySpec, cause: unknown): Promise<TelegramFailure | null> {
   const where = proxyAddress(p);
-  const unreachable = await probe(p);
-  if (unreachable) return new TelegramFailure("proxy", `proxy ${where} unreachable: ${unreachable}`);
+  const problem = await probe(p);
+  if (problem) return new TelegramFailure("proxy", `proxy ${where} ${problem.startsWith("unreachable") ? problem : `is not usable: ${problem}`}`);
   const text = scrub(errorText(cause), p);
   if (/socks/i.test(text)) return new TelegramFailure("proxy", `proxy ${where} refused the connection: ${text.replace(/^.*?(socks5?\b)/i, "$1")}`);
   if (p.kind === "mtproxy")
