@@ -12,7 +12,6 @@ import { clientFolderProblem } from "../sessions/confine.ts";
 import { ensureClientFolder } from "../sessions/folders.ts";
 import type { ClientStore } from "../store/clients.ts";
 import type { StartInput } from "./input.ts";
-import { parseNumberProxy } from "../domain/proxy.ts";
 import { BadInput, Conflict, NotFound, TooMany, Unavailable, UpstreamFailed, Unprocessable } from "../domain/errors.ts";
 import type { Caller, ClientService, NumberView } from "./service.ts";
 
@@ -122,6 +121,8 @@ export class LoginService {
       if (l.input.number === input.number && isOpen(l.state))
         throw new Conflict(`a login for number ${input.number} is already under way (id ${l.id}); finish or cancel it first`, "number");
     }
+    // The login connects as the number will: through its own proxy (given now, or set before), else TELEGRAM_PROXY.
+    const proxy = await this.service.ownProxy(input.proxy !== undefined ? input.proxy : (existing?.proxy ?? null));
     if (!this.perNumber.take(input.number)) throw new TooMany(`too many logins for number ${input.number}: at most a few per 10 minutes; try again later`, "number");
     if (!this.perClient.take(input.name)) throw new TooMany(`too many logins for client "${input.name}": try again later`, "name");
 
@@ -141,8 +142,6 @@ export class LoginService {
     this.logins.set(id, login);
     this.log.info("login started", { login: id, client: input.name, method: input.method });
     try {
-      // The login connects as the number will: through its own proxy (given now, or set before), else TELEGRAM_PROXY.
-      const proxy = parseNumberProxy(input.proxy !== undefined ? input.proxy : (existing?.proxy ?? null));
       login.flow = await this.connector.start({ method: input.method, phone: input.number, proxy });
     } catch (e) {
       const f = e instanceof LoginFailure ? e : new LoginFailure("ERROR", String(e), false);

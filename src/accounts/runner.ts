@@ -9,7 +9,7 @@ import type { SessionData, SessionFile } from "../sessions/read.ts";
 import type { ClientStore } from "../store/clients.ts";
 import type { PeerStore } from "../store/peers.ts";
 import { backoffMs, interruptibleSleep } from "./backoff.ts";
-import { effectiveProxy, parseNumberProxy, type ProxySpec } from "../domain/proxy.ts";
+import { checkProxy, DIRECT, effectiveProxy, parseNumberProxy, type NumberProxy, type ProxyHostCheck, type ProxySpec } from "../domain/proxy.ts";
 import type { AccountState, StateChange } from "./states.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { countTelegramFailure } from "../metrics/telegram-failures.ts";
@@ -41,6 +41,8 @@ export interface RunnerDeps {
   onStateChange(change: StateChange): void;
   /** TELEGRAM_PROXY: the proxy of every number that does not set its own; null: none. */
   defaultProxy?: ProxySpec | null;
+  /** Where a number's own proxy may point (the outbound address policy); unchecked when absent. */
+  proxyHosts?: ProxyHostCheck;
   /** Where reconnects and Telegram errors are counted (/metrics); nothing counted when absent. */
   metrics?: Metrics;
 }
@@ -136,12 +138,21 @@ export class AccountRunner {
       } catch (e) {
         return this.setState("error", `session file "${account.sessionPath}" ${errorText(e)}`);
       }
-      let proxy: ProxySpec | null;
+      let own: NumberProxy;
       try {
-        proxy = effectiveProxy(parseNumberProxy(account.proxy), this.deps.defaultProxy ?? null);
+        own = parseNumberProxy(account.proxy);
       } catch (e) {
         // Checked when it was set; a value broken since is not shown (it may hold a secret).
         return this.setState("error", `the number's proxy setting is invalid (${errorText(e)}); set it again with PUT`);
+      }
+      let proxy = effectiveProxy(own, this.deps.defaultProxy ?? null);
+      // A number's own proxy is checked on every connect (TELEGRAM_PROXY is the operator's own).
+      let proxyUnresolved: TelegramFailure | null = null;
+      if (proxy && own !== null && own !== DIRECT && this.deps.proxyHosts) {
+        const checked = await checkProxy(proxy, this.deps.proxyHosts);
+        if ("refused" in checked) return this.setState("error", checked.refused);
+        if ("failed" in checked) proxyUnresolved = new TelegramFailure("proxy", checked.failed);
+        else proxy = checked.proxy;
       }
       const holder = this.deps.claimKey(this.accountId, file.session);
       if (holder) return this.setState("error", `the session's key is already in use by number ${holder}; one key may run only once`);
@@ -171,6 +182,7 @@ export class AccountRunner {
       let failure: TelegramFailure | null;
       this.cancelConnect = new AbortController();
       try {
+        if (proxyUnresolved) throw proxyUnresolved;
         this.conn = await this.deps.connector.connect({
           signal: this.cancelConnect.signal,
           session: file.session,

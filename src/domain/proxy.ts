@@ -3,9 +3,14 @@
 // src/telegram/ turns it into GramJS options. A proxy's password and an MTProxy secret are secrets:
 // errors never echo the value, and what is shown or logged is `redactProxy`.
 
-export type ProxySpec =
+/** An MTProxy secret is 32 hex digits, or dd + 32 (random padding). */
+export type ProxySpec = (
   | { kind: "socks5"; host: string; port: number; username: string | null; password: string | null }
-  | { kind: "mtproxy"; host: string; port: number /** 32 hex digits, or dd + 32 (random padding). */; secret: string };
+  | { kind: "mtproxy"; host: string; port: number; secret: string }
+) & {
+  /** The checked address to connect to (see checkProxy); `host` stays for what is shown. Unset: `host`. */
+  address?: string;
+};
 
 /** A number's own setting: a proxy, "direct" (none, even with TELEGRAM_PROXY set), or null (TELEGRAM_PROXY). */
 export type NumberProxy = ProxySpec | "direct" | null;
@@ -119,4 +124,22 @@ export function parseNumberProxy(value: string | null | undefined): NumberProxy 
 export function effectiveProxy(own: NumberProxy, fallback: ProxySpec | null): ProxySpec | null {
   if (own === DIRECT) return null;
   return own ?? fallback;
+}
+
+/**
+ * Where a host may be connected to: an allowed address of it, a refusal (the outbound address policy,
+ * ALLOW_PRIVATE_NETWORKS), or a failure (the name does not resolve now).
+ */
+export type ProxyHostCheck = (host: string) => Promise<{ address: string } | { refused: string } | { failed: string }>;
+
+/**
+ * A number's own proxy is set by a tenant, so it may point only where the appliance's outbound requests
+ * may go (else it would reach, and report on, the appliance's internal network). The connection then goes
+ * to the address that was checked, so a DNS answer that changes in between cannot move it.
+ */
+export async function checkProxy(p: ProxySpec, check: ProxyHostCheck): Promise<{ proxy: ProxySpec } | { refused: string } | { failed: string }> {
+  const r = await check(p.host);
+  if ("address" in r) return { proxy: { ...p, address: r.address } };
+  if ("refused" in r) return { refused: `proxy ${proxyAddress(p)} is not allowed (${r.refused}); ALLOW_PRIVATE_NETWORKS opens private networks` };
+  return { failed: `proxy ${proxyAddress(p)} unreachable: ${r.failed}` };
 }

@@ -12,8 +12,9 @@ import { errorText } from "../log.ts";
 /** GramJS's `proxy` option; `timeoutMs` bounds the SOCKS handshake (GramJS's default is 5 s). */
 export function gramjsProxy(p: ProxySpec, timeoutMs: number): ProxyInterface {
   const timeout = Math.max(1, Math.ceil(timeoutMs / 1000));
-  if (p.kind === "mtproxy") return { ip: p.host, port: p.port, secret: p.secret, MTProxy: true, timeout };
-  return { ip: p.host, port: p.port, socksType: 5, timeout, ...(p.username ? { username: p.username, password: p.password ?? "" } : {}) };
+  const ip = p.address ?? p.host;
+  if (p.kind === "mtproxy") return { ip, port: p.port, secret: p.secret, MTProxy: true, timeout };
+  return { ip, port: p.port, socksType: 5, timeout, ...(p.username ? { username: p.username, password: p.password ?? "" } : {}) };
 }
 
 /**
@@ -45,7 +46,7 @@ const PROBLEMS: Record<string, string> = {
  */
 function probe(p: ProxySpec): Promise<string | null> {
   return new Promise((resolve) => {
-    const s = connect({ host: p.host, port: p.port });
+    const s = connect({ host: p.address ?? p.host, port: p.port });
     let connected = false;
     const done = (problem: string | null) => {
       clearTimeout(timer);

@@ -93,6 +93,30 @@ describe("proxies (compiled binary)", () => {
     expect(w.app.logText()).not.toContain(relay.secret);
   });
 
+  test("a number's own proxy may point only where outbound requests may go: a private address is a 422 naming proxy", async () => {
+    w = await world({ env: { RESOLVE_OVERRIDE: "proxy.internal.example=10.1.2.3" } });
+    const anna = w.tg.addUser({ firstName: "Anna", phone: "380955821319" });
+    await w.app.start();
+    for (const [proxy, why] of [
+      ["socks5://bridge:pw-987@10.1.2.3:1080", "10.1.2.3 is a private address"],
+      [`mtproxy://${"ab".repeat(16)}@proxy.internal.example:443`, "proxy.internal.example resolves to a private address"],
+    ] as const) {
+      const r = await w.app.call("POST", "/client", w.startBody(anna, { proxy }));
+      expect(r.status).toBe(422);
+      expect(r.json).toMatchObject({ field: "proxy" });
+      expect(r.json.error).toContain(`is not allowed (${why}); ALLOW_PRIVATE_NETWORKS opens private networks`);
+      expect(r.text).not.toContain("pw-987");
+      expect(r.text).not.toContain("ab".repeat(16));
+    }
+    // Nothing was registered; the same number with an allowed proxy (loopback is opened for the tests) starts.
+    const ok = await w.app.call("POST", "/client", w.startBody(anna, { proxy: "direct" }));
+    expect(ok.json).toMatchObject({ state: "online", proxy: "direct" });
+    const put = await w.app.call("PUT", "/client", { number: anna.phone, proxy: "socks5://10.1.2.3:1080" }, ok.json.token);
+    expect(put.status).toBe(422);
+    expect(put.json.field).toBe("proxy");
+    expect((await w.app.call("GET", `/client?number=${anna.phone}`, undefined, ok.json.token)).json).toMatchObject({ state: "online", proxy: "direct" });
+  });
+
   test("a number's own SOCKS5 with a wrong password: POST answers proxy_failed at once, naming the proxy, not the password; PUT with the right one → online", async () => {
     const socks = await Socks5Proxy.start({ username: "bridge", password: PASSWORD });
     proxies.push(socks);
