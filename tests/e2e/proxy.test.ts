@@ -3,10 +3,14 @@
 // given as one number's own proxy. A dead proxy shows as proxy_failed with its reason (never its
 // password or secret, neither in the API nor in the log) and the number comes back by itself.
 import { afterEach, describe, expect, test } from "bun:test";
+import { spawnSync } from "bun";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { MtProxyRelay } from "../support/proxy/mtproxy.ts";
 import { Socks5Proxy } from "../support/proxy/socks5.ts";
 import { tinyPng, type WorldUser } from "../support/telegram/index.ts";
-import { world } from "./harness.ts";
+import { BINARY, ensureBinary, freePort, world } from "./harness.ts";
 
 type World = Awaited<ReturnType<typeof world>>;
 let w: World | undefined;
@@ -49,6 +53,27 @@ async function bothWays(world: World, anna: WorldUser, ivan: WorldUser, token: s
 }
 
 describe("proxies (compiled binary)", () => {
+  test("a bad TELEGRAM_PROXY stops the start (exit 2) with a message naming the setting and the problem, never the password", async () => {
+    ensureBinary();
+    const dir = mkdtempSync(join(tmpdir(), "pt-proxy-bad-"));
+    try {
+      const env = { PATH: process.env.PATH ?? "", HOME: "/tmp", HOST: "127.0.0.1", PORT: String(await freePort()), DATA_DIR: dir };
+      for (const [value, problem] of [
+        ["socks5://bridge:pr0xy-pass-xyz@10.0.0.5", "TELEGRAM_PROXY: socks5 needs a port"],
+        ["http://bridge:pr0xy-pass-xyz@10.0.0.5:3128", "TELEGRAM_PROXY: http proxies are not supported"],
+        ["mtproxy://pr0xy-pass-xyz@10.0.0.5:443", "TELEGRAM_PROXY: the MTProxy secret must be 32 hex digits"],
+      ] as const) {
+        const r = spawnSync([BINARY], { env: { ...env, TELEGRAM_PROXY: value }, timeout: 15_000 });
+        const out = r.stdout.toString() + r.stderr.toString();
+        expect(r.exitCode).toBe(2);
+        expect(out).toContain(problem);
+        expect(out).not.toContain(PASSWORD);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("TELEGRAM_PROXY=socks5 with user and password: the number goes online, messages flow both ways; the API and the log never show the password", async () => {
     const socks = await Socks5Proxy.start({ username: "bridge", password: PASSWORD });
     proxies.push(socks);
