@@ -189,7 +189,7 @@ describe("proxies (compiled binary)", () => {
     expect(dead.text + w.app.logText()).not.toContain(relay.secret);
   });
 
-  test("the proxy dies: proxy_failed with its reason and no secret; the proxy back, the number is online again by itself", async () => {
+  test("the proxy dies: proxy_failed with its reason and no secret; the proxy back, the number is online again by itself and what both sides wrote meanwhile arrives", async () => {
     const socks = await Socks5Proxy.start({ username: "bridge", password: PASSWORD });
     proxies.push(socks);
     w = await world({ env: { TELEGRAM_PROXY: socks.url, LANGUAGE: "en" } });
@@ -218,8 +218,20 @@ describe("proxies (compiled binary)", () => {
     await until("a second attempt", () => proxyFailures() >= 2, 20_000);
     expect((await stateOf(w, anna.phone, token)).state).toBe("proxy_failed");
 
+    // Both sides write while the proxy is down: nothing is lost, each arrives once the number is back.
+    const chatId = `${anna.phone}_${ivan.id}`;
+    w.tg.driver.sendText(ivan, anna, "Ivan during the outage");
+    const held = await w.planfix.sendWebhook(
+      `${w.app.url}/planfix`,
+      { token, providerId: "planfix-telegram", chatId, message: "written during the outage", messageId: "outage-1" },
+      [],
+    );
+    expect(held.status).toBe(200);
+
     await socks.start();
     await until("online again", async () => (await stateOf(world_, anna.phone, token)).state === "online");
+    expect((await w.tg.driver.waitForMessage(ivan, (m) => m.text === "written during the outage")).fromId).toBe(anna.id);
+    await w.planfix.waitFor(() => w.planfix.newMessages(chatId).find((c) => c.fields.message === "Ivan during the outage"), 15_000);
     await bothWays(w, anna, ivan, token, "again");
     expect(w.app.logText()).not.toContain(PASSWORD);
   });
