@@ -231,7 +231,7 @@ describe("proxies (compiled binary)", () => {
     await socks.start();
     await until("online again", async () => (await stateOf(world_, anna.phone, token)).state === "online");
     expect((await w.tg.driver.waitForMessage(ivan, (m) => m.text === "written during the outage")).fromId).toBe(anna.id);
-    await w.planfix.waitFor(() => w.planfix.newMessages(chatId).find((c) => c.fields.message === "Ivan during the outage"), 15_000);
+    await world_.planfix.waitFor(() => world_.planfix.newMessages(chatId).find((c) => c.fields.message === "Ivan during the outage"), 15_000);
     await bothWays(w, anna, ivan, token, "again");
     expect(w.app.logText()).not.toContain(PASSWORD);
   });
