@@ -204,6 +204,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
       backoffBaseMs: t.reconnectBackoffBaseMs,
       defaultProxy: settings.telegramProxy,
       proxyHosts,
+      probeIntervalMs: settings.livenessProbeMs ?? t.livenessProbeMs,
       log,
       hooks: (accountId) => bridgeHooks(accountId, { registry, inbound, outbound, transaction }),
       metrics,

@@ -10,12 +10,13 @@ export const ACCOUNT_STATES = [
   "flood_wait",
   "duplicated",
   "error",
+  "frozen",
   "proxy_failed",
 ] as const;
 export type AccountState = (typeof ACCOUNT_STATES)[number];
 
 /** States a number leaves only when the operator changes something (PUT) or starts it again. */
-export const SETTLED_STATES: ReadonlySet<string> = new Set(["online", "stopped", "unauthorized", "banned", "duplicated", "error"]);
+export const SETTLED_STATES: ReadonlySet<string> = new Set(["online", "stopped", "unauthorized", "banned", "duplicated", "error", "frozen"]);
 
 /**
  * What POST/PUT stop waiting for: it is online, or it will not be without a change or a long wait — or
@@ -23,7 +24,7 @@ export const SETTLED_STATES: ReadonlySet<string> = new Set(["online", "stopped",
  */
 export const DECIDED_STATES: ReadonlySet<string> = new Set([...SETTLED_STATES, "flood_wait", "proxy_failed"]);
 
-const FAILED = ["unauthorized", "banned", "duplicated", "flood_wait", "error"] as const;
+const FAILED = ["unauthorized", "banned", "duplicated", "flood_wait", "error", "frozen"] as const;
 
 /**
  * Every move a number's state may make. A number is started (starting), connects (connecting, or
@@ -44,6 +45,8 @@ export const TRANSITIONS: Readonly<Record<AccountState, readonly AccountState[]>
   banned: ["stopped", "starting"],
   duplicated: ["stopped", "starting"],
   error: ["stopped", "starting"],
+  // Telegram froze the account (anti-spam): only an appeal lifts it, so no wait or retry is scheduled.
+  frozen: ["stopped", "starting"],
 };
 
 /** Whether `from` → `to` is a move of the table (staying in a state, e.g. a new reason, always is). */

@@ -28,6 +28,7 @@ export const NUMBER_STATES = [
   "flood_wait",
   "duplicated",
   "error",
+  "frozen",
   "proxy_failed",
 ] as const;
 const OUTCOMES: Record<MetricsDirection, MessageOutcome[]> = { to_planfix: ["delivered", "retried", "parked"], to_telegram: ["sent", "failed", "parked", "refused"] };
