@@ -70,7 +70,7 @@ export class FileStore implements FileRepository {
   }
 
   /**
-   * Keeps the bytes, or throws MediaNotKept when the limits (or a full disk) do not allow it. The
+   * Keeps the bytes, or rejects with MediaNotKept when the limits (or a full disk) do not allow it. The
    * bytes go to a temporary name, are fsynced and renamed, so no file is ever visible half written.
    */
   async save(accountId: number | null, name: string, mimeType: string, bytes: Uint8Array): Promise<StoredFile> {
