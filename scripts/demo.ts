@@ -2,16 +2,17 @@
 // appliance (a child process) on 127.0.0.1, one client with two numbers online, and a printed page of
 // what to try next. Ctrl-C (or SIGTERM, SIGHUP) stops all three and removes the temporary data directory.
 //   bun scripts/demo.ts [--random-ports] [--keep-data]
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { ApplianceProcess } from "../tests/support/appliance-process.ts";
+import { BINARY, worldEnv } from "../tests/support/kit.ts";
 import { startFakePlanfix, type FakePlanfix, type ReceivedCommand } from "../tests/support/planfix/server.ts";
 import { serveControl } from "../tests/support/telegram/control.ts";
 import { TelegramServer, tinyPng, type WorldUser } from "../tests/support/telegram/index.ts";
 
-const BINARY = resolve(import.meta.dir, "../dist/planfix-telegram");
 // Fixed defaults, so the printed commands stay the same from one run to the next; a busy one is
 // replaced by a free one (and the page says so). The MTProto port must stay ≤ 32767 (GramJS sessions).
 const DEFAULT_PORTS = { appliance: 18080, planfix: 18081, telegram: 18082, control: 18083 };
@@ -98,30 +99,23 @@ const planfix: FakePlanfix = await onPort(
 const dataDir = mkdtempSync(join(tmpdir(), "planfix-telegram-demo-"));
 mkdirSync(join(dataDir, "sessions", "demo"), { recursive: true });
 const logFile = join(dataDir, "appliance.log");
-const logFd = openSync(logFile, "a");
 const appPort = await onPort("appliance", DEFAULT_PORTS.appliance, portFree, () => portFree(0));
 const appUrl = `http://127.0.0.1:${appPort}`;
-const app = Bun.spawn([BINARY], {
+const app = new ApplianceProcess({
+  command: [BINARY],
+  // The kit's one environment block (loopback Telegram, any api id/hash, loopback allowed for the fake
+  // Planfix), without ADMIN_TOKEN: the appliance generates one into the data directory, as on a fresh install.
   env: {
     PATH: process.env.PATH ?? "",
     HOME: process.env.HOME ?? tmpdir(),
     PORT: String(appPort),
     HOST: "127.0.0.1",
     DATA_DIR: dataDir,
-    // The loopback server accepts any api id/hash; a real deployment uses its own from my.telegram.org.
-    TELEGRAM_API_ID: "12345",
-    TELEGRAM_API_HASH: "0123456789abcdef0123456789abcdef",
-    TELEGRAM_ENDPOINT: `127.0.0.1:${tg.port}`,
-    // The fake Planfix lives on loopback, which the outbound guard refuses by default.
-    ALLOW_PRIVATE_NETWORKS: "127.0.0.0/8",
-    PROVIDER_ID,
-    RETRY_CAP_SECONDS: "5",
+    ...worldEnv(`127.0.0.1:${tg.port}`, { LOG_LEVEL: "info", START_TIMEOUT: "30", PROVIDER_ID, RETRY_CAP_SECONDS: "5" }),
   },
-  stdin: "ignore",
-  stdout: logFd,
-  stderr: logFd,
+  logFile,
+  keepLines: 100,
 });
-closeSync(logFd); // the child holds its own copy
 
 let feed: ReturnType<typeof setInterval> | undefined;
 
@@ -129,14 +123,7 @@ let stopping = false;
 async function stopAll(code: number): Promise<never> {
   stopping = true;
   clearInterval(feed);
-  if (app.exitCode === null && app.signalCode === null) {
-    app.kill("SIGTERM");
-    const how = await Promise.race([app.exited.then(() => "exited"), Bun.sleep(15_000).then(() => "timeout")]);
-    if (how === "timeout") {
-      app.kill("SIGKILL");
-      await app.exited;
-    }
-  }
+  await app.stop(15_000);
   control.stop();
   await tg.stop();
   await planfix.stop();
@@ -153,8 +140,8 @@ const fail = async (message: string): Promise<never> => {
 process.on("SIGINT", () => void (stopping || stopAll(0)));
 process.on("SIGTERM", () => void (stopping || stopAll(0)));
 process.on("SIGHUP", () => void (stopping || stopAll(0))); // terminal closed: leave no appliance behind
-void app.exited.then((code) => {
-  if (!stopping) void fail(`the appliance exited on its own (code ${code})`);
+void app.exit.then((e) => {
+  if (!stopping) void fail(`the appliance exited on its own (code ${e.code})`);
 });
 
 async function call(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {

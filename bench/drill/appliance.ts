@@ -1,42 +1,18 @@
 // The compiled appliance as the drill's child process: always the same port (so the media links it
 // gave Planfix before a kill stay valid after the restart), its log appended to one file across
-// restarts, SIGKILL on demand, and exits the drill did not cause recorded as crashes.
-import type { Subprocess } from "bun";
-import { appendFileSync } from "node:fs";
+// restarts, SIGKILL on demand, and exits the drill did not cause recorded as crashes. The process
+// itself is the test kit's ApplianceProcess.
+import { ApplianceProcess, type ProcessExit } from "../../tests/support/appliance-process.ts";
 
-export interface ApplianceExit {
-  at: number;
-  code: number | null;
-  signal: string | null;
-  /** The drill killed it (kill -9 or stop); otherwise it is a crash. */
-  expected: boolean;
-}
-
-/** Every appliance process the drill started and has not seen exit: killed on the drill's own exit. */
-const live = new Set<Subprocess>();
-
-/** SIGKILL to every appliance still running (for signal and exit handlers; synchronous). */
-export function killAllAppliances(): number {
-  let n = 0;
-  for (const p of live) {
-    if (p.exitCode === null && p.signalCode === null) {
-      p.kill("SIGKILL");
-      n++;
-    }
-  }
-  live.clear();
-  return n;
-}
+export { killAllAppliances } from "../../tests/support/appliance-process.ts";
+export type ApplianceExit = ProcessExit;
 
 export class DrillAppliance {
-  private proc: Subprocess<"ignore", "pipe", "pipe"> | null = null;
-  private expectingExit = false;
+  private proc: ApplianceProcess | null = null;
   readonly exits: ApplianceExit[] = [];
   /** Error-level log lines (JSON lines with "level":"error"), the last 200. */
   readonly errorLines: string[] = [];
   errorCount = 0;
-  /** The last lines of output, for a failure report. */
-  private readonly tail: string[] = [];
 
   constructor(
     readonly binary: string,
@@ -50,7 +26,7 @@ export class DrillAppliance {
   }
 
   get running(): boolean {
-    return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null;
+    return this.proc?.running ?? false;
   }
 
   get pid(): number | null {
@@ -60,56 +36,22 @@ export class DrillAppliance {
   /** Starts the process and waits until /health answers (at most `timeoutMs`). */
   async start(timeoutMs = 20_000): Promise<void> {
     if (this.running) throw new Error("appliance already running");
-    appendFileSync(this.logFile, `--- drill: start ${new Date().toISOString()}\n`);
-    const proc = Bun.spawn([this.binary], {
+    const proc = new ApplianceProcess({
+      command: [this.binary],
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...this.env, PORT: String(this.port), HOST: "127.0.0.1" },
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
+      logFile: this.logFile,
+      keepLines: 400,
+      onLine: (line) => this.see(line),
     });
     this.proc = proc;
-    live.add(proc);
-    this.expectingExit = false;
-    void proc.exited.then(() => {
-      live.delete(proc);
-      this.exits.push({ at: Date.now(), code: proc.exitCode, signal: proc.signalCode === null ? null : String(proc.signalCode), expected: this.expectingExit });
+    void proc.exit.then((e) => {
+      this.exits.push(e);
       if (this.proc === proc) this.proc = null;
     });
-    void this.collect(proc.stdout);
-    void this.collect(proc.stderr);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        const r = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(1000) });
-        if (r.ok) return;
-      } catch {}
-      if (proc.exitCode !== null || proc.signalCode !== null)
-        throw new Error(`appliance exited during start (code ${proc.exitCode}, signal ${proc.signalCode})\n${this.lastLines(30)}`);
-      if (Date.now() > deadline) throw new Error(`appliance did not answer /health within ${timeoutMs} ms\n${this.lastLines(30)}`);
-      await Bun.sleep(50);
-    }
-  }
-
-  private async collect(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
-    let rest = "";
-    try {
-      for await (const chunk of stream) {
-        const text = decoder.decode(chunk, { stream: true });
-        appendFileSync(this.logFile, text);
-        rest += text;
-        const parts = rest.split("\n");
-        rest = parts.pop()!;
-        for (const line of parts) this.see(line);
-      }
-    } catch {}
-    if (rest) this.see(rest);
+    await proc.waitHealthy(this.url, timeoutMs);
   }
 
   private see(line: string): void {
-    if (!line) return;
-    this.tail.push(line);
-    if (this.tail.length > 400) this.tail.splice(0, this.tail.length - 400);
     if (/"level":"(error|fatal)"/.test(line)) {
       this.errorCount++;
       this.errorLines.push(line);
@@ -118,18 +60,15 @@ export class DrillAppliance {
   }
 
   lastLines(n: number): string {
-    return this.tail.slice(-n).join("\n");
+    return this.proc?.lastLines(n) ?? "";
   }
 
   /** kill -9 and wait until the process is gone. Resolves with the exit time. */
   async kill9(): Promise<number> {
     const proc = this.proc;
     if (!proc) return Date.now();
-    this.expectingExit = true;
-    proc.kill("SIGKILL");
-    await proc.exited;
+    await proc.kill9();
     this.proc = null;
-    appendFileSync(this.logFile, `--- drill: kill -9 ${new Date().toISOString()}\n`);
     return Date.now();
   }
 
@@ -137,18 +76,9 @@ export class DrillAppliance {
   async stop(graceMs = 15_000): Promise<number | null> {
     const proc = this.proc;
     if (!proc) return 0;
-    this.expectingExit = true;
-    const t0 = Date.now();
-    proc.kill("SIGTERM");
-    const r = await Promise.race([proc.exited.then(() => "exited" as const), Bun.sleep(graceMs).then(() => "timeout" as const)]);
-    if (r === "timeout") {
-      proc.kill("SIGKILL");
-      await proc.exited;
-      this.proc = null;
-      return null;
-    }
+    const r = await proc.stop(graceMs);
     this.proc = null;
-    return Date.now() - t0;
+    return r.killed ? null : r.ms;
   }
 
   /** Crashes: exits the drill did not cause. */

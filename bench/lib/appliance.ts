@@ -1,10 +1,10 @@
 // The appliance as the bench runs it: the compiled binary (or `bun src/main.ts`, optionally under the
 // CPU profiler) on a fresh data directory; numbers added through the management API, readiness polled
 // through GET /admin/clients.
-import type { Subprocess } from "bun";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { ApplianceProcess } from "../../tests/support/appliance-process.ts";
 import { ADMIN_TOKEN, BINARY, ensureBinary, freePort, processEnv, worldEnv } from "../../tests/support/kit.ts";
 import { callJson, type JsonAnswer } from "../../tests/support/call-json.ts";
 import { now, sleep } from "./clock.ts";
@@ -30,9 +30,7 @@ export class BenchAppliance {
   clientToken: string | null = null;
   added = 0;
   port = 0;
-  private proc: Subprocess<"ignore", "pipe", "inherit"> | null = null;
-  /** The last lines of its log (for error messages). */
-  private readonly tail: string[] = [];
+  private proc: ApplianceProcess | null = null;
 
   private constructor(
     readonly dir: string,
@@ -62,50 +60,14 @@ export class BenchAppliance {
     this.port = await freePort();
     const prof = this.run.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${this.run.cpuProfileDir}`] : [];
     if (this.run.preload) prof.push("--preload", this.run.preload);
-    const cmd = this.run.from === "binary" ? [this.run.binary ?? BINARY] : [process.execPath, ...prof, join(ROOT, "src/main.ts")];
-    const proc = Bun.spawn(cmd, {
-      cwd: ROOT,
-      env: processEnv(this.port, this.dataDir, this.env),
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "inherit",
-    });
-    this.proc = proc;
-    void this.collect(proc.stdout);
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      try {
-        if ((await fetch(`${this.url}/health`)).ok) return;
-      } catch {}
-      if (proc.exitCode !== null) throw new Error(`appliance exited with ${proc.exitCode}:\n${this.tail.join("\n")}`);
-      if (Date.now() > deadline) throw new Error(`appliance did not answer /health:\n${this.tail.join("\n")}`);
-      await sleep(50);
-    }
-  }
-
-  /** Reads the log so the pipe never fills; keeps the last lines. */
-  private async collect(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
-    let rest = "";
-    for await (const chunk of stream) {
-      rest += decoder.decode(chunk, { stream: true });
-      const parts = rest.split("\n");
-      rest = parts.pop()!;
-      for (const line of parts) if (line) this.tail.push(line);
-      if (this.tail.length > 400) this.tail.splice(0, this.tail.length - 200);
-    }
+    const command = this.run.from === "binary" ? [this.run.binary ?? BINARY] : [process.execPath, ...prof, join(ROOT, "src/main.ts")];
+    this.proc = new ApplianceProcess({ command, cwd: ROOT, env: processEnv(this.port, this.dataDir, this.env), keepLines: 200 });
+    await this.proc.waitHealthy(this.url, 20_000);
   }
 
   /** SIGTERM and wait (SIGKILL after 30 s). */
   async stop(): Promise<void> {
-    const proc = this.proc;
-    if (!proc) return;
-    proc.kill("SIGTERM");
-    const done = await Promise.race([proc.exited.then(() => true), sleep(30_000).then(() => false)]);
-    if (!done) {
-      proc.kill("SIGKILL");
-      await proc.exited;
-    }
+    await this.proc?.stop(30_000);
     this.proc = null;
   }
 

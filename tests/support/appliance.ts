@@ -1,6 +1,7 @@
 // One running appliance process (the compiled binary), restartable on the same data directory: the
-// test kit's one way to run it, for tests/e2e and the fuzzer alike.
+// test kit's appliance for tests/e2e and the fuzzer, on a fresh free port at each start.
 import type { Subprocess } from "bun";
+import { ApplianceProcess } from "./appliance-process.ts";
 import { callJson } from "./call-json.ts";
 import { ADMIN_TOKEN, BINARY, freePort, processEnv } from "./kit.ts";
 
@@ -10,7 +11,8 @@ export interface ApplianceOptions {
 
 /** One running appliance process, restartable on the same data directory. */
 export class Appliance {
-  proc: Subprocess<"ignore", "pipe", "pipe"> | null = null;
+  private run: ApplianceProcess | null = null;
+  /** Every line it logged, across restarts. */
   readonly lines: string[] = [];
   port = 0;
 
@@ -19,63 +21,34 @@ export class Appliance {
     readonly env: Record<string, string>,
   ) {}
 
+  /** The running process, or null once stopped or killed. */
+  get proc(): Subprocess<"ignore", "pipe", "pipe"> | null {
+    return this.run?.proc ?? null;
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
     this.port = await freePort();
-    const proc = Bun.spawn([BINARY], {
-      env: processEnv(this.port, this.dataDir, this.env),
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    this.proc = proc;
-    void this.collect(proc.stdout);
-    void this.collect(proc.stderr);
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      try {
-        const r = await fetch(`${this.url}/health`);
-        if (r.ok) return;
-      } catch {}
-      if (proc.exitCode !== null) throw new Error(`appliance exited with ${proc.exitCode}:\n${this.lines.join("\n")}`);
-      if (Date.now() > deadline) throw new Error(`appliance did not answer /health:\n${this.lines.join("\n")}`);
-      await Bun.sleep(50);
-    }
+    this.run = new ApplianceProcess({ command: [BINARY], env: processEnv(this.port, this.dataDir, this.env), keepLines: 400, onLine: (l) => this.lines.push(l) });
+    await this.run.waitHealthy(this.url, 15_000);
   }
 
-  private async collect(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
-    let rest = "";
-    for await (const chunk of stream) {
-      rest += decoder.decode(chunk, { stream: true });
-      const parts = rest.split("\n");
-      rest = parts.pop()!;
-      this.lines.push(...parts.filter(Boolean));
-    }
-  }
-
-  /** SIGTERM and wait for a clean exit. */
+  /** SIGTERM and wait for a clean exit (a test failure if it takes more than 15 s). */
   async stop(): Promise<number | null> {
-    if (!this.proc) return null;
-    this.proc.kill("SIGTERM");
-    const code = await Promise.race([this.proc.exited, Bun.sleep(15_000).then(() => "timeout" as const)]);
-    if (code === "timeout") {
-      this.proc.kill("SIGKILL");
-      await this.proc.exited;
-      throw new Error("appliance did not stop within 15 s of SIGTERM");
-    }
-    this.proc = null;
-    return code;
+    if (!this.run) return null;
+    const r = await this.run.stop(15_000);
+    this.run = null;
+    if (r.killed) throw new Error("appliance did not stop within 15 s of SIGTERM");
+    return r.code;
   }
 
   async kill9(): Promise<void> {
-    if (!this.proc) return;
-    this.proc.kill("SIGKILL");
-    await this.proc.exited;
-    this.proc = null;
+    if (!this.run) return;
+    await this.run.kill9();
+    this.run = null;
   }
 
   call(method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN, headers: Record<string, string> = {}) {

@@ -1,6 +1,7 @@
 // Helpers for the VPS tests: the compiled binary started with any settings (HTTPS included), test
 // certificates made with openssl, and what certificate a TLS client actually sees.
 import { spawnSync, type Subprocess } from "bun";
+import { ApplianceProcess } from "../support/appliance-process.ts";
 import { join } from "node:path";
 import { BINARY, ensureBinary, freePort } from "../e2e/harness.ts";
 
@@ -51,32 +52,25 @@ export async function until<T>(what: string | (() => string), f: () => T | Promi
   }
 }
 
-/** The compiled binary with the given settings; its log lines collected. */
+/** The compiled binary with the given settings (the kit's ApplianceProcess); its log lines collected. */
 export class Proc {
-  readonly lines: string[] = [];
-  readonly proc: Subprocess<"ignore", "pipe", "pipe">;
+  private readonly run: ApplianceProcess;
 
   constructor(args: string[], env: Record<string, string>, binary = BINARY) {
     if (binary === BINARY) ensureBinary();
-    this.proc = Bun.spawn([binary, ...args], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    void this.collect(this.proc.stdout);
-    void this.collect(this.proc.stderr);
+    this.run = new ApplianceProcess({ command: [binary, ...args], env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env } });
   }
 
-  private async collect(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
-    let rest = "";
-    for await (const chunk of stream) {
-      rest += decoder.decode(chunk, { stream: true });
-      const parts = rest.split("\n");
-      rest = parts.pop()!;
-      this.lines.push(...parts.filter(Boolean));
-    }
-    if (rest) this.lines.push(rest);
+  get proc(): Subprocess<"ignore", "pipe", "pipe"> {
+    return this.run.proc;
+  }
+
+  get lines(): string[] {
+    return this.run.lines;
   }
 
   text(): string {
-    return this.lines.join("\n");
+    return this.run.text();
   }
 
   waitLog(re: RegExp, ms = 20_000): Promise<string> {
@@ -92,12 +86,7 @@ export class Proc {
 
   async stop(): Promise<number | null> {
     if (this.proc.exitCode !== null) return this.proc.exitCode;
-    this.proc.kill("SIGTERM");
-    const code = await Promise.race([this.proc.exited, Bun.sleep(15_000).then(() => null)]);
-    if (code === null) {
-      this.proc.kill("SIGKILL");
-      await this.proc.exited;
-    }
-    return code;
+    const r = await this.run.stop(15_000);
+    return r.killed ? null : r.code;
   }
 }
