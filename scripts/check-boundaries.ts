@@ -56,7 +56,8 @@ export const KIT_RULES: Rule[] = [
 ];
 
 /** Telegram's own numbers and error names, which the core asks the connector about (MessengerCapabilities). */
-const TELEGRAM_WORDS = /\b777000\b|\b4096\b|\bRANDOM_ID_[A-Z_]+|\bMEDIA_GONE\b|\bFILE_REFERENCE_[A-Z_]+|\bAUTH_KEY_[A-Z_]+|\bFLOOD_WAIT_/;
+const TELEGRAM_WORDS =
+  /\b777000\b|\b4096\b|\bRANDOM_ID_[A-Z_]+|\bMEDIA_GONE\b|\bFILE_REFERENCE_[A-Z_]+|\bAUTH_KEY_[A-Z_]+|\bFLOOD_WAIT_|\bPEER_FLOOD\b|\b[A-Z_]*PRIVACY_[A-Z_]+|\bUSER_NOT_MUTUAL_CONTACT\b|\b(?:USER_IS|YOU)_BLOCKED(?:_USER)?\b|\bINPUT_USER_DEACTIVATED\b/;
 const CORE = ["src/accounts/", "src/bridge/"];
 
 /** Code without its comments (a comment may explain what Telegram does). */

@@ -182,6 +182,9 @@ describe("update engine", () => {
     const e = new UpdateEngine({
       getState: async () => new Api.updates.State({ pts: 10, qts: 0, date: 1, seq: 0, unreadCount: 0 }),
       getDifference: async () => diffs.shift() ?? new Api.updates.DifferenceEmpty({ date: 2, seq: 0 }),
+      call: async () => {
+        throw new TelegramFailure("error", "no other calls here");
+      },
       events: {
         onMessage: async (m) => void delivered.push(m),
         onReadOutbox: async () => {},

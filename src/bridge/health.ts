@@ -1,7 +1,8 @@
 // The current delivery problem of each number and direction (Planfix down, a refused key, Telegram
 // unreachable…), with since when. Logged once when it starts (warn) and once when it ends (info), not
 // on every retry; shown on the number's status. Kept in memory: after a restart the first failed
-// attempt finds it again.
+// attempt finds it again. A limit (the number may not write first to new contacts) is shown for a
+// fixed time instead: deliveries to others still go, and must not make it look over.
 import type { Logger } from "../log.ts";
 
 export type Direction = "to_planfix" | "to_telegram";
@@ -13,6 +14,7 @@ export interface Problem {
 
 export class DeliveryHealth {
   private readonly problems = new Map<string, Problem>();
+  private readonly limits = new Map<string, Problem & { until: number }>();
 
   constructor(
     private readonly log: Logger,
@@ -51,7 +53,29 @@ export class DeliveryHealth {
     });
   }
 
+  /**
+   * A limit of the number itself that successful deliveries do not end (they may go to other chats):
+   * shown until `until` unless an ongoing problem is shown; logged when it starts, not when renewed.
+   */
+  limit(accountId: number, direction: Direction, message: string, until: number): void {
+    const key = `${accountId}:${direction}`;
+    const known = this.activeLimit(key);
+    this.limits.set(key, { message, since: known?.since ?? this.now(), until });
+    if (known) return;
+    this.log.warn("the number is limited; shown on its status", { ...this.describe(accountId), direction, error: message, until: new Date(until).toISOString() });
+  }
+
   current(accountId: number, direction: Direction): Problem | null {
-    return this.problems.get(`${accountId}:${direction}`) ?? null;
+    const key = `${accountId}:${direction}`;
+    const limit = this.activeLimit(key);
+    return this.problems.get(key) ?? (limit && { message: limit.message, since: limit.since });
+  }
+
+  private activeLimit(key: string): (Problem & { until: number }) | null {
+    const limit = this.limits.get(key);
+    if (!limit) return null;
+    if (limit.until > this.now()) return limit;
+    this.limits.delete(key);
+    return null;
   }
 }

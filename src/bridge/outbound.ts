@@ -3,7 +3,7 @@
 // Planfix's order, every part with an idempotency key derived from the job so a resend is recognised.
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
-import { type MessengerCapabilities, TelegramFailure, type OutgoingFile, type PeerInfo, type TelegramConnection } from "../domain/telegram-port.ts";
+import { type MessengerCapabilities, type Refusal, TelegramFailure, type OutgoingFile, type PeerInfo, type TelegramConnection } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
 import type { PlanfixInboundMessage } from "../planfix/index.ts";
@@ -95,6 +95,9 @@ const MIME: Record<string, string> = {
   docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
   xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 };
+
+/** How long the number's status shows that it may not write first to new contacts (Telegram's limit lasts hours to days). */
+export const PEER_FLOOD_SHOWN_MS = 24 * 3600_000;
 
 /** A part's idempotency key: the same job and part always give the same key (a resend is recognised). */
 export const partKey = (seed: string, part: number): string => `${seed}:${part}`;
@@ -344,6 +347,8 @@ export class OutboundBridge {
       return this.fail(fresh, e.message, t.attachmentFailed(e.message));
     }
     if (e instanceof TelegramFailure) {
+      const refusal = this.deps.capabilities.refusalOf(e);
+      if (refusal) return this.refuse(fresh, refusal, e.reason, t);
       if (e.kind === "flood_wait" && e.floodSeconds !== undefined && e.floodSeconds * 1000 <= this.deps.maxFloodWaitMs) {
         return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, this.now() + e.floodSeconds * 1000 + 250, `Telegram asked to wait ${e.floodSeconds} s`);
       }
@@ -376,6 +381,36 @@ export class OutboundBridge {
     this.deps.log.warn("message not delivered to Telegram; reported to Planfix as an error, listed under GET /client/queue, re-sendable", {
       ...logFields(this.deps.clients, job.accountId),
       job: job.id,
+      reason,
+    });
+  }
+
+  /**
+   * The other side refused the message for good: one attempt, no retry (for the number's limit on new
+   * contacts, retrying is what gets an account banned), no parking (a resend would be refused again). The
+   * job ends as refused and Planfix gets an error status saying why in the customer's language; the
+   * chat's later messages go on. The limit on new contacts concerns the whole number: its status shows it.
+   */
+  private async refuse(job: JobRow, refusal: Refusal, reason: string, t: Texts): Promise<void> {
+    const detail = `Telegram refused the message for good (${refusal}): ${reason}`;
+    await this.deps.transaction((tx) => {
+      tx.jobs.finish(job.id, "refused", detail);
+      this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: t.refusal(refusal) });
+    });
+    this.outcome(job, "refused");
+    if (refusal === "peer_flood") {
+      const until = this.now() + PEER_FLOOD_SHOWN_MS;
+      this.health.limit(
+        job.accountId,
+        "to_telegram",
+        `Telegram limits this number (${reason}): it may not write first to new contacts; such messages are refused, not retried (shown until ${new Date(until).toISOString()})`,
+        until,
+      );
+    }
+    this.deps.log.warn("message refused by Telegram for good; reported to Planfix as an error, not retried", {
+      ...logFields(this.deps.clients, job.accountId),
+      job: job.id,
+      refusal,
       reason,
     });
   }

@@ -2,7 +2,7 @@
 // customer's language: LANGUAGE for the appliance, `language` per number. One table per language, so a
 // missing translation is a type error, not an English word in a Ukrainian task.
 
-import type { MediaKind, Rendering } from "../domain/telegram-port.ts";
+import type { MediaKind, Refusal, Rendering } from "../domain/telegram-port.ts";
 
 export const LANGUAGES = ["uk", "ru", "en"] as const;
 export type Language = (typeof LANGUAGES)[number];
@@ -36,6 +36,8 @@ export interface Texts {
   offlineTooLong(number: string, state: string): string;
   flood(reason: string, seconds: number | null): string;
   refused(reason: string): string;
+  /** The other side refused the message for good (privacy, a block, the number's limit on new contacts). */
+  refusal(kind: Refusal): string;
   /** A file of Planfix's that could not be fetched or was too big; `detail` is the technical cause. */
   attachmentFailed(detail: string): string;
   notDelivered(detail: string): string;
@@ -60,6 +62,14 @@ const uk: Texts = {
   offlineTooLong: (number, state) => `номер ${number} надто довго не в мережі (${state})`,
   flood: (reason, s) => `обмеження Telegram на кількість повідомлень: ${reason}${s ? ` (чекати ${s} с)` : ""}`,
   refused: (reason) => `Telegram відхилив повідомлення: ${reason}`,
+  refusal: (kind) =>
+    ({
+      peer_flood:
+        "не надіслано: Telegram тимчасово заборонив цьому номеру писати першим новим контактам (обмеження на спам, зазвичай на добу або кілька). Клієнт може написати першим — тоді відповідь дійде",
+      privacy: "не надіслано: налаштування приватності клієнта в Telegram не дозволяють писати йому з цього номера. Клієнт може написати першим — тоді відповідь дійде",
+      blocked: "не надіслано: Telegram не доставляє повідомлення — клієнта заблоковано з цього номера або він заблокував цей номер",
+      deactivated: "не надіслано: акаунт клієнта в Telegram видалено",
+    })[kind],
   attachmentFailed: (detail) => `файл не передано: ${detail}`,
   notDelivered: (detail) => `не доставлено: ${detail}`,
 };
@@ -82,6 +92,14 @@ const ru: Texts = {
   offlineTooLong: (number, state) => `номер ${number} слишком долго не в сети (${state})`,
   flood: (reason, s) => `ограничения Telegram на количество сообщений: ${reason}${s ? ` (ждать ${s} с)` : ""}`,
   refused: (reason) => `Telegram отклонил сообщение: ${reason}`,
+  refusal: (kind) =>
+    ({
+      peer_flood:
+        "не отправлено: Telegram временно запретил этому номеру писать первым новым контактам (ограничение за спам, обычно на сутки или несколько). Клиент может написать первым — тогда ответ дойдёт",
+      privacy: "не отправлено: настройки приватности клиента в Telegram не позволяют писать ему с этого номера. Клиент может написать первым — тогда ответ дойдёт",
+      blocked: "не отправлено: Telegram не доставляет сообщение — клиент заблокирован с этого номера или он заблокировал этот номер",
+      deactivated: "не отправлено: аккаунт клиента в Telegram удалён",
+    })[kind],
   attachmentFailed: (detail) => `файл не передан: ${detail}`,
   notDelivered: (detail) => `не доставлено: ${detail}`,
 };
@@ -104,6 +122,14 @@ const en: Texts = {
   offlineTooLong: (number, state) => `number ${number} has been offline too long (${state})`,
   flood: (reason, s) => `Telegram flood limits: ${reason}${s ? ` (wait ${s} s)` : ""}`,
   refused: (reason) => `Telegram refused the message: ${reason}`,
+  refusal: (kind) =>
+    ({
+      peer_flood:
+        "not sent: Telegram does not let this number write first to new contacts for now (a spam limit, usually for a day or a few). If the customer writes first, replies go through",
+      privacy: "not sent: the customer's Telegram privacy settings do not allow messages from this number. If the customer writes first, replies go through",
+      blocked: "not sent: Telegram does not deliver it — the customer is blocked on this number, or blocked it",
+      deactivated: "not sent: the customer's Telegram account was deleted",
+    })[kind],
   attachmentFailed: (detail) => detail,
   notDelivered: (detail) => detail,
 };

@@ -154,6 +154,14 @@ export interface TelegramConnection {
   close(): Promise<void>;
 }
 
+/**
+ * Why the other side will not take a message, whoever tries how often: the account may not write first to
+ * new contacts for now (`peer_flood`), the recipient's privacy refuses strangers (`privacy`), one of the
+ * two blocked the other (`blocked`), the recipient's account is gone (`deactivated`). Sending again does
+ * not help, and for `peer_flood` retrying is what gets a limited account banned.
+ */
+export type Refusal = "peer_flood" | "privacy" | "blocked" | "deactivated";
+
 /** What the core must know of the messenger's rules; the connector says, the core never spells them out. */
 export interface MessengerCapabilities {
   /** The longest text one message may carry: longer texts go out as several. */
@@ -166,6 +174,8 @@ export interface MessengerCapabilities {
    * any more (retrying will not help).
    */
   meaningOf(failure: TelegramFailure): "already_sent" | "media_gone" | null;
+  /** A send the other side refuses for good (see Refusal), or null for any other failure. */
+  refusalOf(failure: TelegramFailure): Refusal | null;
 }
 
 /**

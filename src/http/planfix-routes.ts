@@ -54,7 +54,8 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
             "Form-encoded as Planfix sends it (JSON accepted too). The message is stored, answered at once with the chat and contact ids, " +
             "and sent to Telegram in the background, in order per chat: the text first, then each attachment as its own message " +
             "(images as photos, other files as documents, under their own names). The outcome comes back to Planfix as messageStatus " +
-            "sent / read / error. A repeated messageId sends nothing new and gets the same answer; without messageId the message is still sent " +
+            "sent / read / error (error after one attempt, with the reason in the customer's language, when the recipient's privacy, a block or a deleted " +
+            "account refuses it, or the number may not write first to new contacts: PEER_FLOOD). A repeated messageId sends nothing new and gets the same answer; without messageId the message is still sent " +
             "(no deduplication, no status). A chatId we did not hand out (none, Planfix's own, or a bare Telegram user id as in the task) is routed by " +
             "channel (or the client's only number) to the first of chatId / telegramUserId / telegramUserName / contactPhone the number can reach; " +
             "a username or phone is looked up within 5 s, and the new chatId `number_userid` is answered. Refusals are 400 with a readable `error` " +

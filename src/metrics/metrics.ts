@@ -3,9 +3,10 @@
 export type MetricsDirection = "to_planfix" | "to_telegram";
 /**
  * to_planfix: delivered (Planfix accepted it), retried (an attempt failed; tried again later), parked (given up, kept).
- * to_telegram: sent, failed (an attempt failed; tried again later), parked (given up, reported to Planfix as an error).
+ * to_telegram: sent, failed (an attempt failed; tried again later), parked (given up, reported to Planfix as an error),
+ * refused (the other side will not take it: reported to Planfix as an error after one attempt, not parked).
  */
-export type MessageOutcome = "delivered" | "retried" | "parked" | "sent" | "failed";
+export type MessageOutcome = "delivered" | "retried" | "parked" | "sent" | "failed" | "refused";
 
 export interface Metrics {
   /** One message (not a status or a contact update) reached this outcome. */
@@ -51,6 +52,9 @@ export const TELEGRAM_ERROR_NAMES = [
   "USER_IS_BLOCKED",
   "INPUT_USER_DEACTIVATED",
   "USER_PRIVACY_RESTRICTED",
+  "USER_NOT_MUTUAL_CONTACT",
+  "PRIVACY_PREMIUM_REQUIRED",
+  "YOU_BLOCKED_USER",
   "CHAT_WRITE_FORBIDDEN",
   "USERNAME_NOT_OCCUPIED",
   "USERNAME_INVALID",

@@ -18,7 +18,7 @@ export interface MetricsSources {
 }
 
 export const NUMBER_STATES = ["starting", "connecting", "online", "reconnecting", "stopped", "unauthorized", "banned", "flood_wait", "duplicated", "error"] as const;
-const OUTCOMES: Record<MetricsDirection, MessageOutcome[]> = { to_planfix: ["delivered", "retried", "parked"], to_telegram: ["sent", "failed", "parked"] };
+const OUTCOMES: Record<MetricsDirection, MessageOutcome[]> = { to_planfix: ["delivered", "retried", "parked"], to_telegram: ["sent", "failed", "parked", "refused"] };
 const DIRECTIONS: MetricsDirection[] = ["to_planfix", "to_telegram"];
 const PLANFIX_CALLS = ["newMessage", "messageStatus", "updateContact"];
 
@@ -40,7 +40,7 @@ export class PromMetrics implements Metrics {
     }
     this.messages = new Counter({
       name: "planfix_telegram_messages_total",
-      help: "Messages by direction and outcome (to_planfix: delivered, retried, parked; to_telegram: sent, failed = an attempt failed and is retried, parked = given up and reported to Planfix)",
+      help: "Messages by direction and outcome (to_planfix: delivered, retried, parked; to_telegram: sent, failed = an attempt failed and is retried, parked = given up and reported to Planfix, refused = the recipient's privacy, a block or the number's limit on new contacts: reported to Planfix after one attempt)",
       labelNames: ["direction", "outcome"],
       registers,
     });

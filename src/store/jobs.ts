@@ -10,6 +10,9 @@ export type NewJob = Pick<
   "clientId" | "planfixMessageId" | "accountId" | "chatId" | "contactId" | "peerUserId" | "lookup" | "text" | "attachments" | "randomSeed"
 >;
 
+/** How a job ends: sent; failed (parked, re-sendable); refused (final: the other side will not take it). */
+export type JobOutcome = "sent" | "failed" | "refused";
+
 export class JobStore {
   // Prepared once: every message runs these (building and preparing SQL each time cost more than running it).
   private readonly q;
@@ -121,7 +124,7 @@ export class JobStore {
     this.q.partsDone.run({ id: job.id, partsDone: part + 1 });
   }
 
-  finish(id: number, state: "sent" | "failed", error: string | null = null): void {
+  finish(id: number, state: JobOutcome, error: string | null = null): void {
     this.q.finish.run({ id, state, error });
   }
 

@@ -93,8 +93,13 @@ export const outboundJobs = sqliteTable(
     /** JSON [{name,url}] in Planfix's order. */
     attachments: text("attachments").notNull(),
     randomSeed: text("random_seed").notNull(),
-    /** failed: given up and reported to Planfix as an error; re-sendable. discarded: dropped by an explicit call. */
-    state: text("state", { enum: ["pending", "sent", "failed", "discarded"] })
+    /**
+     * failed: given up and reported to Planfix as an error; re-sendable (parked). refused: the other side
+     * refused it for good (privacy, a block, the account's limit on new contacts), reported to Planfix as an
+     * error after one attempt; final, not parked: sending again would only be refused again.
+     * discarded: dropped by an explicit call.
+     */
+    state: text("state", { enum: ["pending", "sent", "failed", "refused", "discarded"] })
       .notNull()
       .default("pending"),
     partsDone: integer("parts_done").notNull().default(0),

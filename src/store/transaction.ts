@@ -3,13 +3,13 @@
 // of this event-loop turn's writes (see writeSoon), so no caller chooses between "now" and "batched".
 // The work is synchronous: SQLite holds no transaction open across an await.
 import { type Db, writeSoon } from "./db.ts";
-import type { JobRow, JobStore } from "./jobs.ts";
+import type { JobOutcome, JobRow, JobStore } from "./jobs.ts";
 import type { OutboxItem, OutboxStore } from "./outbox.ts";
 
 /** The writes a unit of work may make, scoped to its transaction. */
 export interface WriteTx {
   jobs: {
-    finish(id: number, state: "sent" | "failed", error?: string | null): void;
+    finish(id: number, state: JobOutcome, error?: string | null): void;
     recordPart(job: JobRow, part: number, tgMessageId: number | null): void;
     /** Marks the sent jobs of a chat up to `maxId` as read-reported and returns them. */
     takeRead(accountId: number, peerUserId: string, maxId: number): JobRow[];

@@ -1,7 +1,9 @@
 // Telegram's rules the core asks about through MessengerCapabilities: its text limit, its own
-// service account, and which RPC error names mean "already sent" or "file gone".
+// service account, which RPC error names mean "already sent" or "file gone", and which refuse a send
+// for good (errors.ts: PEER_FLOOD, privacy, blocks, a deleted recipient).
 import { createHash } from "node:crypto";
 import type { MessengerCapabilities } from "../domain/telegram-port.ts";
+import { refusalOfRpc } from "./errors.ts";
 
 /** Telegram's service notifications (login codes, security alerts) come from this user. */
 export const TELEGRAM_SERVICE_USER_ID = "777000";
@@ -20,6 +22,8 @@ export const telegramCapabilities: MessengerCapabilities = {
     if (MEDIA_GONE.test(failure.reason)) return "media_gone";
     return null;
   },
+  // Only an error Telegram answered (not a wait, a dropped socket or a dead key) is a refusal.
+  refusalOf: (failure) => (failure.kind === "error" ? refusalOfRpc(failure.reason) : null),
 };
 
 /** Telegram's random_id for a send's idempotency key: the same key always gives the same 64-bit id. */

@@ -173,6 +173,7 @@ class GramjsConnection implements TelegramConnection {
     this.engine = new UpdateEngine({
       getState: () => this.call<Api.updates.State>(new Api.updates.GetState()),
       getDifference: (s) => this.call<Api.updates.TypeDifference>(new Api.updates.GetDifference({ pts: s.pts, qts: s.qts, date: s.date })),
+      call: (r) => this.call(r),
       events: this.events,
       peers: this.peers,
       selfId: () => this.self?.userId ?? null,

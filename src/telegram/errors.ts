@@ -1,6 +1,6 @@
 // Maps whatever GramJS throws (RPC errors, socket errors, our own timeouts) to a TelegramFailure.
 import { errors } from "telegram";
-import { TelegramFailure, type FailureKind } from "../domain/telegram-port.ts";
+import { TelegramFailure, type FailureKind, type Refusal } from "../domain/telegram-port.ts";
 import { errorText } from "../log.ts";
 
 /** The key is not (or no longer) authorized: an operator must supply a new session. */
@@ -50,7 +50,7 @@ function floodSeconds(e: unknown, name: string | null): number | null {
  * - PEER_FLOOD ("this account is limited") is `error`, not `flood_wait`: it carries no wait time,
  *   it lasts hours to days, and retrying is exactly what gets limited accounts banned.
  * - Errors about the other party (PEER_ID_INVALID, USER_IS_BLOCKED, INPUT_USER_DEACTIVATED, …) are
- *   `error` with the RPC name as reason.
+ *   `error` with the RPC name as reason; refusalOfRpc() says which of them refuse a send for good.
  */
 export function toFailure(e: unknown): TelegramFailure {
   if (e instanceof TelegramFailure) return e;
@@ -71,6 +71,27 @@ export function kindOfRpc(name: string): FailureKind {
   if (BANNED.has(name)) return "banned";
   if (name === "AUTH_KEY_DUPLICATED") return "duplicated";
   return "error";
+}
+
+/**
+ * Send errors that no retry will cure, by what the core is told (Refusal): the account may not write
+ * first to new contacts (PEER_FLOOD: a limit of hours to days — retrying it is what gets accounts
+ * banned), the recipient's privacy settings (incl. "only Premium users may write"), a block either way,
+ * and a deleted recipient.
+ */
+const REFUSALS: Readonly<Record<string, Refusal>> = {
+  PEER_FLOOD: "peer_flood",
+  USER_PRIVACY_RESTRICTED: "privacy",
+  USER_NOT_MUTUAL_CONTACT: "privacy",
+  PRIVACY_PREMIUM_REQUIRED: "privacy",
+  USER_IS_BLOCKED: "blocked",
+  YOU_BLOCKED_USER: "blocked",
+  INPUT_USER_DEACTIVATED: "deactivated",
+};
+
+/** The refusal an RPC error name means, or null when it is not one. */
+export function refusalOfRpc(name: string): Refusal | null {
+  return Object.hasOwn(REFUSALS, name) ? REFUSALS[name]! : null;
 }
 
 /** True for RPC errors that mean "no such user/username" rather than a failure of the call. */

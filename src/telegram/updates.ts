@@ -17,11 +17,14 @@
 // - Messages this connection sent itself are never passed to onMessage (the domain has them from
 //   sendText/sendFile); only their pts is applied. While a send to a peer is in flight, an outgoing
 //   message for that peer waits for the send to finish so it can be recognised.
+// - updates.differenceTooLong: the missed stretch is rebuilt from the chats' histories (history.ts)
+//   before pts jumps to the server's; if that fails the state stays and the whole catch-up is retried.
 // - The queue is bounded: past MAX_QUEUED pending items, pushed updates are dropped and one
 //   getDifference is queued instead (it fetches them from the server).
 import { Api } from "telegram";
 import { TelegramFailure, type ChatMessage, type PeerInfo, type TelegramEvents, type UpdateState } from "../domain/telegram-port.ts";
 import type { Logger } from "../log.ts";
+import { rebuildFromHistory, type HistoryLimits } from "./history.ts";
 import { shortToChatMessage, toChatMessage } from "./messages.ts";
 import { bareUser, type PeerBook } from "./peers.ts";
 
@@ -59,6 +62,10 @@ export interface EngineDeps {
   /** Telegram calls (already racing the connection's loss, errors mapped to TelegramFailure). */
   getState(): Promise<Api.updates.State>;
   getDifference(state: UpdateState): Promise<Api.updates.TypeDifference>;
+  /** Any other call (messages.getDialogs / getHistory when a stretch is rebuilt from history). */
+  call<R>(request: Api.AnyRequest): Promise<R>;
+  /** Overrides of the history rebuild's bounds (tests). */
+  historyLimits?: Partial<HistoryLimits>;
   events: TelegramEvents;
   peers: PeerBook;
   /** The account's own user id (not reported through onPeers). */
@@ -325,9 +332,13 @@ export class UpdateEngine {
         return;
       }
       if (d instanceof Api.updates.DifferenceTooLong) {
-        // Telegram will not list what happened between s.pts and d.pts: those messages cannot be
-        // caught up through updates any more.
-        this.deps.log.warn("telegram difference too long; messages in between are skipped", { from: s.pts, to: d.pts });
+        // Telegram will not list what happened between s.pts and d.pts: the stretch is rebuilt from
+        // the chats' histories (history.ts). Only once that is done does pts jump; a failure (a long
+        // flood wait, a lost connection) leaves the saved state where it was, to be tried again.
+        this.deps.log.warn("telegram difference too long; rebuilding the stretch from chat histories", { from: s.pts, to: d.pts, date: s.date });
+        const r = await this.rebuild(s.date);
+        if (this.stopped) return;
+        this.deps.log.info("telegram stretch rebuilt from chat histories", { ...r });
         s.pts = d.pts;
         this.emit();
         continue;
@@ -352,6 +363,30 @@ export class UpdateEngine {
       this.emit();
       if (d instanceof Api.updates.Difference) return;
     }
+  }
+
+  private rebuild(stateDate: number) {
+    return rebuildFromHistory(
+      {
+        call: (r) => this.deps.call(r),
+        learn: (users) => this.reportPeers(users),
+        deliver: (m, edited) => this.deliverRebuilt(m, edited),
+        stopped: () => this.stopped,
+        log: this.deps.log,
+        limits: this.deps.historyLimits,
+      },
+      stateDate,
+    );
+  }
+
+  /** A message from a rebuilt stretch: as new (its current text), then as an edit if it was edited in the stretch. */
+  private async deliverRebuilt(m: Api.Message, edited: boolean): Promise<void> {
+    if (!(m.peerId instanceof Api.PeerUser)) return;
+    const userId = m.peerId.userId.toString();
+    const msg = toChatMessage(m, this.deps.peers.get(userId) ?? bareUser(userId));
+    if (!msg) return;
+    await this.deliverNew({ ...msg, editDate: null });
+    if (edited && msg.editDate !== null && !this.stopped) await this.deps.events.onMessage(msg);
   }
 
   // ── contacts ─────────────────────────────────────────────────────────────────────────────────

@@ -122,14 +122,15 @@ test("a message Telegram refused is listed for the number (to_telegram) and re-s
   const o = await onlineWorld();
   w = o.w;
   await introduce(o.w, o.ivan, o.anna, o.chatId);
-  o.w.tg.faults.peerFlood("messages.SendMessage");
+  // An error that parks (not a refusal for good, which is final: first-contact.test.ts).
+  o.w.tg.faults.fail("messages.SendMessage", 403, "CHAT_WRITE_FORBIDDEN");
   await o.hook({ chatId: o.chatId, message: "try again later", messageId: "pf1" });
   await o.w.planfix.waitFor(() => o.w.planfix.statuses("pf1").find((s) => s.fields.messageStatus === "error"));
   const view = (await o.w.app.call("GET", `/client?number=${o.anna.phone}`, undefined, o.token)).json;
   expect(view.queues.to_telegram).toMatchObject({ waiting: 0, parked: 1 });
   const list = (await o.w.app.call("GET", `/client/queue?number=${o.anna.phone}&direction=to_telegram`, undefined, o.token)).json;
   expect(list.items[0]).toMatchObject({ message_id: "pf1", chat_id: o.chatId, text: "try again later" });
-  expect(list.items[0].error).toContain("PEER_FLOOD");
+  expect(list.items[0].error).toContain("CHAT_WRITE_FORBIDDEN");
 
   const r = await o.w.app.call("POST", "/client/queue/resend", { number: o.anna.phone, direction: "to_telegram", id: list.items[0].id }, o.token);
   expect(r.json).toEqual({ resent: 1 });

@@ -24,11 +24,11 @@ test("by default (no LANGUAGE) the notes are Ukrainian", async () => {
   expect(texts(o.w, o.chatId)).toEqual(["ціна 100", "📷 Фото", "[scan.tiff: 0.2 МБ, більше за ліміт 0.1 МБ — не передано]", "Контакт: Olga, +380500000001", "✏️ змінено: ціна 120"]);
 
   // A message Planfix sent that Telegram refuses: the reason shown in Planfix is Ukrainian too.
-  o.w.tg.faults.peerFlood("messages.SendMessage");
+  o.w.tg.faults.fail("messages.SendMessage", 403, "CHAT_WRITE_FORBIDDEN");
   await o.hook({ chatId: o.chatId, message: "занадто часто", messageId: "uk-1" });
   const st = await o.w.planfix.waitFor(() => o.w.planfix.statuses("uk-1")[0], 10_000);
   expect(st.fields.messageStatus).toBe("error");
-  expect(st.fields.messageStatusText).toBe("Telegram відхилив повідомлення: PEER_FLOOD");
+  expect(st.fields.messageStatusText).toBe("Telegram відхилив повідомлення: CHAT_WRITE_FORBIDDEN");
 });
 
 test("a number's own language wins over LANGUAGE, shows on its status, and changes with PUT", async () => {

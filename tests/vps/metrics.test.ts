@@ -124,11 +124,11 @@ test("the numbers follow what happened: deliveries both ways, a refused item, a 
   expect(planfixCalls(s, "newMessage", "rejected")).toBe(3);
   expect(queue(s, "parked", "to_planfix")).toBe(1);
 
-  // Telegram refuses a send (PEER_FLOOD): parked and reported; then a flood wait is waited out and sent.
-  world.tg.faults.peerFlood("messages.SendMessage", { userId: anna.id });
+  // Telegram refuses a send (CHAT_WRITE_FORBIDDEN): parked and reported; then a flood wait is waited out and sent.
+  world.tg.faults.fail("messages.SendMessage", 403, "CHAT_WRITE_FORBIDDEN", { userId: anna.id });
   await hook({ chatId, message: "limited", messageId: "m-limited" });
-  s = await scrapeUntil(world, "PEER_FLOOD parked", (s) => msgs(s, "to_telegram", "parked") === 1);
-  expect(tgErrors(s, "PEER_FLOOD")).toBe(1);
+  s = await scrapeUntil(world, "CHAT_WRITE_FORBIDDEN parked", (s) => msgs(s, "to_telegram", "parked") === 1);
+  expect(tgErrors(s, "CHAT_WRITE_FORBIDDEN")).toBe(1);
   expect(queue(s, "parked", "to_telegram")).toBe(1);
   world.tg.faults.floodWait("messages.SendMessage", 2, { userId: anna.id });
   await hook({ chatId, message: "after a wait", messageId: "m-wait" });

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InboundBridge } from "../../../src/bridge/inbound.ts";
 import { LookupLimiter } from "../../../src/bridge/lookup-limiter.ts";
-import { OutboundBridge } from "../../../src/bridge/outbound.ts";
+import { OutboundBridge, PEER_FLOOD_SHOWN_MS } from "../../../src/bridge/outbound.ts";
 import { DEFAULT_RETRY } from "../../../src/bridge/retry.ts";
 import { textsFor } from "../../../src/bridge/texts.ts";
 import { type PeerInfo, TelegramFailure, type TelegramConnection } from "../../../src/domain/telegram-port.ts";
@@ -135,6 +135,7 @@ function setup() {
     jobs,
     account,
     outcomes,
+    health: inbound.health,
     offline: () => (online = false),
     onSend: (f: typeof onSend) => (onSend = f),
   };
@@ -207,7 +208,7 @@ test("a long text goes as parts in order; a part Telegram already has (its idemp
 
 test("Telegram refusing the message (not a wait, not the network) is an error status, and the chat moves on", async () => {
   s.onSend((text) => {
-    if (text === "first") throw new TelegramFailure("error", "USER_IS_BLOCKED");
+    if (text === "first") throw new TelegramFailure("error", "CHAT_WRITE_FORBIDDEN");
   });
   await s.accept("first");
   await s.accept("second");
@@ -216,7 +217,7 @@ test("Telegram refusing the message (not a wait, not the network) is an error st
   expect(s.job("2").state).toBe("sent");
   expect(s.sent.map((x) => x.text)).toEqual(["second"]);
   expect(s.statuses().map((x) => [x.messageId, x.status, x.text])).toEqual([
-    ["1", "error", en.refused("USER_IS_BLOCKED")],
+    ["1", "error", en.refused("CHAT_WRITE_FORBIDDEN")],
     ["2", "sent", undefined],
   ]);
 });
@@ -224,7 +225,7 @@ test("Telegram refusing the message (not a wait, not the network) is an error st
 test("each message's outcome is told once through the one hook: a failed attempt, then sent; a refusal parked", async () => {
   let first = true;
   s.onSend((text) => {
-    if (text === "refused") throw new TelegramFailure("error", "USER_IS_BLOCKED");
+    if (text === "refused") throw new TelegramFailure("error", "CHAT_WRITE_FORBIDDEN");
     if (first) {
       first = false;
       throw new TelegramFailure("network", "connection reset");
@@ -239,4 +240,86 @@ test("each message's outcome is told once through the one hook: a failed attempt
   await s.accept("refused");
   await s.drain();
   expect(s.outcomes).toEqual(["to_telegram:failed", "to_telegram:sent", "to_telegram:parked"]);
+});
+
+// First contact: the other side refuses for good. One attempt, a final state (not parked, not re-sendable),
+// a readable error status in the customer's language, the chat's next message goes.
+for (const [error, kind] of [
+  ["PEER_FLOOD", "peer_flood"],
+  ["USER_PRIVACY_RESTRICTED", "privacy"],
+  ["USER_NOT_MUTUAL_CONTACT", "privacy"],
+  ["PRIVACY_PREMIUM_REQUIRED", "privacy"],
+  ["USER_IS_BLOCKED", "blocked"],
+  ["YOU_BLOCKED_USER", "blocked"],
+  ["INPUT_USER_DEACTIVATED", "deactivated"],
+] as const) {
+  test(`${error}: refused after one attempt, reported as "${kind}" in the customer's language, never retried; the chat moves on`, async () => {
+    let attempts = 0;
+    s.onSend((text) => {
+      if (text !== "first") return;
+      attempts++;
+      throw new TelegramFailure("error", error);
+    });
+    await s.accept("first");
+    await s.accept("second");
+    await s.drain();
+    expect(attempts).toBe(1);
+    expect(s.job("1")).toMatchObject({ state: "refused", attempts: 0 });
+    expect(s.job("1").lastError).toContain(error);
+    expect(s.job("2").state).toBe("sent");
+    expect(s.sent.map((x) => x.text)).toEqual(["second"]);
+    expect(s.statuses().map((x) => [x.messageId, x.status, x.text])).toEqual([
+      ["1", "error", en.refusal(kind)],
+      ["2", "sent", undefined],
+    ]);
+    expect(s.outcomes).toEqual(["to_telegram:refused", "to_telegram:sent"]);
+    // Not parked: nothing listed, nothing a resend would bring back; and a day later still one attempt.
+    expect(s.jobs.stats(s.account.id)).toMatchObject({ waiting: 0, parked: 0 });
+    expect(s.jobs.resend(s.account.id, null, s.clock.now())).toBe(0);
+    s.clock.advance(72 * 3600_000);
+    await s.drain();
+    expect(attempts).toBe(1);
+    expect(s.job("1").state).toBe("refused");
+  });
+}
+
+test("PEER_FLOOD shows on the number's to_telegram status for 24 h, through later successful sends; a privacy refusal does not", async () => {
+  s.onSend((text) => {
+    if (text === "private") throw new TelegramFailure("error", "USER_PRIVACY_RESTRICTED");
+    if (text === "new contact") throw new TelegramFailure("error", "PEER_FLOOD");
+  });
+  await s.accept("private");
+  await s.drain();
+  expect(s.health.current(s.account.id, "to_telegram")).toBeNull();
+
+  await s.accept("new contact");
+  await s.drain();
+  const since = s.clock.now();
+  const shown = s.health.current(s.account.id, "to_telegram");
+  expect(shown?.message).toContain("PEER_FLOOD");
+  expect(shown?.message).toContain("may not write first to new contacts");
+  expect(shown?.since).toBe(since);
+
+  s.clock.advance(3600_000);
+  await s.accept("an existing chat still works");
+  await s.drain();
+  expect(s.job("3").state).toBe("sent");
+  expect(s.health.current(s.account.id, "to_telegram")).toEqual(shown);
+
+  s.clock.advance(PEER_FLOOD_SHOWN_MS - 3600_000 - 1000);
+  expect(s.health.current(s.account.id, "to_telegram")?.message).toContain("PEER_FLOOD");
+  s.clock.advance(2000);
+  expect(s.health.current(s.account.id, "to_telegram")).toBeNull();
+});
+
+test("the refusal texts are readable in each language, without Telegram's error names", () => {
+  for (const lang of ["uk", "ru", "en"] as const) {
+    const t = textsFor(lang);
+    const all = (["peer_flood", "privacy", "blocked", "deactivated"] as const).map((k) => t.refusal(k));
+    expect(new Set(all).size).toBe(4);
+    for (const text of all) expect(text).not.toMatch(/[A-Z]{2,}_[A-Z_]+/);
+  }
+  expect(textsFor("uk").refusal("privacy")).toContain("приватності");
+  expect(textsFor("ru").refusal("blocked")).toContain("заблокир");
+  expect(textsFor("en").refusal("peer_flood")).toContain("new contacts");
 });

@@ -28,6 +28,7 @@ test("GramJS, Elysia, Drizzle, the Planfix form and cross-layer imports outside 
   put("src/bridge/routes.ts", 'const m = await import("../http/app.ts");\n');
   put("src/bridge/limit.ts", "// Telegram allows 4096 characters (a comment may say so)\nexport const LIMIT = 4096;\n");
   put("src/accounts/fine.ts", "/* 777000 sends login codes */\nexport const x = 1;\n");
+  put("src/bridge/refusal.ts", '// PEER_FLOOD: the connector says "peer_flood"\nexport const blocked = (reason: string) => reason === "USER_IS_BLOCKED";\n');
   put("bench/lib/ok.ts", 'import { freePort } from "../../tests/support/kit.ts";\n');
   put("bench/lib/harness.ts", 'import { world } from "../../tests/e2e/harness.ts";\n');
   put("tests/support/loop.ts", 'import { runBench } from "../../bench/lib/bench.ts";\n');
@@ -38,6 +39,7 @@ test("GramJS, Elysia, Drizzle, the Planfix form and cross-layer imports outside 
     'src/accounts/web.ts: imports Elysia ("elysia")',
     'src/bridge/gram.ts: imports GramJS (telegram) ("telegram/tl/index.js")',
     'src/bridge/limit.ts: spells out Telegram\'s "4096" in the core; ask the connector (MessengerCapabilities)',
+    'src/bridge/refusal.ts: spells out Telegram\'s "USER_IS_BLOCKED" in the core; ask the connector (MessengerCapabilities)',
     'src/bridge/routes.ts: imports the HTTP layer ("../http/app.ts")',
     'src/bridge/sql.ts: imports Drizzle / SQLite ("drizzle-orm")',
     'src/bridge/wire.ts: imports the Planfix wire format (planfix/form.ts) ("../planfix/form.ts")',

@@ -4,6 +4,8 @@ import { ignoreReason } from "../../../src/bridge/filters.ts";
 import { splitText } from "../../../src/bridge/split-text.ts";
 import { type ChatMessage, type MessengerCapabilities, TelegramFailure } from "../../../src/domain/telegram-port.ts";
 import { randomIdOf, telegramCapabilities } from "../../../src/telegram/capabilities.ts";
+import { toFailure } from "../../../src/telegram/errors.ts";
+import { Api, errors } from "telegram";
 import { createHash } from "node:crypto";
 
 const message = (userId: string): ChatMessage => ({
@@ -27,8 +29,27 @@ test("Telegram: 4096 characters a message, 777000 is its service account, two er
   expect(telegramCapabilities.meaningOf(new TelegramFailure("error", "PEER_ID_INVALID"))).toBeNull();
 });
 
+test("send errors no retry cures are refusals of four kinds, from what GramJS throws; others, waits and dead keys are not", () => {
+  const sent = (name: string, code = 400) => telegramCapabilities.refusalOf(toFailure(new errors.RPCError(name, new Api.messages.SendMessage({ peer: "me", message: "x" }), code)));
+  expect(sent("PEER_FLOOD")).toBe("peer_flood");
+  expect(sent("USER_PRIVACY_RESTRICTED", 403)).toBe("privacy");
+  expect(sent("USER_NOT_MUTUAL_CONTACT")).toBe("privacy");
+  expect(sent("PRIVACY_PREMIUM_REQUIRED", 403)).toBe("privacy");
+  expect(sent("USER_IS_BLOCKED")).toBe("blocked");
+  expect(sent("YOU_BLOCKED_USER")).toBe("blocked");
+  expect(sent("INPUT_USER_DEACTIVATED")).toBe("deactivated");
+  // Still parked and re-sendable, or waited out, or the number's own trouble: not a refusal.
+  expect(sent("CHAT_WRITE_FORBIDDEN", 403)).toBeNull();
+  expect(sent("PEER_ID_INVALID")).toBeNull();
+  expect(sent("FLOOD_WAIT_30", 420)).toBeNull();
+  expect(sent("AUTH_KEY_UNREGISTERED", 401)).toBeNull();
+  expect(sent("USER_DEACTIVATED_BAN", 401)).toBeNull();
+  expect(sent("toString")).toBeNull();
+  expect(telegramCapabilities.refusalOf(new TelegramFailure("network", "PEER_FLOOD"))).toBeNull();
+});
+
 test("the bridge's filter follows the connector, not a number of its own", () => {
-  const other: MessengerCapabilities = { maxTextLength: 10, isServiceAccount: (id) => id === "1", meaningOf: () => null };
+  const other: MessengerCapabilities = { maxTextLength: 10, isServiceAccount: (id) => id === "1", meaningOf: () => null, refusalOf: () => null };
   expect(ignoreReason(message("777000"), null, other)).toBeNull();
   expect(ignoreReason(message("1"), null, other)).toBe("Telegram service notification");
   expect(splitText("hello world again", other.maxTextLength)).toEqual(["hello", "world", "again"]);
