@@ -399,7 +399,12 @@ export function analyzePlanfixToTelegram(input: {
     if (got < item.parts.length) {
       if (input.held?.has(item.messageId)) {
         heldAtEnd++;
-        note(problems, counts, "still held by the appliance (Planfix → Telegram)", `${item.tag} (messageId ${item.messageId}): ${got}/${item.parts.length} parts in chat ${input.chatIds[item.chat]}`);
+        note(
+          problems,
+          counts,
+          "still held by the appliance (Planfix → Telegram)",
+          `${item.tag} (messageId ${item.messageId}): ${got}/${item.parts.length} parts in chat ${input.chatIds[item.chat]}`,
+        );
         continue;
       }
       lost++;

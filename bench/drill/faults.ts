@@ -260,7 +260,10 @@ export class FaultRunner {
         const window: SignedOutWindow = { kind: "revoke", number: number.phone, from: Date.now(), to: null };
         this.windows.push(window);
         this.impaired.set(number.index, { window, end: () => this.relogin(number, window) });
-        this.event("revoke", `number ${number.phone}: session ${f.silent ? "terminated from the phone (silently)" : "revoked (SESSION_REVOKED)"}; signed in again after ${(f.ms / 1000).toFixed(1)} s`);
+        this.event(
+          "revoke",
+          `number ${number.phone}: session ${f.silent ? "terminated from the phone (silently)" : "revoked (SESSION_REVOKED)"}; signed in again after ${(f.ms / 1000).toFixed(1)} s`,
+        );
         this.later(f.ms, () => this.endImpairment(number.index));
         return;
       }
@@ -351,7 +354,13 @@ export class FaultRunner {
 
   /** Re-sends the number's messages for Telegram that were parked because it could not send at all (one call each). */
   private async resendParked(number: DrillNumber): Promise<void> {
-    const list = await this.operatorCall("GET", `/client/queue?number=${number.phone}&direction=to_telegram`, number.client.token, undefined, `listing ${number.phone}'s parked messages`);
+    const list = await this.operatorCall(
+      "GET",
+      `/client/queue?number=${number.phone}&direction=to_telegram`,
+      number.client.token,
+      undefined,
+      `listing ${number.phone}'s parked messages`,
+    );
     const items = ((list.json?.items ?? []) as { id: string; message_id?: string; error?: string }[]).filter((i) => SIGNED_OUT_OR_FROZEN.test(i.error ?? ""));
     for (const item of items) {
       await this.operatorCall("POST", "/client/queue/resend", number.client.token, { number: number.phone, direction: "to_telegram", id: item.id }, `re-sending ${item.id}`);

@@ -321,9 +321,12 @@ export function verdict(r: DrillResult): string[] {
   if (!r.drained) f.push(`the system did not drain within ${r.options.drainSeconds} s of healing`);
   if (r.tp.lost) f.push(`${r.tp.lost} Telegram → Planfix message(s) lost`);
   if (r.pt.lost) f.push(`${r.pt.lost} Planfix → Telegram message(s) lost`);
-  if (r.tp.heldAtEnd || r.pt.heldAtEnd) f.push(`${r.tp.heldAtEnd} Telegram → Planfix and ${r.pt.heldAtEnd} Planfix → Telegram message(s) not delivered, still held or parked by the appliance`);
+  if (r.tp.heldAtEnd || r.pt.heldAtEnd)
+    f.push(`${r.tp.heldAtEnd} Telegram → Planfix and ${r.pt.heldAtEnd} Planfix → Telegram message(s) not delivered, still held or parked by the appliance`);
   if (r.pt.parkedWhileImpaired > r.pt.parkedWhileImpairedDelivered)
-    f.push(`${r.pt.parkedWhileImpaired - r.pt.parkedWhileImpairedDelivered} message(s) parked while their number could not send were not delivered after the operator re-sent them`);
+    f.push(
+      `${r.pt.parkedWhileImpaired - r.pt.parkedWhileImpairedDelivered} message(s) parked while their number could not send were not delivered after the operator re-sent them`,
+    );
   if (r.operatorFailures.length) f.push(`${r.operatorFailures.length} operator action(s) failed: ${r.operatorFailures[0]}`);
   if (!r.queues) f.push("the appliance's queue status (GET /admin/clients) could not be read at the end");
   else {
