@@ -270,8 +270,7 @@ export class FaultRunner {
       case "freeze": {
         const number = this.w.numbers[f.number!]!;
         if (this.impaired.has(number.index)) return;
-        const now = Math.floor(Date.now() / 1000);
-        tg.world.edges.frozen.set(number.user.id, { since: now, until: now + 30 * 86400, appealUrl: "https://t.me/spambot" });
+        tg.freezeAccount(number.user.id);
         const window: SignedOutWindow = { kind: "freeze", number: number.phone, from: Date.now(), to: null };
         this.windows.push(window);
         this.impaired.set(number.index, { window, end: () => this.unfreeze(number, window) });
@@ -331,7 +330,7 @@ export class FaultRunner {
 
   /** The account is unfrozen; the operator re-sends what was parked meanwhile, restarting the number if it does not come back. */
   private async unfreeze(number: DrillNumber, window: SignedOutWindow): Promise<void> {
-    this.w.tg.world.edges.frozen.delete(number.user.id);
+    this.w.tg.unfreezeAccount(number.user.id);
     window.to = Date.now();
     this.log(`  number ${number.phone} unfrozen`);
     const deadline = Date.now() + 15_000;
