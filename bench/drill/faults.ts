@@ -328,14 +328,19 @@ export class FaultRunner {
     await this.resendParked(number);
   }
 
-  /** The account is unfrozen; the operator re-sends what was parked meanwhile, restarting the number if it does not come back. */
+  /** The account is unfrozen; the operator starts the number again if it is not online, and re-sends what was parked meanwhile. */
   private async unfreeze(number: DrillNumber, window: SignedOutWindow): Promise<void> {
     this.w.tg.unfreezeAccount(number.user.id);
     window.to = Date.now();
     this.log(`  number ${number.phone} unfrozen`);
+    // A number that stopped as frozen stays so (only an appeal lifts a freeze, Telegram says nothing when it
+    // ends): the operator starts it again. One that still looks online gets 15 s to show it is.
     const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && (await this.stateOf(number)) !== "online") await Bun.sleep(250);
-    const state = await this.stateOf(number);
+    let state = await this.stateOf(number);
+    while (Date.now() < deadline && state !== "online" && state !== "frozen") {
+      await Bun.sleep(250);
+      state = await this.stateOf(number);
+    }
     if (state !== "online") {
       this.log(`  operator: number ${number.phone} is "${state}" after the freeze ended; PUT /client with its session to start it again`);
       const file = `${number.client.name}/${number.user.id}-unfrozen-${Date.now()}.session.txt`;
