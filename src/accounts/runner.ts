@@ -239,6 +239,13 @@ export class AccountRunner {
           proxy,
           updateState,
           knownPeers: this.deps.peers.all(this.accountId),
+          sameAccount: (selfUserId) => {
+            const before = this.deps.clients.accountById(this.accountId)?.selfUserId ?? null;
+            if (before === null || before === selfUserId) return true;
+            this.log.warn("the session belongs to another Telegram account than before: its update state and peers are dropped", { before, now: selfUserId });
+            this.deps.clients.resetTelegramIdentity(this.accountId);
+            return false;
+          },
           log: this.log,
           events: {
             onMessage: hooks.onMessage,

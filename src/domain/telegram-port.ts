@@ -131,6 +131,11 @@ export interface ConnectOptions {
   updateState: UpdateState | null;
   /** Access hashes this account already knows (from our store or a Telethon session file). */
   knownPeers: PeerInfo[];
+  /**
+   * Asked with the session's own user id once it is known, before catch-up. False: the stored state and
+   * peers belong to another Telegram account — they are not used (catch-up starts from the current state).
+   */
+  sameAccount?: (selfUserId: string) => boolean;
   events: TelegramEvents;
   log: import("../log.ts").Logger;
   /** What every connection of this account goes through; null: straight to Telegram. */
