@@ -1,0 +1,203 @@
+// The Telegram connector's own tables (src/telegram/store/) in a real SQLite file: its migrations, the
+// copy of the update state an older release kept in the core's accounts table, and the connector that
+// resumes from what was kept and saves what is new.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createAppliance } from "../../../src/appliance.ts";
+import { loadSettings } from "../../../src/config.ts";
+import type { ConnectOptions, TelegramEvents, UpdateState } from "../../../src/domain/telegram-port.ts";
+import { createLogger } from "../../../src/log.ts";
+import { parseStringSession } from "../../../src/sessions/read.ts";
+import { ClientStore } from "../../../src/store/clients.ts";
+import { flushWrites, openDb, type Db } from "../../../src/store/db.ts";
+import { SchemaTooNewError } from "../../../src/store/schema-guard.ts";
+import { withTelegramStore } from "../../../src/telegram/store/connector.ts";
+import { migrateTelegram, TELEGRAM_MIGRATIONS } from "../../../src/telegram/store/migrations.ts";
+import { TelegramStore } from "../../../src/telegram/store/store.ts";
+import { FakeConnector } from "../../support/fake-connector.ts";
+import { ADMIN, newSessionText } from "../../support/api-harness.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "pt-tgstore-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const fresh = () => openDb(join(dir, `db-${++n}.db`));
+
+/** A client and one number in the core tables, as the core writes them; returns the account id. */
+function addAccount(db: Db, number = "380955821319", sessionPath = "acme/one.session"): number {
+  const clients = new ClientStore(db);
+  const client = clients.clientByName("acme") ?? clients.createClient("acme", `h-${number}`);
+  return clients.insertAccount({ clientId: client.id, number, urlPlanfix: "http://127.0.0.1:9/webchat/api", tokenPlanfix: "k", sessionPath }).id;
+}
+const rows = (db: Db) => db.$client.query("SELECT account_id AS accountId, pts, qts, date, session_key AS sessionKey FROM telegram_update_state ORDER BY account_id").all();
+
+describe("Telegram migrations", () => {
+  test("a fresh database gets the Telegram tables once; opening again applies nothing twice", () => {
+    const file = join(dir, "twice.db");
+    const db = openDb(file);
+    new TelegramStore(db);
+    expect(db.$client.query("SELECT id, name FROM telegram_migrations").all()).toEqual(TELEGRAM_MIGRATIONS.map((m) => ({ id: m.id, name: m.name })));
+    db.$client.close();
+    const again = openDb(file);
+    new TelegramStore(again);
+    expect((again.$client.query("SELECT count(*) AS n FROM telegram_migrations").get() as { n: number }).n).toBe(TELEGRAM_MIGRATIONS.length);
+    again.$client.close();
+  });
+
+  test("the update state an older release kept in accounts.pts/qts/upd_date is copied; numbers without one get no row", () => {
+    const file = join(dir, "upgrade.db");
+    const db = openDb(file); // the core schema only, as an older release left it
+    const withState = addAccount(db, "380955821319");
+    addAccount(db, "380955821320");
+    db.$client.query("UPDATE accounts SET pts = 4711, qts = 3, upd_date = 1700000000 WHERE id = ?").run(withState);
+    db.$client.close();
+
+    const upgraded = openDb(file);
+    const store = new TelegramStore(upgraded);
+    expect(rows(upgraded)).toEqual([{ accountId: withState, pts: 4711, qts: 3, date: 1700000000, sessionKey: null }]);
+    expect(store.updateStateOf(withState)).toEqual({ pts: 4711, qts: 3, date: 1700000000, sessionKey: null });
+    upgraded.$client.close();
+  });
+
+  test("a Telegram migration this binary does not carry refuses the database and leaves it as it was", () => {
+    const file = join(dir, "newer.db");
+    const db = openDb(file);
+    migrateTelegram(db.$client, [...TELEGRAM_MIGRATIONS, { id: 99, name: "from_the_future", sql: "CREATE TABLE telegram_future (x INTEGER)" }]);
+    db.$client.close();
+    const older = openDb(file);
+    expect(() => new TelegramStore(older)).toThrow(SchemaTooNewError);
+    expect((older.$client.query("SELECT count(*) AS n FROM telegram_migrations").get() as { n: number }).n).toBe(TELEGRAM_MIGRATIONS.length + 1);
+    older.$client.close();
+  });
+});
+
+describe("TelegramStore", () => {
+  test("saves a number's update state with the other writes of the turn, and reads it back", async () => {
+    const db = fresh();
+    const store = new TelegramStore(db);
+    const id = addAccount(db);
+    expect(store.updateStateOf(id)).toBeNull();
+    await store.saveUpdateState(id, "k1", { pts: 10, qts: 0, date: 100 });
+    await store.saveUpdateState(id, "k1", { pts: 12, qts: 1, date: 101 });
+    expect(store.updateStateOf(id)).toEqual({ pts: 12, qts: 1, date: 101, sessionKey: "k1" });
+    // The core's old columns are not written any more.
+    expect(db.$client.query("SELECT pts, qts, upd_date AS d FROM accounts WHERE id = ?").get(id)).toEqual({ pts: null, qts: null, d: null });
+    db.$client.close();
+  });
+
+  test("a state reported for a number being deleted neither fails nor takes the other writes of its batch with it", async () => {
+    const db = fresh();
+    const store = new TelegramStore(db);
+    const kept = addAccount(db, "380955821319");
+    const gone = addAccount(db, "380955821320");
+    await store.saveUpdateState(gone, "k", { pts: 5, qts: 0, date: 1 });
+    new ClientStore(db).deleteAccount(gone);
+    expect(store.updateStateOf(gone)).toBeNull(); // went with the account
+    const late = store.saveUpdateState(gone, "k", { pts: 6, qts: 0, date: 2 });
+    const other = store.saveUpdateState(kept, "k2", { pts: 7, qts: 0, date: 3 });
+    await Promise.all([late, other]);
+    expect(rows(db)).toEqual([{ accountId: kept, pts: 7, qts: 0, date: 3, sessionKey: "k2" }]);
+    db.$client.close();
+  });
+});
+
+describe("the connector keeps its own update state", () => {
+  const sessionA = parseStringSession(newSessionText());
+  const sessionB = parseStringSession(newSessionText());
+  const events = (states: UpdateState[] = []): TelegramEvents => ({
+    onMessage: async () => {},
+    onReadOutbox: async () => {},
+    onPeers: () => {},
+    onUpdateState: (s) => void states.push(s),
+    onLost: () => {},
+  });
+  const options = (o: Partial<ConnectOptions>): ConnectOptions => ({
+    session: sessionA,
+    apiId: 1,
+    apiHash: "h",
+    timeoutMs: 1000,
+    updateState: null,
+    knownPeers: [],
+    events: events(),
+    log: createLogger("silent"),
+    ...o,
+  });
+
+  test("resumes from the kept state (not the session file's), saves each new one, and forgets it for another session", async () => {
+    const db = fresh();
+    const store = new TelegramStore(db);
+    const id = addAccount(db);
+    const fake = new FakeConnector();
+    const connector = withTelegramStore(fake, store);
+    const fromFile = { pts: 1, qts: 0, date: 1 };
+
+    // First start: nothing kept, the session file's state is where catch-up starts.
+    await connector.connect(options({ accountId: id, updateState: fromFile }));
+    expect(fake.connections[0]!.options.updateState).toEqual(fromFile);
+    const seen: UpdateState[] = [];
+    await connector.connect(options({ accountId: id, updateState: fromFile, events: events(seen) }));
+    fake.connections[1]!.options.events.onUpdateState!({ pts: 50, qts: 2, date: 500 });
+    expect(seen).toEqual([{ pts: 50, qts: 2, date: 500 }]); // an observer still hears it
+    flushWrites(db);
+
+    // Next start of the same session: resumes where it was.
+    await connector.connect(options({ accountId: id, updateState: fromFile }));
+    expect(fake.connections[2]!.options.updateState).toEqual({ pts: 50, qts: 2, date: 500 });
+
+    // Another session on the number (the file was replaced): maybe another user, so not that state.
+    await connector.connect(options({ accountId: id, session: sessionB, updateState: null }));
+    expect(fake.connections[3]!.options.updateState).toBeNull();
+    expect(store.updateStateOf(id)).toBeNull();
+
+    // Without a number nothing is kept (a bare connection).
+    await connector.connect(options({ updateState: null }));
+    fake.connections[4]!.options.events.onUpdateState!({ pts: 99, qts: 0, date: 9 });
+    flushWrites(db);
+    expect(store.updateStateOf(id)).toBeNull();
+    db.$client.close();
+  });
+
+  test("a state copied from an older release is used by the first session that connects, and then belongs to it", async () => {
+    const db = fresh();
+    const id = addAccount(db);
+    db.$client.query("UPDATE accounts SET pts = 70, qts = 1, upd_date = 700 WHERE id = ?").run(id);
+    const store = new TelegramStore(db); // the copy: no session recorded for the row
+    expect(store.updateStateOf(id)?.sessionKey).toBeNull();
+    const fake = new FakeConnector();
+    const connector = withTelegramStore(fake, store);
+    await connector.connect(options({ accountId: id, session: sessionB }));
+    expect(fake.connections[0]!.options.updateState).toEqual({ pts: 70, qts: 1, date: 700 });
+    fake.connections[0]!.options.events.onUpdateState!({ pts: 71, qts: 1, date: 701 });
+    flushWrites(db);
+    await connector.connect(options({ accountId: id, session: sessionA }));
+    expect(fake.connections[1]!.options.updateState).toBeNull();
+    db.$client.close();
+  });
+});
+
+test("an appliance upgraded from a database with the update state in accounts resumes catch-up from it", async () => {
+  const data = join(dir, "appliance");
+  const sessionsDir = join(data, "sessions");
+  mkdirSync(join(sessionsDir, "acme"), { recursive: true });
+  writeFileSync(join(sessionsDir, "acme", "one.session"), newSessionText());
+  // The database as the previous release left it: the core schema, a running number with its update state.
+  const old = openDb(join(data, "planfix-telegram.db"));
+  const id = addAccount(old);
+  old.$client.query("UPDATE accounts SET pts = 4711, qts = 3, upd_date = 1700000000 WHERE id = ?").run(id);
+  old.$client.close();
+
+  const fake = new FakeConnector();
+  const settings = loadSettings([], { DATA_DIR: data, SESSIONS_DIR: sessionsDir, HOST: "127.0.0.1", ADMIN_TOKEN: ADMIN, TELEGRAM_API_ID: "1", TELEGRAM_API_HASH: "hash" });
+  const appliance = createAppliance(settings, { log: createLogger("silent"), connector: fake, port: 0, version: "test" });
+  await appliance.start();
+  try {
+    for (let i = 0; i < 100 && fake.connections.length === 0; i++) await Bun.sleep(20);
+    expect(fake.connections[0]!.options.updateState).toEqual({ pts: 4711, qts: 3, date: 1700000000 });
+    fake.connections[0]!.options.events.onUpdateState!({ pts: 4720, qts: 3, date: 1700000100 });
+    flushWrites(appliance.db);
+    expect(rows(appliance.db)).toEqual([{ accountId: id, pts: 4720, qts: 3, date: 1700000100, sessionKey: expect.any(String) }]);
+  } finally {
+    await appliance.stop();
+  }
+});
