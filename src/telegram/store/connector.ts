@@ -1,42 +1,75 @@
-// A connector that keeps its own per-number state in the Telegram tables: where catch-up resumes. The
-// core hands it the number's id and never sees the update state; whatever connector it wraps (GramJS,
-// or a test's fake) gets the stored state to resume from and has every new one saved.
+// A connector that keeps its own per-number state in the Telegram tables: where catch-up resumes and
+// the access hashes the number got. The core hands it the number's id and never sees the update state;
+// whatever connector it wraps (GramJS, or a test's fake) gets the stored state to resume from, the
+// stored hashes as known peers and on every peer it is asked to address, and has whatever is new saved.
 import { createHash } from "node:crypto";
-import type { ConnectOptions, TelegramConnector, TelegramEvents } from "../../domain/telegram-port.ts";
+import type { ConnectOptions, PeerInfo, TelegramConnection, TelegramConnector, TelegramEvents } from "../../domain/telegram-port.ts";
 import type { SessionData } from "../../sessions/read.ts";
 import type { TelegramStore } from "./store.ts";
 
-/** Which session a stored state belongs to: a short hash of its auth key (the key itself is never stored). */
+/** Which session the kept rows belong to: a short hash of its auth key (the key itself is never stored). */
 export const sessionKeyOf = (session: SessionData): string => createHash("sha256").update(session.authKey).digest("hex").slice(0, 16);
 
 export function withTelegramStore(inner: TelegramConnector, store: TelegramStore): TelegramConnector {
   return {
     capabilities: inner.capabilities,
     claims: inner.claims,
-    connect(o: ConnectOptions) {
+    async connect(o: ConnectOptions) {
       const accountId = o.accountId;
       if (accountId === undefined) return inner.connect(o);
-      const key = sessionKeyOf(o.session);
-      let stored = store.updateStateOf(accountId);
-      // Another session (the file was replaced): it may be another user, whose updates are not these.
-      if (stored?.sessionKey != null && stored.sessionKey !== key) {
-        store.forget(accountId);
-        stored = null;
-      }
+      // Another session on the number (the file was replaced) may be another user: forget the old one's rows.
+      store.bindSession(accountId, sessionKeyOf(o.session));
+      const keep = (users: readonly PeerInfo[]) => {
+        // A failed write (a full disk) loses nothing that Telegram will not send again.
+        store.saveAccessHashes(accountId, users).catch(() => {});
+      };
+      keep(o.knownPeers); // e.g. a Telethon session file's entities, on a first start
+      const hashes = store.accessHashesOf(accountId);
+      const knownPeers = o.knownPeers.map((p) => (p.accessHash === null && hashes.has(p.userId) ? { ...p, accessHash: hashes.get(p.userId)! } : p));
       const ev = o.events;
       const events: TelegramEvents = {
         onMessage: (m) => ev.onMessage(m),
         onReadOutbox: (peer, maxId) => ev.onReadOutbox(peer, maxId),
-        onPeers: (list) => ev.onPeers(list),
+        onPeers: (list) => {
+          keep(list);
+          ev.onPeers(list);
+        },
         ...(ev.onContactChanged ? { onContactChanged: (p, photo) => ev.onContactChanged!(p, photo) } : {}),
         onUpdateState: (s) => {
           // A failed write (a full disk) leaves the older state: catch-up then fetches a little more again.
-          store.saveUpdateState(accountId, key, s).catch(() => {});
+          store.saveUpdateState(accountId, s).catch(() => {});
           ev.onUpdateState?.(s);
         },
         onLost: (f) => ev.onLost(f),
       };
-      return inner.connect({ ...o, updateState: stored ? { pts: stored.pts, qts: stored.qts, date: stored.date } : o.updateState, events });
+      const conn = await inner.connect({ ...o, updateState: store.updateStateOf(accountId) ?? o.updateState, knownPeers, events });
+      return keptConnection(conn, accountId, store, keep);
     },
+  };
+}
+
+/** The connection, with the number's kept access hash on every peer it addresses and every peer it finds kept. */
+function keptConnection(conn: TelegramConnection, accountId: number, store: TelegramStore, keep: (users: readonly PeerInfo[]) => void): TelegramConnection {
+  const addressed = (p: PeerInfo): PeerInfo => {
+    if (p.accessHash !== null) return p;
+    const accessHash = store.accessHashOf(accountId, p.userId);
+    return accessHash === null ? p : { ...p, accessHash };
+  };
+  const found = (p: PeerInfo | null) => {
+    if (p) keep([p]);
+    return p;
+  };
+  return {
+    get self() {
+      return conn.self;
+    },
+    sendText: (peer, text, key) => conn.sendText(addressed(peer), text, key),
+    sendFile: (peer, file, caption, key) => conn.sendFile(addressed(peer), file, caption, key),
+    resolveUsername: async (username) => found(await conn.resolveUsername(username)),
+    resolvePhone: async (phone) => found(await conn.resolvePhone(phone)),
+    getUser: async (peer) => found(await conn.getUser(addressed(peer))),
+    downloadMedia: (media, maxBytes) => conn.downloadMedia(media, maxBytes),
+    downloadProfilePhoto: (peer) => conn.downloadProfilePhoto(addressed(peer)),
+    close: () => conn.close(),
   };
 }

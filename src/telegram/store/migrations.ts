@@ -19,13 +19,28 @@ export const TELEGRAM_MIGRATIONS: readonly TelegramMigration[] = [
     sql: `
       CREATE TABLE telegram_update_state (
         account_id INTEGER PRIMARY KEY NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-        pts INTEGER NOT NULL,
-        qts INTEGER NOT NULL,
-        date INTEGER NOT NULL,
+        pts INTEGER,
+        qts INTEGER,
+        date INTEGER,
         session_key TEXT
       );
       INSERT INTO telegram_update_state (account_id, pts, qts, date)
         SELECT id, pts, qts, upd_date FROM accounts WHERE pts IS NOT NULL AND qts IS NOT NULL AND upd_date IS NOT NULL;
+    `,
+  },
+  {
+    id: 2,
+    name: "access_hashes",
+    // Copies the access hashes the core keeps beside each person (peers.access_hash, 0000_init).
+    sql: `
+      CREATE TABLE telegram_access_hashes (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        access_hash TEXT NOT NULL,
+        PRIMARY KEY (account_id, user_id)
+      );
+      INSERT INTO telegram_access_hashes (account_id, user_id, access_hash)
+        SELECT account_id, user_id, access_hash FROM peers WHERE access_hash IS NOT NULL;
     `,
   },
 ];

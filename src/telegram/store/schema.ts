@@ -1,17 +1,32 @@
 // The Telegram connector's own tables, in the appliance's SQLite file beside the core's (migrations.ts
 // creates them; the core schema, src/store/schema.ts, knows nothing of them).
-import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /**
- * Where a number's catch-up resumes (Telegram's pts/qts/date), one row per core account; goes with the
- * account (ON DELETE CASCADE). `sessionKey`: which session it belongs to (a hash of the auth key) — a
- * different session may be a different user, whose state is not this one; null: not known yet (a row
- * copied from the core's old columns), taken by the first session that connects.
+ * Where a number's catch-up resumes (Telegram's pts/qts/date; null: none yet), one row per core account;
+ * goes with the account (ON DELETE CASCADE). `sessionKey`: the session the number's Telegram rows belong
+ * to (a hash of the auth key) — a different session may be a different user, whose state and access
+ * hashes are not these; null: not known yet (rows copied from the core), taken by the first session
+ * that connects.
  */
 export const telegramUpdateState = sqliteTable("telegram_update_state", {
   accountId: integer("account_id").primaryKey(),
-  pts: integer("pts").notNull(),
-  qts: integer("qts").notNull(),
-  date: integer("date").notNull(),
+  pts: integer("pts"),
+  qts: integer("qts"),
+  date: integer("date"),
   sessionKey: text("session_key"),
 });
+
+/**
+ * The access hash each number got for each user (valid for that number only): what addresses the user
+ * in a call. Goes with the account, and is forgotten with the update state when the session changes.
+ */
+export const telegramAccessHashes = sqliteTable(
+  "telegram_access_hashes",
+  {
+    accountId: integer("account_id").notNull(),
+    userId: text("user_id").notNull(),
+    accessHash: text("access_hash").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.userId] })],
+);

@@ -7,12 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAppliance } from "../../../src/appliance.ts";
 import { loadSettings } from "../../../src/config.ts";
-import type { ConnectOptions, TelegramEvents, UpdateState } from "../../../src/domain/telegram-port.ts";
+import type { ConnectOptions, PeerInfo, TelegramConnector, TelegramEvents, UpdateState } from "../../../src/domain/telegram-port.ts";
 import { createLogger } from "../../../src/log.ts";
 import { parseStringSession } from "../../../src/sessions/read.ts";
 import { ClientStore } from "../../../src/store/clients.ts";
 import { flushWrites, openDb, type Db } from "../../../src/store/db.ts";
+import { PeerStore } from "../../../src/store/peers.ts";
 import { SchemaTooNewError } from "../../../src/store/schema-guard.ts";
+import { telegramCapabilities } from "../../../src/telegram/capabilities.ts";
+import { createSessionClaims } from "../../../src/telegram/session-claims.ts";
 import { withTelegramStore } from "../../../src/telegram/store/connector.ts";
 import { migrateTelegram, TELEGRAM_MIGRATIONS } from "../../../src/telegram/store/migrations.ts";
 import { TelegramStore } from "../../../src/telegram/store/store.ts";
@@ -56,7 +59,7 @@ describe("Telegram migrations", () => {
     const upgraded = openDb(file);
     const store = new TelegramStore(upgraded);
     expect(rows(upgraded)).toEqual([{ accountId: withState, pts: 4711, qts: 3, date: 1700000000, sessionKey: null }]);
-    expect(store.updateStateOf(withState)).toEqual({ pts: 4711, qts: 3, date: 1700000000, sessionKey: null });
+    expect(store.updateStateOf(withState)).toEqual({ pts: 4711, qts: 3, date: 1700000000 });
     upgraded.$client.close();
   });
 
@@ -78,9 +81,9 @@ describe("TelegramStore", () => {
     const store = new TelegramStore(db);
     const id = addAccount(db);
     expect(store.updateStateOf(id)).toBeNull();
-    await store.saveUpdateState(id, "k1", { pts: 10, qts: 0, date: 100 });
-    await store.saveUpdateState(id, "k1", { pts: 12, qts: 1, date: 101 });
-    expect(store.updateStateOf(id)).toEqual({ pts: 12, qts: 1, date: 101, sessionKey: "k1" });
+    await store.saveUpdateState(id, { pts: 10, qts: 0, date: 100 });
+    await store.saveUpdateState(id, { pts: 12, qts: 1, date: 101 });
+    expect(store.updateStateOf(id)).toEqual({ pts: 12, qts: 1, date: 101 });
     // The core's old columns are not written any more.
     expect(db.$client.query("SELECT pts, qts, upd_date AS d FROM accounts WHERE id = ?").get(id)).toEqual({ pts: null, qts: null, d: null });
     db.$client.close();
@@ -91,13 +94,13 @@ describe("TelegramStore", () => {
     const store = new TelegramStore(db);
     const kept = addAccount(db, "380955821319");
     const gone = addAccount(db, "380955821320");
-    await store.saveUpdateState(gone, "k", { pts: 5, qts: 0, date: 1 });
+    await store.saveUpdateState(gone, { pts: 5, qts: 0, date: 1 });
     new ClientStore(db).deleteAccount(gone);
     expect(store.updateStateOf(gone)).toBeNull(); // went with the account
-    const late = store.saveUpdateState(gone, "k", { pts: 6, qts: 0, date: 2 });
-    const other = store.saveUpdateState(kept, "k2", { pts: 7, qts: 0, date: 3 });
+    const late = store.saveUpdateState(gone, { pts: 6, qts: 0, date: 2 });
+    const other = store.saveUpdateState(kept, { pts: 7, qts: 0, date: 3 });
     await Promise.all([late, other]);
-    expect(rows(db)).toEqual([{ accountId: kept, pts: 7, qts: 0, date: 3, sessionKey: "k2" }]);
+    expect(rows(db)).toEqual([{ accountId: kept, pts: 7, qts: 0, date: 3, sessionKey: null }]);
     db.$client.close();
   });
 });
@@ -163,7 +166,7 @@ describe("the connector keeps its own update state", () => {
     const id = addAccount(db);
     db.$client.query("UPDATE accounts SET pts = 70, qts = 1, upd_date = 700 WHERE id = ?").run(id);
     const store = new TelegramStore(db); // the copy: no session recorded for the row
-    expect(store.updateStateOf(id)?.sessionKey).toBeNull();
+    expect(store.sessionKeyOf(id)).toBeNull();
     const fake = new FakeConnector();
     const connector = withTelegramStore(fake, store);
     await connector.connect(options({ accountId: id, session: sessionB }));
@@ -200,4 +203,117 @@ test("an appliance upgraded from a database with the update state in accounts re
   } finally {
     await appliance.stop();
   }
+});
+
+describe("access hashes", () => {
+  const hashOf = (db: Db) => db.$client.query("SELECT account_id AS accountId, user_id AS userId, access_hash AS accessHash FROM telegram_access_hashes ORDER BY user_id").all();
+  const person = (userId: string, accessHash: string | null, username: string | null = null): PeerInfo => ({
+    userId,
+    accessHash,
+    username,
+    phone: null,
+    firstName: "P",
+    lastName: null,
+    isBot: false,
+    hasPhoto: false,
+  });
+
+  test("the hashes an older release kept beside each person (peers.access_hash) are copied; people without one are not", () => {
+    const file = join(dir, "hashes-upgrade.db");
+    const db = openDb(file);
+    const id = addAccount(db);
+    new PeerStore(db).save(id, [person("501", "9001"), person("502", null)]);
+    db.$client.close();
+    const upgraded = openDb(file);
+    const store = new TelegramStore(upgraded);
+    expect(hashOf(upgraded)).toEqual([{ accountId: id, userId: "501", accessHash: "9001" }]);
+    expect(store.accessHashOf(id, "501")).toBe("9001");
+    expect(store.accessHashOf(id, "502")).toBeNull();
+    upgraded.$client.close();
+  });
+
+  /** A connector whose connection records the peers it is asked to address. */
+  function recordingConnector() {
+    const addressed: PeerInfo[] = [];
+    const opened: ConnectOptions[] = [];
+    const connector: TelegramConnector = {
+      capabilities: telegramCapabilities,
+      claims: createSessionClaims(),
+      async connect(o) {
+        opened.push(o);
+        return {
+          self: { userId: "1", firstName: null, lastName: null, username: null, phone: null },
+          sendText: async (peer) => (addressed.push(peer), { messageId: 1 }),
+          sendFile: async (peer) => (addressed.push(peer), { messageId: 2 }),
+          resolveUsername: async (username) => person("777", "4242", username),
+          resolvePhone: async () => null,
+          getUser: async (peer) => (addressed.push(peer), peer),
+          downloadMedia: async () => new Uint8Array(),
+          downloadProfilePhoto: async (peer) => (addressed.push(peer), null),
+          close: async () => {},
+        };
+      },
+    };
+    return { connector, addressed, opened };
+  }
+
+  test("the connector keeps the hashes it sees and addresses people by them when the core's copy has none; another session forgets them", async () => {
+    const db = fresh();
+    const store = new TelegramStore(db);
+    const id = addAccount(db);
+    const inner = recordingConnector();
+    const connector = withTelegramStore(inner.connector, store);
+    const base = {
+      session: parseStringSession(newSessionText()),
+      apiId: 1,
+      apiHash: "h",
+      timeoutMs: 1000,
+      updateState: null,
+      log: createLogger("silent"),
+      events: { onMessage: async () => {}, onReadOutbox: async () => {}, onPeers: () => {}, onLost: () => {} },
+    };
+    // A first start with a Telethon session's entities as the known peers: their hashes are kept.
+    const conn = await connector.connect({ ...base, accountId: id, knownPeers: [person("501", "9001")] });
+    inner.opened[0]!.events.onPeers([person("502", "9002"), person("503", null)]);
+    expect(await conn.resolveUsername("olena")).toMatchObject({ userId: "777", accessHash: "4242" });
+    flushWrites(db);
+    expect(hashOf(db)).toEqual([
+      { accountId: id, userId: "501", accessHash: "9001" },
+      { accountId: id, userId: "502", accessHash: "9002" },
+      { accountId: id, userId: "777", accessHash: "4242" },
+    ]);
+
+    // The core hands over people without a hash: the connection addresses them by the kept one.
+    await conn.sendText(person("502", null), "hi", "k1");
+    await conn.sendFile(person("777", null), { name: "a.txt", mimeType: "text/plain", bytes: new Uint8Array([1]) }, "", "k2");
+    await conn.getUser(person("501", null));
+    await conn.downloadProfilePhoto(person("503", null)); // none kept: as it was
+    await conn.sendText(person("501", "1234"), "hi", "k3"); // one given: used as it is
+    expect(inner.addressed.map((p) => [p.userId, p.accessHash])).toEqual([
+      ["502", "9002"],
+      ["777", "4242"],
+      ["501", "9001"],
+      ["503", null],
+      ["501", "1234"],
+    ]);
+
+    // The next start gets the kept hashes on the known peers the core lists without one.
+    await connector.connect({ ...base, accountId: id, knownPeers: [person("502", null)] });
+    expect(inner.opened[1]!.knownPeers).toEqual([person("502", "9002")]);
+
+    // Another session on the number may be another user: none of these hashes are its.
+    await connector.connect({ ...base, session: parseStringSession(newSessionText()), accountId: id, knownPeers: [] });
+    expect(hashOf(db)).toEqual([]);
+    db.$client.close();
+  });
+
+  test("hashes go with the number when it is deleted", async () => {
+    const db = fresh();
+    const store = new TelegramStore(db);
+    const id = addAccount(db);
+    await store.saveAccessHashes(id, [person("501", "9001")]);
+    new ClientStore(db).deleteAccount(id);
+    expect(hashOf(db)).toEqual([]);
+    db.$client.close();
+  });
 });
