@@ -201,6 +201,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
       apiHash: settings.telegramApiHash,
       connectTimeoutMs: Math.min(settings.startTimeoutMs, t.connectTimeoutCapMs),
       backoffBaseMs: t.reconnectBackoffBaseMs,
+      probeIntervalMs: settings.livenessProbeMs ?? t.livenessProbeMs,
       log,
       hooks: (accountId) => bridgeHooks(accountId, { registry, inbound, outbound, transaction }),
       metrics,

@@ -44,6 +44,8 @@ export interface Settings {
   language: Language;
   tls: TlsSettings;
   telegramServerKeys: ServerKey[];
+  /** LIVENESS_PROBE_SECONDS; null: the tunable's default. */
+  livenessProbeMs: number | null;
   /** What the appliance declares to Telegram (Active sessions); null: the default naming the appliance. */
   telegramDevice: { deviceModel: string | null; systemVersion: string | null; appVersion: string | null };
 }
@@ -59,6 +61,11 @@ export interface Tunables {
   downloadTimeoutMs: number;
   /** A FLOOD_WAIT longer than this on a send parks the message instead of waiting. */
   maxFloodWaitMs: number;
+  /**
+   * Liveness: how often a number online is probed (jittered ±25 %; LIVENESS_PROBE_SECONDS overrides).
+   * A session revoked or an account banned shows within about this long, not at the next restart.
+   */
+  livenessProbeMs: number;
   /** Connecting a number waits at most min(START_TIMEOUT, this). */
   connectTimeoutCapMs: number;
   /** The first pause before a lost number reconnects (doubling from there). */
@@ -87,6 +94,8 @@ export const TUNABLES: Readonly<Tunables> = {
   downloadTimeoutMs: 60_000,
   maxFloodWaitMs: 15 * 60_000,
   connectTimeoutCapMs: 30_000,
+  // At most 225 s with the jitter: a revoked or banned number shows within 5 minutes.
+  livenessProbeMs: 180_000,
   reconnectBackoffBaseMs: 1000,
   retryBaseMs: 1000,
   retryGiveUpAfterMs: 72 * 3600_000,
@@ -166,6 +175,11 @@ export const OPTIONS: readonly Option[] = [
   { env: "ACME_CA_FILE", help: "extra CA certificate (PEM) trusted for the ACME directory (test CAs)" },
   { env: "ACME_RENEW_DAYS", help: "renew a certificate this many days before it expires", default: "30" },
   { env: "TELEGRAM_SERVER_KEYS", help: "PEM RSA public keys of private/test MTProto servers, trusted besides Telegram's own; off by default" },
+  {
+    env: "LIVENESS_PROBE_SECONDS",
+    help: "how often each number online checks that Telegram still has it signed in (jittered); a session ended from the phone, a ban or a freeze shows within about this long",
+    default: "180",
+  },
   { env: "TELEGRAM_DEVICE_MODEL", help: "device model declared to Telegram (the user's Active sessions)", default: "planfix-telegram" },
   { env: "TELEGRAM_SYSTEM_VERSION", help: "system version declared to Telegram", default: "the OS and CPU, e.g. linux x64" },
   { env: "TELEGRAM_APP_VERSION", help: "app version declared to Telegram", default: "the appliance's version" },
@@ -340,6 +354,7 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
     language,
     tls,
     telegramServerKeys,
+    livenessProbeMs: raw.LIVENESS_PROBE_SECONDS?.trim() ? positiveNumber(raw, "LIVENESS_PROBE_SECONDS", 180, false) * 1000 : null,
     telegramDevice: { deviceModel: nonEmpty(raw.TELEGRAM_DEVICE_MODEL), systemVersion: nonEmpty(raw.TELEGRAM_SYSTEM_VERSION), appVersion: nonEmpty(raw.TELEGRAM_APP_VERSION) },
   };
 }

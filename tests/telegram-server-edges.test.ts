@@ -227,6 +227,21 @@ describe("accounts", () => {
     expect(server.driver.messages(peer).map((m) => m.text)).toEqual(["thawed"]);
   });
 
+  test("a frozen account's help.getAppConfig names the freeze (since, until, appeal link); the same hash again is notModified", async () => {
+    const me = freshUser("FrozenConfig");
+    const c = await connect(me);
+    const keys = (r: Api.help.TypeAppConfig) => (r instanceof Api.help.AppConfig && r.config instanceof Api.JsonObject ? r.config.value.map((v) => v.key) : []);
+    const live = await c.invoke(new Api.help.GetAppConfig({ hash: 0 }));
+    expect(live).toBeInstanceOf(Api.help.AppConfig);
+    expect(keys(live).filter((k) => k.startsWith("freeze_"))).toEqual([]);
+    expect(await c.invoke(new Api.help.GetAppConfig({ hash: (live as Api.help.AppConfig).hash }))).toBeInstanceOf(Api.help.AppConfigNotModified);
+    server.freezeAccount(me.id, { appealUrl: "https://t.me/spambot" });
+    // Allowed while frozen, and changed: the old hash gets the new config.
+    const frozen = await c.invoke(new Api.help.GetAppConfig({ hash: (live as Api.help.AppConfig).hash }));
+    expect(keys(frozen)).toEqual(expect.arrayContaining(["freeze_since_date", "freeze_until_date", "freeze_appeal_url"]));
+    server.unfreezeAccount(me.id);
+  });
+
   test("first contact: PEER_FLOOD for a limited account, USER_PRIVACY_RESTRICTED, USER_IS_BLOCKED; nothing delivered", async () => {
     const me = freshUser("First");
     const [stranger, privateOne, blocker] = [freshUser(), freshUser(), freshUser()];

@@ -31,6 +31,8 @@ export interface RunnerDeps {
   apiHash: string | null;
   connectTimeoutMs: number;
   backoffBaseMs: number;
+  /** Liveness: a number online is probed about this often (jittered ±25 %). */
+  probeIntervalMs: number;
   log: Logger;
   hooks: (accountId: number) => AccountHooks;
   /** Claims the session's auth key for this runner; false when another number holds the same key. */
@@ -43,6 +45,14 @@ export interface RunnerDeps {
 }
 
 const toFailure = (e: unknown): TelegramFailure => (e instanceof TelegramFailure ? e : new TelegramFailure("error", errorText(e)));
+
+/** The state reason of a terminal failure: what happened and the way out, for the operator. */
+export function terminalReason(f: TelegramFailure): string {
+  if (f.kind === "frozen") {
+    return `Telegram froze this account: ${f.reason}. It may still read but not send; messages for it wait and nothing is retried. Only an appeal to Telegram lifts a freeze; start the number again (PUT) once it is lifted`;
+  }
+  return f.reason;
+}
 
 export class AccountRunner {
   private wanted = false;
@@ -107,6 +117,43 @@ export class AccountRunner {
     this.wakeSleep = sleep.wake;
     await sleep.done;
     this.wakeSleep = null;
+  }
+
+  /**
+   * Probes the live connection every probeIntervalMs (jittered, so numbers do not probe in step) until
+   * the returned function is called. Telegram announces neither a session terminated from the phone nor
+   * a ban to an open connection: without this an idle number would show online until its next send.
+   * A terminal failure ends the connection (the loop then settles the state); anything else — a dropped
+   * socket, a timeout — is the keepalive's and the reconnect loop's business, not a state change.
+   */
+  private probeWhileOnline(conn: TelegramConnection): () => void {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    let stopped = false;
+    const schedule = () => {
+      if (stopped) return;
+      timer = setTimeout(tick, Math.round(this.deps.probeIntervalMs * (0.75 + Math.random() * 0.5)));
+    };
+    const tick = async () => {
+      timer = null;
+      try {
+        await conn.probe();
+      } catch (e) {
+        if (stopped) return; // this connection is over already; never end the next one
+        const f = toFailure(e);
+        if (TERMINAL_FAILURES.has(f.kind)) {
+          this.log.warn("liveness probe: the account is gone", { kind: f.kind, reason: f.reason });
+          this.signalLost?.(f);
+          return;
+        }
+        this.log.debug("liveness probe failed", { kind: f.kind, reason: f.reason });
+      }
+      schedule();
+    };
+    schedule();
+    return () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    };
   }
 
   private async run(): Promise<void> {
@@ -185,7 +232,9 @@ export class AccountRunner {
         this.deps.clients.setSelf(this.accountId, this.conn.self.userId);
         this.setState("online", null);
         hooks.onOnline(this.conn);
+        const stopProbing = this.probeWhileOnline(this.conn);
         failure = await lost;
+        stopProbing();
         hooks.onOffline();
       } catch (e) {
         failure = toFailure(e);
@@ -202,7 +251,7 @@ export class AccountRunner {
       lastFailure = `${failure.kind}: ${failure.reason}`;
       countTelegramFailure(this.deps.metrics, failure);
 
-      if (TERMINAL_FAILURES.has(failure.kind)) return this.setState(failure.kind as AccountState, failure.reason);
+      if (TERMINAL_FAILURES.has(failure.kind)) return this.setState(failure.kind as AccountState, terminalReason(failure));
       if (failure.kind === "flood_wait" && failure.floodSeconds) {
         const until = Date.now() + failure.floodSeconds * 1000;
         this.setState("flood_wait", failure.reason, until);

@@ -1,14 +1,14 @@
 // The states a number can be in, as the management API reports them.
-export const ACCOUNT_STATES = ["starting", "connecting", "online", "reconnecting", "stopped", "unauthorized", "banned", "flood_wait", "duplicated", "error"] as const;
+export const ACCOUNT_STATES = ["starting", "connecting", "online", "reconnecting", "stopped", "unauthorized", "banned", "flood_wait", "duplicated", "error", "frozen"] as const;
 export type AccountState = (typeof ACCOUNT_STATES)[number];
 
 /** States a number leaves only when the operator changes something (PUT) or starts it again. */
-export const SETTLED_STATES: ReadonlySet<string> = new Set(["online", "stopped", "unauthorized", "banned", "duplicated", "error"]);
+export const SETTLED_STATES: ReadonlySet<string> = new Set(["online", "stopped", "unauthorized", "banned", "duplicated", "error", "frozen"]);
 
 /** What POST/PUT stop waiting for: it is online, or it will not be without a change or a long wait. */
 export const DECIDED_STATES: ReadonlySet<string> = new Set([...SETTLED_STATES, "flood_wait"]);
 
-const FAILED = ["unauthorized", "banned", "duplicated", "flood_wait", "error"] as const;
+const FAILED = ["unauthorized", "banned", "duplicated", "flood_wait", "error", "frozen"] as const;
 
 /**
  * Every move a number's state may make. A number is started (starting), connects (connecting, or
@@ -27,6 +27,8 @@ export const TRANSITIONS: Readonly<Record<AccountState, readonly AccountState[]>
   banned: ["stopped", "starting"],
   duplicated: ["stopped", "starting"],
   error: ["stopped", "starting"],
+  // Telegram froze the account (anti-spam): only an appeal lifts it, so no wait or retry is scheduled.
+  frozen: ["stopped", "starting"],
 };
 
 /** Whether `from` → `to` is a move of the table (staying in a state, e.g. a new reason, always is). */

@@ -17,7 +17,8 @@ export const NumberView = v.object({
     v.picklist(ACCOUNT_STATES),
     v.examples(["online"]),
     v.description(
-      "unauthorized: session revoked or key unknown; duplicated: the key was used elsewhere at the same time and is dead; both, and banned, need a PUT with a new session",
+      "unauthorized: session revoked or key unknown, or the account moved to another DC (log it in again); duplicated: the key was used elsewhere at the same time and is dead; these, and banned, need a PUT with a new session. " +
+        "frozen: Telegram froze the account (its app config says so, or a send got FROZEN_METHOD_INVALID) — never waited out or retried; a PUT once Telegram lifts it",
     ),
   ),
   reason: nullableText("Why the number is in this state"),

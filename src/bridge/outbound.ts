@@ -358,7 +358,7 @@ export class OutboundBridge {
         this.health.problem(job.accountId, "to_telegram", e.message);
         return this.deps.jobs.retryLater(job.id, fresh.attempts + 1, nextAttemptAt(this.deps.retry, fresh.attempts, this.now()), e.message);
       }
-      if (e.kind === "unauthorized" || e.kind === "banned" || e.kind === "duplicated") {
+      if (e.kind === "unauthorized" || e.kind === "banned" || e.kind === "duplicated" || e.kind === "frozen") {
         // The number is going down; the job waits for it (and gives up after offlineGiveUpMs).
         return this.deps.jobs.retryLater(job.id, fresh.attempts, this.now() + 2000, e.message);
       }

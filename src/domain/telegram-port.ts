@@ -4,15 +4,16 @@ import type { SessionData } from "../sessions/read.ts";
 
 /** Why a connection could not be made or was lost. Terminal kinds need an operator (PUT) to recover. */
 export type FailureKind =
-  | "unauthorized" // AUTH_KEY_UNREGISTERED, SESSION_REVOKED, …: the key is not (or no longer) valid
+  | "unauthorized" // AUTH_KEY_UNREGISTERED, SESSION_REVOKED, USER_MIGRATE_n, …: the key is not (or no longer) valid
   | "banned" // USER_DEACTIVATED(_BAN)
   | "duplicated" // AUTH_KEY_DUPLICATED: the key was used by two connections at once and is dead
   | "flood_wait" // FLOOD_WAIT_n on connect: retry after `floodSeconds`
+  | "frozen" // Telegram froze the account (its app config, or FROZEN_METHOD_INVALID: a 420 like a flood wait, but no wait ends it)
   | "network" // refused, reset, dropped
   | "timeout" // no answer within our own timeout (GramJS's connect() may hang forever)
   | "error"; // anything else
 
-export const TERMINAL_FAILURES: ReadonlySet<FailureKind> = new Set(["unauthorized", "banned", "duplicated"]);
+export const TERMINAL_FAILURES: ReadonlySet<FailureKind> = new Set(["unauthorized", "banned", "duplicated", "frozen"]);
 
 export class TelegramFailure extends Error {
   constructor(
@@ -161,6 +162,12 @@ export interface TelegramConnection {
   downloadMedia(media: MediaRef, maxBytes: number): Promise<Uint8Array>;
   /** The user's current profile photo, or null when none. */
   downloadProfilePhoto(peer: PeerInfo): Promise<Uint8Array | null>;
+  /**
+   * A cheap signed-in call (liveness): Telegram announces no session terminated from the user's phone,
+   * so an idle number would look online until its next send. Rejects with the TelegramFailure; a
+   * terminal one (unauthorized, banned, frozen…) also ends the connection through onLost.
+   */
+  probe(): Promise<void>;
   /** Closes every socket and timer of this connection; resolves only when nothing of it remains. */
   close(): Promise<void>;
 }

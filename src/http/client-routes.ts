@@ -106,7 +106,7 @@ export function clientRoutes(service: ClientService, warnings: () => readonly st
         description:
           "Stops the number, applies the new data (any of url_planfix, token_planfix, name_session, path_session, provider_id, language), " +
           "and starts it again — the old connection is fully closed before the new one opens, so the key is never live twice. " +
-          "The way out of unauthorized, banned and duplicated.",
+          "The way out of unauthorized, banned, duplicated and frozen.",
         security,
         requestBody: requestBody(UpdateInput, { number: "380955821319", path_session: "acme/new.session" }),
         responses: {

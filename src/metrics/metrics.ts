@@ -61,6 +61,8 @@ export const TELEGRAM_ERROR_NAMES = [
   "PHONE_NOT_OCCUPIED",
   "MEDIA_EMPTY",
   "MESSAGE_TOO_LONG",
+  "FROZEN_METHOD_INVALID",
+  "USER_MIGRATE",
 ] as const;
 
 const KNOWN = new Set<string>(TELEGRAM_ERROR_NAMES);

@@ -3,8 +3,9 @@
 // and is reported once through events.onLost; the pool then connects again with a new client, so the
 // same auth key is never live twice.
 //
-// connect(): new client → connect() and getMe under options.timeoutMs → catch-up (getDifference from
-// options.updateState, or updates.getState when there is none) → resolve. Catch-up runs BEFORE connect
+// connect(): new client → connect(), getMe and the app config (a frozen account) under
+// options.timeoutMs → catch-up (getDifference from options.updateState, or updates.getState when there
+// is none) → resolve. Catch-up runs BEFORE connect
 // resolves, so events.onMessage may be called while connect() is still pending; handlers must not
 // need the connection object. Catch-up is not bounded by timeoutMs (a long backlog is legitimate);
 // a stalled server during it is caught by the keepalive.
@@ -31,7 +32,7 @@ import { toStringSession } from "../sessions/read.ts";
 import type { DeviceInfo } from "./device.ts";
 import { endpointConnection } from "./endpoint.ts";
 import { randomIdOf, telegramCapabilities } from "./capabilities.ts";
-import { isNotFound, toFailure } from "./errors.ts";
+import { isNotFound, toFailure, userMigrated } from "./errors.ts";
 import { createSessionClaims } from "./session-claims.ts";
 import { internals, longText, toLong, type ConnectionInternals, type SenderInternals } from "./gram.ts";
 import { RoutedGramLogger } from "./gramlog.ts";
@@ -40,6 +41,7 @@ import { Keepalive } from "./keepalive.ts";
 import { PHOTO_REFUSALS, downloadLocation, isFileReferenceError, locationOf, randomLong, sendsAsPhoto, tooLarge, uploadFile, uploadedMedia, type FileTransport } from "./media.ts";
 import { isMediaHandle, mediaRefOf, type MediaHandle } from "./messages.ts";
 import { PeerBook, inputPeer, inputUser, peerFromUser } from "./peers.ts";
+import { freezeOf } from "./freeze.ts";
 import { shutdownClient } from "./shutdown.ts";
 import { withTimeout } from "./timing.ts";
 import { UpdateEngine } from "./updates.ts";
@@ -96,6 +98,8 @@ class GramjsConnection implements TelegramConnection {
   private signalLost!: (f: TelegramFailure) => void;
   private lastError: unknown = null;
   private readonly pingIntervalMs: number;
+  /** help.getAppConfig's hash: an unchanged config is answered notModified. */
+  private appConfigHash = 0;
 
   static async open(o: ConnectOptions, cfg: Config): Promise<GramjsConnection> {
     let c: GramjsConnection;
@@ -152,8 +156,10 @@ class GramjsConnection implements TelegramConnection {
     const c = internals(this.client);
     c._loopStarted = true; // no GramJS ping loop: ours is stoppable and does not reconnect
     c._entityCache.add = () => {};
-    c._switchDC = async () => {
-      throw new TelegramFailure("error", "DC_MIGRATE_UNSUPPORTED");
+    // GramJS switches DC only on USER_MIGRATE_n of a signed-in key (the account moved): the key is not
+    // signed in there, so this ends as "log in again" rather than a reconnect loop.
+    c._switchDC = async (dc: number) => {
+      throw userMigrated(dc);
     };
     this.client.onError = async (e: Error) => {
       this.lastError = e;
@@ -265,6 +271,31 @@ class GramjsConnection implements TelegramConnection {
       username: me.username ?? null,
       phone: me.phone ?? null,
     };
+    await this.checkFreeze();
+  }
+
+  /**
+   * Ends the connection as `frozen` when Telegram's app config names a freeze (a frozen account
+   * connects and reads normally). A refusal of the call itself other than a terminal or network one is
+   * only logged: the config is a hint, never a reason not to run.
+   */
+  private async checkFreeze(): Promise<void> {
+    let r: Api.help.TypeAppConfig;
+    try {
+      r = await this.call<Api.help.TypeAppConfig>(new Api.help.GetAppConfig({ hash: this.appConfigHash }));
+    } catch (e) {
+      const f = toFailure(e);
+      if (TERMINAL_FAILURES.has(f.kind) || f.kind === "network" || f.kind === "timeout") throw f;
+      this.log.debug("telegram getAppConfig failed", { kind: f.kind, reason: f.reason });
+      return;
+    }
+    if (!(r instanceof Api.help.AppConfig)) return; // not modified since the last look
+    this.appConfigHash = r.hash;
+    const freeze = freezeOf(r.config);
+    if (!freeze) return;
+    const f = new TelegramFailure("frozen", freeze);
+    this.lose(f);
+    throw f;
   }
 
   /** The connection is gone: close everything, then (if connect() had resolved) tell the pool once. */
@@ -332,6 +363,15 @@ class GramjsConnection implements TelegramConnection {
       if (f.kind === "network" || f.kind === "timeout" || TERMINAL_FAILURES.has(f.kind)) throw f;
       this.log.debug("telegram getState failed", { kind: f.kind, reason: f.reason });
     }
+  }
+
+  /**
+   * Liveness: updates.getState is cheap, needs a signed-in key, and is what a revoked, banned or moved
+   * account fails first; the app config (hash-cached) says whether the account was frozen meanwhile.
+   */
+  async probe(): Promise<void> {
+    await this.call<Api.updates.State>(new Api.updates.GetState());
+    await this.checkFreeze();
   }
 
   // ── sending ─────────────────────────────────────────────────────────────────────────────────

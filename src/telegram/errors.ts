@@ -52,9 +52,12 @@ function floodSeconds(e: unknown, name: string | null): number | null {
  */
 export function toFailure(e: unknown): TelegramFailure {
   if (e instanceof TelegramFailure) return e;
+  if (e instanceof errors.UserMigrateError) return userMigrated(e.newDc);
   const name = rpcName(e);
   const seconds = floodSeconds(e, name);
   if (seconds !== null) return new TelegramFailure("flood_wait", name ?? `FLOOD_WAIT_${seconds}`, seconds);
+  const migratedTo = name?.match(/^USER_MIGRATE_(\d+)$/)?.[1];
+  if (migratedTo) return userMigrated(migratedTo);
   if (name) return new TelegramFailure(kindOfRpc(name), name);
   const code = (e as { code?: unknown } | null)?.code;
   if (typeof code === "string" && NETWORK_CODES.has(code)) return new TelegramFailure("network", code);
@@ -68,6 +71,7 @@ export function kindOfRpc(name: string): FailureKind {
   if (UNAUTHORIZED.has(name)) return "unauthorized";
   if (BANNED.has(name)) return "banned";
   if (name === "AUTH_KEY_DUPLICATED") return "duplicated";
+  if (name === FROZEN) return "frozen";
   return "error";
 }
 
@@ -90,6 +94,21 @@ const REFUSALS: Readonly<Record<string, Refusal>> = {
 /** The refusal an RPC error name means, or null when it is not one. */
 export function refusalOfRpc(name: string): Refusal | null {
   return Object.hasOwn(REFUSALS, name) ? REFUSALS[name]! : null;
+}
+
+/**
+ * FROZEN_METHOD_INVALID: Telegram froze the account (anti-spam). A 420 like a flood wait, but no wait
+ * ever ends it — waiting and retrying is not a way out, an appeal is.
+ */
+export const FROZEN = "FROZEN_METHOD_INVALID";
+
+/**
+ * USER_MIGRATE_n on a signed-in key: Telegram moved the account to DC n, where this key is not signed
+ * in. Following it ends with an unauthorized key anyway, and retrying loops: the account must be logged
+ * in again. The reason starts with the RPC name (counted in /metrics).
+ */
+export function userMigrated(dc: number | string): TelegramFailure {
+  return new TelegramFailure("unauthorized", `USER_MIGRATE_${dc}: Telegram moved this account to DC ${dc}; log it in again (a new session) and start it again`);
 }
 
 /** True for RPC errors that mean "no such user/username" rather than a failure of the call. */

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAppliance } from "../../src/appliance.ts";
-import { loadSettings } from "../../src/config.ts";
+import { loadSettings, type Tunables } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { toStringSession } from "../../src/sessions/read.ts";
 import { callJson } from "./call-json.ts";
@@ -26,7 +26,7 @@ export function newSessionText(): string {
   return toStringSession({ dcId: 2, serverAddress: "127.0.0.1", port: 443, authKey: randomBytes(256) });
 }
 
-export async function startApiHarness(behaviour: FakeBehaviour = {}, opts: { apiId?: number | null } = {}) {
+export async function startApiHarness(behaviour: FakeBehaviour = {}, opts: { apiId?: number | null; tunables?: Partial<Tunables> } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "pt-api-"));
   const sessionsDir = join(dir, "sessions");
   mkdirSync(sessionsDir, { recursive: true });
@@ -42,7 +42,7 @@ export async function startApiHarness(behaviour: FakeBehaviour = {}, opts: { api
     START_TIMEOUT: "1.5",
     ...(apiId ? { TELEGRAM_API_ID: String(apiId), TELEGRAM_API_HASH: "hash" } : {}),
   });
-  const appliance = createAppliance(settings, { log, connector, port: 0, version: "test", tunables: { connectTimeoutCapMs: 1000, reconnectBackoffBaseMs: 50 } });
+  const appliance = createAppliance(settings, { log, connector, port: 0, version: "test", tunables: { connectTimeoutCapMs: 1000, reconnectBackoffBaseMs: 50, ...opts.tunables } });
   await appliance.start();
   const { db, clients, pool } = appliance;
   const url = `http://127.0.0.1:${appliance.port}`;

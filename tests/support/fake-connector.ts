@@ -7,12 +7,15 @@ import { TelegramFailure, type ConnectOptions, type TelegramConnection, type Tel
 export interface FakeBehaviour {
   /** Decides each connect: resolve to go online, throw a TelegramFailure to fail. */
   onConnect?: (options: ConnectOptions, attempt: number) => Promise<void> | void;
+  /** Decides each liveness probe: resolve for a live account, throw a TelegramFailure for a gone one. */
+  onProbe?: (attempt: number) => Promise<void> | void;
 }
 
 export class FakeConnector implements TelegramConnector {
   readonly capabilities = telegramCapabilities;
   readonly claims = createSessionClaims();
   attempts = 0;
+  probes = 0;
   live = new Map<string, number>();
   maxLiveSameKey = 0;
   readonly connections: { options: ConnectOptions; closed: boolean; lose(f: TelegramFailure): void }[] = [];
@@ -42,6 +45,10 @@ export class FakeConnector implements TelegramConnector {
       getUser: async () => null,
       downloadMedia: fail,
       downloadProfilePhoto: async () => null,
+      probe: async () => {
+        const attempt = ++this.probes;
+        await this.behaviour.onProbe?.(attempt);
+      },
       close: async () => {
         if (!entry.closed) release();
         entry.closed = true;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadAdminToken } from "../../src/auth/admin-token.ts";
-import { helpText, loadSettings } from "../../src/config.ts";
+import { helpText, loadSettings, TUNABLES } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 
 const LONG = "x".repeat(32);
@@ -73,6 +73,14 @@ describe("settings", () => {
     expect(loadSettings([], { HOST: "::" }).warnings.join()).toContain("PUBLIC_URL");
     expect(loadSettings([], { PUBLIC_URL: "https://bridge.example.com" }).warnings).toEqual([]);
     expect(loadSettings([], { HOST: "10.0.0.5" }).warnings).toEqual([]);
+  });
+
+  test("LIVENESS_PROBE_SECONDS: unset leaves the tunable's 180 s; fractions allowed; 0 or text refused", () => {
+    expect(loadSettings([], {}).livenessProbeMs).toBeNull();
+    expect(TUNABLES.livenessProbeMs).toBe(180_000);
+    expect(loadSettings(["--liveness-probe-seconds", "2.5"], {}).livenessProbeMs).toBe(2500);
+    expect(() => loadSettings([], { LIVENESS_PROBE_SECONDS: "0" })).toThrow("LIVENESS_PROBE_SECONDS");
+    expect(() => loadSettings([], { LIVENESS_PROBE_SECONDS: "often" })).toThrow("LIVENESS_PROBE_SECONDS");
   });
 
   test("AUTH_FAILURES_PER_MINUTE: 10 by default, 0 turns the throttle off", () => {

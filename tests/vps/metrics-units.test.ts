@@ -30,7 +30,8 @@ test("a thousand different error names make one 'other' series, not a thousand",
   for (let i = 0; i < 1000; i++) m.telegramError(`WEIRD_ERROR_${i}X`);
   const { body } = await m.render();
   expect(sample(body, 'planfix_telegram_telegram_errors_total{error="other"}')).toBe(1000);
-  expect(body.split("\n").filter((l) => l.startsWith("planfix_telegram_telegram_errors_total{")).length).toBeLessThan(30);
+  // The known names and "other": a few dozen series at most, whatever Telegram answers.
+  expect(body.split("\n").filter((l) => l.startsWith("planfix_telegram_telegram_errors_total{")).length).toBeLessThan(40);
 });
 
 test("only errors Telegram answered with are counted; flood waits add their seconds", () => {

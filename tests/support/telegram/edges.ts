@@ -18,6 +18,7 @@ export interface FrozenInfo {
 export const FROZEN_ALLOWED = new Set([
   "help.GetConfig",
   "help.GetNearestDc",
+  "help.GetAppConfig",
   "users.GetUsers",
   "users.GetFullUser",
   "updates.GetState",
@@ -131,6 +132,26 @@ export class EdgeState {
 
   checkFrozen(userId: number, method: string): void {
     if (this.frozen.has(userId) && !FROZEN_ALLOWED.has(method)) throw new RpcError(420, "FROZEN_METHOD_INVALID");
+  }
+
+  /**
+   * help.getAppConfig as Telegram answers it (only the keys the loopback knows): a frozen account's
+   * config carries freeze_since_date, freeze_until_date and freeze_appeal_url. `hash` as the client sent
+   * it: the same config again is appConfigNotModified.
+   */
+  appConfig(userId: number, hash: number): Api.help.TypeAppConfig {
+    const f = this.frozen.get(userId);
+    const values: Api.JsonObjectValue[] = [new Api.JsonObjectValue({ key: "message_length_max", value: new Api.JsonNumber({ value: 4096 }) })];
+    if (f) {
+      values.push(
+        new Api.JsonObjectValue({ key: "freeze_since_date", value: new Api.JsonNumber({ value: f.since }) }),
+        new Api.JsonObjectValue({ key: "freeze_until_date", value: new Api.JsonNumber({ value: f.until }) }),
+        new Api.JsonObjectValue({ key: "freeze_appeal_url", value: new Api.JsonString({ value: f.appealUrl }) }),
+      );
+    }
+    const current = f ? (f.since % 0x7fffffff) + 2 : 1;
+    if (hash === current) return new Api.help.AppConfigNotModified();
+    return new Api.help.AppConfig({ hash: current, config: new Api.JsonObject({ value: values }) });
   }
 
   /**

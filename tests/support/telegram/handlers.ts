@@ -249,6 +249,8 @@ function config(ctx: CallContext): Api.Config {
 export const handlers: Record<string, Handler> = {
   "help.GetConfig": (ctx) => config(ctx),
 
+  "help.GetAppConfig": (ctx, req: Api.help.GetAppConfig) => ctx.world.edges.appConfig(ctx.user.id, req.hash ?? 0),
+
   "help.GetNearestDc": (ctx) => new Api.NearestDc({ country: "ZZ", thisDc: ctx.world.dcId, nearestDc: ctx.world.dcId }),
 
   "users.GetUsers": (ctx, req: Api.users.GetUsers) => {
