@@ -70,6 +70,7 @@ function keptConnection(conn: TelegramConnection, accountId: number, store: Tele
     getUser: async (peer) => found(await conn.getUser(addressed(peer))),
     downloadMedia: (media, maxBytes) => conn.downloadMedia(media, maxBytes),
     downloadProfilePhoto: (peer) => conn.downloadProfilePhoto(addressed(peer)),
+    probe: () => conn.probe(),
     close: () => conn.close(),
   };
 }

@@ -250,6 +250,7 @@ describe("access hashes", () => {
           getUser: async (peer) => (addressed.push(peer), peer),
           downloadMedia: async () => new Uint8Array(),
           downloadProfilePhoto: async (peer) => (addressed.push(peer), null),
+          probe: async () => {},
           close: async () => {},
         };
       },
