@@ -23,8 +23,9 @@ export function withTelegramStore(inner: TelegramConnector, store: TelegramStore
         // A failed write (a full disk) loses nothing that Telegram will not send again.
         store.saveAccessHashes(accountId, users).catch(() => {});
       };
-      keep(o.knownPeers); // e.g. a Telethon session file's entities, on a first start
       const hashes = store.accessHashesOf(accountId);
+      // Hashes the core's list has and the table not yet (e.g. a Telethon session file's entities, on a first start).
+      keep(o.knownPeers.filter((p) => p.accessHash !== null && hashes.get(p.userId) !== p.accessHash));
       const knownPeers = o.knownPeers.map((p) => (p.accessHash === null && hashes.has(p.userId) ? { ...p, accessHash: hashes.get(p.userId)! } : p));
       const ev = o.events;
       const events: TelegramEvents = {
