@@ -124,8 +124,9 @@ export interface TelegramEvents {
 
 export interface ConnectOptions {
   /**
-   * The number this connection is for: the connector keeps its own state (where catch-up resumes) under
-   * this id, in its own tables. Absent: nothing is kept (a bare connection, as in the connector's tests).
+   * The number this connection is for: the connector keeps its own state (where catch-up resumes, the
+   * access hashes it got) under this id, in its own tables. Absent: nothing is kept (a bare connection,
+   * as in the connector's tests).
    */
   accountId?: number;
   session: SessionData;
