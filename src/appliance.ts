@@ -1,6 +1,7 @@
 // The one composition root: settings (and, for tests, a few overrides) in, a wired appliance out —
 // store, account pool, both bridges, the HTTP app — with start() and stop(). main.ts runs it as a
 // process; the tests run it in-process with a fake connector or shorter timeouts.
+import { redactProxy, type ProxyHostCheck } from "./domain/proxy.ts";
 import { chmodSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { LoginService } from "./accounts/logins.ts";
@@ -28,7 +29,7 @@ import { queueRoutes } from "./http/queue-routes.ts";
 import { createLogger, errorText, type Logger } from "./log.ts";
 import { timedPlanfix } from "./metrics/planfix-timing.ts";
 import { PromMetrics } from "./metrics/registry.ts";
-import { NetGuard } from "./net/guarded-fetch.ts";
+import { DestinationRefused, NetGuard } from "./net/guarded-fetch.ts";
 import { planfixClients } from "./planfix/client.ts";
 import { ClientStore } from "./store/clients.ts";
 import { type Db, openDb } from "./store/db.ts";
@@ -146,6 +147,16 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
   const connection = (id: number) => registry.get(id);
   // Every outbound HTTP request (Planfix calls, attachment downloads) goes through this one guard.
   const guard = new NetGuard({ allow: settings.allowPrivateNetworks, overrides: settings.resolveOverride });
+  // A number's own proxy may point only where outbound requests may go (the same guard's policy).
+  const proxyHosts: ProxyHostCheck = async (host) => {
+    try {
+      return { address: await guard.address(host) };
+    } catch (e) {
+      if (e instanceof DestinationRefused) return { refused: e.message.replace(/^destination not allowed: /, "") };
+      const code = (e as NodeJS.ErrnoException).code;
+      return { failed: code === "ENOTFOUND" ? "host name not found" : code === "EAI_AGAIN" ? "host name lookup failed" : errorText(e) };
+    }
+  };
   // Counted from here on; the gauges read the stores (`queues` is set below, before any scrape) when scraped.
   const metrics: PromMetrics = new PromMetrics({ numbersByState: () => clients.countByState(), queues: () => queues.totals() }, { version });
   // Every message's outcome, from the one place each bridge decides it.
@@ -201,6 +212,8 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
       apiHash: settings.telegramApiHash,
       connectTimeoutMs: Math.min(settings.startTimeoutMs, t.connectTimeoutCapMs),
       backoffBaseMs: t.reconnectBackoffBaseMs,
+      defaultProxy: settings.telegramProxy,
+      proxyHosts,
       probeIntervalMs: settings.livenessProbeMs ?? t.livenessProbeMs,
       log,
       hooks: (accountId) => bridgeHooks(accountId, { registry, inbound, outbound, transaction }),
@@ -219,12 +232,21 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
       startTimeoutMs: settings.startTimeoutMs,
       adminToken,
       filesDir: join(settings.dataDir, "files"),
+      proxyHosts,
     },
     log,
     queues,
   );
   const logins = new LoginService(
-    overrides.login ?? createGramjsLogin({ apiId: settings.telegramApiId ?? 0, apiHash: settings.telegramApiHash ?? "", endpoint: settings.telegramEndpoint, device, log }),
+    overrides.login ??
+      createGramjsLogin({
+        apiId: settings.telegramApiId ?? 0,
+        apiHash: settings.telegramApiHash ?? "",
+        endpoint: settings.telegramEndpoint,
+        proxy: settings.telegramProxy,
+        device,
+        log,
+      }),
     service,
     clients,
     settings.sessionsDir,
@@ -284,6 +306,8 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
       commit,
       dataDir: settings.dataDir,
       telegramEndpoint: settings.telegramEndpoint,
+      // Masked: the proxy's password or MTProxy secret never reaches the log.
+      telegramProxy: settings.telegramProxy ? redactProxy(settings.telegramProxy) : null,
     });
     for (const warning of settings.warnings) log.warn(warning);
     if (!settings.telegramApiId || !settings.telegramApiHash) log.warn("TELEGRAM_API_ID / TELEGRAM_API_HASH are not set: numbers cannot start until they are");

@@ -7,6 +7,7 @@ import { type AllowList, parseAllowList } from "./net/address-policy.ts";
 import { parseOverrides } from "./net/guarded-fetch.ts";
 import { DEFAULT_LANGUAGE, isLanguage, LANGUAGES, type Language } from "./bridge/texts.ts";
 import { parseServerKeys, type ServerKey } from "./telegram/server-keys.ts";
+import { parseProxy, type ProxySpec } from "./domain/proxy.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
@@ -23,6 +24,8 @@ export interface Settings {
   metricsToken: string | null;
   logLevel: LogLevel;
   telegramEndpoint: string | null;
+  /** TELEGRAM_PROXY: what every number's Telegram connections go through unless it sets its own (holds secrets). */
+  telegramProxy: ProxySpec | null;
   providerId: string;
   startTimeoutMs: number;
   fileTtlDays: number;
@@ -153,6 +156,12 @@ export const OPTIONS: readonly Option[] = [
   { env: "METRICS_TOKEN_FILE", help: "a file holding METRICS_TOKEN" },
   { env: "LOG_LEVEL", help: "debug | info | warn | error | silent", default: "info" },
   { env: "TELEGRAM_ENDPOINT", help: "host:port to send every MTProto connection to (tests, demos); off by default" },
+  {
+    env: "TELEGRAM_PROXY",
+    help: "proxy for every number's Telegram connections unless a number sets its own: socks5://[user:password@]host:port or mtproxy://secret@host:port (or a tg://proxy link); environment only; off by default",
+    secret: true,
+  },
+  { env: "TELEGRAM_PROXY_FILE", help: "a file holding TELEGRAM_PROXY" },
   { env: "PROVIDER_ID", help: "providerId sent to Planfix unless a number sets its own", default: "planfix-telegram" },
   { env: "START_TIMEOUT", help: "seconds POST /client waits for a number to come online", default: "10" },
   { env: "FILE_TTL_DAYS", help: "days media links given to Planfix stay valid", default: "30" },
@@ -338,6 +347,7 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
     metricsToken,
     logLevel: level as LogLevel,
     telegramEndpoint: nonEmpty(raw.TELEGRAM_ENDPOINT),
+    telegramProxy: proxySetting(secret(raw, "TELEGRAM_PROXY", readFile)),
     providerId: nonEmpty(raw.PROVIDER_ID) ?? "planfix-telegram",
     startTimeoutMs: positiveNumber(raw, "START_TIMEOUT", 10, false) * 1000,
     fileTtlDays: positiveNumber(raw, "FILE_TTL_DAYS", 30, false),
@@ -357,6 +367,16 @@ export function loadSettings(argv: readonly string[], env: Record<string, string
     livenessProbeMs: raw.LIVENESS_PROBE_SECONDS?.trim() ? positiveNumber(raw, "LIVENESS_PROBE_SECONDS", 180, false) * 1000 : null,
     telegramDevice: { deviceModel: nonEmpty(raw.TELEGRAM_DEVICE_MODEL), systemVersion: nonEmpty(raw.TELEGRAM_SYSTEM_VERSION), appVersion: nonEmpty(raw.TELEGRAM_APP_VERSION) },
   };
+}
+
+/** The value is never echoed: it may hold a password or an MTProxy secret. */
+function proxySetting(value: string | null): ProxySpec | null {
+  if (value === null) return null;
+  try {
+    return parseProxy(value);
+  } catch (e) {
+    throw new SettingsError(`TELEGRAM_PROXY: ${(e as Error).message}`);
+  }
 }
 
 function tlsSettings(raw: Record<string, string | undefined>): TlsSettings {

@@ -69,6 +69,7 @@ export async function runLogin(
     apiId: settings.telegramApiId,
     apiHash: settings.telegramApiHash,
     endpoint: settings.telegramEndpoint,
+    proxy: settings.telegramProxy,
     device: deviceOf(settings.telegramDevice, version),
     log,
   });

@@ -1,6 +1,7 @@
 // The management API's input, validated with valibot. Field names are the customer's (see the task).
 import * as v from "valibot";
 import { LANGUAGES } from "../bridge/texts.ts";
+import { DIRECT, parseNumberProxy, proxyUrl } from "../domain/proxy.ts";
 
 /**
  * Digits written as a decimal or exponent number ("380950000001.0", "1e12"): never a phone number, and
@@ -53,6 +54,25 @@ const NameField = described(
 );
 const SESSION_FILES = "StringSession text file (GramJS or Telethon) or a Telethon / Pyrogram .session SQLite file";
 
+const PROXY_DESCRIPTION =
+  'The proxy this number\'s Telegram connections go through: "socks5://user:password@host:port" (or without user:password@), "mtproxy://secret@host:port" (secret: 32 hex digits or dd + 32), a tg://proxy?server=…&port=…&secret=… link, or "direct" for none. Unset or "": the appliance\'s TELEGRAM_PROXY (if any). The password and the secret are never shown back.';
+
+/** A number's proxy as it is stored: the normalized URL, "direct", or null (the default). Never echoes the value. */
+const ProxyField = v.pipe(
+  v.string('must be a string (a proxy URL or "direct")'),
+  v.trim(),
+  v.maxLength(2000, "must be at most 2000 characters"),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    try {
+      const p = parseNumberProxy(dataset.value);
+      return p === null ? null : p === DIRECT ? DIRECT : proxyUrl(p);
+    } catch (e) {
+      addIssue({ message: (e as Error).message });
+      return NEVER;
+    }
+  }),
+);
+
 /** POST /client: everything needed to start a number. */
 export const StartInput = v.object({
   name: NameField,
@@ -84,10 +104,15 @@ export const StartInput = v.object({
       "Language of the notes and statuses this number writes into Planfix (uk, ru or en); default: the appliance's LANGUAGE.",
     ),
   ),
+  proxy: v.optional(described(ProxyField, PROXY_DESCRIPTION)),
 });
 
 /** PUT /client: the number plus whatever changes. */
-export const UpdateInput = v.object({ ...v.partial(StartInput).entries, number: NumberField });
+export const UpdateInput = v.object({
+  ...v.partial(StartInput).entries,
+  number: NumberField,
+  proxy: v.optional(described(v.nullable(ProxyField), `${PROXY_DESCRIPTION} In a PUT, null goes back to the appliance's TELEGRAM_PROXY; absent keeps the number's setting.`)),
+});
 
 /** GET / DELETE /client: which number. */
 export const NumberInput = v.object({

@@ -121,6 +121,8 @@ export class LoginService {
       if (l.input.number === input.number && isOpen(l.state))
         throw new Conflict(`a login for number ${input.number} is already under way (id ${l.id}); finish or cancel it first`, "number");
     }
+    // The login connects as the number will: through its own proxy (given now, or set before), else TELEGRAM_PROXY.
+    const proxy = await this.service.ownProxy(input.proxy !== undefined ? input.proxy : (existing?.proxy ?? null));
     if (!this.perNumber.take(input.number)) throw new TooMany(`too many logins for number ${input.number}: at most a few per 10 minutes; try again later`, "number");
     if (!this.perClient.take(input.name)) throw new TooMany(`too many logins for client "${input.name}": try again later`, "name");
 
@@ -140,7 +142,7 @@ export class LoginService {
     this.logins.set(id, login);
     this.log.info("login started", { login: id, client: input.name, method: input.method });
     try {
-      login.flow = await this.connector.start({ method: input.method, phone: input.number });
+      login.flow = await this.connector.start({ method: input.method, phone: input.number, proxy });
     } catch (e) {
       const f = e instanceof LoginFailure ? e : new LoginFailure("ERROR", String(e), false);
       this.settle(login, { kind: "failed", code: f.code, reason: f.message });

@@ -9,6 +9,7 @@ import type { SessionData, SessionFile } from "../sessions/read.ts";
 import type { ClientStore } from "../store/clients.ts";
 import type { PeerStore } from "../store/peers.ts";
 import { backoffMs, interruptibleSleep } from "./backoff.ts";
+import { checkProxy, DIRECT, effectiveProxy, parseNumberProxy, type NumberProxy, type ProxyHostCheck, type ProxySpec } from "../domain/proxy.ts";
 import type { AccountState, StateChange } from "./states.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import { countTelegramFailure } from "../metrics/telegram-failures.ts";
@@ -40,6 +41,10 @@ export interface RunnerDeps {
   releaseKey(accountId: number): void;
   /** The one report of a state: stored already; the pool logs it and tells its listeners. */
   onStateChange(change: StateChange): void;
+  /** TELEGRAM_PROXY: the proxy of every number that does not set its own; null: none. */
+  defaultProxy?: ProxySpec | null;
+  /** Where a number's own proxy may point (the outbound address policy); unchecked when absent. */
+  proxyHosts?: ProxyHostCheck;
   /** Where reconnects and Telegram errors are counted (/metrics); nothing counted when absent. */
   metrics?: Metrics;
 }
@@ -159,9 +164,12 @@ export class AccountRunner {
   private async run(): Promise<void> {
     let attempt = 0;
     let lastFailure: string | null = null;
+    let proxyFailed = false;
     while (this.wanted) {
       if (attempt > 0) this.deps.metrics?.reconnect();
-      this.setState(attempt === 0 ? "connecting" : "reconnecting", lastFailure);
+      // A dead proxy stays the state shown while it is tried again: the reason is still the proxy.
+      if (proxyFailed) this.setState("proxy_failed", `${lastFailure}; trying again`);
+      else this.setState(attempt === 0 ? "connecting" : "reconnecting", lastFailure);
 
       const account = this.deps.clients.accountById(this.accountId);
       if (!account) return this.setState("error", "the number was removed");
@@ -176,6 +184,22 @@ export class AccountRunner {
         file = readRegisteredSession(this.deps.sessionsDir, account.sessionPath, confinementFolder(account.sessionPath, clientName));
       } catch (e) {
         return this.setState("error", `session file "${account.sessionPath}" ${errorText(e)}`);
+      }
+      let own: NumberProxy;
+      try {
+        own = parseNumberProxy(account.proxy);
+      } catch (e) {
+        // Checked when it was set; a value broken since is not shown (it may hold a secret).
+        return this.setState("error", `the number's proxy setting is invalid (${errorText(e)}); set it again with PUT`);
+      }
+      let proxy = effectiveProxy(own, this.deps.defaultProxy ?? null);
+      // A number's own proxy is checked on every connect (TELEGRAM_PROXY is the operator's own).
+      let proxyUnresolved: TelegramFailure | null = null;
+      if (proxy && own !== null && own !== DIRECT && this.deps.proxyHosts) {
+        const checked = await checkProxy(proxy, this.deps.proxyHosts);
+        if ("refused" in checked) return this.setState("error", checked.refused);
+        if ("failed" in checked) proxyUnresolved = new TelegramFailure("proxy", checked.failed);
+        else proxy = checked.proxy;
       }
       const holder = this.deps.claimKey(this.accountId, file.session);
       if (holder) return this.setState("error", `the session's key is already in use by number ${holder}; one key may run only once`);
@@ -205,6 +229,7 @@ export class AccountRunner {
       let failure: TelegramFailure | null;
       this.cancelConnect = new AbortController();
       try {
+        if (proxyUnresolved) throw proxyUnresolved;
         this.conn = await this.deps.connector.connect({
           signal: this.cancelConnect.signal,
           accountId: this.accountId,
@@ -212,6 +237,7 @@ export class AccountRunner {
           apiId: this.deps.apiId,
           apiHash: this.deps.apiHash,
           timeoutMs: this.deps.connectTimeoutMs,
+          proxy,
           updateState,
           knownPeers: this.deps.peers.all(this.accountId),
           log: this.log,
@@ -248,7 +274,9 @@ export class AccountRunner {
       }
       if (!this.wanted || !failure) break;
       this.deps.releaseKey(this.accountId);
-      lastFailure = `${failure.kind}: ${failure.reason}`;
+      proxyFailed = failure.kind === "proxy";
+      // A proxy failure's reason names the proxy already ("proxy socks5://host:port unreachable: …").
+      lastFailure = proxyFailed ? failure.reason : `${failure.kind}: ${failure.reason}`;
       countTelegramFailure(this.deps.metrics, failure);
 
       if (TERMINAL_FAILURES.has(failure.kind)) return this.setState(failure.kind as AccountState, terminalReason(failure));
@@ -260,7 +288,7 @@ export class AccountRunner {
         continue;
       }
       const delay = backoffMs(attempt++, this.deps.backoffBaseMs);
-      this.setState("reconnecting", `${lastFailure}; retrying in ${Math.ceil(delay / 1000)} s`);
+      this.setState(proxyFailed ? "proxy_failed" : "reconnecting", `${lastFailure}; retrying in ${Math.ceil(delay / 1000)} s`);
       await this.pause(delay);
     }
   }

@@ -10,6 +10,7 @@ import { deleteSessionFile, ensureClientFolder, removeClientFolderIfEmpty } from
 import { locateSessionFile, readRegisteredSession, SessionFileError } from "../sessions/locate.ts";
 import type { SessionFile } from "../sessions/read.ts";
 import type { Account, Client } from "../domain/accounts.ts";
+import { checkProxy, DIRECT, parseNumberProxy, redactProxy, type NumberProxy, type ProxyHostCheck } from "../domain/proxy.ts";
 import type { ClientStore } from "../store/clients.ts";
 import type { StartInput, UpdateInput } from "./input.ts";
 import type { AccountPool } from "./pool.ts";
@@ -29,6 +30,8 @@ export interface ServiceSettings {
   adminToken: string;
   /** Where media files are kept (DATA_DIR/files): removing a number deletes its media too. */
   filesDir?: string;
+  /** Where a number's own proxy may point (the outbound address policy); unchecked when absent. */
+  proxyHosts?: ProxyHostCheck;
 }
 
 export class ClientService {
@@ -65,6 +68,7 @@ export class ClientService {
       planfix_error: fresh.planfixError,
       ...(queueOf ? { queues: queueOf(fresh.id) } : {}),
       language: fresh.language,
+      proxy: shownProxy(fresh.proxy),
     };
   }
 
@@ -81,6 +85,18 @@ export class ClientService {
       throw new BadInput("name does not match the client of this token", "name");
     }
     return account;
+  }
+
+  /**
+   * A number's own proxy setting (as stored), checked against the outbound address policy: a refused
+   * destination is a 422 naming `proxy`. A name that does not resolve now passes (the connect reports it).
+   */
+  async ownProxy(stored: string | null | undefined): Promise<NumberProxy> {
+    const own = parseNumberProxy(stored);
+    if (own === null || own === DIRECT || !this.settings.proxyHosts) return own;
+    const checked = await checkProxy(own, this.settings.proxyHosts);
+    if ("refused" in checked) throw new Unprocessable(checked.refused, "proxy");
+    return "proxy" in checked ? checked.proxy : own;
   }
 
   private requireTelegramSettings(): void {
@@ -157,6 +173,7 @@ export class ClientService {
     // client's number from an unknown one (both answer the same 422).
     const sessionPath = this.sessionPath(caller, input.name, input.path_session, input.name_session, null);
     if (existing) throw new Conflict(`number ${input.number} belongs to another client`, "number");
+    await this.ownProxy(input.proxy);
     let token: string | null = null;
     if (!client) {
       token = newToken();
@@ -172,6 +189,7 @@ export class ClientService {
       tokenPlanfix: input.token_planfix,
       providerId: input.provider_id ?? null,
       language: input.language ?? null,
+      proxy: input.proxy ?? null,
       nameSession: input.name_session ?? null,
       sessionPath,
       wanted: "running",
@@ -212,12 +230,14 @@ export class ClientService {
     const sessionPath = sessionChanged
       ? this.sessionPath(caller, clientName, input.path_session, input.name_session ?? account.nameSession ?? undefined, account.id)
       : account.sessionPath;
+    if (input.proxy !== undefined) await this.ownProxy(input.proxy);
     await this.pool.restart(account, () => {
       this.store.updateAccount(account.id, {
         urlPlanfix: input.url_planfix ?? account.urlPlanfix,
         tokenPlanfix: input.token_planfix ?? account.tokenPlanfix,
         providerId: input.provider_id ?? account.providerId,
         language: input.language ?? account.language,
+        proxy: input.proxy !== undefined ? input.proxy : account.proxy,
         nameSession: input.name_session ?? account.nameSession,
         sessionPath,
         planfixError: null,
@@ -299,6 +319,17 @@ export class ClientService {
       created_at: new Date(c.createdAt).toISOString(),
       numbers: this.store.accountsOfClient(c.id).map((a) => this.view(a, { clientName: c.name, ...(queueOf ? { queueOf } : {}) })),
     }));
+  }
+}
+
+/** A number's own proxy as the API shows it: credentials and MTProxy secrets masked. */
+function shownProxy(stored: string | null): string | null {
+  try {
+    const p = parseNumberProxy(stored);
+    return p === null || p === DIRECT ? p : redactProxy(p);
+  } catch {
+    // Stored values were checked on the way in; a broken one is not shown (it may hold a secret).
+    return stored === null ? null : "invalid";
   }
 }
 

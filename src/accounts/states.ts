@@ -1,12 +1,28 @@
 // The states a number can be in, as the management API reports them.
-export const ACCOUNT_STATES = ["starting", "connecting", "online", "reconnecting", "stopped", "unauthorized", "banned", "flood_wait", "duplicated", "error", "frozen"] as const;
+export const ACCOUNT_STATES = [
+  "starting",
+  "connecting",
+  "online",
+  "reconnecting",
+  "stopped",
+  "unauthorized",
+  "banned",
+  "flood_wait",
+  "duplicated",
+  "error",
+  "frozen",
+  "proxy_failed",
+] as const;
 export type AccountState = (typeof ACCOUNT_STATES)[number];
 
 /** States a number leaves only when the operator changes something (PUT) or starts it again. */
 export const SETTLED_STATES: ReadonlySet<string> = new Set(["online", "stopped", "unauthorized", "banned", "duplicated", "error", "frozen"]);
 
-/** What POST/PUT stop waiting for: it is online, or it will not be without a change or a long wait. */
-export const DECIDED_STATES: ReadonlySet<string> = new Set([...SETTLED_STATES, "flood_wait"]);
+/**
+ * What POST/PUT stop waiting for: it is online, or it will not be without a change or a long wait — or
+ * its proxy fails, which the caller should hear at once (it is retried all the same).
+ */
+export const DECIDED_STATES: ReadonlySet<string> = new Set([...SETTLED_STATES, "flood_wait", "proxy_failed"]);
 
 const FAILED = ["unauthorized", "banned", "duplicated", "flood_wait", "error", "frozen"] as const;
 
@@ -19,8 +35,10 @@ const FAILED = ["unauthorized", "banned", "duplicated", "flood_wait", "error", "
 export const TRANSITIONS: Readonly<Record<AccountState, readonly AccountState[]>> = {
   stopped: ["starting"],
   starting: ["connecting", "stopped", "error"],
-  connecting: ["online", "reconnecting", "stopped", ...FAILED],
-  reconnecting: ["online", "reconnecting", "stopped", ...FAILED],
+  connecting: ["online", "reconnecting", "stopped", ...FAILED, "proxy_failed"],
+  reconnecting: ["online", "reconnecting", "stopped", ...FAILED, "proxy_failed"],
+  // The number's proxy cannot be reached (or refuses us): retried with backoff, like reconnecting.
+  proxy_failed: ["online", "reconnecting", "stopped", ...FAILED],
   online: ["reconnecting", "stopped", ...FAILED],
   flood_wait: ["reconnecting", "stopped", "starting", "error"],
   unauthorized: ["stopped", "starting"],

@@ -18,7 +18,8 @@ export const NumberView = v.object({
     v.examples(["online"]),
     v.description(
       "unauthorized: session revoked or key unknown, or the account moved to another DC (log it in again); duplicated: the key was used elsewhere at the same time and is dead; these, and banned, need a PUT with a new session. " +
-        "frozen: Telegram froze the account (its app config says so, or a send got FROZEN_METHOD_INVALID) — never waited out or retried; a PUT once Telegram lifts it",
+        "frozen: Telegram froze the account (its app config says so, or a send got FROZEN_METHOD_INVALID) — never waited out or retried; a PUT once Telegram lifts it. " +
+        "proxy_failed: the number's proxy cannot be reached or refuses the connection (the reason says which and why); it is tried again with backoff and the number comes online by itself once the proxy works",
     ),
   ),
   reason: nullableText("Why the number is in this state"),
@@ -29,6 +30,13 @@ export const NumberView = v.object({
   /** Absent without a bridge (the management API alone). */
   queues: v.optional(QueueStatus),
   language: nullableText("The number's own language for texts written into Planfix; null: the appliance's LANGUAGE"),
+  proxy: v.pipe(
+    v.nullable(v.string()),
+    v.examples(["socks5://bridge:***@10.0.0.5:1080"]),
+    v.description(
+      "The number's own proxy with its password or MTProxy secret masked (socks5://user:***@host:port, mtproxy://***@host:port), \"direct\" for none; null: the appliance's TELEGRAM_PROXY",
+    ),
+  ),
 });
 export type NumberView = v.InferOutput<typeof NumberView>;
 

@@ -32,6 +32,8 @@ export interface Account {
   planfixError: string | null;
   /** uk | ru | en for the texts written into Planfix; null: the appliance's LANGUAGE. */
   language: string | null;
+  /** The number's own proxy URL (holds its secret: shown only through redactProxy), "direct" (none), or null: TELEGRAM_PROXY. */
+  proxy: string | null;
   createdAt: number;
   updatedAt: number;
 }

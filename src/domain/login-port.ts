@@ -2,6 +2,8 @@
 // code → maybe needs a password → done with a session, or failed). The Telegram implementation lives in
 // src/telegram/login.ts; the login service (src/accounts/logins.ts) only sees this interface.
 
+import type { NumberProxy } from "./proxy.ts";
+
 export type LoginMethod = "qr" | "code";
 
 export type LoginStep =
@@ -39,6 +41,8 @@ export interface LoginStart {
   method: LoginMethod;
   /** Digits only, international format. */
   phone: string;
+  /** The number's own proxy setting (null: TELEGRAM_PROXY, "direct": none). */
+  proxy?: NumberProxy;
 }
 
 export interface LoginConnector {

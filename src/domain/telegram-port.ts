@@ -1,6 +1,7 @@
 // What the appliance needs from Telegram, in plain types. src/telegram/ implements it with GramJS;
 // nothing outside src/telegram/ imports GramJS.
 import type { SessionData } from "../sessions/read.ts";
+import type { ProxySpec } from "./proxy.ts";
 
 /** Why a connection could not be made or was lost. Terminal kinds need an operator (PUT) to recover. */
 export type FailureKind =
@@ -11,6 +12,7 @@ export type FailureKind =
   | "frozen" // Telegram froze the account (its app config, or FROZEN_METHOD_INVALID: a 420 like a flood wait, but no wait ends it)
   | "network" // refused, reset, dropped
   | "timeout" // no answer within our own timeout (GramJS's connect() may hang forever)
+  | "proxy" // the number's proxy cannot be reached or refused the connection: retried like network
   | "error"; // anything else
 
 export const TERMINAL_FAILURES: ReadonlySet<FailureKind> = new Set(["unauthorized", "banned", "duplicated", "frozen"]);
@@ -143,6 +145,8 @@ export interface ConnectOptions {
   knownPeers: PeerInfo[];
   events: TelegramEvents;
   log: import("../log.ts").Logger;
+  /** What every connection of this account goes through; null: straight to Telegram. */
+  proxy?: ProxySpec | null;
   /** Cancels a connect in progress (the number is being stopped): it rejects once everything is closed. */
   signal?: AbortSignal;
 }

@@ -104,7 +104,7 @@ export function clientRoutes(service: ClientService, warnings: () => readonly st
         tags: ["clients"],
         summary: "Update a number and restart it",
         description:
-          "Stops the number, applies the new data (any of url_planfix, token_planfix, name_session, path_session, provider_id, language), " +
+          "Stops the number, applies the new data (any of url_planfix, token_planfix, name_session, path_session, provider_id, language, proxy — `proxy: null` goes back to the appliance's TELEGRAM_PROXY), " +
           "and starts it again — the old connection is fully closed before the new one opens, so the key is never live twice. " +
           "The way out of unauthorized, banned, duplicated and frozen.",
         security,

@@ -17,7 +17,20 @@ export interface MetricsSources {
   queues(): Record<MetricsDirection, QueueTotals>;
 }
 
-export const NUMBER_STATES = ["starting", "connecting", "online", "reconnecting", "stopped", "unauthorized", "banned", "flood_wait", "duplicated", "error", "frozen"] as const;
+export const NUMBER_STATES = [
+  "starting",
+  "connecting",
+  "online",
+  "reconnecting",
+  "stopped",
+  "unauthorized",
+  "banned",
+  "flood_wait",
+  "duplicated",
+  "error",
+  "frozen",
+  "proxy_failed",
+] as const;
 const OUTCOMES: Record<MetricsDirection, MessageOutcome[]> = { to_planfix: ["delivered", "retried", "parked"], to_telegram: ["sent", "failed", "parked", "refused"] };
 const DIRECTIONS: MetricsDirection[] = ["to_planfix", "to_telegram"];
 const PLANFIX_CALLS = ["newMessage", "messageStatus", "updateContact"];

@@ -78,7 +78,7 @@ export class NetGuard {
   /** One request to one checked address. */
   private async once(target: URL, method: string, headers: Record<string, string>, body: string | undefined, signal?: AbortSignal): Promise<Response> {
     if (target.protocol !== "http:" && target.protocol !== "https:") throw new DestinationRefused(`destination not allowed: only http and https URLs, not ${target.protocol}`);
-    const address = await this.pick(target.hostname, signal);
+    const address = await this.address(target.hostname, signal);
     const direct = new URL(target.href);
     direct.hostname = address.includes(":") ? `[${address}]` : address;
     const literal = parseAddress(target.hostname) !== null;
@@ -95,8 +95,11 @@ export class NetGuard {
     return fetch(direct, init);
   }
 
-  /** Resolves once and returns an address every answer of which is allowed. */
-  private async pick(hostname: string, signal?: AbortSignal): Promise<string> {
+  /**
+   * Resolves once and returns an address every answer of which is allowed (throws DestinationRefused, or
+   * an Error when the name does not resolve). Also what a number's own proxy is checked with.
+   */
+  async address(hostname: string, signal?: AbortSignal): Promise<string> {
     const host = hostname.replace(/^\[|\]$/g, "");
     if (parseAddress(host)) {
       const why = refusalOf(host, this.allow);

@@ -46,6 +46,8 @@ export const accounts = sqliteTable(
     planfixError: text("planfix_error"),
     /** uk | ru | en for the texts written into Planfix; null: the appliance's LANGUAGE. */
     language: text("language"),
+    /** The number's own proxy URL (holds its secret; never shown), "direct", or null: TELEGRAM_PROXY. */
+    proxy: text("proxy"),
     createdAt: integer("created_at").notNull().default(now),
     updatedAt: integer("updated_at").notNull().default(now),
   },

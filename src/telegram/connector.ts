@@ -40,6 +40,7 @@ import { CrossDcDownloader } from "./crossdc.ts";
 import { Keepalive } from "./keepalive.ts";
 import { PHOTO_REFUSALS, downloadLocation, isFileReferenceError, locationOf, randomLong, sendsAsPhoto, tooLarge, uploadFile, uploadedMedia, type FileTransport } from "./media.ts";
 import { isMediaHandle, mediaRefOf, type MediaHandle } from "./messages.ts";
+import { gramjsProxy, proxyConnection, proxyFailure } from "./proxy.ts";
 import { PeerBook, inputPeer, inputUser, peerFromUser } from "./peers.ts";
 import { freezeOf } from "./freeze.ts";
 import { shutdownClient } from "./shutdown.ts";
@@ -98,6 +99,8 @@ class GramjsConnection implements TelegramConnection {
   private signalLost!: (f: TelegramFailure) => void;
   private lastError: unknown = null;
   private readonly pingIntervalMs: number;
+  /** Telegram answered on this connection (getMe): a failure after that is not the proxy's to explain. */
+  private reachedTelegram = false;
   /** help.getAppConfig's hash: an unchanged config is answered notModified. */
   private appConfigHash = 0;
 
@@ -116,9 +119,11 @@ class GramjsConnection implements TelegramConnection {
       c.live = true;
       return c;
     } catch (e) {
-      const failure = c.lost ?? toFailure(e);
+      let failure = c.lost ?? toFailure(e);
       c.lost ??= failure;
       await c.close();
+      // Through a proxy, a connect that never reached Telegram is most often the proxy's fault: say so.
+      if (o.proxy && !c.reachedTelegram && (failure.kind === "network" || failure.kind === "timeout")) failure = (await proxyFailure(o.proxy, failure)) ?? failure;
       c.log.info("telegram connect failed", { kind: failure.kind, reason: failure.reason });
       throw failure;
     }
@@ -144,6 +149,8 @@ class GramjsConnection implements TelegramConnection {
     session.save = () => "";
     this.client = new TelegramClient(session, o.apiId, o.apiHash, {
       ...(cfg.connection ? { connection: cfg.connection } : {}),
+      // With MTProxy GramJS swaps the connection class for its MTProxy transport to the proxy itself.
+      ...(o.proxy ? { proxy: gramjsProxy(o.proxy, o.timeoutMs) } : {}),
       connectionRetries: 1,
       reconnectRetries: 0,
       retryDelay: 0,
@@ -203,7 +210,8 @@ class GramjsConnection implements TelegramConnection {
     this.crossDc = new CrossDcDownloader({
       client: this.client,
       log: this.log,
-      connection: cfg.connection,
+      connection: proxyConnection(o.proxy ?? null) ?? cfg.connection,
+      proxy: o.proxy ? gramjsProxy(o.proxy, o.timeoutMs) : undefined,
       call: (r) => this.call(r),
       race: (p) => this.race(p),
       timeoutMs: Math.max(o.timeoutMs, 10_000),
@@ -262,6 +270,7 @@ class GramjsConnection implements TelegramConnection {
     }
     const users = await this.call<Api.TypeUser[]>(new Api.users.GetUsers({ id: [new Api.InputUserSelf()] }));
     const me = users[0];
+    this.reachedTelegram = true;
     if (!(me instanceof Api.User)) throw new TelegramFailure("unauthorized", "getMe returned no user");
     internals(this.client)._selfInputPeer = new Api.InputPeerUser({ userId: me.id, accessHash: me.accessHash ?? toLong("0") });
     this.self = {

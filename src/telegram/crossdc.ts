@@ -8,6 +8,7 @@
 import { Api, type TelegramClient } from "telegram";
 import type { AuthKey } from "telegram/crypto/AuthKey";
 import { ConnectionTCPFull } from "telegram/network/connection/TCPFull";
+import type { ProxyInterface } from "telegram/network/connection/TCPMTProxy";
 import { MTProtoSender } from "telegram/network";
 import { LAYER } from "telegram/tl/AllTLObjects";
 import { TelegramFailure } from "../domain/telegram-port.ts";
@@ -33,6 +34,8 @@ export interface CrossDcDeps {
   log: Logger;
   /** The connection class every socket uses (endpoint override or GramJS's default TCP full). */
   connection: typeof ConnectionTCPFull | undefined;
+  /** The number's proxy (GramJS form), for every file connection too; undefined: none. */
+  proxy: ProxyInterface | undefined;
   /** RPC on the main connection (errors mapped). */
   call<R>(request: Api.AnyRequest): Promise<R>;
   /** Races the main connection's loss. */
@@ -158,7 +161,7 @@ export class CrossDcDownloader {
     try {
       if (this.closed) throw new TelegramFailure("network", "connection closed");
       const ok = await step(
-        sender.connect(new Conn({ ip, port, dcId, loggers: gramLog, proxy: undefined, socket: init.networkSocket as never, testServers: false }), false),
+        sender.connect(new Conn({ ip, port, dcId, loggers: gramLog, proxy: this.d.proxy, socket: init.networkSocket as never, testServers: false }), false),
         "connecting",
       );
       if (!ok) throw new TelegramFailure("network", `cannot connect to DC ${dcId}`);

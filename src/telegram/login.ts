@@ -10,6 +10,8 @@ import { errorText, type Logger } from "../log.ts";
 import type { DeviceInfo } from "./device.ts";
 import { endpointConnection, parseTelegramEndpoint } from "./endpoint.ts";
 import { rpcName } from "./errors.ts";
+import { gramjsProxy, proxyFailure } from "./proxy.ts";
+import { effectiveProxy, type ProxySpec } from "../domain/proxy.ts";
 import { internals } from "./gram.ts";
 import { RoutedGramLogger } from "./gramlog.ts";
 import { shutdownClient } from "./shutdown.ts";
@@ -18,6 +20,8 @@ export interface GramjsLoginOptions {
   apiId: number;
   apiHash: string;
   endpoint: string | null;
+  /** TELEGRAM_PROXY: logins connect through it as the numbers do; null: straight to Telegram. */
+  proxy?: ProxySpec | null;
   device: DeviceInfo;
   log: Logger;
   /** How long connecting may take (default 15 s). */
@@ -72,11 +76,13 @@ class GramjsLogin implements LoginFlow {
 
   static async open(s: LoginStart, opts: GramjsLoginOptions): Promise<GramjsLogin> {
     const session = new StringSession("");
+    const proxy = effectiveProxy(s.proxy ?? null, opts.proxy ?? null);
     const endpoint = parseTelegramEndpoint(opts.endpoint);
     // A private/test endpoint is one DC: start there (GramJS would start in DC 4 and need migrations).
     if (endpoint) session.setDC(2, endpoint.host, endpoint.port);
     const client = new TelegramClient(session, opts.apiId, opts.apiHash, {
       ...(opts.endpoint ? { connection: endpointConnection(opts.endpoint) } : {}),
+      ...(proxy ? { proxy: gramjsProxy(proxy, opts.connectTimeoutMs ?? 15_000) } : {}),
       // A new key: a key exchange can fail now and then and is simply retried.
       connectionRetries: 3,
       retryDelay: 200,
@@ -98,7 +104,12 @@ class GramjsLogin implements LoginFlow {
       return flow;
     } catch (e) {
       await flow.cancel();
-      throw loginFailure(e);
+      const failure = loginFailure(e);
+      if (proxy && failure.code === "NETWORK") {
+        const why = await proxyFailure(proxy, e);
+        if (why) throw new LoginFailure("NETWORK", `cannot reach Telegram: ${why.reason}`, false);
+      }
+      throw failure;
     }
   }
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { WorldUser } from "../support/telegram/index.ts";
+import { Socks5Proxy } from "../support/proxy/socks5.ts";
 import { BINARY, world } from "./harness.ts";
 
 type World = Awaited<ReturnType<typeof world>>;
@@ -26,7 +27,7 @@ function newUser(): WorldUser {
 }
 
 /** The CLI in a pseudo-terminal: what it printed so far, typing into it, its exit code. */
-function cli(args: string[]) {
+function cli(args: string[], extraEnv: Record<string, string> = {}) {
   const env = {
     PATH: process.env.PATH ?? "",
     HOME: process.env.HOME ?? "/tmp",
@@ -37,6 +38,7 @@ function cli(args: string[]) {
     TELEGRAM_ENDPOINT: `127.0.0.1:${w.tg.port}`,
     TELEGRAM_SERVER_KEYS: w.tg.rsaPublicKeyPem!.replaceAll("\n", "\\n"),
     TELEGRAM_DEVICE_MODEL: DEVICE,
+    ...extraEnv,
   };
   const command = [BINARY, "login", ...args].map((a) => `'${a}'`).join(" ");
   const proc = Bun.spawn(["script", "-qfec", command, "/dev/null"], { env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
@@ -166,5 +168,25 @@ describe("planfix-telegram login", () => {
     const d = cli(["--client", "acme", "--number", "12"]);
     expect(await d.exit()).toBe(2);
     expect(d.output).toContain("--number must be 5 to 15 digits");
+  });
+
+  test("TELEGRAM_PROXY: the login goes through it; with the proxy down it fails naming the proxy, never its password", async () => {
+    const socks = await Socks5Proxy.start({ username: "cli", password: "cli-proxy-pw" });
+    try {
+      const u = newUser();
+      const c = cli(["--client", "acme", "--number", u.phone, "--code"], { TELEGRAM_PROXY: socks.url });
+      await c.waitFor("Code (");
+      c.type(await w.tg.driver.waitForLoginCode(u));
+      expect(await c.exit()).toBe(0);
+      expectSessionFile(u, c.output);
+
+      await socks.stop();
+      const down = cli(["--client", "acme", "--number", newUser().phone, "--code"], { TELEGRAM_PROXY: socks.url });
+      expect(await down.exit()).toBe(1);
+      expect(down.output).toContain(`cannot reach Telegram: proxy socks5://127.0.0.1:${socks.port} unreachable: connection refused`);
+      expect(c.output + down.output).not.toContain("cli-proxy-pw");
+    } finally {
+      await socks.stop();
+    }
   });
 });

@@ -26,7 +26,7 @@ export function newSessionText(): string {
   return toStringSession({ dcId: 2, serverAddress: "127.0.0.1", port: 443, authKey: randomBytes(256) });
 }
 
-export async function startApiHarness(behaviour: FakeBehaviour = {}, opts: { apiId?: number | null; tunables?: Partial<Tunables> } = {}) {
+export async function startApiHarness(behaviour: FakeBehaviour = {}, opts: { apiId?: number | null; tunables?: Partial<Tunables>; env?: Record<string, string> } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "pt-api-"));
   const sessionsDir = join(dir, "sessions");
   mkdirSync(sessionsDir, { recursive: true });
@@ -41,6 +41,7 @@ export async function startApiHarness(behaviour: FakeBehaviour = {}, opts: { api
     ADMIN_TOKEN: ADMIN,
     START_TIMEOUT: "1.5",
     ...(apiId ? { TELEGRAM_API_ID: String(apiId), TELEGRAM_API_HASH: "hash" } : {}),
+    ...opts.env,
   });
   const appliance = createAppliance(settings, { log, connector, port: 0, version: "test", tunables: { connectTimeoutCapMs: 1000, reconnectBackoffBaseMs: 50, ...opts.tunables } });
   await appliance.start();
