@@ -5,7 +5,8 @@
 //
 // Settings (environment): DRILL_SECONDS, DRILL_SEED, DRILL_NUMBERS (numbers per client, e.g. "2,1"),
 // DRILL_CUSTOMERS (per number), DRILL_TP_RATE / DRILL_PT_RATE (messages per second each way),
-// DRILL_DRAIN_SECONDS, DRILL_PLANFIX_LATENCY_MS / DRILL_TELEGRAM_LATENCY_MS (answer delays), DRILL_RETRY_CAP (the appliance's RETRY_CAP_SECONDS), DRILL_KEEP=1 (keep the
+// DRILL_DRAIN_SECONDS, DRILL_PLANFIX_LATENCY_MS / DRILL_TELEGRAM_LATENCY_MS (answer delays), DRILL_RETRY_CAP (the appliance's RETRY_CAP_SECONDS),
+// DRILL_FILE_REF_TTL (seconds a file reference stays valid), DRILL_KEEP=1 (keep the
 // data directory), DRILL_BINARY (another build to drill), DRILL_LOG_LEVEL (the appliance's LOG_LEVEL), DRILL_JSON=path (write the result).
 import { writeFileSync } from "node:fs";
 import { killAllAppliances } from "./drill/appliance.ts";
@@ -51,6 +52,7 @@ const result = await runDrill({
   planfixLatencyMs: num("DRILL_PLANFIX_LATENCY_MS", DEFAULTS.planfixLatencyMs),
   telegramLatencyMs: num("DRILL_TELEGRAM_LATENCY_MS", DEFAULTS.telegramLatencyMs),
   retryCapSeconds: Math.max(1, Math.floor(num("DRILL_RETRY_CAP", DEFAULTS.retryCapSeconds))),
+  fileReferenceTtlMs: Math.max(1, num("DRILL_FILE_REF_TTL", DEFAULTS.fileReferenceTtlMs / 1000)) * 1000,
   keep: process.env.DRILL_KEEP === "1",
   logLevel: process.env.DRILL_LOG_LEVEL || DEFAULTS.logLevel,
   log: (line) => console.log(line),

@@ -40,6 +40,8 @@ import { OutboxStore } from "./store/outbox.ts";
 import { PeerStore } from "./store/peers.ts";
 import { sqliteTransaction } from "./store/transaction.ts";
 import { createGramjsConnector } from "./telegram/connector.ts";
+import { withTelegramStore } from "./telegram/store/connector.ts";
+import { TelegramStore } from "./telegram/store/store.ts";
 import { deviceOf } from "./telegram/device.ts";
 import { createGramjsLogin } from "./telegram/login.ts";
 import { trustServerKeys } from "./telegram/server-keys.ts";
@@ -94,8 +96,16 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
 
   const disk = new DiskWatch(settings.dataDir, settings.minFreeDiskBytes);
   let db: Db;
+  let telegramStore: TelegramStore;
   try {
     db = openDb(join(settings.dataDir, "planfix-telegram.db"));
+    // The connector's own tables (same file), migrated after the core's.
+    try {
+      telegramStore = new TelegramStore(db);
+    } catch (e) {
+      db.$client.close();
+      throw e;
+    }
   } catch (e) {
     // e.g. a database a newer release has migrated (SchemaTooNewError): said in the error, and the file is left untouched.
     throw new StartupError(
@@ -125,7 +135,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
   const files = new FileStore(db, join(settings.dataDir, "files"), settings.fileTtlDays * 86_400_000, { maxTotalBytes: settings.mediaMaxBytes, disk });
   if (!overrides.connector && settings.telegramServerKeys.length) log.info("trusting extra MTProto server keys", { fingerprints: trustServerKeys(settings.telegramServerKeys) });
   const device = deviceOf(settings.telegramDevice, version);
-  const connector = overrides.connector ?? createGramjsConnector({ endpoint: settings.telegramEndpoint, device });
+  const connector = withTelegramStore(overrides.connector ?? createGramjsConnector({ endpoint: settings.telegramEndpoint, device }), telegramStore);
   const registry = new ConnectionRegistry();
   const retry: RetryPolicy = {
     baseMs: t.retryBaseMs,

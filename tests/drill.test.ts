@@ -1,6 +1,6 @@
 // A short drill inside make test: ~35 s of load both ways against the compiled binary with at least
-// two kill -9 restarts, a Planfix outage, a Telegram drop, a stall and a flood wait; then every message
-// counted. The long form is `make drill` (docs/drill.md).
+// two kill -9 restarts, a Planfix outage, a Telegram drop, a stall, a flood wait, a revoked session, a
+// frozen account and expired file references; then every message counted. The long form is `make drill` (docs/drill.md).
 import { describe, expect, test } from "bun:test";
 import { analyzePlanfixToTelegram, analyzeTelegramToPlanfix } from "../bench/drill/analyze.ts";
 import { formatReport, runDrill, type DrillResult } from "../bench/drill/index.ts";
@@ -9,7 +9,7 @@ import { ensureBinary } from "./e2e/harness.ts";
 import type { ReceivedCommand } from "./support/planfix/server.ts";
 import type { StoredMessage } from "./support/telegram/world.ts";
 
-test("drill: kills, outages, drops and flood waits under load lose nothing, double nothing unexplained, keep order", async () => {
+test("drill: kills, outages, drops, flood waits, revocations, freezes and expired file references under load lose nothing, double nothing unexplained, keep order", async () => {
   ensureBinary();
   const seed = Number(process.env.DRILL_SEED) || undefined;
   const r: DrillResult = await runDrill({
@@ -19,8 +19,8 @@ test("drill: kills, outages, drops and flood waits under load lose nothing, doub
     customersPerNumber: 3,
     drainSeconds: 60,
     // Only the minimum of each fault (spread at random over the load), so the run stays short.
-    every: { kill: 0, term: 0, planfix: 0, tgDrop: 0, tgStall: 0, flood: 0 },
-    min: { kill: 2, term: 1, planfix: 1, tgDrop: 1, tgStall: 1, flood: 2 },
+    every: { kill: 0, term: 0, planfix: 0, tgDrop: 0, tgStall: 0, flood: 0, revoke: 0, freeze: 0, fileRef: 0 },
+    min: { kill: 2, term: 1, planfix: 1, tgDrop: 1, tgStall: 1, flood: 2, revoke: 1, freeze: 1, fileRef: 1 },
   });
   const report = formatReport(r);
   if (r.failures.length) console.log(report);
@@ -30,11 +30,14 @@ test("drill: kills, outages, drops and flood waits under load lose nothing, doub
   expect(r.faults.planfix).toBeGreaterThanOrEqual(1);
   expect(r.faults.tgDrop).toBeGreaterThanOrEqual(1);
   expect(r.faults.flood).toBeGreaterThanOrEqual(1);
+  expect(r.faults.revoke + r.faults.freeze).toBeGreaterThanOrEqual(1);
+  expect(r.faults.fileRef).toBeGreaterThanOrEqual(1);
+  expect(r.operatorFailures).toEqual([]);
   expect(r.tp.sent).toBeGreaterThan(50);
   expect(r.pt.sent).toBeGreaterThan(30);
   // The pass conditions, spelled out.
-  expect(r.tp.lost).toBe(0);
-  expect(r.pt.lost).toBe(0);
+  expect(r.tp.lost + r.tp.heldAtEnd).toBe(0);
+  expect(r.pt.lost + r.pt.heldAtEnd).toBe(0);
   expect(r.pt.duplicated).toBe(0);
   expect(r.tp.unexplainedDuplicates).toBe(0);
   expect(r.tp.orderViolations + r.pt.orderViolations).toBe(0);
@@ -135,5 +138,26 @@ describe("drill counting", () => {
     expect(go([msg("A hello"), msg("", photo), msg("", file), msg("A hello"), msg("B bye")])).toMatchObject({ duplicated: 1, unexplainedDuplicates: 1 });
     expect(go([msg("A hello"), msg("", file), msg("", photo), msg("B bye")])).toMatchObject({ orderViolations: 1 });
     expect(go([msg("B bye"), msg("A hello"), msg("", photo), msg("", file)])).toMatchObject({ orderViolations: 3 });
+
+    // Not delivered but still listed by the appliance (waiting or parked): held, not lost.
+    const listed = analyzePlanfixToTelegram({ chatIds, sent: [a, b], seen: [[msg("B bye")], []], commands: [status("B")], kills: [], held: new Set(["A"]) });
+    expect(listed).toMatchObject({ delivered: 1, lost: 0, heldAtEnd: 1 });
+    // Parked while its number was frozen (an error status), re-sent by the operator: arrives after B, explained.
+    const error = cmd(0, "", 6, { cmd: "messageStatus", fields: { messageId: "A", messageStatus: "error", messageStatusText: "FROZEN_METHOD_INVALID" } });
+    const seen = [msg("B bye"), msg("A hello"), msg("", photo), msg("", file)];
+    const resent = analyzePlanfixToTelegram({ chatIds, sent: [a, b], seen: [seen, []], commands: [error, status("A"), status("B")], kills: [], resent: new Set(["A"]) });
+    expect(resent).toMatchObject({ delivered: 2, orderViolations: 0, statusErrors: 0, parkedWhileImpaired: 1, parkedWhileImpairedDelivered: 1 });
+    // The same without the operator's re-send is an error status and an order violation.
+    expect(analyzePlanfixToTelegram({ chatIds, sent: [a, b], seen: [seen, []], commands: [error, status("A"), status("B")], kills: [] })).toMatchObject({
+      statusErrors: 1,
+      orderViolations: 3,
+    });
+  });
+
+  test("Telegram → Planfix: a message the appliance still lists is held, not lost", () => {
+    const sent = [tp("000001", 0, 0), tp("000002", 0, 1)];
+    const r = analyzeTelegramToPlanfix({ runId: "x", chatIds, sent, commands: [cmd(0, "DRLTx-000001 a", 1_000)], kills: [], fetched: new Map(), heldTexts: ["DRLTx-000002 b"] });
+    expect(r).toMatchObject({ delivered: 1, lost: 0, heldAtEnd: 1 });
+    expect(run(sent, [cmd(0, "DRLTx-000001 a", 1_000)])).toMatchObject({ delivered: 1, lost: 1, heldAtEnd: 0 });
   });
 });

@@ -34,6 +34,20 @@ describe("errors", () => {
     expect([f.kind, f.floodSeconds]).toEqual(["flood_wait", 33]);
   });
 
+  test("FileMigrateError keeps Telegram's name FILE_MIGRATE_n (GramJS turns it into a sentence), so downloads follow it", () => {
+    const f = toFailure(
+      new errors.FileMigrateError({
+        request: new Api.upload.GetFile({
+          location: new Api.InputPhotoFileLocation({ id: toLong("1"), accessHash: toLong("2"), fileReference: Buffer.alloc(0), thumbSize: "y" }),
+          offset: toLong("0"),
+          limit: 1024,
+        }),
+        capture: 4,
+      }),
+    );
+    expect([f.kind, f.reason]).toEqual(["error", "FILE_MIGRATE_4"]);
+  });
+
   test("socket errors are network, our timeouts stay timeouts", () => {
     expect(toFailure(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" })).kind).toBe("network");
     expect(toFailure(new Error("Cannot send requests while disconnected. Please reconnect.")).kind).toBe("network");

@@ -24,7 +24,10 @@ export const DEFAULT_WINDOW: RedeliveryWindow = { beforeMs: 3000, afterMs: 1000 
 export interface DirectionStats {
   sent: number;
   delivered: number;
+  /** Neither delivered nor still held or parked by the appliance (as it lists them at the end). */
   lost: number;
+  /** Not delivered, but the appliance still lists them as waiting or parked at the end: not lost, yet a failure of the drain. */
+  heldAtEnd: number;
   /** Messages that arrived more than once (any part, any number of extra copies). */
   duplicated: number;
   /** Of those: the one item per chat that was in flight at a kill (at-least-once at the crash instant). */
@@ -75,6 +78,10 @@ export interface PtStats extends DirectionStats {
   statusRedeliveredAfterKill: number;
   statusUnexplainedDuplicates: number;
   statusErrors: number;
+  /** Messages parked (and reported to Planfix as errors) while their number was frozen or signed out, re-sent by the operator afterwards. */
+  parkedWhileImpaired: number;
+  /** Of those, delivered in the end (with a "sent" status after the error). */
+  parkedWhileImpairedDelivered: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -112,6 +119,8 @@ export function analyzeTelegramToPlanfix(input: {
   window?: RedeliveryWindow;
   /** sha of the bytes each attachment link served at the end (or an error text). */
   fetched: Map<string, string>;
+  /** Texts of the items the appliance still lists (waiting or parked) for Planfix at the end. */
+  heldTexts?: string[];
 }): TpStats {
   const win = input.window ?? DEFAULT_WINDOW;
   const problems: string[] = [];
@@ -189,12 +198,18 @@ export function analyzeTelegramToPlanfix(input: {
 
   const delays: number[] = [];
   let lost = 0;
+  let heldAtEnd = 0;
   let badAttachments = 0;
   let badEdits = 0;
   let media = 0;
   for (const item of input.sent) {
     const occ = occurrences.get(item.tag);
     if (!occ) {
+      if (input.heldTexts?.some((t) => t.includes(item.tag))) {
+        heldAtEnd++;
+        note(problems, counts, "still held by the appliance (Telegram → Planfix)", `${item.tag} (${item.kind}) in chat ${input.chatIds[item.chat]}`);
+        continue;
+      }
       lost++;
       note(problems, counts, "lost (Telegram → Planfix)", `${item.tag} (${item.kind}) in chat ${input.chatIds[item.chat]}`);
       continue;
@@ -217,8 +232,9 @@ export function analyzeTelegramToPlanfix(input: {
   delays.sort((a, b) => a - b);
   return {
     sent: input.sent.length,
-    delivered: input.sent.length - lost,
+    delivered: input.sent.length - lost - heldAtEnd,
     lost,
+    heldAtEnd,
     duplicated: dupTags.size,
     redeliveredAfterKill: redelivered,
     redeliveredByKill: byKill,
@@ -268,6 +284,10 @@ export function analyzePlanfixToTelegram(input: {
   commands: ReceivedCommand[];
   kills: KillRecord[];
   window?: RedeliveryWindow;
+  /** messageIds the appliance parked while their number was frozen or signed out, which the operator re-sent. */
+  resent?: ReadonlySet<string>;
+  /** messageIds the appliance still lists (waiting or parked) at the end. */
+  held?: ReadonlySet<string>;
 }): PtStats {
   const win = input.window ?? DEFAULT_WINDOW;
   const problems: string[] = [];
@@ -294,6 +314,8 @@ export function analyzePlanfixToTelegram(input: {
         continue;
       }
       const part = ref.item.parts[ref.part]!;
+      // A message re-sent by the operator after its number's freeze or sign-out arrives after later ones: not an order violation.
+      const resent = input.resent?.has(ref.item.messageId) ?? false;
       if (part.kind === "document" && m.media?.kind === "document" && sha(m.media.bytes) !== part.sha) {
         corrupt++;
         note(problems, counts, "corrupt attachment (Planfix → Telegram)", `${part.name}`);
@@ -302,7 +324,7 @@ export function analyzePlanfixToTelegram(input: {
       const copies = occ.get(key) ?? [];
       copies.push(s);
       occ.set(key, copies);
-      if (copies.length > 1) continue;
+      if (copies.length > 1 || resent) continue;
       // Order: items of a chat in acceptance order, each item's parts in order (text first, then files).
       const after = ref.item.seq > maxItem || (ref.item.seq === maxItem && ref.part > maxPart);
       if (!after) {
@@ -335,6 +357,9 @@ export function analyzePlanfixToTelegram(input: {
   let statusRedelivered = 0;
   let statusUnexplained = 0;
   let statusErrors = 0;
+  let parkedWhileImpaired = 0;
+  let parkedWhileImpairedDelivered = 0;
+  let heldAtEnd = 0;
   const used = new Set<string>();
   const outcomes: Record<string, number> = {};
   let attempts = 0;
@@ -369,7 +394,19 @@ export function analyzePlanfixToTelegram(input: {
       continue;
     }
     acceptDelays.push(item.acceptedAt - item.firstAttemptAt);
+    const resent = input.resent?.has(item.messageId) ?? false;
+    if (resent) parkedWhileImpaired++;
     if (got < item.parts.length) {
+      if (input.held?.has(item.messageId)) {
+        heldAtEnd++;
+        note(
+          problems,
+          counts,
+          "still held by the appliance (Planfix → Telegram)",
+          `${item.tag} (messageId ${item.messageId}): ${got}/${item.parts.length} parts in chat ${input.chatIds[item.chat]}`,
+        );
+        continue;
+      }
       lost++;
       note(problems, counts, "lost (Planfix → Telegram)", `${item.tag} (messageId ${item.messageId}): ${got}/${item.parts.length} parts in chat ${input.chatIds[item.chat]}`);
       continue;
@@ -377,7 +414,8 @@ export function analyzePlanfixToTelegram(input: {
     delays.push(Math.max(...firsts.map((s) => s!.seenAt)) - item.firstAttemptAt);
     const st = statuses.get(item.messageId) ?? [];
     const errors = st.filter((s) => s.fields.messageStatus === "error");
-    if (errors.length) {
+    if (resent) parkedWhileImpairedDelivered++;
+    else if (errors.length) {
       statusErrors++;
       note(problems, counts, "error status", `${item.tag}: ${errors[0]!.fields.messageStatusText}`);
     }
@@ -397,8 +435,9 @@ export function analyzePlanfixToTelegram(input: {
   delays.sort((a, b) => a - b);
   return {
     sent: input.sent.length,
-    delivered: input.sent.length - neverAccepted - lost,
+    delivered: input.sent.length - neverAccepted - lost - heldAtEnd,
     lost,
+    heldAtEnd,
     duplicated,
     redeliveredAfterKill: 0,
     unexplainedDuplicates: duplicated,
@@ -423,5 +462,7 @@ export function analyzePlanfixToTelegram(input: {
     statusRedeliveredAfterKill: statusRedelivered,
     statusUnexplainedDuplicates: statusUnexplained,
     statusErrors,
+    parkedWhileImpaired,
+    parkedWhileImpairedDelivered,
   };
 }

@@ -8,7 +8,7 @@ import { Load, sha } from "./load.ts";
 import { MailboxWatcher } from "./observe.ts";
 import { settledQueues, type QueueTotals } from "./queues.ts";
 import { Rng, randomSeed } from "../../tests/support/rng.ts";
-import { startWorld, type DrillWorld } from "./setup.ts";
+import { ADMIN_TOKEN, startWorld, type DrillWorld } from "./setup.ts";
 import { expectedKey, seenKey } from "./analyze.ts";
 
 export interface DrillOptions {
@@ -32,6 +32,8 @@ export interface DrillOptions {
   /** Telegram's answers reach the appliance this much later: a kill in that window leaves a message sent
    *  that the appliance never heard about (the derived random_id must keep the resend from doubling it). */
   telegramLatencyMs: number;
+  /** File references older than this expire (FILE_REFERENCE_EXPIRED), besides the fileRef faults that expire all at once. */
+  fileReferenceTtlMs: number;
   /** Mean seconds between faults of each kind, and the minimum number of each. */
   every: Record<FaultKind, number>;
   min: Record<FaultKind, number>;
@@ -52,12 +54,16 @@ export const DEFAULTS: DrillOptions = {
   retryCapSeconds: 5,
   planfixLatencyMs: 150,
   telegramLatencyMs: 60,
-  every: { kill: 40, term: 90, planfix: 35, tgDrop: 45, tgStall: 60, flood: 20 },
-  min: { kill: 2, term: 0, planfix: 1, tgDrop: 1, tgStall: 1, flood: 1 },
+  fileReferenceTtlMs: 20_000,
+  every: { kill: 40, term: 90, planfix: 35, tgDrop: 45, tgStall: 60, flood: 20, revoke: 60, freeze: 60, fileRef: 30 },
+  min: { kill: 2, term: 0, planfix: 1, tgDrop: 1, tgStall: 1, flood: 1, revoke: 0, freeze: 0, fileRef: 0 },
   keep: false,
   logLevel: "info",
   log: () => {},
 };
+
+/** What runDrill takes: any option, and any fault kinds' rates and minimums (the rest from DEFAULTS). */
+export type DrillInput = Partial<Omit<DrillOptions, "every" | "min">> & { every?: Partial<Record<FaultKind, number>>; min?: Partial<Record<FaultKind, number>> };
 
 export interface DrillResult {
   seed: number;
@@ -91,6 +97,13 @@ export interface DrillResult {
   pt: PtStats;
   /** What the appliance still held (waiting) and parked at the end, per direction (null: not readable). */
   queues: QueueTotals | null;
+  /** Revocations and freezes: how long each number could not send (from the fault to the operator's fix). */
+  impaired: { kind: "revoke" | "freeze"; number: string; ms: number | null }[];
+  /** Messages for Telegram parked while their number was frozen or signed out, re-sent by the operator. */
+  operatorResends: number;
+  operatorFailures: string[];
+  /** Downloads Telegram answered FILE_REFERENCE_EXPIRED (each followed by fetching the message again). */
+  fileReferencesExpired: number;
   telegramDuplicateKeys: number;
   loopbackInternalErrors: number;
   applianceErrorLines: number;
@@ -102,7 +115,7 @@ export interface DrillResult {
 
 const sleep = (ms: number) => Bun.sleep(Math.max(0, ms));
 
-export async function runDrill(partial: Partial<DrillOptions> = {}): Promise<DrillResult> {
+export async function runDrill(partial: DrillInput = {}): Promise<DrillResult> {
   const o: DrillOptions = { ...DEFAULTS, ...partial, every: { ...DEFAULTS.every, ...partial.every }, min: { ...DEFAULTS.min, ...partial.min } };
   if (!o.seed) o.seed = randomSeed();
   const log = o.log;
@@ -118,6 +131,7 @@ export async function runDrill(partial: Partial<DrillOptions> = {}): Promise<Dri
     customersPerNumber: o.customersPerNumber,
     retryCapSeconds: o.retryCapSeconds,
     telegramLatencyMs: o.telegramLatencyMs,
+    fileReferenceTtlMs: o.fileReferenceTtlMs,
     logLevel: o.logLevel,
   });
   log(`appliance pid ${w.app.pid} on ${w.app.url}, data and log in ${w.dir}`);
@@ -194,6 +208,8 @@ export async function runDrill(partial: Partial<DrillOptions> = {}): Promise<Dri
       if (Date.now() - lastLog > 5_000) {
         lastLog = Date.now();
         log(`  draining ${((Date.now() - healedAt) / 1000).toFixed(0)} s: waiting for ${waitingFor}`);
+        // The operator looks again for messages parked while a number could not send.
+        await faults.resendLateParked();
       }
       await sleep(250);
     }
@@ -230,14 +246,17 @@ export async function runDrill(partial: Partial<DrillOptions> = {}): Promise<Dri
     }
     // Nothing may stay held or parked once everything has arrived (the last statuses get a few seconds).
     const queues = w.app.running ? await settledQueues(w, 30_000) : null;
+    // What the appliance still lists item by item: what is not delivered but listed there is held, not lost.
+    const listed = w.app.running ? await listedItems(w) : { toPlanfixTexts: [], toTelegramIds: new Set<string>() };
     // (Not running here means the drill was aborted; that is reported as such, not as a stop failure.)
     cleanStopMs = w.app.running ? await w.app.stop(15_000) : 0;
 
     const commands = w.planfix.commands();
     const chatIds = w.chats.map((c) => c.chatId);
     const window = { beforeMs: o.planfixLatencyMs + 3000, afterMs: 1000 };
-    const tp = analyzeTelegramToPlanfix({ runId, chatIds, sent: load.tp, commands, kills: faults.kills, window, fetched });
-    const pt = analyzePlanfixToTelegram({ chatIds, sent: load.pt, seen: watcher.seen, commands, kills: faults.kills, window });
+    const tp = analyzeTelegramToPlanfix({ runId, chatIds, sent: load.tp, commands, kills: faults.kills, window, fetched, heldTexts: listed.toPlanfixTexts });
+    const resent = new Set(faults.resent.map((r) => r.messageId));
+    const pt = analyzePlanfixToTelegram({ chatIds, sent: load.pt, seen: watcher.seen, commands, kills: faults.kills, window, resent, held: listed.toTelegramIds });
     const faultCounts = Object.fromEntries(FAULT_KINDS.map((k) => [k, faults.events.filter((e) => e.kind === k).length])) as Record<FaultKind, number>;
     const kills = faults.kills.filter((k) => !k.crash && k.termStopMs === undefined);
     const terms = faults.kills.filter((k) => k.termStopMs !== undefined);
@@ -270,6 +289,10 @@ export async function runDrill(partial: Partial<DrillOptions> = {}): Promise<Dri
       tp,
       pt,
       queues,
+      impaired: faults.windows.map((x) => ({ kind: x.kind, number: x.number, ms: x.to === null ? null : x.to - x.from })),
+      operatorResends: faults.resent.length,
+      operatorFailures: faults.operatorFailures,
+      fileReferencesExpired: w.tg.world.edges.fileReferencesExpired,
       telegramDuplicateKeys: duplicateKeys,
       loopbackInternalErrors: w.tg.internalErrors.length,
       applianceErrorLines: w.app.errorCount,
@@ -298,6 +321,13 @@ export function verdict(r: DrillResult): string[] {
   if (!r.drained) f.push(`the system did not drain within ${r.options.drainSeconds} s of healing`);
   if (r.tp.lost) f.push(`${r.tp.lost} Telegram → Planfix message(s) lost`);
   if (r.pt.lost) f.push(`${r.pt.lost} Planfix → Telegram message(s) lost`);
+  if (r.tp.heldAtEnd || r.pt.heldAtEnd)
+    f.push(`${r.tp.heldAtEnd} Telegram → Planfix and ${r.pt.heldAtEnd} Planfix → Telegram message(s) not delivered, still held or parked by the appliance`);
+  if (r.pt.parkedWhileImpaired > r.pt.parkedWhileImpairedDelivered)
+    f.push(
+      `${r.pt.parkedWhileImpaired - r.pt.parkedWhileImpairedDelivered} message(s) parked while their number could not send were not delivered after the operator re-sent them`,
+    );
+  if (r.operatorFailures.length) f.push(`${r.operatorFailures.length} operator action(s) failed: ${r.operatorFailures[0]}`);
   if (!r.queues) f.push("the appliance's queue status (GET /admin/clients) could not be read at the end");
   else {
     const { held, parked } = r.queues;
@@ -359,6 +389,24 @@ function planfixTags(w: DrillWorld, runId: string): (tag: string) => boolean {
     }
     return tags.has(tag);
   };
+}
+
+/** Every item the appliance still lists, waiting or parked, both directions, all numbers. */
+async function listedItems(w: DrillWorld): Promise<{ toPlanfixTexts: string[]; toTelegramIds: Set<string> }> {
+  const toPlanfixTexts: string[] = [];
+  const toTelegramIds = new Set<string>();
+  for (const n of w.numbers) {
+    for (const direction of ["to_planfix", "to_telegram"] as const) {
+      for (const state of ["waiting", "parked"] as const) {
+        const r = await w.app.call("GET", `/client/queue?number=${n.phone}&direction=${direction}&state=${state}`, ADMIN_TOKEN).catch(() => null);
+        for (const item of (r?.json?.items ?? []) as { text?: string; message_id?: string }[]) {
+          if (direction === "to_planfix") toPlanfixTexts.push(item.text ?? "");
+          else if (item.message_id) toTelegramIds.add(item.message_id);
+        }
+      }
+    }
+  }
+  return { toPlanfixTexts, toTelegramIds };
 }
 
 async function waitUntil(pred: () => boolean, ms: number, what: string): Promise<void> {

@@ -10,14 +10,14 @@ export function formatReport(r: DrillResult): string {
   line(`═══ drill report · seed ${r.seed} (reproduce: DRILL_SEED=${r.seed} DRILL_SECONDS=${r.options.seconds}) ═══`);
   line(`${r.clients} clients, ${r.numbers} numbers, ${r.chats} chats · load ${s(r.loadMs)} · drain ${s(r.drainMs)}${r.drained ? "" : " (NOT drained)"}`);
   line(
-    `faults: ${r.kills} kill -9 + restart, ${r.terms} SIGTERM + restart (stop ≤ ${r.maxTermStopMs === null ? "HUNG" : s(r.maxTermStopMs)}), ${r.faults.planfix} Planfix outages, ${r.faults.tgDrop} Telegram drops, ${r.faults.tgStall} Telegram stalls, ${r.faults.flood} flood waits` +
+    `faults: ${r.kills} kill -9 + restart, ${r.terms} SIGTERM + restart (stop ≤ ${r.maxTermStopMs === null ? "HUNG" : s(r.maxTermStopMs)}), ${r.faults.planfix} Planfix outages, ${r.faults.tgDrop} Telegram drops, ${r.faults.tgStall} Telegram stalls, ${r.faults.flood} flood waits, ${r.faults.revoke} revoked sessions, ${r.faults.freeze} frozen accounts, ${r.faults.fileRef} file-reference expiries` +
       ` · after a restart: /health ≤ ${s(r.maxRestartMs)} and every number online ≤ ${s(r.maxBackOnlineMs)} from the restart`,
   );
   line();
-  line(`                       sent  delivered   lost  duplicated  order  longest delay  (p50 / p99)`);
+  line(`                       sent  delivered   lost   held  duplicated  order  longest delay  (p50 / p99)`);
   const row = (name: string, d: DrillResult["tp"] | DrillResult["pt"]) =>
     line(
-      `${name.padEnd(20)} ${pad(d.sent, 6)} ${pad(d.delivered, 10)} ${pad(d.lost, 6)} ${pad(d.duplicated, 11)} ${pad(d.orderViolations, 6)} ${pad(s(d.maxDelayMs), 14)}  (${s(d.p50DelayMs)} / ${s(d.p99DelayMs)})`,
+      `${name.padEnd(20)} ${pad(d.sent, 6)} ${pad(d.delivered, 10)} ${pad(d.lost, 6)} ${pad(d.heldAtEnd, 6)} ${pad(d.duplicated, 11)} ${pad(d.orderViolations, 6)} ${pad(s(d.maxDelayMs), 14)}  (${s(d.p50DelayMs)} / ${s(d.p99DelayMs)})`,
     );
   row("Telegram → Planfix", r.tp);
   row("Planfix → Telegram", r.pt);
@@ -27,6 +27,14 @@ export function formatReport(r: DrillResult): string {
       ? `held at the end (waiting): ${q.held.to_planfix} to Planfix, ${q.held.to_telegram} to Telegram · parked: ${q.parked.to_planfix} to Planfix, ${q.parked.to_telegram} to Telegram (all must be 0)`
       : "held / parked at the end: NOT READ (GET /admin/clients)",
   );
+  line(`  (lost: neither delivered nor listed by the appliance; held: not delivered but still waiting or parked in the appliance)`);
+  const imp = (kind: "revoke" | "freeze") => r.impaired.filter((x) => x.kind === kind);
+  const longest = (xs: { ms: number | null }[]) => (xs.some((x) => x.ms === null) ? "NOT fixed" : s(Math.max(0, ...xs.map((x) => x.ms!))));
+  line(
+    `numbers unable to send: ${imp("revoke").length} signed out (longest ${longest(imp("revoke"))} until signed in again), ${imp("freeze").length} frozen (longest ${longest(imp("freeze"))})` +
+      ` · parked meanwhile and re-sent by the operator: ${r.pt.parkedWhileImpaired} (${r.pt.parkedWhileImpairedDelivered} delivered) · downloads met FILE_REFERENCE_EXPIRED: ${r.fileReferencesExpired}`,
+  );
+  for (const e of r.operatorFailures.slice(0, 3)) line(`  operator action failed: ${e}`);
   line();
   line(`>>> REDELIVERED AFTER A KILL (Telegram → Planfix): ${r.tp.redeliveredAfterKill} <<<`);
   line(`    Planfix's newMessage carries no id to deduplicate by: the item whose answer a kill -9 cut off is sent again`);

@@ -45,6 +45,8 @@ export interface DrillWorld {
   planfix: FakePlanfix;
   app: DrillAppliance;
   dir: string;
+  /** The appliance's DATA_DIR (session files live in its sessions/ folder). */
+  dataDir: string;
   clients: DrillClient[];
   numbers: DrillNumber[];
   chats: DrillChat[];
@@ -60,6 +62,8 @@ export interface WorldOptions {
   retryCapSeconds: number;
   /** Telegram's answers reach the appliance this much later (a relay in between). */
   telegramLatencyMs: number;
+  /** File references older than this are FILE_REFERENCE_EXPIRED (as Telegram's expire after a while). */
+  fileReferenceTtlMs: number;
   logLevel: string;
 }
 
@@ -68,7 +72,7 @@ export async function startWorld(o: WorldOptions): Promise<DrillWorld> {
   const binary = o.binary ?? BINARY;
   if (!existsSync(binary)) throw new Error(`${binary} is missing: run \`make build\` (make drill does)`);
   // Small getDifference pages, so catching up after a kill takes several differenceSlice rounds.
-  const tg = await TelegramServer.start({ differenceLimit: 20 });
+  const tg = await TelegramServer.start({ differenceLimit: 20, fileReferenceTtlMs: o.fileReferenceTtlMs });
   const clientSpecs = o.numbersPerClient.map((_, i) => {
     const name = `drill-${String.fromCharCode(97 + i)}`;
     return { name, planfixPath: `/${name}/webchat/api`, planfixToken: `pf-token-${name}` };
@@ -133,7 +137,7 @@ export async function startWorld(o: WorldOptions): Promise<DrillWorld> {
         chats.push({ index: i, number, customer, chatId: `${number.phone}_${customer.id}` });
       }
     }
-    return { tg, proxy, planfix, app, dir, clients, numbers, chats };
+    return { tg, proxy, planfix, app, dir, dataDir, clients, numbers, chats };
   } catch (e) {
     await app?.stop(5000).catch(() => {});
     await proxy.stop().catch(() => {});

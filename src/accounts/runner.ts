@@ -221,8 +221,8 @@ export class AccountRunner {
           })),
         );
       }
-      const updateState =
-        this.deps.clients.updateStateOf(this.accountId) ?? (file.updateState ? { pts: file.updateState.pts, qts: file.updateState.qts, date: file.updateState.date } : null);
+      // The connector resumes from the state it kept for this number; the session file's is for a first start.
+      const updateState = file.updateState ? { pts: file.updateState.pts, qts: file.updateState.qts, date: file.updateState.date } : null;
 
       const lost = new Promise<TelegramFailure | null>((resolve) => (this.signalLost = resolve));
       const hooks = this.deps.hooks(this.accountId);
@@ -232,6 +232,7 @@ export class AccountRunner {
         if (proxyUnresolved) throw proxyUnresolved;
         this.conn = await this.deps.connector.connect({
           signal: this.cancelConnect.signal,
+          accountId: this.accountId,
           session: file.session,
           apiId: this.deps.apiId,
           apiHash: this.deps.apiHash,
@@ -239,13 +240,19 @@ export class AccountRunner {
           proxy,
           updateState,
           knownPeers: this.deps.peers.all(this.accountId),
+          sameAccount: (selfUserId) => {
+            const before = this.deps.clients.accountById(this.accountId)?.selfUserId ?? null;
+            if (before === null || before === selfUserId) return true;
+            this.log.warn("the session belongs to another Telegram account than before: its update state and peers are dropped", { before, now: selfUserId });
+            this.deps.clients.resetTelegramIdentity(this.accountId);
+            return false;
+          },
           log: this.log,
           events: {
             onMessage: hooks.onMessage,
             onReadOutbox: hooks.onReadOutbox,
             onContactChanged: hooks.onContactChanged,
             onPeers: (list) => this.deps.peers.save(this.accountId, list),
-            onUpdateState: (s) => this.deps.clients.setUpdateState(this.accountId, s),
             onLost: (f) => this.signalLost?.(f),
           },
         });

@@ -247,7 +247,8 @@ export class ClientService {
         sessionPath,
         planfixError: null,
       });
-      if (sessionPath !== account.sessionPath) this.store.resetTelegramIdentity(account.id);
+      // A new session of the same Telegram account keeps the update state and peers (a re-login after a
+      // revocation must catch up from where the old key stopped); the runner drops them if the account differs.
     });
     await this.pool.waitDecided(account.id, this.settings.startTimeoutMs);
     return this.view(account);

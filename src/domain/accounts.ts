@@ -1,5 +1,5 @@
 // A client and its numbers as the core sees them: plain types, no storage row behind them. The store
-// returns these (its rows carry more, e.g. the Telegram update state, which only the runner asks for).
+// returns these (its rows may carry more: columns kept only for a downgrade).
 import type { AccountState } from "../accounts/states.ts";
 
 /** A customer of the appliance. Only a hash of its token is kept. */

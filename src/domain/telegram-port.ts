@@ -115,22 +115,39 @@ export interface TelegramEvents {
    * `peer` is the user as now known; `photoChanged` when the photo may have changed. Resolve once handled.
    */
   onContactChanged?(peer: PeerInfo, photoChanged: boolean): Promise<void>;
-  /** The update state after everything up to it was handled; persist it for catch-up. */
-  onUpdateState(state: UpdateState): void;
+  /**
+   * The update state after everything up to it was handled. The connector keeps it itself (its own
+   * tables, by `ConnectOptions.accountId`); this is for observers only (tests).
+   */
+  onUpdateState?(state: UpdateState): void;
   /** The connection is gone and will not come back by itself; the pool decides what next. */
   onLost(failure: TelegramFailure): void;
 }
 
 export interface ConnectOptions {
+  /**
+   * The number this connection is for: the connector keeps its own state (where catch-up resumes, the
+   * access hashes it got) under this id, in its own tables. Absent: nothing is kept (a bare connection,
+   * as in the connector's tests).
+   */
+  accountId?: number;
   session: SessionData;
   apiId: number;
   apiHash: string;
   /** Our own bound on connect + getMe (GramJS's connect() can hang forever). */
   timeoutMs: number;
-  /** Where to resume catch-up from; null: ask Telegram for the current state and start there. */
+  /**
+   * Where to resume catch-up from when the connector has kept none for `accountId` (e.g. the update state
+   * a Telethon session file carries); null: ask Telegram for the current state and start there.
+   */
   updateState: UpdateState | null;
   /** Access hashes this account already knows (from our store or a Telethon session file). */
   knownPeers: PeerInfo[];
+  /**
+   * Asked with the session's own user id once it is known, before catch-up. False: the stored state and
+   * peers belong to another Telegram account — they are not used (catch-up starts from the current state).
+   */
+  sameAccount?: (selfUserId: string) => boolean;
   events: TelegramEvents;
   log: import("../log.ts").Logger;
   /** What every connection of this account goes through; null: straight to Telegram. */

@@ -2,12 +2,12 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { AccountState } from "../accounts/states.ts";
 import type { Account, Client } from "../domain/accounts.ts";
-import { flushWrites, param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
+import { flushWrites, param as $, type Db } from "./db.ts";
 import { accounts, clients, files, outboundJobs, peers, planfixOutbox, sentMessages } from "./schema.ts";
 
 export type { Account, Client } from "../domain/accounts.ts";
-// The rows are the domain types plus what only the store and the runner see (the update state): the
-// compiler checks each row still is one (a column the domain type lacks must be added there first).
+// The rows are the domain types plus columns no longer used (accounts.pts/qts/upd_date, kept for a
+// downgrade): the compiler checks each row still is one (a column the domain type lacks must be added there first).
 type Extends<T, _U extends T> = true;
 export type RowsAreDomain = [Extends<Client, typeof clients.$inferSelect>, Extends<Account, typeof accounts.$inferSelect>];
 export type NewAccount = Omit<typeof accounts.$inferInsert, "id" | "createdAt" | "updatedAt">;
@@ -43,11 +43,6 @@ export class ClientStore {
         .select()
         .from(accounts)
         .where(and(eq(accounts.clientId, $("clientId")), eq(accounts.number, $("number"))))
-        .prepare(),
-      setUpdateState: db
-        .update(accounts)
-        .set({ pts: $v("pts"), qts: $v("qts"), updDate: $v("date") })
-        .where(eq(accounts.id, $("id")))
         .prepare(),
     };
   }
@@ -128,19 +123,6 @@ export class ClientStore {
     this.db.update(accounts).set({ selfUserId }).where(eq(accounts.id, id)).run();
   }
 
-  /**
-   * Saved with the other writes of this event-loop turn (see writeSoon): the state only ever moves
-   * forward, and one that lands a moment later is behind, never ahead, of what was stored.
-   */
-  setUpdateState(id: number, s: { pts: number; qts: number; date: number }): void {
-    writeSoon(this.db, () => this.q.setUpdateState.run({ id, pts: s.pts, qts: s.qts, date: s.date })).catch(() => {});
-  }
-  /** The Telegram update state stored for a number (null: none yet). */
-  updateStateOf(id: number): { pts: number; qts: number; date: number } | null {
-    const r = this.db.select({ pts: accounts.pts, qts: accounts.qts, date: accounts.updDate }).from(accounts).where(eq(accounts.id, id)).get();
-    return r && r.pts !== null && r.qts !== null && r.date !== null ? { pts: r.pts, qts: r.qts, date: r.date } : null;
-  }
-
   /** A new token for the client: the old hash is gone at once, so the old token stops working. */
   setTokenHash(clientId: number, tokenHash: string): void {
     this.db.update(clients).set({ tokenHash }).where(eq(clients.id, clientId)).run();
@@ -174,11 +156,14 @@ export class ClientStore {
     });
   }
 
-  /** A different session may be a different Telegram user: forget its update state and access hashes. */
+  /**
+   * A different session may be a different user: forget who the number was and the people it saw. (The
+   * connector forgets its own state for the number by itself when it sees another session.)
+   */
   resetTelegramIdentity(id: number): void {
-    flushWrites(this.db); // a queued state of the old session must not land after the reset
+    flushWrites(this.db); // a queued write of the old session must not land after the reset
     this.db.transaction((tx) => {
-      tx.update(accounts).set({ pts: null, qts: null, updDate: null, selfUserId: null }).where(eq(accounts.id, id)).run();
+      tx.update(accounts).set({ selfUserId: null }).where(eq(accounts.id, id)).run();
       tx.delete(peers).where(eq(peers.accountId, id)).run();
     });
   }

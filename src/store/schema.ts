@@ -36,7 +36,10 @@ export const accounts = sqliteTable(
     stateSince: integer("state_since").notNull().default(now),
     floodUntil: integer("flood_until"),
     selfUserId: text("self_user_id"),
-    /** Telegram update state, so messages that arrived while we were away are fetched on start. */
+    /**
+     * Unused since the Telegram connector keeps the update state in its own table (telegram_update_state,
+     * which copied these once); kept for a downgrade to an older release, which still reads them.
+     */
     pts: integer("pts"),
     qts: integer("qts"),
     updDate: integer("upd_date"),

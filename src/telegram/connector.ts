@@ -114,7 +114,11 @@ class GramjsConnection implements TelegramConnection {
     try {
       await withTimeout(c.race(c.handshake()), o.timeoutMs, () => new TelegramFailure("timeout", `no answer within ${o.timeoutMs} ms`));
       c.keepalive.start();
-      await c.race(c.engine.start(o.updateState));
+      // A session of the same account (signed in again after a revocation) resumes where the last one
+      // stopped, so nothing written meanwhile is skipped; another account's state and peers are useless.
+      const same = o.sameAccount?.(c.self.userId) ?? true;
+      if (!same) c.peers.clear();
+      await c.race(c.engine.start(same ? o.updateState : null));
       if (c.lost) throw c.lost;
       c.live = true;
       return c;

@@ -28,6 +28,8 @@ const NETWORK_MESSAGES = [/not connected/i, /socket was closed/i, /connection cl
 /** The RPC error name (e.g. "PEER_ID_INVALID") when `e` is an error Telegram answered with. */
 export function rpcName(e: unknown): string | null {
   if (e instanceof errors.FloodWaitError) return `FLOOD_WAIT_${e.seconds}`;
+  // GramJS replaces Telegram's name with an English sentence for this one; media.ts follows it by name.
+  if (e instanceof errors.FileMigrateError) return `FILE_MIGRATE_${e.newDc}`;
   if (e instanceof errors.RPCError) {
     const m = e.errorMessage;
     return typeof m === "string" && m ? m : null;

@@ -58,6 +58,11 @@ export class PeerBook {
     for (const p of initial) this.put(p);
   }
 
+  /** Forgets every peer (they were another account's: access hashes are per account). */
+  clear(): void {
+    this.map.clear();
+  }
+
   get size(): number {
     return this.map.size;
   }

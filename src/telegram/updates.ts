@@ -445,6 +445,6 @@ export class UpdateEngine {
     const key = `${this.state.pts}/${this.state.qts}/${this.state.date}`;
     if (key === this.lastEmitted) return;
     this.lastEmitted = key;
-    this.deps.events.onUpdateState({ ...this.state });
+    this.deps.events.onUpdateState?.({ ...this.state });
   }
 }

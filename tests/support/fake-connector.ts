@@ -9,6 +9,8 @@ export interface FakeBehaviour {
   onConnect?: (options: ConnectOptions, attempt: number) => Promise<void> | void;
   /** Decides each liveness probe: resolve for a live account, throw a TelegramFailure for a gone one. */
   onProbe?: (attempt: number) => Promise<void> | void;
+  /** The Telegram user a connect's session belongs to (default "1000"). */
+  selfOf?: (options: ConnectOptions) => string;
 }
 
 export class FakeConnector implements TelegramConnector {
@@ -18,7 +20,8 @@ export class FakeConnector implements TelegramConnector {
   probes = 0;
   live = new Map<string, number>();
   maxLiveSameKey = 0;
-  readonly connections: { options: ConnectOptions; closed: boolean; lose(f: TelegramFailure): void }[] = [];
+  /** Each connection made; `resumedFrom`: the update state its catch-up started from (as the GramJS one decides it). */
+  readonly connections: { options: ConnectOptions; resumedFrom: ConnectOptions["updateState"]; closed: boolean; lose(f: TelegramFailure): void }[] = [];
 
   constructor(private readonly behaviour: FakeBehaviour = {}) {}
 
@@ -33,11 +36,14 @@ export class FakeConnector implements TelegramConnector {
       release();
       throw e;
     }
-    const entry = { options, closed: false, lose: (f: TelegramFailure) => options.events.onLost(f) };
+    const selfUserId = this.behaviour.selfOf?.(options) ?? "1000";
+    // As the GramJS connection does once the session's user is known: another account's state is not resumed.
+    const same = options.sameAccount?.(selfUserId) ?? true;
+    const entry = { options, resumedFrom: same ? options.updateState : null, closed: false, lose: (f: TelegramFailure) => options.events.onLost(f) };
     this.connections.push(entry);
     const fail = () => Promise.reject(new TelegramFailure("error", "fake connector"));
     return {
-      self: { userId: "1000", firstName: "Fake", lastName: null, username: null, phone: null },
+      self: { userId: selfUserId, firstName: "Fake", lastName: null, username: null, phone: null },
       sendText: fail,
       sendFile: fail,
       resolveUsername: async () => null,

@@ -1,0 +1,46 @@
+// An upgrade from a release that kept the Telegram update state in the core's accounts table (the
+// compiled binary): the copy into the connector's own table is what the number catches up from, so what
+// arrived while the appliance was stopped reaches Planfix, in order and once.
+import { Database } from "bun:sqlite";
+import { afterEach, expect, test } from "bun:test";
+import { join } from "node:path";
+import { introduce, onlineWorld, texts, untilMessages, type World } from "./bridge-world.ts";
+
+let w: World | undefined;
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
+
+test("a database with the update state only in accounts.pts/qts/upd_date: after the upgrade the number catches up from it", async () => {
+  const o = await onlineWorld();
+  w = o.w;
+  const { anna, ivan, chatId } = o;
+  await introduce(w, ivan, anna, chatId);
+  await Bun.sleep(300); // the state after "hi" is saved with the next writes
+  expect(await w.app.stop()).toBe(0);
+
+  // Turn the database into what the previous release left: the state in the core's columns, no Telegram tables.
+  const db = new Database(join(w.dataDir, "planfix-telegram.db"));
+  const kept = db.query("SELECT account_id AS id, pts, qts, date FROM telegram_update_state").all() as { id: number; pts: number; qts: number; date: number }[];
+  expect(kept).toHaveLength(1);
+  const { id, pts, qts, date } = kept[0]!;
+  db.query("UPDATE accounts SET pts = ?, qts = ?, upd_date = ? WHERE id = ?").run(pts, qts, date, id);
+  db.exec("DROP TABLE telegram_update_state; DROP TABLE telegram_access_hashes; DROP TABLE telegram_migrations");
+  db.close();
+
+  // Written while the appliance is down: only a resumed catch-up can bring these (a fresh state starts after them).
+  for (let i = 0; i < 3; i++) w.tg.driver.sendText(ivan, anna, `while stopped ${i}`);
+  await w.app.start();
+  await untilMessages(w, 4, chatId, 20_000);
+  await Bun.sleep(500);
+  expect(texts(w, chatId)).toEqual(["hi", "while stopped 0", "while stopped 1", "while stopped 2"]);
+
+  expect(await w.app.stop()).toBe(0);
+  const after = new Database(join(w.dataDir, "planfix-telegram.db"));
+  const state = after.query("SELECT pts FROM telegram_update_state WHERE account_id = ?").get(id) as { pts: number };
+  expect(state.pts).toBeGreaterThan(pts);
+  // The core's columns are left as the old release wrote them (kept for a downgrade).
+  expect(after.query("SELECT pts FROM accounts WHERE id = ?").get(id)).toEqual({ pts });
+  after.close();
+});
