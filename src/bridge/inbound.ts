@@ -10,9 +10,8 @@ import { TelegramFailure } from "../domain/telegram-port.ts";
 import type { NewMessageCommand, MessageStatusCommand, ContactCard, PlanfixFailure, PlanfixOutcome } from "../planfix/index.ts";
 import type { PlanfixPort, PlanfixPorts } from "./planfix-port.ts";
 import type { Account } from "../domain/accounts.ts";
-import { type FileRepository, type JobRepository, MediaNotKept, type OutboxEntry, type OutboxRepository, type WriteTx } from "../domain/repositories.ts";
+import { type FileRepository, type JobRepository, MediaNotKept, type OutboxEntry, type OutboxRepository, type PeerRepository, type WriteTx } from "../domain/repositories.ts";
 import type { ClientStore } from "../store/clients.ts";
-import type { PeerStore } from "../store/peers.ts";
 import { ignoreReason } from "./filters.ts";
 import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
@@ -24,7 +23,7 @@ import type { Outcome, OutcomeListener } from "./outcomes.ts";
 
 export interface InboundDeps {
   clients: ClientStore;
-  peers: PeerStore;
+  peers: PeerRepository;
   outbox: OutboxRepository;
   jobs: JobRepository;
   files: FileRepository;
@@ -116,7 +115,7 @@ export class InboundBridge {
    * stored first, so the next message's card agrees.
    */
   async contactChanged(accountId: number, peer: PeerInfo, photoChanged: boolean): Promise<void> {
-    this.deps.peers.save(accountId, [peer]);
+    await this.deps.peers.save(accountId, [peer]);
     if (photoChanged) this.avatars.delete(`${accountId}:${peer.userId}`);
     if (!(await this.deps.outbox.hasChat(accountId, peer.userId))) return;
     const event: StoredContact = { peer, photoChanged };
@@ -269,7 +268,7 @@ export class InboundBridge {
       if (await this.deps.jobs.hasPending(account.id, message.peer.userId)) return "wait";
       if (await this.deps.jobs.isOurs(account.id, message.peer.userId, message.messageId)) return "skip";
     }
-    const known = this.deps.peers.byId(account.id, message.peer.userId);
+    const known = await this.deps.peers.byId(account.id, message.peer.userId);
     const peer: PeerInfo = {
       ...message.peer,
       username: message.peer.username ?? known?.username ?? null,
@@ -311,7 +310,7 @@ export class InboundBridge {
   /** The card for updateContact: as stored now (the change merged in), with the photo fetched again when it changed. */
   private async contactUpdate(account: Account, row: OutboxEntry): Promise<ContactCard | "wait"> {
     const { peer: changed, photoChanged } = JSON.parse(row.event) as StoredContact;
-    const known = this.deps.peers.byId(account.id, changed.userId);
+    const known = await this.deps.peers.byId(account.id, changed.userId);
     const peer: PeerInfo = { ...changed, phone: changed.phone ?? known?.phone ?? null };
     const card = contactCard(peer);
     const conn = this.deps.connection(account.id);

@@ -7,10 +7,9 @@ import { type MessengerCapabilities, type Refusal, TelegramFailure, type Outgoin
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
 import type { PlanfixInboundMessage } from "../planfix/index.ts";
-import type { Job, JobRepository, Transaction } from "../domain/repositories.ts";
+import type { Job, JobRepository, PeerRepository, Transaction } from "../domain/repositories.ts";
 import type { Account, Client } from "../domain/accounts.ts";
 import type { ClientStore } from "../store/clients.ts";
-import type { PeerStore } from "../store/peers.ts";
 import { chatIdFor, parseChatId } from "./chat-id.ts";
 import type { NetGuard } from "../net/guarded-fetch.ts";
 import { DownloadError, downloadToFile, DownloadSlots } from "./download.ts";
@@ -37,7 +36,7 @@ export class WebhookError extends Error {
 
 export interface OutboundDeps {
   clients: ClientStore;
-  peers: PeerStore;
+  peers: PeerRepository;
   jobs: JobRepository;
   inbound: InboundBridge;
   limiter: LookupLimiter;
@@ -163,7 +162,8 @@ export class OutboundBridge {
    */
   private async resolveFirst(account: Account, m: PlanfixInboundMessage, by: { username?: string; phone?: string }): Promise<string> {
     const ids = [...new Set([m.chatId, m.telegramUserId].filter((x): x is string => !!x && USER_ID.test(x)))];
-    const known = ids.find((id) => !!this.deps.peers.byId(account.id, id)?.accessHash);
+    let known: string | undefined;
+    for (const id of ids) if (!known && (await this.deps.peers.byId(account.id, id))?.accessHash) known = id;
     if (known) return known;
     if (!by.username && !by.phone) {
       // An id this number has not seen yet: kept as before, the send finds out (and reports an error status) if it cannot reach it.
@@ -178,7 +178,7 @@ export class OutboundBridge {
     }
     const field = by.username ? "telegramUserName" : "contactPhone";
     const who = by.username ? `@${by.username}` : `phone ${by.phone}`;
-    const cached = this.cachedLookup(account.id, by);
+    const cached = await this.cachedLookup(account.id, by);
     if (cached) return cached.userId;
     const conn = this.deps.connection(account.id);
     if (!conn) throw new WebhookError(400, `number ${account.number} is ${account.state}, so ${who} cannot be looked up in Telegram now; send again once it is online`, "channel");
@@ -449,20 +449,20 @@ export class OutboundBridge {
 
   /** The recipient with this account's access hash: known peer → username → phone. */
   private async recipient(job: Job, conn: TelegramConnection): Promise<PeerInfo | null> {
-    const known = this.deps.peers.byId(job.accountId, job.peerUserId);
+    const known = await this.deps.peers.byId(job.accountId, job.peerUserId);
     if (known?.accessHash) return known;
     const lookup = job.lookup ? (JSON.parse(job.lookup) as { username?: string; phone?: string }) : {};
     const found = await this.lookup(job.accountId, conn, lookup);
     return found && found.userId === job.peerUserId ? found : null;
   }
 
-  private cachedLookup(accountId: number, by: { username?: string; phone?: string }): PeerInfo | null {
+  private async cachedLookup(accountId: number, by: { username?: string; phone?: string }): Promise<PeerInfo | null> {
     if (by.username) {
-      const cached = this.deps.peers.byUsername(accountId, by.username);
+      const cached = await this.deps.peers.byUsername(accountId, by.username);
       if (cached?.accessHash) return cached;
     }
     if (by.phone) {
-      const cached = this.deps.peers.byPhone(accountId, by.phone);
+      const cached = await this.deps.peers.byPhone(accountId, by.phone);
       if (cached?.accessHash) return cached;
     }
     return null;
@@ -470,14 +470,14 @@ export class OutboundBridge {
 
   /** Resolves a username or phone through Telegram, cached in the peer store and rate-limited. */
   async lookup(accountId: number, conn: TelegramConnection, by: { username?: string; phone?: string }, maxWaitMs = 10_000): Promise<PeerInfo | null> {
-    const cached = this.cachedLookup(accountId, by);
+    const cached = await this.cachedLookup(accountId, by);
     if (cached) return cached;
     if (!(await this.deps.limiter.acquire(accountId, maxWaitMs)))
       throw new TelegramFailure("flood_wait", "too many lookups on this number; slowing down", Math.ceil(maxWaitMs / 1000));
     let found: PeerInfo | null = null;
     if (by.username) found = await conn.resolveUsername(by.username);
     if (!found && by.phone) found = await conn.resolvePhone(by.phone);
-    if (found) this.deps.peers.save(accountId, [found]);
+    if (found) await this.deps.peers.save(accountId, [found]);
     return found;
   }
 }

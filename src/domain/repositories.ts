@@ -2,6 +2,8 @@
 // domain types in and out. The SQLite adapter (src/store/) implements them; a second adapter
 // (PostgreSQL) would implement the same interfaces without the core changing.
 
+import type { PeerInfo } from "./telegram-port.ts";
+
 /** A media file kept for Planfix (bytes on disk, reachable by an unguessable link until it expires). */
 export interface StoredFile {
   id: string;
@@ -180,3 +182,13 @@ export interface WriteTx {
 
 /** Runs `work` as one unit of work; resolves with its result once its writes are committed. */
 export type Transaction = <T>(work: (tx: WriteTx) => Promise<T>) => Promise<T>;
+
+/** The messenger's users each number has seen, with that number's access hash for them. */
+export interface PeerRepository {
+  /** Inserts or refreshes; a known access hash (or name, username, phone) is never replaced by a missing one. */
+  save(accountId: number, list: readonly PeerInfo[]): Promise<void>;
+  byId(accountId: number, userId: string): Promise<PeerInfo | undefined>;
+  byUsername(accountId: number, username: string): Promise<PeerInfo | undefined>;
+  byPhone(accountId: number, phone: string): Promise<PeerInfo | undefined>;
+  all(accountId: number): Promise<PeerInfo[]>;
+}

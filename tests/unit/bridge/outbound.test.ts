@@ -46,7 +46,7 @@ function setup() {
     language: "en",
   });
   const peer: PeerInfo = { userId: "6800630955", accessHash: "42", username: null, phone: null, firstName: "Olena", lastName: null, isBot: false, hasPhoto: false };
-  peers.save(account.id, [peer]);
+  void peers.save(account.id, [peer]);
   let t = Date.now();
   const clock = { now: () => t, advance: (ms: number) => (t += ms) };
   const log = createLogger("silent");
