@@ -64,6 +64,10 @@ type Normalized = Partial<Record<Scalar, unknown>> & { attachments: Array<{ name
 const textMessage = (issue: v.BaseIssue<unknown>) => (issue.input === undefined ? "required" : "must be text");
 const required = v.pipe(v.string(textMessage), v.nonEmpty("required"));
 const optional = v.optional(v.string(textMessage));
+// Ids, names and the token are matched and stored as they are: a control character (a NUL, a line break)
+// is never part of one, and would let a chat id slip past the check that it names the caller's own number.
+const NO_CONTROL = /^[^\p{Cc}]*$/u;
+const identifier = v.optional(v.pipe(v.string(textMessage), v.regex(NO_CONTROL, "must not contain control characters")));
 
 const isHttpUrl = (s: string) => {
   try {
@@ -89,19 +93,19 @@ const WebhookSchema = v.pipe(
         required,
         v.check((c) => c === "newMessage", "unsupported command (only newMessage)"),
       ),
-      providerId: optional,
-      token: required,
-      chatId: optional,
-      channel: optional,
+      providerId: identifier,
+      token: v.pipe(required, v.regex(NO_CONTROL, "must not contain control characters")),
+      chatId: identifier,
+      channel: identifier,
       message: v.optional(v.string(textMessage), ""),
-      messageId: optional,
+      messageId: identifier,
       userName: optional,
       userLastName: optional,
       userIco: optional,
       taskEmail: optional,
-      contactPhone: optional,
-      telegramUserName: optional,
-      telegramUserId: optional,
+      contactPhone: identifier,
+      telegramUserName: identifier,
+      telegramUserId: identifier,
       attachments: v.array(AttachmentSchema),
     },
     textMessage,

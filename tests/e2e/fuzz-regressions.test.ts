@@ -30,6 +30,29 @@ describe("found by the fuzzer", () => {
     expect(w.app.logText()).not.toContain('"msg":"request failed"');
   });
 
+  test("a chat id with a control character is refused (400 chatId), even with a messageId the client used before: it cannot reach another client's chat", async () => {
+    w = await world({ env: { LANGUAGE: "en" } });
+    const anna = w.tg.addUser({ firstName: "Anna", phone: "380955821319" });
+    const borys = w.tg.addUser({ firstName: "Borys", phone: "380955821320" });
+    const ivan = w.tg.addUser({ firstName: "Ivan", phone: "380671234567" });
+    await w.app.start();
+    expect((await w.app.call("POST", "/client", w.startBody(anna))).json.state).toBe("online");
+    const beta = await w.app.call("POST", "/client", w.startBody(borys, { name: "beta" }));
+    expect(beta.json.state).toBe("online");
+    const hook = (fields: Record<string, string>) => w.planfix.sendWebhook(`${w.app.url}/planfix`, { token: beta.json.token, providerId: "planfix-telegram", ...fields });
+    // Beta's own first message, by user id: accepted.
+    const own = await hook({ telegramUserId: String(ivan.id), message: "from beta", messageId: "m-1" });
+    expect(own.status).toBe(200);
+    // Acme's chat with a NUL after it, with beta's token, new or with beta's messageId: refused, naming chatId.
+    for (const messageId of ["m-1", "m-2"]) {
+      const r = await hook({ chatId: `${anna.phone}_${ivan.id}\u0000`, message: "forged", messageId });
+      expect(r.status).toBe(400);
+      expect(r.text).toContain("chatId");
+    }
+    await Bun.sleep(500);
+    expect(w.tg.driver.messages(ivan, anna)).toHaveLength(0);
+  });
+
   test("a body far over the limit gets the application's JSON 413, not a bare one", async () => {
     w = await world();
     await w.app.start();
