@@ -314,8 +314,8 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
 
     restore();
     // What was accepted before a stop or a crash is delivered now (Planfix-bound items need no Telegram).
-    inbound.resumeAll();
-    outbound.resumeAll();
+    await inbound.resumeAll();
+    await outbound.resumeAll();
     timers.push(setInterval(() => files.sweep(), t.mediaSweepMs));
 
     // The disk's state: one line at start when something is wrong, then one line whenever that changes.

@@ -7,7 +7,7 @@ import { confinementFolder } from "../sessions/confine.ts";
 import { readRegisteredSession } from "../sessions/locate.ts";
 import type { SessionData, SessionFile } from "../sessions/read.ts";
 import type { ClientStore } from "../store/clients.ts";
-import type { PeerStore } from "../store/peers.ts";
+import type { PeerRepository } from "../domain/repositories.ts";
 import { backoffMs, interruptibleSleep } from "./backoff.ts";
 import { checkProxy, DIRECT, effectiveProxy, parseNumberProxy, type NumberProxy, type ProxyHostCheck, type ProxySpec } from "../domain/proxy.ts";
 import type { AccountState, StateChange } from "./states.ts";
@@ -26,7 +26,7 @@ export interface AccountHooks {
 export interface RunnerDeps {
   connector: TelegramConnector;
   clients: ClientStore;
-  peers: PeerStore;
+  peers: PeerRepository;
   sessionsDir: string;
   apiId: number | null;
   apiHash: string | null;
@@ -204,10 +204,10 @@ export class AccountRunner {
       const holder = this.deps.claimKey(this.accountId, file.session);
       if (holder) return this.setState("error", `the session's key is already in use by number ${holder}; one key may run only once`);
 
-      const known = this.deps.peers.all(this.accountId);
+      const known = await this.deps.peers.all(this.accountId);
       if (known.length === 0 && file.entities.length > 0) {
         // First start from a Telethon session: its entity table is a ready set of access hashes.
-        this.deps.peers.save(
+        await this.deps.peers.save(
           this.accountId,
           file.entities.map((e) => ({
             userId: e.userId,
@@ -239,7 +239,7 @@ export class AccountRunner {
           timeoutMs: this.deps.connectTimeoutMs,
           proxy,
           updateState,
-          knownPeers: this.deps.peers.all(this.accountId),
+          knownPeers: await this.deps.peers.all(this.accountId),
           sameAccount: (selfUserId) => {
             const before = this.deps.clients.accountById(this.accountId)?.selfUserId ?? null;
             if (before === null || before === selfUserId) return true;
@@ -252,7 +252,9 @@ export class AccountRunner {
             onMessage: hooks.onMessage,
             onReadOutbox: hooks.onReadOutbox,
             onContactChanged: hooks.onContactChanged,
-            onPeers: (list) => this.deps.peers.save(this.accountId, list),
+            // Not awaited by the connector: a failed write (a full disk) keeps the older copy, and the
+            // connector's own table has the access hashes too.
+            onPeers: (list) => void this.deps.peers.save(this.accountId, list).catch((e) => this.log.warn("peers not stored", { error: errorText(e) })),
             onLost: (f) => this.signalLost?.(f),
           },
         });

@@ -40,7 +40,7 @@ export class ClientService {
     private readonly pool: AccountPool,
     private readonly settings: ServiceSettings,
     private readonly log: Logger,
-    private readonly queues?: { status(accountId: number): QueueStatus; statusOfAll(): (accountId: number) => QueueStatus },
+    private readonly queues?: { status(accountId: number): Promise<QueueStatus>; statusOfAll(): Promise<(accountId: number) => QueueStatus> },
   ) {}
 
   authenticate(token: string | null): Caller {
@@ -52,10 +52,15 @@ export class ClientService {
   }
 
   /** `listed`: the account was just read and its client and queues are known (a listing); otherwise both are read now. */
-  view(account: Account, listed?: { clientName: string; queueOf?: (accountId: number) => QueueStatus }): NumberView {
-    const fresh = listed ? account : (this.store.accountById(account.id) ?? account);
-    const clientName = listed ? listed.clientName : (this.store.clientById(fresh.clientId)?.name ?? "");
-    const queueOf = listed ? listed.queueOf : this.queues && ((id: number) => this.queues!.status(id));
+  async view(account: Account): Promise<NumberView> {
+    const fresh = this.store.accountById(account.id) ?? account;
+    const clientName = this.store.clientById(fresh.clientId)?.name ?? "";
+    const queues = this.queues && (await this.queues.status(fresh.id));
+    return this.viewOf(fresh, clientName, queues);
+  }
+
+  /** A number as listed: the account was just read and its client and queues are known. */
+  private viewOf(fresh: Account, clientName: string, queues: QueueStatus | undefined): NumberView {
     return {
       name: clientName,
       number: fresh.number,
@@ -66,7 +71,7 @@ export class ClientService {
       flood_until: fresh.floodUntil ? new Date(fresh.floodUntil).toISOString() : null,
       telegram_user_id: fresh.selfUserId,
       planfix_error: fresh.planfixError,
-      ...(queueOf ? { queues: queueOf(fresh.id) } : {}),
+      ...(queues ? { queues } : {}),
       language: fresh.language,
       proxy: shownProxy(fresh.proxy),
     };
@@ -163,10 +168,10 @@ export class ClientService {
     const existing = this.store.accountByNumber(input.number);
     if (existing && client && existing.clientId === client.id) {
       // Starting a number again is harmless: a running one stays as it is, a stopped one starts.
-      if (this.pool.runner(existing.id)?.running) return { created: false, token: null, view: this.view(existing) };
+      if (this.pool.runner(existing.id)?.running) return { created: false, token: null, view: await this.view(existing) };
       await this.pool.start(existing);
       await this.pool.waitDecided(existing.id, this.settings.startTimeoutMs);
-      return { created: false, token: null, view: this.view(existing) };
+      return { created: false, token: null, view: await this.view(existing) };
     }
 
     // The caller's own session file first: without a valid file of its own, a caller cannot tell another
@@ -196,24 +201,24 @@ export class ClientService {
     });
     await this.pool.start(account);
     await this.pool.waitDecided(account.id, this.settings.startTimeoutMs);
-    return { created: true, token, view: this.view(account) };
+    return { created: true, token, view: await this.view(account) };
   }
 
-  status(caller: Caller, number: string, name?: string): NumberView {
+  async status(caller: Caller, number: string, name?: string): Promise<NumberView> {
     return this.view(this.ownAccount(caller, number, name));
   }
 
-  list(caller: Caller): NumberView[] {
+  async list(caller: Caller): Promise<NumberView[]> {
     const accounts = caller.kind === "admin" ? this.store.allAccounts() : this.store.accountsOfClient(caller.client.id);
     // Two queries for every number's queues and one client read per client, not several queries a number:
     // /admin/clients with a thousand numbers stays cheap (it is polled).
-    const queueOf = this.queues?.statusOfAll();
+    const queueOf = await this.queues?.statusOfAll();
     const names = new Map<number, string>();
     const nameOf = (clientId: number) => {
       if (!names.has(clientId)) names.set(clientId, this.store.clientById(clientId)?.name ?? "");
       return names.get(clientId)!;
     };
-    return accounts.map((a) => this.view(a, { clientName: nameOf(a.clientId), ...(queueOf ? { queueOf } : {}) }));
+    return accounts.map((a) => this.viewOf(a, nameOf(a.clientId), queueOf?.(a.id)));
   }
 
   async stop(caller: Caller, number: string, name?: string): Promise<NumberView> {
@@ -313,12 +318,12 @@ export class ClientService {
     return deleted;
   }
 
-  adminOverview(): { name: string; created_at: string; numbers: NumberView[] }[] {
-    const queueOf = this.queues?.statusOfAll();
+  async adminOverview(): Promise<{ name: string; created_at: string; numbers: NumberView[] }[]> {
+    const queueOf = await this.queues?.statusOfAll();
     return this.store.allClients().map((c) => ({
       name: c.name,
       created_at: new Date(c.createdAt).toISOString(),
-      numbers: this.store.accountsOfClient(c.id).map((a) => this.view(a, { clientName: c.name, ...(queueOf ? { queueOf } : {}) })),
+      numbers: this.store.accountsOfClient(c.id).map((a) => this.viewOf(a, c.name, queueOf?.(a.id))),
     }));
   }
 }

@@ -1,7 +1,7 @@
 // Ties the two directions to the account pool: which connection is live, and the hooks a number runs.
 import type { AccountHooks } from "../accounts/runner.ts";
 import type { TelegramConnection } from "../domain/telegram-port.ts";
-import type { Transaction } from "../store/transaction.ts";
+import type { Transaction } from "../domain/repositories.ts";
 import type { InboundBridge } from "./inbound.ts";
 import type { OutboundBridge } from "./outbound.ts";
 
@@ -21,9 +21,9 @@ export function bridgeHooks(accountId: number, deps: { registry: ConnectionRegis
     onMessage: (message) => deps.inbound.accept(accountId, message),
     onReadOutbox: async (peerUserId, maxId) => {
       // The "read" marks and their statuses in one transaction: a crash between them would lose the ✓✓.
-      await deps.transaction((tx) => {
-        for (const job of tx.jobs.takeRead(accountId, peerUserId, maxId)) {
-          deps.inbound.enqueueStatus(tx, accountId, peerUserId, `read:${job.id}`, { messageId: job.planfixMessageId, status: "read" });
+      await deps.transaction(async (tx) => {
+        for (const job of await tx.jobs.takeRead(accountId, peerUserId, maxId)) {
+          await deps.inbound.enqueueStatus(tx, accountId, peerUserId, `read:${job.id}`, { messageId: job.planfixMessageId, status: "read" });
         }
       });
     },

@@ -10,12 +10,8 @@ import { TelegramFailure } from "../domain/telegram-port.ts";
 import type { NewMessageCommand, MessageStatusCommand, ContactCard, PlanfixFailure, PlanfixOutcome } from "../planfix/index.ts";
 import type { PlanfixPort, PlanfixPorts } from "./planfix-port.ts";
 import type { Account } from "../domain/accounts.ts";
+import { type FileRepository, type JobRepository, MediaNotKept, type OutboxEntry, type OutboxRepository, type PeerRepository, type WriteTx } from "../domain/repositories.ts";
 import type { ClientStore } from "../store/clients.ts";
-import { MediaNotKept, type FileStore } from "../store/files.ts";
-import type { JobStore } from "../store/jobs.ts";
-import type { OutboxRow, OutboxStore } from "../store/outbox.ts";
-import type { PeerStore } from "../store/peers.ts";
-import type { WriteTx } from "../store/transaction.ts";
 import { ignoreReason } from "./filters.ts";
 import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
@@ -27,10 +23,10 @@ import type { Outcome, OutcomeListener } from "./outcomes.ts";
 
 export interface InboundDeps {
   clients: ClientStore;
-  peers: PeerStore;
-  outbox: OutboxStore;
-  jobs: JobStore;
-  files: FileStore;
+  peers: PeerRepository;
+  outbox: OutboxRepository;
+  jobs: JobRepository;
+  files: FileRepository;
   publicUrl: string;
   maxFileBytes: number;
   retry: RetryPolicy;
@@ -107,7 +103,7 @@ export class InboundBridge {
       return;
     }
     // Our own sends come back as outgoing messages: they are already in Planfix.
-    if (message.out && message.editDate === null && this.deps.jobs.isOurs(accountId, peer.userId, message.messageId)) return;
+    if (message.out && message.editDate === null && (await this.deps.jobs.isOurs(accountId, peer.userId, message.messageId))) return;
     const dedupKey = `m:${accountId}:${peer.userId}:${message.messageId}:${message.editDate ?? 0}`;
     const stored: StoredMessage = { message };
     if (await this.deps.outbox.add({ accountId, chatKey: peer.userId, kind: "message", dedupKey, event: stored })) this.kick(accountId);
@@ -119,9 +115,9 @@ export class InboundBridge {
    * stored first, so the next message's card agrees.
    */
   async contactChanged(accountId: number, peer: PeerInfo, photoChanged: boolean): Promise<void> {
-    this.deps.peers.save(accountId, [peer]);
+    await this.deps.peers.save(accountId, [peer]);
     if (photoChanged) this.avatars.delete(`${accountId}:${peer.userId}`);
-    if (!this.deps.outbox.hasChat(accountId, peer.userId)) return;
+    if (!(await this.deps.outbox.hasChat(accountId, peer.userId))) return;
     const event: StoredContact = { peer, photoChanged };
     // Each change is its own item (a name may change back and forth): the key only has to be unique.
     const dedupKey = `c:${accountId}:${peer.userId}:${Date.now()}:${randomBytes(4).toString("hex")}`;
@@ -132,9 +128,11 @@ export class InboundBridge {
    * Queues a messageStatus for Planfix, in the same per-chat order as messages, inside a unit of work
    * (store/transaction.ts): the status is stored with the outcome it reports, or neither is.
    */
-  enqueueStatus(tx: WriteTx, accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): void {
+  async enqueueStatus(tx: WriteTx, accountId: number, peerUserId: string, key: string, status: MessageStatusCommand): Promise<void> {
     if (!hasPlanfixId(status)) return;
-    if (tx.outbox.add({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status })) this.kick(accountId);
+    await tx.outbox.add({ accountId, chatKey: peerUserId, kind: "status", dedupKey: `s:${key}`, event: status });
+    // Once committed: a round before it would not find the status yet.
+    tx.afterCommit(() => this.kick(accountId));
   }
 
   kick(accountId: number): void {
@@ -142,8 +140,8 @@ export class InboundBridge {
   }
 
   /** Starts delivery of whatever was left pending (after a restart). */
-  resumeAll(): void {
-    for (const id of this.deps.outbox.accountsWithPending()) this.kick(id);
+  async resumeAll(): Promise<void> {
+    for (const id of await this.deps.outbox.accountsWithPending()) this.kick(id);
   }
 
   stop(): Promise<void> {
@@ -162,7 +160,7 @@ export class InboundBridge {
     } else if (pause && now < pause.probeAt) {
       return Math.min(pause.probeAt, now + SETTINGS_CHECK_MS);
     }
-    const { due, next } = dueAndNext(this.deps.outbox.heads(accountId), now);
+    const { due, next } = dueAndNext(await this.deps.outbox.heads(accountId), now);
     if (due.length === 0) return next;
     // Different chats in parallel; within a chat only its head is ever in flight. A paused number
     // offers only its oldest item, as a probe of the key.
@@ -175,33 +173,33 @@ export class InboundBridge {
     return this.deps.planfixFor(account);
   }
 
-  private async deliver(account: Account, row: OutboxRow): Promise<void> {
+  private async deliver(account: Account, row: OutboxEntry): Promise<void> {
     try {
       let outcome: PlanfixOutcome;
       if (row.kind === "status") {
         outcome = await this.planfix(account).messageStatus(JSON.parse(row.event) as MessageStatusCommand);
       } else if (row.kind === "contact") {
         const card = await this.contactUpdate(account, row);
-        if (card === "wait") return this.later(row, "waiting for the number to come online to fetch the new photo", false);
+        if (card === "wait") return await this.later(row, "waiting for the number to come online to fetch the new photo", false);
         outcome = await this.planfix(account).updateContact(card);
       } else {
         const command = row.command ? (JSON.parse(row.command) as NewMessageCommand) : await this.prepare(account, row);
-        if (command === "wait") return this.later(row, "waiting for the number to come online to fetch media", false);
+        if (command === "wait") return await this.later(row, "waiting for the number to come online to fetch media", false);
         if (command === "skip") return await this.deps.outbox.delivered(row.id);
         // Downloaded media is kept so a retry does not fetch it again; a text-only command is cheaper to rebuild than to store.
-        if (!row.command && command.attachments?.length) this.deps.outbox.saveCommand(row.id, command);
+        if (!row.command && command.attachments?.length) await this.deps.outbox.saveCommand(row.id, command);
         outcome = await this.planfix(account).newMessage(command);
       }
       if (outcome.ok) return await this.delivered(account, row);
-      this.refused(account, row, outcome);
+      await this.refused(account, row, outcome);
     } catch (e) {
       // Preparation failed (Telegram unreachable for a download…): counts towards the give-up like any failure.
       this.health.problem(account.id, "to_planfix", `preparing item ${row.id}: ${errorText(e)}`);
-      this.later(row, errorText(e), true);
+      await this.later(row, errorText(e), true);
     }
   }
 
-  private async delivered(account: Account, row: OutboxRow): Promise<void> {
+  private async delivered(account: Account, row: OutboxEntry): Promise<void> {
     // Awaited: the next round must not see this item as pending again.
     await this.deps.outbox.delivered(row.id);
     this.outcome(row, "delivered");
@@ -210,14 +208,14 @@ export class InboundBridge {
     if (account.planfixError) this.deps.clients.updateAccount(account.id, { planfixError: null });
   }
 
-  private refused(account: Account, row: OutboxRow, outcome: PlanfixFailure): void {
+  private async refused(account: Account, row: OutboxEntry, outcome: PlanfixFailure): Promise<void> {
     if (isAboutSettings(outcome)) {
       // About the key (or URL), not the item: the whole queue waits, in order, nothing is counted.
       const message = `${outcome.message}; every item waits, retried every ${Math.round(this.deps.retry.pauseRetryMs / 1000)} s and at once after PUT /client`;
       this.paused.set(account.id, { settings: settingsKey(account), probeAt: this.now() + this.deps.retry.pauseRetryMs });
       this.health.problem(account.id, "to_planfix", message);
       if (account.planfixError !== outcome.message) this.deps.clients.updateAccount(account.id, { planfixError: outcome.message });
-      this.deps.outbox.retryLater(row.id, row.attempts, 0, outcome.message);
+      await this.deps.outbox.retryLater(row.id, row.attempts, 0, outcome.message);
       this.outcome(row, "retried");
       return;
     }
@@ -229,10 +227,10 @@ export class InboundBridge {
     }
     // A refusal of this item (400): a few tries, then parked.
     if (row.attempts + 1 >= this.deps.retry.refusedTries) return this.park(account, row, row.attempts + 1, outcome.message);
-    this.later(row, outcome.message, true);
+    await this.later(row, outcome.message, true);
   }
 
-  private later(row: OutboxRow, error: string, countsAsAttempt: boolean, afterMs?: number): void {
+  private async later(row: OutboxEntry, error: string, countsAsAttempt: boolean, afterMs?: number): Promise<void> {
     const now = this.now();
     const attempts = countsAsAttempt ? row.attempts + 1 : row.attempts;
     // Every kind of failure counts towards the give-up, so no item can hold its chat forever.
@@ -241,17 +239,17 @@ export class InboundBridge {
       if (account) return this.park(account, row, attempts, `${error} (gave up after ${Math.round(this.deps.retry.giveUpAfterMs / 3600_000)} h)`);
     }
     const at = afterMs ? now + afterMs : countsAsAttempt ? nextAttemptAt(this.deps.retry, row.attempts, now) : now + 2000;
-    this.deps.outbox.retryLater(row.id, attempts, at, error);
+    await this.deps.outbox.retryLater(row.id, attempts, at, error);
     if (countsAsAttempt) this.outcome(row, "retried");
   }
 
   /** Messages only: a status or a contact update is not a message of the customer's. */
-  private outcome(row: OutboxRow, outcome: Outcome): void {
+  private outcome(row: OutboxEntry, outcome: Outcome): void {
     if (row.kind === "message") this.deps.onOutcome?.({ accountId: row.accountId, direction: "to_planfix", outcome });
   }
 
-  private park(account: Account, row: OutboxRow, attempts: number, error: string): void {
-    this.deps.outbox.park(row.id, attempts, error);
+  private async park(account: Account, row: OutboxEntry, attempts: number, error: string): Promise<void> {
+    await this.deps.outbox.park(row.id, attempts, error);
     this.outcome(row, "parked");
     this.deps.log.warn("item for Planfix parked: kept, listed under GET /client/queue, re-sendable", {
       client: account.clientId,
@@ -263,14 +261,14 @@ export class InboundBridge {
   }
 
   /** Builds the newMessage command: contact card, text, media downloaded and offered at our URL. */
-  private async prepare(account: Account, row: OutboxRow): Promise<NewMessageCommand | "wait" | "skip"> {
+  private async prepare(account: Account, row: OutboxEntry): Promise<NewMessageCommand | "wait" | "skip"> {
     const { message } = JSON.parse(row.event) as StoredMessage;
     if (message.out && message.editDate === null) {
       // An echo of our own send that overtook the send's result: settle the send first, then decide.
-      if (this.deps.jobs.hasPending(account.id, message.peer.userId)) return "wait";
-      if (this.deps.jobs.isOurs(account.id, message.peer.userId, message.messageId)) return "skip";
+      if (await this.deps.jobs.hasPending(account.id, message.peer.userId)) return "wait";
+      if (await this.deps.jobs.isOurs(account.id, message.peer.userId, message.messageId)) return "skip";
     }
-    const known = this.deps.peers.byId(account.id, message.peer.userId);
+    const known = await this.deps.peers.byId(account.id, message.peer.userId);
     const peer: PeerInfo = {
       ...message.peer,
       username: message.peer.username ?? known?.username ?? null,
@@ -298,7 +296,7 @@ export class InboundBridge {
       const refused = this.deps.files.refusal(m.size ?? 0);
       if (refused) throw new MediaNotKept(refused);
       const bytes = await conn.downloadMedia(m, this.deps.maxFileBytes);
-      const f = this.deps.files.save(account.id, m.fileName, m.mimeType, bytes);
+      const f = await this.deps.files.save(account.id, m.fileName, m.mimeType, bytes);
       return { kind: "kept", name: f.name, url: this.fileUrl(f.id, f.name) };
     } catch (e) {
       if (e instanceof MediaNotKept) return { kind: "not_kept", reason: e.reason };
@@ -310,9 +308,9 @@ export class InboundBridge {
   }
 
   /** The card for updateContact: as stored now (the change merged in), with the photo fetched again when it changed. */
-  private async contactUpdate(account: Account, row: OutboxRow): Promise<ContactCard | "wait"> {
+  private async contactUpdate(account: Account, row: OutboxEntry): Promise<ContactCard | "wait"> {
     const { peer: changed, photoChanged } = JSON.parse(row.event) as StoredContact;
-    const known = this.deps.peers.byId(account.id, changed.userId);
+    const known = await this.deps.peers.byId(account.id, changed.userId);
     const peer: PeerInfo = { ...changed, phone: changed.phone ?? known?.phone ?? null };
     const card = contactCard(peer);
     const conn = this.deps.connection(account.id);
@@ -329,7 +327,7 @@ export class InboundBridge {
     try {
       const bytes = await conn.downloadProfilePhoto(peer);
       if (!bytes) return null;
-      const f = this.deps.files.save(account.id, `avatar_${peer.userId}.jpg`, "image/jpeg", bytes);
+      const f = await this.deps.files.save(account.id, `avatar_${peer.userId}.jpg`, "image/jpeg", bytes);
       const url = this.fileUrl(f.id, f.name);
       this.avatars.set(key, { url, at: Date.now() });
       return url;

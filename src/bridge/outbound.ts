@@ -7,11 +7,9 @@ import { type MessengerCapabilities, type Refusal, TelegramFailure, type Outgoin
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
 import type { PlanfixInboundMessage } from "../planfix/index.ts";
-import type { Transaction } from "../store/transaction.ts";
+import type { Job, JobRepository, PeerRepository, Transaction } from "../domain/repositories.ts";
 import type { Account, Client } from "../domain/accounts.ts";
 import type { ClientStore } from "../store/clients.ts";
-import type { JobRow, JobStore } from "../store/jobs.ts";
-import type { PeerStore } from "../store/peers.ts";
 import { chatIdFor, parseChatId } from "./chat-id.ts";
 import type { NetGuard } from "../net/guarded-fetch.ts";
 import { DownloadError, downloadToFile, DownloadSlots } from "./download.ts";
@@ -38,8 +36,8 @@ export class WebhookError extends Error {
 
 export interface OutboundDeps {
   clients: ClientStore;
-  peers: PeerStore;
-  jobs: JobStore;
+  peers: PeerRepository;
+  jobs: JobRepository;
   inbound: InboundBridge;
   limiter: LookupLimiter;
   maxFileBytes: number;
@@ -127,7 +125,7 @@ export class OutboundBridge {
   async accept(client: Client, m: PlanfixInboundMessage): Promise<{ chatId: string; contactId: string }> {
     const { account, userId: ours } = this.route(client, m);
     if (m.messageId !== undefined) {
-      const prior = this.deps.jobs.byMessage(client.id, m.messageId);
+      const prior = await this.deps.jobs.byMessage(client.id, m.messageId);
       if (prior) return { chatId: prior.chatId, contactId: prior.contactId };
     } else {
       this.deps.log.warn("Planfix sent no messageId: the message is sent, but a repeated call cannot be recognised and no status goes back", {
@@ -164,7 +162,8 @@ export class OutboundBridge {
    */
   private async resolveFirst(account: Account, m: PlanfixInboundMessage, by: { username?: string; phone?: string }): Promise<string> {
     const ids = [...new Set([m.chatId, m.telegramUserId].filter((x): x is string => !!x && USER_ID.test(x)))];
-    const known = ids.find((id) => !!this.deps.peers.byId(account.id, id)?.accessHash);
+    let known: string | undefined;
+    for (const id of ids) if (!known && (await this.deps.peers.byId(account.id, id))?.accessHash) known = id;
     if (known) return known;
     if (!by.username && !by.phone) {
       // An id this number has not seen yet: kept as before, the send finds out (and reports an error status) if it cannot reach it.
@@ -179,7 +178,7 @@ export class OutboundBridge {
     }
     const field = by.username ? "telegramUserName" : "contactPhone";
     const who = by.username ? `@${by.username}` : `phone ${by.phone}`;
-    const cached = this.cachedLookup(account.id, by);
+    const cached = await this.cachedLookup(account.id, by);
     if (cached) return cached.userId;
     const conn = this.deps.connection(account.id);
     if (!conn) throw new WebhookError(400, `number ${account.number} is ${account.state}, so ${who} cannot be looked up in Telegram now; send again once it is online`, "channel");
@@ -229,8 +228,8 @@ export class OutboundBridge {
     this.pumps.kick(accountId);
   }
 
-  resumeAll(): void {
-    for (const id of this.deps.jobs.accountsWithPending()) this.kick(id);
+  async resumeAll(): Promise<void> {
+    for (const id of await this.deps.jobs.accountsWithPending()) this.kick(id);
   }
 
   async stop(): Promise<void> {
@@ -246,7 +245,7 @@ export class OutboundBridge {
   /** One round of a number's pump: starts the due head of each chat; returns when the next is due. */
   async round(accountId: number): Promise<number | null> {
     const now = this.now();
-    const heads = this.deps.jobs.heads(accountId);
+    const heads = await this.deps.jobs.heads(accountId);
     const { due } = dueAndNext(heads, now);
     let busy = this.busy.get(accountId);
     if (!busy) this.busy.set(accountId, (busy = new Set()));
@@ -268,7 +267,7 @@ export class OutboundBridge {
     return waiting.length > 0 ? Math.min(...waiting) : null;
   }
 
-  private async send(job: JobRow): Promise<void> {
+  private async send(job: Job): Promise<void> {
     const account = this.deps.clients.accountById(job.accountId);
     if (!account) return;
     const conn = this.deps.connection(job.accountId);
@@ -308,19 +307,19 @@ export class OutboundBridge {
         }
         // The last part, the job marked sent and its "sent" status: one transaction, shared with other
         // writes of this event-loop turn.
-        await this.deps.transaction((tx) => {
-          tx.jobs.recordPart(job, i, messageId);
-          tx.jobs.finish(job.id, "sent");
-          this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
+        await this.deps.transaction(async (tx) => {
+          await tx.jobs.recordPart(job, i, messageId);
+          await tx.jobs.finish(job.id, "sent");
+          await this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
         });
         this.outcome(job, "sent");
         this.health.ok(job.accountId, "to_telegram");
         return;
       }
       // Nothing was left to send (every part went out before a restart).
-      await this.deps.transaction((tx) => {
-        tx.jobs.finish(job.id, "sent");
-        this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
+      await this.deps.transaction(async (tx) => {
+        await tx.jobs.finish(job.id, "sent");
+        await this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
       });
       this.outcome(job, "sent");
       this.health.ok(job.accountId, "to_telegram");
@@ -328,7 +327,7 @@ export class OutboundBridge {
       if (e instanceof TelegramFailure) countTelegramFailure(this.deps.metrics, e);
       await this.onError(job, e);
       // Still pending: this attempt failed and is tried again (parked ones were counted in fail()).
-      if (this.deps.onOutcome && this.deps.jobs.byId(job.id)?.state === "pending") this.outcome(job, "failed");
+      if (this.deps.onOutcome && (await this.deps.jobs.byId(job.id))?.state === "pending") this.outcome(job, "failed");
     }
   }
 
@@ -336,8 +335,8 @@ export class OutboundBridge {
     return this.deps.inbound.health;
   }
 
-  private onError(job: JobRow, e: unknown): void | Promise<void> {
-    const fresh = this.deps.jobs.byId(job.id) ?? job;
+  private async onError(job: Job, e: unknown): Promise<void> {
+    const fresh = (await this.deps.jobs.byId(job.id)) ?? job;
     const t = this.texts(this.deps.clients.accountById(job.accountId));
     if (e instanceof DownloadError) {
       if (e.retry && fresh.attempts < 5) {
@@ -372,10 +371,10 @@ export class OutboundBridge {
   }
 
   /** `reason` is kept and logged (for the operator); `shown` is what Planfix shows, in the customer's language. */
-  private async fail(job: JobRow, reason: string, shown = reason): Promise<void> {
-    await this.deps.transaction((tx) => {
-      tx.jobs.finish(job.id, "failed", reason);
-      this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: shown });
+  private async fail(job: Job, reason: string, shown = reason): Promise<void> {
+    await this.deps.transaction(async (tx) => {
+      await tx.jobs.finish(job.id, "failed", reason);
+      await this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: shown });
     });
     this.outcome(job, "parked");
     this.deps.log.warn("message not delivered to Telegram; reported to Planfix as an error, listed under GET /client/queue, re-sendable", {
@@ -391,11 +390,11 @@ export class OutboundBridge {
    * job ends as refused and Planfix gets an error status saying why in the customer's language; the
    * chat's later messages go on. The limit on new contacts concerns the whole number: its status shows it.
    */
-  private async refuse(job: JobRow, refusal: Refusal, reason: string, t: Texts): Promise<void> {
+  private async refuse(job: Job, refusal: Refusal, reason: string, t: Texts): Promise<void> {
     const detail = `Telegram refused the message for good (${refusal}): ${reason}`;
-    await this.deps.transaction((tx) => {
-      tx.jobs.finish(job.id, "refused", detail);
-      this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: t.refusal(refusal) });
+    await this.deps.transaction(async (tx) => {
+      await tx.jobs.finish(job.id, "refused", detail);
+      await this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `error:${job.id}`, { messageId: job.planfixMessageId, status: "error", text: t.refusal(refusal) });
     });
     this.outcome(job, "refused");
     if (refusal === "peer_flood") {
@@ -415,7 +414,7 @@ export class OutboundBridge {
     });
   }
 
-  private outcome(job: JobRow, outcome: Outcome): void {
+  private outcome(job: Job, outcome: Outcome): void {
     this.deps.onOutcome?.({ accountId: job.accountId, direction: "to_telegram", outcome });
   }
 
@@ -449,21 +448,21 @@ export class OutboundBridge {
   }
 
   /** The recipient with this account's access hash: known peer → username → phone. */
-  private async recipient(job: JobRow, conn: TelegramConnection): Promise<PeerInfo | null> {
-    const known = this.deps.peers.byId(job.accountId, job.peerUserId);
+  private async recipient(job: Job, conn: TelegramConnection): Promise<PeerInfo | null> {
+    const known = await this.deps.peers.byId(job.accountId, job.peerUserId);
     if (known?.accessHash) return known;
     const lookup = job.lookup ? (JSON.parse(job.lookup) as { username?: string; phone?: string }) : {};
     const found = await this.lookup(job.accountId, conn, lookup);
     return found && found.userId === job.peerUserId ? found : null;
   }
 
-  private cachedLookup(accountId: number, by: { username?: string; phone?: string }): PeerInfo | null {
+  private async cachedLookup(accountId: number, by: { username?: string; phone?: string }): Promise<PeerInfo | null> {
     if (by.username) {
-      const cached = this.deps.peers.byUsername(accountId, by.username);
+      const cached = await this.deps.peers.byUsername(accountId, by.username);
       if (cached?.accessHash) return cached;
     }
     if (by.phone) {
-      const cached = this.deps.peers.byPhone(accountId, by.phone);
+      const cached = await this.deps.peers.byPhone(accountId, by.phone);
       if (cached?.accessHash) return cached;
     }
     return null;
@@ -471,14 +470,14 @@ export class OutboundBridge {
 
   /** Resolves a username or phone through Telegram, cached in the peer store and rate-limited. */
   async lookup(accountId: number, conn: TelegramConnection, by: { username?: string; phone?: string }, maxWaitMs = 10_000): Promise<PeerInfo | null> {
-    const cached = this.cachedLookup(accountId, by);
+    const cached = await this.cachedLookup(accountId, by);
     if (cached) return cached;
     if (!(await this.deps.limiter.acquire(accountId, maxWaitMs)))
       throw new TelegramFailure("flood_wait", "too many lookups on this number; slowing down", Math.ceil(maxWaitMs / 1000));
     let found: PeerInfo | null = null;
     if (by.username) found = await conn.resolveUsername(by.username);
     if (!found && by.phone) found = await conn.resolvePhone(by.phone);
-    if (found) this.deps.peers.save(accountId, [found]);
+    if (found) await this.deps.peers.save(accountId, [found]);
     return found;
   }
 }

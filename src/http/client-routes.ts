@@ -73,10 +73,10 @@ export function clientRoutes(service: ClientService, warnings: () => readonly st
       ({ request }) =>
         handle(
           request,
-          (caller, fields) => {
+          async (caller, fields) => {
             const input = parse(ListInput, fields) as { name?: string; number?: string };
-            if (input.number === undefined) return json(200, { numbers: service.list(caller) });
-            return json(200, service.status(caller, input.number, input.name));
+            if (input.number === undefined) return json(200, { numbers: await service.list(caller) });
+            return json(200, await service.status(caller, input.number, input.name));
           },
           service,
         ),
@@ -137,7 +137,7 @@ export function clientRoutes(service: ClientService, warnings: () => readonly st
         },
       },
     )
-    .get("/admin/clients", ({ request }) => handle(request, () => json(200, { clients: service.adminOverview(), warnings: warnings() }), service, true), {
+    .get("/admin/clients", ({ request }) => handle(request, async () => json(200, { clients: await service.adminOverview(), warnings: warnings() }), service, true), {
       detail: {
         tags: ["operator"],
         summary: "Every client and number with its state",

@@ -6,7 +6,7 @@ import { WebhookError, type OutboundBridge } from "../bridge/outbound.ts";
 import { errorText, type Logger } from "../log.ts";
 import { parsePlanfixWebhook } from "../planfix/index.ts";
 import type { ClientStore } from "../store/clients.ts";
-import type { FileStore } from "../store/files.ts";
+import type { FileRepository } from "../domain/repositories.ts";
 import { BodyError, readBodyText } from "./body.ts";
 import { fileHeaders } from "./file-headers.ts";
 import { planfixErrorResponses } from "./openapi-schemas.ts";
@@ -14,7 +14,7 @@ import { json } from "./respond.ts";
 
 const invalid = (field: string, problem: string) => json(400, { error: "Invalid parameters", field, problem });
 
-export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBridge; files: FileStore; log: Logger }) {
+export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBridge; files: FileRepository; log: Logger }) {
   return new Elysia()
     .post(
       "/planfix",
@@ -119,10 +119,10 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
     )
     .get(
       "/files/:id/:name",
-      ({ params }) => {
+      async ({ params }) => {
         // The router has already percent-decoded the segments: decoding again would turn a name with
         // "%" in it (a file called "100% done.pdf") into a URIError, and accept double-encoded links.
-        const f = deps.files.find(params.id, params.name);
+        const f = await deps.files.find(params.id, params.name);
         if (!f) return json(404, { error: "file not found or expired" });
         return new Response(Bun.file(f.fullPath), { headers: fileHeaders(f) });
       },

@@ -25,7 +25,7 @@ const DiscardInput = v.object({ name, number: NumberField, direction: Direction,
 
 const parse = <S extends v.GenericSchema>(schema: S, fields: Record<string, unknown>) => parseFields(schema, fields, true);
 
-const handle = (request: Request, service: ClientService, run: (caller: Caller, fields: Record<string, unknown>) => Response) =>
+const handle = (request: Request, service: ClientService, run: (caller: Caller, fields: Record<string, unknown>) => Promise<Response> | Response) =>
   handleRequest(request, service, run, { queryHint: "number (and direction, state)", skipGetBody: true });
 
 export function queueRoutes(service: ClientService, queues: QueueService) {
@@ -33,14 +33,14 @@ export function queueRoutes(service: ClientService, queues: QueueService) {
     .get(
       "/client/queue",
       ({ request }) =>
-        handle(request, service, (caller, fields) => {
+        handle(request, service, async (caller, fields) => {
           const input = parse(ListInput, fields);
           const account = service.accountFor(caller, input.number, input.name);
           return json(200, {
             number: account.number,
             direction: input.direction,
             state: input.state,
-            items: queues.list(account.id, account.number, input.direction, input.state),
+            items: await queues.list(account.id, account.number, input.direction, input.state),
           });
         }),
       {
@@ -67,10 +67,10 @@ export function queueRoutes(service: ClientService, queues: QueueService) {
     .post(
       "/client/queue/resend",
       ({ request }) =>
-        handle(request, service, (caller, fields) => {
+        handle(request, service, async (caller, fields) => {
           const input = parse(ResendInput, fields);
           const account = service.accountFor(caller, input.number, input.name);
-          const resent = queues.resend(account.id, input.direction, input.id ?? null);
+          const resent = await queues.resend(account.id, input.direction, input.id ?? null);
           if (input.id !== undefined && resent === 0) throw new NotFound(`no parked item ${input.id} on number ${account.number} (${input.direction})`, "id");
           return json(200, { resent });
         }),
@@ -88,10 +88,10 @@ export function queueRoutes(service: ClientService, queues: QueueService) {
     .post(
       "/client/queue/discard",
       ({ request }) =>
-        handle(request, service, (caller, fields) => {
+        handle(request, service, async (caller, fields) => {
           const input = parse(DiscardInput, fields);
           const account = service.accountFor(caller, input.number, input.name);
-          if (queues.discard(account.id, input.direction, input.id) === 0)
+          if ((await queues.discard(account.id, input.direction, input.id)) === 0)
             throw new NotFound(`no parked or waiting item ${input.id} on number ${account.number} (${input.direction})`, "id");
           return json(200, { discarded: 1 });
         }),

@@ -14,7 +14,7 @@ export interface QueueTotals {
 /** What the gauges read when scraped (cheap aggregate queries over every number). */
 export interface MetricsSources {
   numbersByState(): Record<string, number>;
-  queues(): Record<MetricsDirection, QueueTotals>;
+  queues(): Record<MetricsDirection, QueueTotals> | Promise<Record<MetricsDirection, QueueTotals>>;
 }
 
 export const NUMBER_STATES = [
@@ -42,7 +42,7 @@ export class PromMetrics implements Metrics {
   private readonly tgErrors: Counter<"error">;
   private readonly flood: Counter;
   private readonly reconnects: Counter;
-  private queueTotals: Record<MetricsDirection, QueueTotals> | null = null;
+  private queueTotals: Promise<Record<MetricsDirection, QueueTotals>> | null = null;
 
   constructor(sources: MetricsSources, opts: { defaultMetrics?: boolean; version?: string } = {}) {
     const registers = [this.registry];
@@ -87,15 +87,15 @@ export class PromMetrics implements Metrics {
       },
     });
     // One read of both queues per scrape (render() forgets it first), shared by the three gauges below.
-    const totals = () => (this.queueTotals ??= sources.queues());
+    const totals = () => (this.queueTotals ??= Promise.resolve(sources.queues()));
     const queueGauge = (name: string, help: string, pick: (t: QueueTotals) => number) =>
       new Gauge({
         name,
         help,
         labelNames: ["direction"],
         registers,
-        collect() {
-          const t = totals();
+        async collect() {
+          const t = await totals();
           for (const d of DIRECTIONS) this.set({ direction: d }, pick(t[d]));
         },
       });

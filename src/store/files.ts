@@ -6,11 +6,15 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { asc, eq, lte, sql } from "drizzle-orm";
+import { type FileRepository, MediaNotKept, type StoredFile } from "../domain/repositories.ts";
 import type { Db } from "./db.ts";
 import { DiskWatch, isDiskFull } from "./disk.ts";
 import { files } from "./schema.ts";
 
-export type FileRow = typeof files.$inferSelect;
+export { MediaNotKept } from "../domain/repositories.ts";
+type FileRow = typeof files.$inferSelect;
+type Extends<T, _U extends T> = true;
+export type RowIsDomain = Extends<StoredFile, FileRow>;
 
 export interface FileLimits {
   /** MEDIA_MAX_GB: total bytes of media kept. */
@@ -19,18 +23,15 @@ export interface FileLimits {
   disk: DiskWatch;
 }
 
-/** A file that was not kept; `reason` is readable by a Planfix user. */
-export class MediaNotKept extends Error {
-  constructor(readonly reason: string) {
-    super(`media not kept: ${reason}`);
-  }
-}
-
 const TMP = ".tmp";
 const NEARLY_FULL = "the bridge's disk is nearly full";
 const OVER_QUOTA = "larger than the bridge's whole media storage";
 
-export class FileStore {
+/**
+ * The SQLite adapter of FileRepository. Its work is synchronous (a local file and a local database): each
+ * promise is already settled when it is returned.
+ */
+export class FileStore implements FileRepository {
   private total: number;
 
   constructor(
@@ -69,10 +70,10 @@ export class FileStore {
   }
 
   /**
-   * Keeps the bytes, or throws MediaNotKept when the limits (or a full disk) do not allow it. The
+   * Keeps the bytes, or rejects with MediaNotKept when the limits (or a full disk) do not allow it. The
    * bytes go to a temporary name, are fsynced and renamed, so no file is ever visible half written.
    */
-  save(accountId: number | null, name: string, mimeType: string, bytes: Uint8Array): FileRow {
+  async save(accountId: number | null, name: string, mimeType: string, bytes: Uint8Array): Promise<StoredFile> {
     const size = bytes.byteLength;
     const refused = this.refusal(size);
     if (refused) throw new MediaNotKept(refused);
@@ -100,18 +101,18 @@ export class FileStore {
       throw new MediaNotKept(NEARLY_FULL);
     }
     this.total += size;
-    return row;
+    return toFile(row);
   }
 
   /** The file when the id exists, the name matches and it has not expired. */
-  find(id: string, name: string): (FileRow & { fullPath: string }) | null {
+  async find(id: string, name: string): Promise<(StoredFile & { fullPath: string }) | null> {
     const row = this.db.select().from(files).where(eq(files.id, id)).get();
     if (!row || row.name !== name || row.expiresAt < Date.now()) return null;
-    return { ...row, fullPath: join(this.dir, row.path) };
+    return { ...toFile(row), fullPath: join(this.dir, row.path) };
   }
 
   /** Deletes expired files; returns how many. */
-  sweep(now = Date.now()): number {
+  async sweep(now = Date.now()): Promise<number> {
     const expired = this.db.select().from(files).where(lte(files.expiresAt, now)).all();
     for (const f of expired) this.forget(f);
     this.total = this.countTotal();
@@ -177,6 +178,11 @@ export class FileStore {
     );
     for (const n of names) if (!known.has(n)) rmSync(join(this.dir, n), { force: true, recursive: true });
   }
+}
+
+/** The row without what only the store needs (its path under the files folder). */
+function toFile({ path: _path, ...file }: FileRow): StoredFile {
+  return file;
 }
 
 /** A name safe in a URL path segment and a Content-Disposition header. */

@@ -1,19 +1,21 @@
 // SQL for Planfix → Telegram jobs and the Telegram messages they produced.
 import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
 import { param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
-import { groupStats, statsOf, type QueueStats } from "./outbox.ts";
+import type { Job, JobOutcome, JobRepository, NewJob, QueueStats } from "../domain/repositories.ts";
+import { groupStats, statsOf } from "./outbox.ts";
 import { outboundJobs, sentMessages } from "./schema.ts";
 
-export type JobRow = typeof outboundJobs.$inferSelect;
-export type NewJob = Pick<
-  typeof outboundJobs.$inferInsert,
-  "clientId" | "planfixMessageId" | "accountId" | "chatId" | "contactId" | "peerUserId" | "lookup" | "text" | "attachments" | "randomSeed"
->;
+export type { JobOutcome, NewJob } from "../domain/repositories.ts";
+type JobRow = typeof outboundJobs.$inferSelect;
+type Extends<T, _U extends T> = true;
+export type RowIsDomain = [Extends<Job, JobRow>, Extends<typeof outboundJobs.$inferInsert, NewJob & { lookup: string | null }>];
 
-/** How a job ends: sent; failed (parked, re-sendable); refused (final: the other side will not take it). */
-export type JobOutcome = "sent" | "failed" | "refused";
-
-export class JobStore {
+/**
+ * The SQLite adapter of JobRepository. Reads and the writes not on the message path run at once (each
+ * promise is already settled when returned); addOrGet and partSent share this turn's transaction. The
+ * writes of a unit of work (finish, recordPart, the read marks) are here for store/transaction.ts.
+ */
+export class JobStore implements JobRepository {
   // Prepared once: every message runs these (building and preparing SQL each time cost more than running it).
   private readonly q;
 
@@ -88,38 +90,38 @@ export class JobStore {
    * Inserts the job, or returns the existing one for a repeated Planfix messageId; resolves once committed
    * (with the other writes of this event-loop turn, see writeSoon).
    */
-  addOrGet(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+  addOrGet(job: NewJob): Promise<{ job: Job; created: boolean }> {
     return writeSoon(this.db, () => {
       const inserted = this.q.add.get({ ...job, lookup: job.lookup ?? null });
       if (inserted) return { job: inserted, created: true };
-      return { job: this.byMessage(job.clientId, job.planfixMessageId)!, created: false };
+      return { job: this.q.byMessage.get({ clientId: job.clientId, planfixMessageId: job.planfixMessageId })!, created: false };
     });
   }
 
-  byMessage(clientId: number, planfixMessageId: string): JobRow | undefined {
+  async byMessage(clientId: number, planfixMessageId: string): Promise<Job | undefined> {
     return this.q.byMessage.get({ clientId, planfixMessageId });
   }
 
-  byId(id: number): JobRow | undefined {
+  async byId(id: number): Promise<Job | undefined> {
     return this.q.byId.get({ id });
   }
 
   /** The oldest pending job of each chat of an account: chats are served in strict order. */
-  heads(accountId: number): JobRow[] {
+  async heads(accountId: number): Promise<Job[]> {
     return this.q.heads.all({ accountId });
   }
 
-  hasPending(accountId: number, peerUserId: string): boolean {
+  async hasPending(accountId: number, peerUserId: string): Promise<boolean> {
     return !!this.q.hasPending.get({ accountId, peerUserId });
   }
 
   /** Records one sent part (the Telegram message id and the progress); resolves once committed. */
-  partSent(job: JobRow, part: number, tgMessageId: number | null): Promise<void> {
+  partSent(job: Job, part: number, tgMessageId: number | null): Promise<void> {
     return writeSoon(this.db, () => this.recordPart(job, part, tgMessageId));
   }
 
   /** The same inside a unit of work (transaction.ts). */
-  recordPart(job: JobRow, part: number, tgMessageId: number | null): void {
+  recordPart(job: Job, part: number, tgMessageId: number | null): void {
     if (tgMessageId !== null) this.q.sent.run({ accountId: job.accountId, peerUserId: job.peerUserId, tgMessageId, jobId: job.id });
     this.q.partsDone.run({ id: job.id, partsDone: part + 1 });
   }
@@ -128,52 +130,53 @@ export class JobStore {
     this.q.finish.run({ id, state, error });
   }
 
-  retryLater(id: number, attempts: number, at: number, error: string): void {
+  async retryLater(id: number, attempts: number, at: number, error: string): Promise<void> {
     this.db.update(outboundJobs).set({ attempts, nextAttemptAt: at, lastError: error }).where(eq(outboundJobs.id, id)).run();
   }
 
-  isOurs(accountId: number, peerUserId: string, tgMessageId: number): boolean {
+  async isOurs(accountId: number, peerUserId: string, tgMessageId: number): Promise<boolean> {
     return !!this.q.isOurs.get({ accountId, peerUserId, tgMessageId });
   }
 
-  /** Jobs of this chat sent at or before `maxId` and not yet reported read; marks them reported. */
-  takeRead(accountId: number, peerUserId: string, maxId: number): JobRow[] {
-    return this.db.transaction((tx) => {
-      const ids = tx
-        .selectDistinct({ jobId: sentMessages.jobId })
-        .from(sentMessages)
-        .innerJoin(outboundJobs, eq(outboundJobs.id, sentMessages.jobId))
-        .where(
-          and(
-            eq(sentMessages.accountId, accountId),
-            eq(sentMessages.peerUserId, peerUserId),
-            lte(sentMessages.tgMessageId, maxId),
-            eq(outboundJobs.readReported, false),
-            eq(outboundJobs.state, "sent"),
-          ),
-        )
-        .all()
-        .map((r) => r.jobId);
-      const jobs = ids.map((id) => tx.select().from(outboundJobs).where(eq(outboundJobs.id, id)).get()!);
-      for (const id of ids) tx.update(outboundJobs).set({ readReported: true }).where(eq(outboundJobs.id, id)).run();
-      return jobs.sort((a, b) => a.id - b.id);
-    });
+  /** Jobs of this chat sent at or before `maxId` and not yet reported read (marked by markReadReported). */
+  readable(accountId: number, peerUserId: string, maxId: number): Job[] {
+    const ids = this.db
+      .selectDistinct({ jobId: sentMessages.jobId })
+      .from(sentMessages)
+      .innerJoin(outboundJobs, eq(outboundJobs.id, sentMessages.jobId))
+      .where(
+        and(
+          eq(sentMessages.accountId, accountId),
+          eq(sentMessages.peerUserId, peerUserId),
+          lte(sentMessages.tgMessageId, maxId),
+          eq(outboundJobs.readReported, false),
+          eq(outboundJobs.state, "sent"),
+        ),
+      )
+      .all()
+      .map((r) => r.jobId);
+    const jobs = ids.map((id) => this.q.byId.get({ id })!);
+    return jobs.sort((a, b) => a.id - b.id);
+  }
+
+  markReadReported(ids: number[]): void {
+    for (const id of ids) this.db.update(outboundJobs).set({ readReported: true }).where(eq(outboundJobs.id, id)).run();
   }
 
   /** Failed jobs of a number (one, or all) back in their queue, with fresh retries; how many. */
-  resend(accountId: number, id: number | null, now = Date.now()): number {
+  async resend(accountId: number, id: number | null, now = Date.now()): Promise<number> {
     const which = and(eq(outboundJobs.accountId, accountId), eq(outboundJobs.state, "failed"), id === null ? undefined : eq(outboundJobs.id, id));
     return this.db.update(outboundJobs).set({ state: "pending", attempts: 0, nextAttemptAt: 0, retryFrom: now }).where(which).returning({ id: outboundJobs.id }).all().length;
   }
 
   /** Drops one failed or waiting job for good (the row stays, so a repeated messageId still sends nothing); how many. */
-  discard(accountId: number, id: number): number {
+  async discard(accountId: number, id: number): Promise<number> {
     const which = and(eq(outboundJobs.accountId, accountId), eq(outboundJobs.id, id), inArray(outboundJobs.state, ["failed", "pending"]));
     return this.db.update(outboundJobs).set({ state: "discarded" }).where(which).returning({ id: outboundJobs.id }).all().length;
   }
 
   /** Jobs of a number in one state, oldest first. */
-  list(accountId: number, state: "pending" | "failed", limit: number): JobRow[] {
+  async list(accountId: number, state: "pending" | "failed", limit: number): Promise<Job[]> {
     return this.db
       .select()
       .from(outboundJobs)
@@ -184,7 +187,7 @@ export class JobStore {
   }
 
   /** What waits (and since when the oldest) and what failed (parked): one number's, or every number's together (null: /metrics). */
-  stats(accountId: number | null): QueueStats {
+  async stats(accountId: number | null): Promise<QueueStats> {
     const rows =
       accountId !== null
         ? this.q.stats.all({ accountId })
@@ -198,7 +201,7 @@ export class JobStore {
   }
 
   /** Every number's queue in one query (a listing of many numbers: not one query per number). */
-  statsByAccount(): Map<number, QueueStats> {
+  async statsByAccount(): Promise<Map<number, QueueStats>> {
     const rows = this.db
       .select({ accountId: outboundJobs.accountId, state: outboundJobs.state, n: sql<number>`count(*)`, oldest: sql<number | null>`min(${outboundJobs.createdAt})` })
       .from(outboundJobs)
@@ -208,7 +211,7 @@ export class JobStore {
     return groupStats(rows, "failed");
   }
 
-  accountsWithPending(): number[] {
+  async accountsWithPending(): Promise<number[]> {
     return this.db
       .selectDistinct({ accountId: outboundJobs.accountId })
       .from(outboundJobs)

@@ -1,18 +1,19 @@
 // SQL for the Planfix-bound outbox: Telegram messages and our status reports, delivered per chat in order.
 import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
+import type { OutboxEntry, OutboxItem, OutboxRepository, QueueStats } from "../domain/repositories.ts";
 import { planfixOutbox } from "./schema.ts";
 
-export type OutboxRow = typeof planfixOutbox.$inferSelect;
-export interface OutboxItem {
-  accountId: number;
-  chatKey: string;
-  kind: "message" | "status" | "contact";
-  dedupKey: string;
-  event: unknown;
-}
+export type { OutboxItem, QueueStats } from "../domain/repositories.ts";
+type OutboxRow = typeof planfixOutbox.$inferSelect;
+type Extends<T, _U extends T> = true;
+export type RowIsDomain = Extends<OutboxEntry, OutboxRow>;
 
-export class OutboxStore {
+/**
+ * The SQLite adapter of OutboxRepository. Reads and the writes not on the message path run at once
+ * (each promise is already settled when returned); add and delivered share this turn's transaction.
+ */
+export class OutboxStore implements OutboxRepository {
   // Prepared once: every message runs these (building and preparing SQL each time cost more than running it).
   private readonly q;
 
@@ -65,11 +66,11 @@ export class OutboxStore {
   }
 
   /** The oldest pending item of each chat of an account: only a chat's head may be delivered. */
-  heads(accountId: number): OutboxRow[] {
+  async heads(accountId: number): Promise<OutboxEntry[]> {
     return this.q.heads.all({ accountId });
   }
 
-  accountsWithPending(): number[] {
+  async accountsWithPending(): Promise<number[]> {
     return this.db
       .selectDistinct({ accountId: planfixOutbox.accountId })
       .from(planfixOutbox)
@@ -79,7 +80,7 @@ export class OutboxStore {
   }
 
   /** Whether anything of this chat ever went (or is going) to Planfix: then Planfix knows the contact. */
-  hasChat(accountId: number, chatKey: string): boolean {
+  async hasChat(accountId: number, chatKey: string): Promise<boolean> {
     return !!this.db
       .select({ id: planfixOutbox.id })
       .from(planfixOutbox)
@@ -88,7 +89,7 @@ export class OutboxStore {
       .get();
   }
 
-  saveCommand(id: number, command: unknown): void {
+  async saveCommand(id: number, command: unknown): Promise<void> {
     this.q.saveCommand.run({ id, command: JSON.stringify(command) });
   }
 
@@ -98,29 +99,29 @@ export class OutboxStore {
     return writeSoon(this.db, () => void this.q.delivered.run({ id, at }));
   }
 
-  retryLater(id: number, attempts: number, at: number, error: string): void {
+  async retryLater(id: number, attempts: number, at: number, error: string): Promise<void> {
     this.db.update(planfixOutbox).set({ attempts, nextAttemptAt: at, lastError: error }).where(eq(planfixOutbox.id, id)).run();
   }
 
   /** Given up after its retries: kept, counted and listed until resent or discarded; its chat moves on. */
-  park(id: number, attempts: number, error: string): void {
+  async park(id: number, attempts: number, error: string): Promise<void> {
     this.db.update(planfixOutbox).set({ state: "parked", attempts, lastError: error }).where(eq(planfixOutbox.id, id)).run();
   }
 
   /** Parked items of a number (one, or all) back in their queue, with fresh retries; how many. */
-  resend(accountId: number, id: number | null, now = Date.now()): number {
+  async resend(accountId: number, id: number | null, now = Date.now()): Promise<number> {
     const which = and(eq(planfixOutbox.accountId, accountId), eq(planfixOutbox.state, "parked"), id === null ? undefined : eq(planfixOutbox.id, id));
     return this.db.update(planfixOutbox).set({ state: "pending", attempts: 0, nextAttemptAt: 0, retryFrom: now }).where(which).returning({ id: planfixOutbox.id }).all().length;
   }
 
   /** Drops one parked or waiting item for good (kept as a discarded row, so Telegram's copy is not bridged again); how many. */
-  discard(accountId: number, id: number): number {
+  async discard(accountId: number, id: number): Promise<number> {
     const which = and(eq(planfixOutbox.accountId, accountId), eq(planfixOutbox.id, id), inArray(planfixOutbox.state, ["parked", "pending"]));
     return this.db.update(planfixOutbox).set({ state: "discarded" }).where(which).returning({ id: planfixOutbox.id }).all().length;
   }
 
   /** Items of a number in one state, oldest first. */
-  list(accountId: number, state: "pending" | "parked", limit: number): OutboxRow[] {
+  async list(accountId: number, state: "pending" | "parked", limit: number): Promise<OutboxEntry[]> {
     return this.db
       .select()
       .from(planfixOutbox)
@@ -131,7 +132,7 @@ export class OutboxStore {
   }
 
   /** What waits (and since when the oldest) and what is parked: one number's, or every number's together (null: /metrics). */
-  stats(accountId: number | null): QueueStats {
+  async stats(accountId: number | null): Promise<QueueStats> {
     const rows =
       accountId !== null
         ? this.q.stats.all({ accountId })
@@ -145,7 +146,7 @@ export class OutboxStore {
   }
 
   /** Every number's queue in one query (a listing of many numbers: not one query per number). */
-  statsByAccount(): Map<number, QueueStats> {
+  async statsByAccount(): Promise<Map<number, QueueStats>> {
     const rows = this.db
       .select({ accountId: planfixOutbox.accountId, state: planfixOutbox.state, n: sql<number>`count(*)`, oldest: sql<number | null>`min(${planfixOutbox.createdAt})` })
       .from(planfixOutbox)
@@ -168,11 +169,4 @@ export function statsOf(rows: StatsRow[], parkedState: string): QueueStats {
 export function groupStats(rows: (StatsRow & { accountId: number })[], parkedState: string): Map<number, QueueStats> {
   const byAccount = Map.groupBy(rows, (r) => r.accountId);
   return new Map([...byAccount].map(([id, rs]) => [id, statsOf(rs, parkedState)]));
-}
-
-export interface QueueStats {
-  waiting: number;
-  /** created_at of the oldest waiting item. */
-  oldestWaitingAt: number | null;
-  parked: number;
 }

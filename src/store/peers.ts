@@ -1,10 +1,12 @@
 // Telegram users each account has seen, with that account's access hash for them.
 import { and, eq, sql } from "drizzle-orm";
+import type { PeerRepository } from "../domain/repositories.ts";
 import type { PeerInfo } from "../domain/telegram-port.ts";
 import { param as $, type Db } from "./db.ts";
 import { peers } from "./schema.ts";
 
-export class PeerStore {
+/** The SQLite adapter of PeerRepository: its work is synchronous (each promise is already settled when returned). */
+export class PeerStore implements PeerRepository {
   // Prepared once: every message looks its peer up.
   private readonly q;
 
@@ -19,7 +21,7 @@ export class PeerStore {
   }
 
   /** Inserts or refreshes; a known access hash is never replaced by a missing one. */
-  save(accountId: number, list: readonly PeerInfo[]): void {
+  async save(accountId: number, list: readonly PeerInfo[]): Promise<void> {
     if (list.length === 0) return;
     this.db.transaction((tx) => {
       for (const p of list) {
@@ -49,12 +51,12 @@ export class PeerStore {
     });
   }
 
-  byId(accountId: number, userId: string): PeerInfo | undefined {
+  async byId(accountId: number, userId: string): Promise<PeerInfo | undefined> {
     const row = this.q.byId.get({ accountId, userId });
     return row ? toPeer(row) : undefined;
   }
 
-  byUsername(accountId: number, username: string): PeerInfo | undefined {
+  async byUsername(accountId: number, username: string): Promise<PeerInfo | undefined> {
     const row = this.db
       .select()
       .from(peers)
@@ -63,7 +65,7 @@ export class PeerStore {
     return row ? toPeer(row) : undefined;
   }
 
-  byPhone(accountId: number, phone: string): PeerInfo | undefined {
+  async byPhone(accountId: number, phone: string): Promise<PeerInfo | undefined> {
     const row = this.db
       .select()
       .from(peers)
@@ -72,7 +74,7 @@ export class PeerStore {
     return row ? toPeer(row) : undefined;
   }
 
-  all(accountId: number): PeerInfo[] {
+  async all(accountId: number): Promise<PeerInfo[]> {
     return this.db.select().from(peers).where(eq(peers.accountId, accountId)).all().map(toPeer);
   }
 }

@@ -1,35 +1,56 @@
 // Units of work: several writes of different stores committed together or not at all (a job's outcome
-// and the status that reports it to Planfix). The SQLite adapter runs the work inside the transaction
-// of this event-loop turn's writes (see writeSoon), so no caller chooses between "now" and "batched".
-// The work is synchronous: SQLite holds no transaction open across an await.
-import { type Db, writeSoon } from "./db.ts";
-import type { JobOutcome, JobRow, JobStore } from "./jobs.ts";
-import type { OutboxItem, OutboxStore } from "./outbox.ts";
+// and the status that reports it to Planfix). The SQLite adapter runs the work first, taking its writes
+// into a list, and commits that list inside the transaction of the event-loop turn in which the work
+// ended (see writeSoon): no caller chooses between "now" and "batched", and SQLite holds no transaction
+// open across an await.
+import type { Transaction, WriteTx } from "../domain/repositories.ts";
+import { type Db, flushWrites, writeSoon } from "./db.ts";
+import type { JobStore } from "./jobs.ts";
+import type { OutboxStore } from "./outbox.ts";
 
-/** The writes a unit of work may make, scoped to its transaction. */
-export interface WriteTx {
-  jobs: {
-    finish(id: number, state: JobOutcome, error?: string | null): void;
-    recordPart(job: JobRow, part: number, tgMessageId: number | null): void;
-    /** Marks the sent jobs of a chat up to `maxId` as read-reported and returns them. */
-    takeRead(accountId: number, peerUserId: string, maxId: number): JobRow[];
-  };
-  outbox: {
-    /** Adds an item unless one with its dedup key exists; true when it was new. */
-    add(item: OutboxItem): boolean;
-  };
-}
+export type { Transaction, WriteTx } from "../domain/repositories.ts";
 
-export type Transaction = <T>(work: (tx: WriteTx) => T) => Promise<T>;
+const ENDED = "a unit of work's writes must be made before its work ends";
 
 export function sqliteTransaction(db: Db, stores: { jobs: JobStore; outbox: OutboxStore }): Transaction {
-  const tx: WriteTx = {
-    jobs: {
-      finish: (id, state, error = null) => stores.jobs.finish(id, state, error),
-      recordPart: (job, part, tgMessageId) => stores.jobs.recordPart(job, part, tgMessageId),
-      takeRead: (accountId, peerUserId, maxId) => stores.jobs.takeRead(accountId, peerUserId, maxId),
-    },
-    outbox: { add: (item) => stores.outbox.insert(item) },
+  return async (work) => {
+    const writes: (() => void)[] = [];
+    const committed: (() => void)[] = [];
+    let open = true;
+    const take = async (write: () => void): Promise<void> => {
+      if (!open) throw new Error(ENDED);
+      writes.push(write);
+    };
+    const tx: WriteTx = {
+      jobs: {
+        finish: (id, state, error = null) => take(() => stores.jobs.finish(id, state, error)),
+        recordPart: (job, part, tgMessageId) => take(() => stores.jobs.recordPart(job, part, tgMessageId)),
+        takeRead: async (accountId, peerUserId, maxId) => {
+          if (!open) throw new Error(ENDED);
+          // A job's "sent" may still wait for this turn's commit: commit it first, so the read sees it.
+          flushWrites(db);
+          const jobs = stores.jobs.readable(accountId, peerUserId, maxId);
+          if (jobs.length > 0) writes.push(() => stores.jobs.markReadReported(jobs.map((j) => j.id)));
+          return jobs;
+        },
+      },
+      outbox: { add: (item) => take(() => void stores.outbox.insert(item)) },
+      afterCommit: (then) => {
+        if (!open) throw new Error(ENDED);
+        committed.push(then);
+      },
+    };
+    let value: Awaited<ReturnType<typeof work>>;
+    try {
+      value = await work(tx);
+    } finally {
+      open = false;
+    }
+    if (writes.length > 0)
+      await writeSoon(db, () => {
+        for (const w of writes) w();
+      });
+    for (const then of committed) then();
+    return value;
   };
-  return (work) => writeSoon(db, () => work(tx));
 }

@@ -28,9 +28,9 @@ function setup(limits: { maxTotalBytes?: number; minFree?: number; free?: () => 
 }
 
 const bytes = (size: number, fill = 1) => new Uint8Array(size).fill(fill);
-const notKept = (f: () => unknown): string => {
+const notKept = async (f: () => Promise<unknown>): Promise<string> => {
   try {
-    f();
+    await f();
   } catch (e) {
     if (e instanceof MediaNotKept) return e.reason;
     throw e;
@@ -39,59 +39,59 @@ const notKept = (f: () => unknown): string => {
 };
 
 describe("MEDIA_MAX_GB", () => {
-  test("over the quota the oldest files expire first; links to them answer as expired", () => {
+  test("over the quota the oldest files expire first; links to them answer as expired", async () => {
     const { files } = setup({ maxTotalBytes: 3000 });
-    const a = files.save(null, "a.bin", "application/octet-stream", bytes(1000, 1));
-    const b = files.save(null, "b.bin", "application/octet-stream", bytes(1000, 2));
-    const c = files.save(null, "c.bin", "application/octet-stream", bytes(1000, 3));
+    const a = await files.save(null, "a.bin", "application/octet-stream", bytes(1000, 1));
+    const b = await files.save(null, "b.bin", "application/octet-stream", bytes(1000, 2));
+    const c = await files.save(null, "c.bin", "application/octet-stream", bytes(1000, 3));
     expect(files.usage().bytes).toBe(3000);
-    const d = files.save(null, "d.bin", "application/octet-stream", bytes(1500, 4));
+    const d = await files.save(null, "d.bin", "application/octet-stream", bytes(1500, 4));
     // a and b had to go (oldest first) to fit 1,500 bytes; c and d stay.
-    expect(files.find(a.id, "a.bin")).toBeNull();
-    expect(files.find(b.id, "b.bin")).toBeNull();
-    expect(readFileSync(files.find(c.id, "c.bin")!.fullPath)).toEqual(Buffer.from(bytes(1000, 3)));
-    expect(readFileSync(files.find(d.id, "d.bin")!.fullPath)).toEqual(Buffer.from(bytes(1500, 4)));
+    expect(await files.find(a.id, "a.bin")).toBeNull();
+    expect(await files.find(b.id, "b.bin")).toBeNull();
+    expect(readFileSync((await files.find(c.id, "c.bin"))!.fullPath)).toEqual(Buffer.from(bytes(1000, 3)));
+    expect(readFileSync((await files.find(d.id, "d.bin"))!.fullPath)).toEqual(Buffer.from(bytes(1500, 4)));
     expect(files.usage().bytes).toBe(2500);
   });
 
-  test("a file larger than the whole quota is not kept, and nothing else is expired for it", () => {
+  test("a file larger than the whole quota is not kept, and nothing else is expired for it", async () => {
     const { files, dir } = setup({ maxTotalBytes: 3000 });
-    const a = files.save(null, "a.bin", "application/octet-stream", bytes(1000));
+    const a = await files.save(null, "a.bin", "application/octet-stream", bytes(1000));
     expect(files.refusal(5000)).toBe("larger than the bridge's whole media storage");
-    expect(notKept(() => files.save(null, "big.bin", "application/octet-stream", bytes(5000)))).toBe("larger than the bridge's whole media storage");
-    expect(files.find(a.id, "a.bin")).not.toBeNull();
+    expect(await notKept(() => files.save(null, "big.bin", "application/octet-stream", bytes(5000)))).toBe("larger than the bridge's whole media storage");
+    expect(await files.find(a.id, "a.bin")).not.toBeNull();
     expect(readdirSync(join(dir, "files"))).toEqual([a.id]);
   });
 
-  test("rows deleted elsewhere (a number removed for good) free their room: nothing is expired needlessly", () => {
+  test("rows deleted elsewhere (a number removed for good) free their room: nothing is expired needlessly", async () => {
     const s = setup({ maxTotalBytes: 2500 });
-    const a = s.files.save(null, "a.bin", "x/y", bytes(1000));
-    const b = s.files.save(null, "b.bin", "x/y", bytes(1000));
+    const a = await s.files.save(null, "a.bin", "x/y", bytes(1000));
+    const b = await s.files.save(null, "b.bin", "x/y", bytes(1000));
     s.db.$client.query("DELETE FROM files WHERE id = ?").run(b.id);
-    s.files.save(null, "c.bin", "x/y", bytes(1000));
-    expect(s.files.find(a.id, "a.bin")).not.toBeNull();
+    await s.files.save(null, "c.bin", "x/y", bytes(1000));
+    expect(await s.files.find(a.id, "a.bin")).not.toBeNull();
     expect(s.files.usage().bytes).toBe(2000);
   });
 
-  test("the total survives a restart (counted from the database)", () => {
+  test("the total survives a restart (counted from the database)", async () => {
     const s = setup({ maxTotalBytes: 2000 });
-    const a = s.files.save(null, "a.bin", "x/y", bytes(1200));
+    const a = await s.files.save(null, "a.bin", "x/y", bytes(1200));
     const again = s.open();
     expect(again.usage().bytes).toBe(1200);
-    again.save(null, "b.bin", "x/y", bytes(1200));
-    expect(again.find(a.id, "a.bin")).toBeNull();
+    await again.save(null, "b.bin", "x/y", bytes(1200));
+    expect(await again.find(a.id, "a.bin")).toBeNull();
   });
 });
 
 describe("MIN_FREE_DISK_MB", () => {
-  test("below the free-space floor a file is not kept; with room again it is", () => {
+  test("below the free-space floor a file is not kept; with room again it is", async () => {
     let free = 10_000;
     const { files, dir } = setup({ minFree: 8_000, free: () => free });
     expect(files.refusal(1000)).toBeNull();
-    expect(notKept(() => files.save(null, "a.bin", "x/y", bytes(3000)))).toBe("the bridge's disk is nearly full");
+    expect(await notKept(() => files.save(null, "a.bin", "x/y", bytes(3000)))).toBe("the bridge's disk is nearly full");
     expect(readdirSync(join(dir, "files"))).toEqual([]);
     free = 100_000;
-    expect(files.save(null, "a.bin", "x/y", bytes(3000)).size).toBe(3000);
+    expect((await files.save(null, "a.bin", "x/y", bytes(3000))).size).toBe(3000);
   });
 
   test("the disk's report names the problem", () => {
@@ -106,25 +106,25 @@ describe("MIN_FREE_DISK_MB", () => {
 });
 
 describe("media written durably", () => {
-  test("half-written files (temporary names) and files whose row was never committed are removed at start", () => {
+  test("half-written files (temporary names) and files whose row was never committed are removed at start", async () => {
     const s = setup();
-    const kept = s.files.save(null, "kept.bin", "x/y", bytes(100));
+    const kept = await s.files.save(null, "kept.bin", "x/y", bytes(100));
     const filesDir = join(s.dir, "files");
     writeFileSync(join(filesDir, "AAAAAAAAAAAAAAAAAAAAAA.tmp"), "half");
     writeFileSync(join(filesDir, "BBBBBBBBBBBBBBBBBBBBBB"), "no row");
     s.open();
     expect(readdirSync(filesDir)).toEqual([kept.id]);
-    expect(s.files.find(kept.id, "kept.bin")).not.toBeNull();
+    expect(await s.files.find(kept.id, "kept.bin")).not.toBeNull();
   });
 
-  test("a save leaves only the final file, and the files folder is 0700", () => {
+  test("a save leaves only the final file, and the files folder is 0700", async () => {
     const s = setup();
-    const f = s.files.save(null, "a.bin", "x/y", bytes(70_000, 5));
+    const f = await s.files.save(null, "a.bin", "x/y", bytes(70_000, 5));
     expect(readdirSync(join(s.dir, "files"))).toEqual([f.id]);
     expect(statSync(join(s.dir, "files")).mode & 0o777).toBe(0o700);
   });
 
-  test("on a disk that runs out mid-write no file is ever visible under its final name", () => {
+  test("on a disk that runs out mid-write no file is ever visible under its final name", async () => {
     // A 1 MiB tmpfs: the second 700 KB file cannot be written whole.
     const mnt = join(root, "tiny");
     mkdirSync(mnt);
@@ -135,11 +135,11 @@ describe("media written durably", () => {
     mkdirSync(dbDir);
     const db: Db = openDb(join(dbDir, "db.sqlite"));
     const files = new FileStore(db, join(mnt, "files"), 86_400_000, { maxTotalBytes: Number.POSITIVE_INFINITY, disk: new DiskWatch(mnt, 0) });
-    const first = files.save(null, "first.bin", "x/y", bytes(700_000, 1));
+    const first = await files.save(null, "first.bin", "x/y", bytes(700_000, 1));
     // The free-space check passes on purpose (a race with another writer): the write itself fails.
-    const second = (() => {
+    const second = await (async () => {
       try {
-        return files.save(null, "second.bin", "x/y", bytes(700_000, 2));
+        return await files.save(null, "second.bin", "x/y", bytes(700_000, 2));
       } catch (e) {
         return e;
       }

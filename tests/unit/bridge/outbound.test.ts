@@ -46,7 +46,7 @@ function setup() {
     language: "en",
   });
   const peer: PeerInfo = { userId: "6800630955", accessHash: "42", username: null, phone: null, firstName: "Olena", lastName: null, isBot: false, hasPhoto: false };
-  peers.save(account.id, [peer]);
+  void peers.save(account.id, [peer]);
   let t = Date.now();
   const clock = { now: () => t, advance: (ms: number) => (t += ms) };
   const log = createLogger("silent");
@@ -119,12 +119,11 @@ function setup() {
   const accept = (text: string) =>
     outbound.accept(client, { cmd: "newMessage", token: "t", chatId: `380955821319_${peer.userId}`, message: text, messageId: String(++messageId), attachments: [] });
   /** The messageStatus items queued for Planfix, oldest first. */
-  const statuses = () =>
-    outbox
-      .list(account.id, "pending", 100)
+  const statuses = async () =>
+    (await outbox.list(account.id, "pending", 100))
       .map((r) => ({ kind: r.kind, ...(JSON.parse(r.event) as { messageId: string; status: string; text?: string }) }))
       .filter((r) => r.kind === "status");
-  const job = (planfixId: string) => jobs.byMessage(client.id, planfixId)!;
+  const job = async (planfixId: string) => (await jobs.byMessage(client.id, planfixId))!;
   return {
     clock,
     sent,
@@ -150,15 +149,15 @@ test("offline: the message waits for its number, then is given up as an error st
   s.offline();
   await s.accept("hello");
   await s.drain();
-  expect(s.job("1").state).toBe("pending");
+  expect((await s.job("1")).state).toBe("pending");
   s.clock.advance(OFFLINE_GIVE_UP_MS - 60_000);
   await s.drain();
-  expect(s.job("1").state).toBe("pending");
-  expect(s.statuses()).toEqual([]);
+  expect((await s.job("1")).state).toBe("pending");
+  expect(await s.statuses()).toEqual([]);
   s.clock.advance(120_000);
   await s.drain();
-  expect(s.job("1").state).toBe("failed");
-  expect(s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "error", text: en.offlineTooLong("380955821319", "stopped") }]);
+  expect((await s.job("1")).state).toBe("failed");
+  expect(await s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "error", text: en.offlineTooLong("380955821319", "stopped") }]);
   expect(s.sent).toEqual([]);
 });
 
@@ -179,8 +178,8 @@ test("a short flood wait is waited out, then the message goes and Planfix gets s
   s.clock.advance(11_000);
   await s.drain();
   expect(s.sent.map((x) => x.text)).toEqual(["hello"]);
-  expect(s.job("1").state).toBe("sent");
-  expect(s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "sent" }]);
+  expect((await s.job("1")).state).toBe("sent");
+  expect(await s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "sent" }]);
 });
 
 test("a flood wait longer than the limit is reported to Planfix as an error at once, not waited out", async () => {
@@ -189,8 +188,8 @@ test("a flood wait longer than the limit is reported to Planfix as an error at o
   });
   await s.accept("hello");
   await s.drain();
-  expect(s.job("1").state).toBe("failed");
-  expect(s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "error", text: en.flood("FLOOD_WAIT_86400", 86_400) }]);
+  expect((await s.job("1")).state).toBe("failed");
+  expect(await s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "error", text: en.flood("FLOOD_WAIT_86400", 86_400) }]);
 });
 
 test("a long text goes as parts in order; a part Telegram already has (its idempotency key seen) counts as sent", async () => {
@@ -202,8 +201,8 @@ test("a long text goes as parts in order; a part Telegram already has (its idemp
   await s.drain();
   expect(s.sent.map((x) => x.text[0])).toEqual(["a", "c"]);
   expect(new Set(s.sent.map((x) => x.key)).size).toBe(2);
-  expect(s.job("1")).toMatchObject({ state: "sent", partsDone: 3 });
-  expect(s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "sent" }]);
+  expect(await s.job("1")).toMatchObject({ state: "sent", partsDone: 3 });
+  expect(await s.statuses()).toEqual([{ kind: "status", messageId: "1", status: "sent" }]);
 });
 
 test("Telegram refusing the message (not a wait, not the network) is an error status, and the chat moves on", async () => {
@@ -213,10 +212,10 @@ test("Telegram refusing the message (not a wait, not the network) is an error st
   await s.accept("first");
   await s.accept("second");
   await s.drain();
-  expect(s.job("1").state).toBe("failed");
-  expect(s.job("2").state).toBe("sent");
+  expect((await s.job("1")).state).toBe("failed");
+  expect((await s.job("2")).state).toBe("sent");
   expect(s.sent.map((x) => x.text)).toEqual(["second"]);
-  expect(s.statuses().map((x) => [x.messageId, x.status, x.text])).toEqual([
+  expect((await s.statuses()).map((x) => [x.messageId, x.status, x.text])).toEqual([
     ["1", "error", en.refused("CHAT_WRITE_FORBIDDEN")],
     ["2", "sent", undefined],
   ]);
@@ -264,22 +263,22 @@ for (const [error, kind] of [
     await s.accept("second");
     await s.drain();
     expect(attempts).toBe(1);
-    expect(s.job("1")).toMatchObject({ state: "refused", attempts: 0 });
-    expect(s.job("1").lastError).toContain(error);
-    expect(s.job("2").state).toBe("sent");
+    expect(await s.job("1")).toMatchObject({ state: "refused", attempts: 0 });
+    expect((await s.job("1")).lastError).toContain(error);
+    expect((await s.job("2")).state).toBe("sent");
     expect(s.sent.map((x) => x.text)).toEqual(["second"]);
-    expect(s.statuses().map((x) => [x.messageId, x.status, x.text])).toEqual([
+    expect((await s.statuses()).map((x) => [x.messageId, x.status, x.text])).toEqual([
       ["1", "error", en.refusal(kind)],
       ["2", "sent", undefined],
     ]);
     expect(s.outcomes).toEqual(["to_telegram:refused", "to_telegram:sent"]);
     // Not parked: nothing listed, nothing a resend would bring back; and a day later still one attempt.
-    expect(s.jobs.stats(s.account.id)).toMatchObject({ waiting: 0, parked: 0 });
-    expect(s.jobs.resend(s.account.id, null, s.clock.now())).toBe(0);
+    expect(await s.jobs.stats(s.account.id)).toMatchObject({ waiting: 0, parked: 0 });
+    expect(await s.jobs.resend(s.account.id, null, s.clock.now())).toBe(0);
     s.clock.advance(72 * 3600_000);
     await s.drain();
     expect(attempts).toBe(1);
-    expect(s.job("1").state).toBe("refused");
+    expect((await s.job("1")).state).toBe("refused");
   });
 }
 
@@ -303,7 +302,7 @@ test("PEER_FLOOD shows on the number's to_telegram status for 24 h, through late
   s.clock.advance(3600_000);
   await s.accept("an existing chat still works");
   await s.drain();
-  expect(s.job("3").state).toBe("sent");
+  expect((await s.job("3")).state).toBe("sent");
   expect(s.health.current(s.account.id, "to_telegram")).toEqual(shown);
 
   s.clock.advance(PEER_FLOOD_SHOWN_MS - 3600_000 - 1000);

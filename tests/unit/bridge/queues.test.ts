@@ -137,7 +137,7 @@ function setup() {
     drain,
     answer: (f: typeof answer) => (answer = f),
     download: (f: typeof download) => (download = f),
-    status: () => queues.status(account.id).to_planfix,
+    status: async () => (await queues.status(account.id)).to_planfix,
     warns: () => lines.filter((l) => l.level === "warn"),
   };
 }
@@ -154,15 +154,15 @@ test("401: the whole queue waits in order, is probed every pauseRetryMs, and res
   s.add("1", "a2");
   await s.drain();
   expect(s.sent).toEqual([]);
-  expect(s.status()).toMatchObject({ waiting: 3, parked: 0, paused: true });
-  expect(s.status().problem).toContain("401");
-  expect(s.status().problem).not.toContain("wrong-key");
+  expect(await s.status()).toMatchObject({ waiting: 3, parked: 0, paused: true });
+  expect((await s.status()).problem).toContain("401");
+  expect((await s.status()).problem).not.toContain("wrong-key");
   // Hours of probes later nothing was parked or dropped: a 401 is about the key, not the items.
   for (let i = 0; i < 20; i++) {
     s.clock.advance(300_000);
     await s.drain();
   }
-  expect(s.status()).toMatchObject({ waiting: 3, parked: 0, paused: true });
+  expect(await s.status()).toMatchObject({ waiting: 3, parked: 0, paused: true });
   expect(s.warns()).toHaveLength(1);
 
   // The key is fixed (PUT /client): the next round goes, without waiting for the probe interval.
@@ -171,7 +171,7 @@ test("401: the whole queue waits in order, is probed every pauseRetryMs, and res
   await s.drain();
   expect(s.sent.map((x) => x.text).sort()).toEqual(["a1", "a2", "b1"]);
   expect(s.sent.filter((x) => x.text.startsWith("a")).map((x) => x.text)).toEqual(["a1", "a2"]);
-  expect(s.status()).toMatchObject({ waiting: 0, parked: 0, paused: false, problem: null });
+  expect(await s.status()).toMatchObject({ waiting: 0, parked: 0, paused: false, problem: null });
   expect(s.lines.filter((l) => l.level === "info" && /works again/.test(l.msg))).toHaveLength(1);
 });
 
@@ -198,16 +198,16 @@ test("400 for one item: retried a few times, then parked; its chat moves on; res
     await s.drain();
   }
   expect(s.sent.map((x) => x.text)).toEqual(["after"]);
-  expect(s.status()).toMatchObject({ waiting: 0, parked: 1 });
-  const [item] = s.queues.list(s.account.id, s.account.number, "to_planfix", "parked");
+  expect(await s.status()).toMatchObject({ waiting: 0, parked: 1 });
+  const [item] = await s.queues.list(s.account.id, s.account.number, "to_planfix", "parked");
   expect(item).toMatchObject({ chat_id: "380955821319_1", attempts: DEFAULT_RETRY.refusedTries, text: "bad" });
   expect(item!.error).toContain("400");
 
   s.answer(() => ok);
-  expect(s.queues.resend(s.account.id, "to_planfix", null)).toBe(1);
+  expect(await s.queues.resend(s.account.id, "to_planfix", null)).toBe(1);
   await s.drain();
   expect(s.sent.map((x) => x.text)).toEqual(["after", "bad"]);
-  expect(s.status()).toMatchObject({ waiting: 0, parked: 0 });
+  expect(await s.status()).toMatchObject({ waiting: 0, parked: 0 });
 
   s.answer(() => invalid);
   s.add("2", "doomed");
@@ -215,11 +215,11 @@ test("400 for one item: retried a few times, then parked; its chat moves on; res
     s.clock.advance(60_000);
     await s.drain();
   }
-  const parked = s.queues.list(s.account.id, s.account.number, "to_planfix", "parked");
+  const parked = await s.queues.list(s.account.id, s.account.number, "to_planfix", "parked");
   expect(parked).toHaveLength(1);
-  expect(s.queues.discard(s.account.id, "to_planfix", parked[0]!.id)).toBe(1);
-  expect(s.status()).toMatchObject({ waiting: 0, parked: 0 });
-  expect(s.outbox.list(s.account.id, "parked", 10)).toEqual([]);
+  expect(await s.queues.discard(s.account.id, "to_planfix", parked[0]!.id)).toBe(1);
+  expect(await s.status()).toMatchObject({ waiting: 0, parked: 0 });
+  expect(await s.outbox.list(s.account.id, "parked", 10)).toEqual([]);
 });
 
 test("a preparation that keeps throwing counts towards the 72 h give-up: parked, and the chat moves on", async () => {
@@ -231,15 +231,15 @@ test("a preparation that keeps throwing counts towards the 72 h give-up: parked,
   s.add("1", "next");
   await s.drain();
   expect(s.sent).toEqual([]);
-  expect(s.status().problem).toContain("connection reset");
+  expect((await s.status()).problem).toContain("connection reset");
   s.clock.advance(71 * 3600_000);
   await s.drain();
-  expect(s.status()).toMatchObject({ waiting: 2, parked: 0 });
+  expect(await s.status()).toMatchObject({ waiting: 2, parked: 0 });
   s.clock.advance(2 * 3600_000);
   await s.drain();
-  expect(s.status()).toMatchObject({ waiting: 0, parked: 1 });
+  expect(await s.status()).toMatchObject({ waiting: 0, parked: 1 });
   expect(s.sent.map((x) => x.text)).toEqual(["next"]);
-  expect(s.queues.list(s.account.id, s.account.number, "to_planfix", "parked")[0]!.error).toContain("gave up after 72 h");
+  expect((await s.queues.list(s.account.id, s.account.number, "to_planfix", "parked"))[0]!.error).toContain("gave up after 72 h");
 });
 
 test("a file gone in Telegram (MEDIA_GONE) becomes a note; the text still reaches Planfix at once", async () => {
@@ -250,7 +250,7 @@ test("a file gone in Telegram (MEDIA_GONE) becomes a note; the text still reache
   s.add("1", "and this");
   await s.drain();
   expect(s.sent.map((x) => x.text)).toEqual(["look at this\n[photo.jpg: no longer available in Telegram — not transferred]", "and this"]);
-  expect(s.status()).toMatchObject({ waiting: 0, parked: 0 });
+  expect(await s.status()).toMatchObject({ waiting: 0, parked: 0 });
 });
 
 test("Planfix down: waiting, oldest age and the problem show; one warn when it starts, one info when it ends", async () => {
@@ -262,7 +262,7 @@ test("Planfix down: waiting, oldest age and the problem show; one warn when it s
     s.clock.advance(60_000);
     await s.drain();
   }
-  const st = s.status();
+  const st = await s.status();
   expect(st).toMatchObject({ waiting: 2, parked: 0, paused: false });
   expect(st.oldest_waiting_seconds).toBeGreaterThanOrEqual(600);
   expect(st.problem).toContain("502");
@@ -271,7 +271,7 @@ test("Planfix down: waiting, oldest age and the problem show; one warn when it s
   s.answer(() => ok);
   s.clock.advance(60_000);
   await s.drain();
-  expect(s.status()).toMatchObject({ waiting: 0, problem: null, problem_since: null });
+  expect(await s.status()).toMatchObject({ waiting: 0, problem: null, problem_since: null });
   expect(s.lines.filter((l) => l.level === "info" && /works again/.test(l.msg))).toHaveLength(1);
   expect(s.warns()).toHaveLength(1);
 });
@@ -280,18 +280,18 @@ test("a wrong url_planfix (404) holds the queue like a wrong key; a 5xx that las
   s.answer(() => ({ ok: false, retry: false, kind: "other", status: 404, message: "Planfix answered newMessage with 404" }));
   s.add("1", "wrong url");
   await s.drain();
-  expect(s.status()).toMatchObject({ waiting: 1, parked: 0, paused: true });
+  expect(await s.status()).toMatchObject({ waiting: 1, parked: 0, paused: true });
   s.clients.updateAccount(s.account.id, { urlPlanfix: "http://127.0.0.1:2/webchat/api" });
   s.answer(() => down);
   s.clock.advance(1000);
   await s.drain();
-  expect(s.status()).toMatchObject({ waiting: 1, parked: 0, paused: false });
+  expect(await s.status()).toMatchObject({ waiting: 1, parked: 0, paused: false });
   for (let h = 0; h < 73; h++) {
     s.clock.advance(3600_000);
     await s.drain();
   }
-  expect(s.status()).toMatchObject({ waiting: 0, parked: 1 });
-  expect(s.queues.list(s.account.id, s.account.number, "to_planfix", "parked")[0]!.error).toContain("502");
+  expect(await s.status()).toMatchObject({ waiting: 0, parked: 1 });
+  expect((await s.queues.list(s.account.id, s.account.number, "to_planfix", "parked"))[0]!.error).toContain("502");
 });
 
 test("ordering: a failing head holds only its own chat; the other chats go on; the held chat keeps its order", async () => {
@@ -303,12 +303,12 @@ test("ordering: a failing head holds only its own chat; the other chats go on; t
   s.add("2", "b2");
   await s.drain();
   expect(s.sent.map((x) => x.text)).toEqual(["b1", "b2"]);
-  expect(s.status()).toMatchObject({ waiting: 2, parked: 0 });
+  expect(await s.status()).toMatchObject({ waiting: 2, parked: 0 });
   planfixUp = true;
   s.clock.advance(DEFAULT_RETRY.capMs);
   await s.drain();
   expect(s.sent.map((x) => x.text)).toEqual(["b1", "b2", "a1", "a2"]);
-  expect(s.status()).toMatchObject({ waiting: 0, parked: 0 });
+  expect(await s.status()).toMatchObject({ waiting: 0, parked: 0 });
 });
 
 test("retries: a failed item is not offered again before its pause, and the pauses grow up to the cap", async () => {
@@ -334,5 +334,5 @@ test("retries: a failed item is not offered again before its pause, and the paus
   expect(gaps[5]!).toBeGreaterThan(gaps[0]! * 4);
   expect(Math.max(...gaps)).toBeLessThanOrEqual(DEFAULT_RETRY.capMs + 500);
   expect(Math.max(...gaps)).toBeGreaterThan(DEFAULT_RETRY.capMs / 2);
-  expect(s.status()).toMatchObject({ waiting: 1, parked: 0 });
+  expect(await s.status()).toMatchObject({ waiting: 1, parked: 0 });
 });
