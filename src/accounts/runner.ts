@@ -266,8 +266,7 @@ export class AccountRunner {
             onContactChanged: hooks.onContactChanged,
             // Not awaited by the connector: a failed write (a full disk) keeps the older copy, and the
             // connector's own table has the access hashes too.
-            onPeers: (list) =>
-              void reset.then(() => this.deps.peers.save(this.accountId, list)).catch((e) => this.log.warn("peers not stored", { error: errorText(e) })),
+            onPeers: (list) => void reset.then(() => this.deps.peers.save(this.accountId, list)).catch((e) => this.log.warn("peers not stored", { error: errorText(e) })),
             onLost: (f) => this.signalLost?.(f),
           },
         });

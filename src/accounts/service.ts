@@ -124,13 +124,7 @@ export class ClientService {
    * content, another client's file or the folder layout. The file is read exactly as a start will read
    * it (confined to the client's folder when it lies there), so what registers also starts.
    */
-  private async sessionPath(
-    caller: Caller,
-    clientName: string,
-    pathSession: string | undefined,
-    nameSession: string | undefined,
-    exceptAccountId: number | null,
-  ): Promise<string> {
+  private async sessionPath(caller: Caller, clientName: string, pathSession: string | undefined, nameSession: string | undefined, exceptAccountId: number | null): Promise<string> {
     const field = pathSession ? "path_session" : "name_session";
     let rel: string;
     try {
@@ -147,7 +141,9 @@ export class ClientService {
     }
     // The same file under another name (a symlink, a hard link) is the same session.
     const identity = fileIdentity(join(this.settings.sessionsDir, rel));
-    const other = (await this.store.allAccounts()).find((a) => a.id !== exceptAccountId && (a.sessionPath === rel || (identity !== null && fileIdentity(join(this.settings.sessionsDir, a.sessionPath)) === identity)));
+    const other = (await this.store.allAccounts()).find(
+      (a) => a.id !== exceptAccountId && (a.sessionPath === rel || (identity !== null && fileIdentity(join(this.settings.sessionsDir, a.sessionPath)) === identity)),
+    );
     if (other) throw new Conflict(`session file "${rel}" is already used by another number; a session may run only once`, field);
     // A copy of a running number's session carries its key: starting it would only fail (one key, one connection).
     if (this.pool.keyHolder(file.session, exceptAccountId) !== null) {

@@ -10,7 +10,16 @@ import { TelegramFailure } from "../domain/telegram-port.ts";
 import type { NewMessageCommand, MessageStatusCommand, ContactCard, PlanfixFailure, PlanfixOutcome } from "../planfix/index.ts";
 import type { PlanfixPort, PlanfixPorts } from "./planfix-port.ts";
 import type { Account } from "../domain/accounts.ts";
-import { type ClientRepository, type FileRepository, type JobRepository, MediaNotKept, type OutboxEntry, type OutboxRepository, type PeerRepository, type WriteTx } from "../domain/repositories.ts";
+import {
+  type ClientRepository,
+  type FileRepository,
+  type JobRepository,
+  MediaNotKept,
+  type OutboxEntry,
+  type OutboxRepository,
+  type PeerRepository,
+  type WriteTx,
+} from "../domain/repositories.ts";
 import { ignoreReason } from "./filters.ts";
 import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
