@@ -57,6 +57,8 @@ export interface ApplianceOverrides {
   /** The login flows; GramJS against TELEGRAM_ENDPOINT when absent. */
   login?: LoginConnector;
   tunables?: Partial<Tunables>;
+  /** Wraps the clients/accounts repository (tests: an adapter whose promises truly wait). */
+  clients?: (sqlite: ClientRepository) => ClientRepository;
   /** Listen on this port instead of settings.port (0: any free one). */
   port?: number;
   version?: string;
@@ -117,7 +119,8 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
       errorText(e),
     );
   }
-  const clients: ClientRepository = new ClientStore(db);
+  const sqliteClients = new ClientStore(db);
+  const clients: ClientRepository = overrides.clients?.(sqliteClients) ?? sqliteClients;
   const peers = new PeerStore(db);
   let adminToken: string;
   try {
