@@ -71,7 +71,10 @@ export class AccountRunner {
    * stored and then reported. Awaited by stop and by the pool's waitDecided, so the answer that follows
    * reads the state it waited for.
    */
-  stored: Promise<void> = Promise.resolve();
+  get stored(): Promise<void> {
+    return this.writes;
+  }
+  private writes: Promise<void> = Promise.resolve();
 
   constructor(
     readonly accountId: number,
@@ -114,7 +117,7 @@ export class AccountRunner {
   private setState(state: AccountState, reason: string | null, floodUntil: number | null = null): void {
     const change: StateChange = { accountId: this.accountId, from: this.state, to: state, reason, floodUntil, at: Date.now() };
     this.state = state;
-    this.stored = this.stored.then(async () => {
+    this.writes = this.writes.then(async () => {
       try {
         await this.deps.clients.setState(this.accountId, { state, stateReason: reason, floodUntil });
       } catch (e) {
