@@ -146,7 +146,8 @@ class GramjsConnection implements TelegramConnection {
     else o.signal?.addEventListener("abort", cancel, { once: true });
     this.peers = new PeerBook(o.knownPeers, cfg.peerBookLimit);
 
-    const session = new StringSession(toStringSession(sessionDataOf(o.session)));
+    const data = sessionDataOf(o.session);
+    const session = new StringSession(toStringSession(data));
     // We keep access hashes ourselves (onPeers); GramJS's session cache grows with every update.
     session.processEntities = () => {};
     // Nothing is persisted through GramJS (and its save() throws for ports above 32767).
@@ -208,7 +209,7 @@ class GramjsConnection implements TelegramConnection {
     });
     this.transport = {
       call: (r) => this.call(r),
-      homeDcId: sessionDataOf(o.session).dcId,
+      homeDcId: data.dcId,
       getFileFromDc: (dcId, request) => this.crossDc.getFile(dcId, request),
     };
     this.crossDc = new CrossDcDownloader({
