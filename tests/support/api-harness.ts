@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { createAppliance } from "../../src/appliance.ts";
 import { loadSettings, type Tunables } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
-import { toStringSession } from "../../src/sessions/read.ts";
+import { toStringSession } from "../../src/telegram/session-file.ts";
 import { callJson } from "./call-json.ts";
 import { FakeConnector, type FakeBehaviour } from "./fake-connector.ts";
 
