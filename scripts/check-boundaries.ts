@@ -1,7 +1,7 @@
 // Fails when a module imports across a boundary docs/architecture.md draws: GramJS only in
 // src/telegram/, Elysia only in src/http/, Drizzle and SQLite only in src/store/ (and a store of the
-// Telegram connector's own, src/telegram/store/), the Planfix wire format only in src/planfix/, and a
-// core (accounts/, bridge/, domain/) that reaches neither HTTP nor Telegram; and a test kit
+// Telegram connector's own, src/telegram/store/, and its session-file reader), the Planfix wire format
+// only in src/planfix/, and a core (accounts/, bridge/, domain/, sessions/) that reaches neither HTTP nor Telegram; and a test kit
 // (tests/support/) that bench/ uses without the two importing each other. Run by scripts/test.sh.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
@@ -29,8 +29,8 @@ export const RULES: Rule[] = [
   {
     what: "Drizzle / SQLite",
     matches: (s) => pkg("drizzle-orm", "bun:sqlite")(s),
-    // sessions/read.ts opens Telethon and Pyrogram session files, which are SQLite files of their own.
-    allowed: (f) => under("src/store/", "src/telegram/store/")(f) || f === "src/sessions/read.ts",
+    // The connector's session-file reader opens Telethon and Pyrogram session files, SQLite files of their own.
+    allowed: (f) => under("src/store/", "src/telegram/store/")(f) || f === "src/telegram/session-file.ts",
   },
   { what: "the Planfix wire format (planfix/form.ts)", matches: (_s, r) => r === "src/planfix/form.ts", allowed: under("src/planfix/") },
   {
@@ -41,7 +41,8 @@ export const RULES: Rule[] = [
   {
     what: "the Telegram connector",
     matches: (_s, r) => r?.startsWith("src/telegram/") ?? false,
-    allowed: (f) => !under("src/accounts/", "src/bridge/", "src/domain/", "src/store/", "src/http/")(f),
+    // src/sessions/ finds and reads session files' bytes; parsing them is the connector's (SessionFormats).
+    allowed: (f) => !under("src/accounts/", "src/bridge/", "src/domain/", "src/store/", "src/http/", "src/sessions/")(f),
   },
 ];
 

@@ -42,6 +42,7 @@ import { PeerStore } from "./store/peers.ts";
 import { sqliteTransaction } from "./store/transaction.ts";
 import { createGramjsConnector } from "./telegram/connector.ts";
 import { withTelegramStore } from "./telegram/store/connector.ts";
+import { telegramSessionFormats } from "./telegram/session-file.ts";
 import { TelegramStore } from "./telegram/store/store.ts";
 import { deviceOf } from "./telegram/device.ts";
 import { createGramjsLogin } from "./telegram/login.ts";
@@ -209,6 +210,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
   const pool = new AccountPool(
     {
       connector,
+      sessions: telegramSessionFormats,
       clients,
       peers,
       sessionsDir: settings.sessionsDir,

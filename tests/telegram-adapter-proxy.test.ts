@@ -6,7 +6,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { parseProxy, type ProxySpec } from "../src/domain/proxy.ts";
 import { TelegramFailure, type ChatMessage, type ConnectOptions, type TelegramConnection, type TelegramEvents } from "../src/domain/telegram-port.ts";
 import { createLogger } from "../src/log.ts";
-import { parseStringSession } from "../src/sessions/read.ts";
+import { parseStringSession } from "../src/telegram/session-file.ts";
 import { createGramjsConnector } from "../src/telegram/connector.ts";
 import { MtProxyRelay } from "./support/proxy/mtproxy.ts";
 import { Socks5Proxy } from "./support/proxy/socks5.ts";

@@ -11,7 +11,7 @@ import {
   type UpdateState,
 } from "../src/domain/telegram-port.ts";
 import { createLogger } from "../src/log.ts";
-import { parseStringSession } from "../src/sessions/read.ts";
+import { parseStringSession } from "../src/telegram/session-file.ts";
 import { createGramjsConnector, type GramjsConnectorOptions } from "../src/telegram/connector.ts";
 import { TelegramServer, tinyPng, waitFor, type WorldUser } from "./support/telegram/index.ts";
 

@@ -1,9 +1,9 @@
 // All running numbers. Every operation on one number runs after the previous one on it has finished,
 // so rapid POST / PUT / DELETE sequences can never open two connections with the same key.
-import type { SessionData } from "../sessions/read.ts";
+import type { ReadSession, SessionHandle } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import type { Account } from "../domain/accounts.ts";
-import { AccountRunner, type RunnerDeps } from "./runner.ts";
+import { AccountRunner, readSession, type RunnerDeps } from "./runner.ts";
 import { type AccountState, DECIDED_STATES, isTransition, type StateChange, type StateListener } from "./states.ts";
 
 export type PoolDeps = Omit<RunnerDeps, "claimKey" | "releaseKey" | "onStateChange">;
@@ -183,14 +183,19 @@ export class AccountPool {
     for (const w of [...(this.waiters.get(accountId) ?? [])]) w();
   }
 
+  /** A registered session file, read as a start reads it (see readSession). */
+  readSession(sessionPath: string, clientName: string): ReadSession {
+    return readSession(this.deps, sessionPath, clientName);
+  }
+
   /** The running number (other than `exceptAccountId`) running this session, if any (the connector says what "this session" is). */
-  keyHolder(session: SessionData, exceptAccountId: number | null): number | null {
+  keyHolder(session: SessionHandle, exceptAccountId: number | null): number | null {
     return this.deps.connector.claims.holder(session, exceptAccountId, this.isRunning);
   }
 
   private readonly isRunning = (accountId: number): boolean => this.runners.get(accountId)?.running ?? false;
 
-  private async claimKey(accountId: number, session: SessionData): Promise<string | null> {
+  private async claimKey(accountId: number, session: SessionHandle): Promise<string | null> {
     const holder = this.deps.connector.claims.claim(accountId, session, this.isRunning);
     return holder === null ? null : ((await this.deps.clients.accountById(holder))?.number ?? String(holder));
   }

@@ -1,11 +1,19 @@
 // Runs one number: connect, stay online, reconnect after losses with backoff, stop cleanly.
 // Invariant: at most one Telegram connection per runner, and a new one is opened only after the
 // previous one has fully closed — the same auth key live twice gets it killed (AUTH_KEY_DUPLICATED).
-import { TelegramFailure, TERMINAL_FAILURES, type TelegramConnection, type TelegramConnector, type TelegramEvents } from "../domain/telegram-port.ts";
+import {
+  type ReadSession,
+  type SessionFormats,
+  type SessionHandle,
+  TelegramFailure,
+  TERMINAL_FAILURES,
+  type TelegramConnection,
+  type TelegramConnector,
+  type TelegramEvents,
+} from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
 import { confinementFolder } from "../sessions/confine.ts";
-import { readRegisteredSession } from "../sessions/locate.ts";
-import type { SessionData, SessionFile } from "../sessions/read.ts";
+import { readRegisteredBytes } from "../sessions/locate.ts";
 import type { ClientRepository, PeerRepository } from "../domain/repositories.ts";
 import { backoffMs, interruptibleSleep } from "./backoff.ts";
 import { checkProxy, DIRECT, effectiveProxy, parseNumberProxy, type NumberProxy, type ProxyHostCheck, type ProxySpec } from "../domain/proxy.ts";
@@ -24,6 +32,8 @@ export interface AccountHooks {
 
 export interface RunnerDeps {
   connector: TelegramConnector;
+  /** What session files mean (the connector's formats); the runner reads their bytes itself. */
+  sessions: SessionFormats;
   clients: ClientRepository;
   peers: PeerRepository;
   sessionsDir: string;
@@ -36,7 +46,7 @@ export interface RunnerDeps {
   log: Logger;
   hooks: (accountId: number) => AccountHooks;
   /** Claims the session's auth key for this runner; resolves to the number holding the same key, or null. */
-  claimKey(accountId: number, session: SessionData): Promise<string | null>;
+  claimKey(accountId: number, session: SessionHandle): Promise<string | null>;
   releaseKey(accountId: number): void;
   /** The one report of a state: stored already; the pool logs it and tells its listeners. */
   onStateChange(change: StateChange): void;
@@ -46,6 +56,15 @@ export interface RunnerDeps {
   proxyHosts?: ProxyHostCheck;
   /** Where reconnects and Telegram errors are counted (/metrics); nothing counted when absent. */
   metrics?: Metrics;
+}
+
+/**
+ * Reads a registered session file: the bytes confined to the client's folder (checked on every read,
+ * not only at registration: a symlink or hard link swapped in later must never start another client's
+ * account), their meaning from the connector. Throws SessionReadError.
+ */
+export function readSession(deps: Pick<RunnerDeps, "sessionsDir" | "sessions">, sessionPath: string, clientName: string): ReadSession {
+  return deps.sessions.read(readRegisteredBytes(deps.sessionsDir, sessionPath, confinementFolder(sessionPath, clientName)));
 }
 
 const toFailure = (e: unknown): TelegramFailure => (e instanceof TelegramFailure ? e : new TelegramFailure("error", errorText(e)));
@@ -187,12 +206,11 @@ export class AccountRunner {
       if (!this.deps.apiId || !this.deps.apiHash) {
         return this.setState("error", "TELEGRAM_API_ID and TELEGRAM_API_HASH are not set; set both and start the number again");
       }
-      let file: SessionFile;
+      let file: ReadSession;
       try {
-        // Confinement is checked again on every start, not only at registration: a symlink or hard link
-        // swapped in later must never start another client's account.
+        // Confinement is checked again on every start (see readSession).
         const clientName = (await this.deps.clients.clientById(account.clientId))?.name ?? "";
-        file = readRegisteredSession(this.deps.sessionsDir, account.sessionPath, confinementFolder(account.sessionPath, clientName));
+        file = readSession(this.deps, account.sessionPath, clientName);
       } catch (e) {
         return this.setState("error", `session file "${account.sessionPath}" ${errorText(e)}`);
       }
@@ -212,28 +230,14 @@ export class AccountRunner {
         if ("failed" in checked) proxyUnresolved = new TelegramFailure("proxy", checked.failed);
         else proxy = checked.proxy;
       }
-      const holder = await this.deps.claimKey(this.accountId, file.session);
+      const holder = await this.deps.claimKey(this.accountId, file.handle);
       if (holder) return this.setState("error", `the session's key is already in use by number ${holder}; one key may run only once`);
 
       const known = await this.deps.peers.all(this.accountId);
-      if (known.length === 0 && file.entities.length > 0) {
-        // First start from a Telethon session: its entity table is a ready set of access hashes.
-        await this.deps.peers.save(
-          this.accountId,
-          file.entities.map((e) => ({
-            userId: e.userId,
-            accessHash: e.accessHash,
-            username: e.username,
-            phone: e.phone,
-            firstName: e.name,
-            lastName: null,
-            isBot: false,
-            hasPhoto: false,
-          })),
-        );
-      }
+      // First start from a session file that carries access hashes (a Telethon file's entity table).
+      if (known.length === 0 && file.knownPeers.length > 0) await this.deps.peers.save(this.accountId, file.knownPeers);
       // The connector resumes from the state it kept for this number; the session file's is for a first start.
-      const updateState = file.updateState ? { pts: file.updateState.pts, qts: file.updateState.qts, date: file.updateState.date } : null;
+      const updateState = file.updateState;
 
       const lost = new Promise<TelegramFailure | null>((resolve) => (this.signalLost = resolve));
       const hooks = this.deps.hooks(this.accountId);
@@ -249,7 +253,7 @@ export class AccountRunner {
         this.conn = await this.deps.connector.connect({
           signal: this.cancelConnect.signal,
           accountId: this.accountId,
-          session: file.session,
+          session: file.handle,
           apiId: this.deps.apiId,
           apiHash: this.deps.apiHash,
           timeoutMs: this.deps.connectTimeoutMs,

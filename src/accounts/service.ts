@@ -5,10 +5,10 @@ import { hashToken, newToken, sameSecret } from "../auth/tokens.ts";
 import { BadInput, Conflict, Forbidden, NotFound, Unauthorized, Unavailable, Unprocessable } from "../domain/errors.ts";
 import type { Logger } from "../log.ts";
 import type { QueueStatus } from "../bridge/queues.ts";
-import { clientFolderProblem, confinementFolder } from "../sessions/confine.ts";
+import { clientFolderProblem } from "../sessions/confine.ts";
 import { deleteSessionFile, ensureClientFolder, removeClientFolderIfEmpty } from "../sessions/folders.ts";
-import { locateSessionFile, readRegisteredSession, SessionFileError } from "../sessions/locate.ts";
-import type { SessionFile } from "../sessions/read.ts";
+import { locateSessionFile, SessionFileError } from "../sessions/locate.ts";
+import type { ReadSession } from "../domain/telegram-port.ts";
 import type { Account, Client } from "../domain/accounts.ts";
 import { checkProxy, DIRECT, parseNumberProxy, redactProxy, type NumberProxy, type ProxyHostCheck } from "../domain/proxy.ts";
 import type { ClientRepository } from "../domain/repositories.ts";
@@ -133,9 +133,9 @@ export class ClientService {
       if (e instanceof SessionFileError) throw e.status === 400 ? new BadInput(e.message, e.field) : new Unprocessable(e.message, e.field);
       throw e;
     }
-    let file: SessionFile;
+    let file: ReadSession;
     try {
-      file = readRegisteredSession(this.settings.sessionsDir, rel, confinementFolder(rel, clientName));
+      file = this.pool.readSession(rel, clientName);
     } catch (e) {
       throw new Unprocessable(`session file "${rel}" ${(e as Error).message}`, field);
     }
@@ -146,7 +146,7 @@ export class ClientService {
     );
     if (other) throw new Conflict(`session file "${rel}" is already used by another number; a session may run only once`, field);
     // A copy of a running number's session carries its key: starting it would only fail (one key, one connection).
-    if (this.pool.keyHolder(file.session, exceptAccountId) !== null) {
+    if (this.pool.keyHolder(file.handle, exceptAccountId) !== null) {
       throw new Conflict(`session file "${rel}" holds the key of a session another number is running; a session may run only once`, field);
     }
     return rel;

@@ -1,6 +1,5 @@
 // What the appliance needs from Telegram, in plain types. src/telegram/ implements it with GramJS;
 // nothing outside src/telegram/ imports GramJS.
-import type { SessionData } from "../sessions/read.ts";
 import type { ProxySpec } from "./proxy.ts";
 
 /** Why a connection could not be made or was lost. Terminal kinds need an operator (PUT) to recover. */
@@ -124,6 +123,34 @@ export interface TelegramEvents {
   onLost(failure: TelegramFailure): void;
 }
 
+declare const sessionHandle: unique symbol;
+/**
+ * A session as the connector read it from a file. Opaque to the core: what is in it (a key, a data
+ * centre) is the network's; the core only hands it back to connect() and to SessionClaims.
+ */
+export type SessionHandle = object & { readonly [sessionHandle]?: "SessionHandle" };
+
+/** Why a session file cannot be used; the message completes `session file "<path>" …` (no paths, no secrets). */
+export class SessionReadError extends Error {}
+
+/** What a session file gives the core. */
+export interface ReadSession {
+  handle: SessionHandle;
+  /** Where catch-up may resume on a first start (a Telethon file's update state); null: none in the file. */
+  updateState: UpdateState | null;
+  /** Access hashes the file carries (a Telethon file's entities), for a first start. */
+  knownPeers: PeerInfo[];
+}
+
+/**
+ * Reading session files: the core finds a file and reads its bytes (confined to the client's folder);
+ * what the bytes mean is the connector's.
+ */
+export interface SessionFormats {
+  /** Throws SessionReadError when the bytes are no session the connector can use. */
+  read(bytes: Uint8Array): ReadSession;
+}
+
 export interface ConnectOptions {
   /**
    * The number this connection is for: the connector keeps its own state (where catch-up resumes, the
@@ -131,7 +158,7 @@ export interface ConnectOptions {
    * as in the connector's tests).
    */
   accountId?: number;
-  session: SessionData;
+  session: SessionHandle;
   apiId: number;
   apiHash: string;
   /** Our own bound on connect + getMe (GramJS's connect() can hang forever). */
@@ -212,10 +239,10 @@ export interface MessengerCapabilities {
  */
 export interface SessionClaims {
   /** Claims `session` for `accountId`: the running account already holding it, or null when it is now ours. */
-  claim(accountId: number, session: SessionData, isRunning: (accountId: number) => boolean): number | null;
+  claim(accountId: number, session: SessionHandle, isRunning: (accountId: number) => boolean): number | null;
   release(accountId: number): void;
   /** The running account (other than `except`) holding this session, if any. */
-  holder(session: SessionData, except: number | null, isRunning: (accountId: number) => boolean): number | null;
+  holder(session: SessionHandle, except: number | null, isRunning: (accountId: number) => boolean): number | null;
 }
 
 export interface TelegramConnector {

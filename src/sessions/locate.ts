@@ -5,7 +5,7 @@
 import { existsSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { ConfinementError, isInside, readConfined, realAllowedRoot } from "./confine.ts";
-import { parseSessionBytes, SessionReadError, type SessionFile } from "./read.ts";
+import { SessionReadError } from "../domain/telegram-port.ts";
 
 export class SessionFileError extends Error {
   constructor(
@@ -86,10 +86,11 @@ export function locateSessionFile(sessionsDir: string, pathSession: string | und
 }
 
 /**
- * Reads a registered session file, checking again that it is inside `folder` (or SESSIONS_DIR when
- * null). Throws SessionReadError with a reason fit for the number's state (no absolute paths).
+ * Reads a registered session file's bytes, checking again that it is inside `folder` (or SESSIONS_DIR
+ * when null). Throws SessionReadError with a reason fit for the number's state (no absolute paths).
+ * What the bytes mean is the connector's (SessionFormats).
  */
-export function readRegisteredSession(sessionsDir: string, sessionPath: string, folder: string | null): SessionFile {
+export function readRegisteredBytes(sessionsDir: string, sessionPath: string, folder: string | null): Buffer {
   const where = folder === null ? "the sessions directory" : "the client's folder";
   let bytes: Buffer;
   try {
@@ -102,5 +103,5 @@ export function readRegisteredSession(sessionsDir: string, sessionPath: string, 
     }
     throw new SessionReadError("cannot be read");
   }
-  return parseSessionBytes(bytes);
+  return bytes;
 }

@@ -28,7 +28,7 @@ import {
   type TelegramEvents,
 } from "../domain/telegram-port.ts";
 import { errorText, type Logger } from "../log.ts";
-import { toStringSession } from "../sessions/read.ts";
+import { sessionDataOf, toStringSession } from "./session-file.ts";
 import type { DeviceInfo } from "./device.ts";
 import { endpointConnection } from "./endpoint.ts";
 import { randomIdOf, telegramCapabilities } from "./capabilities.ts";
@@ -146,7 +146,8 @@ class GramjsConnection implements TelegramConnection {
     else o.signal?.addEventListener("abort", cancel, { once: true });
     this.peers = new PeerBook(o.knownPeers, cfg.peerBookLimit);
 
-    const session = new StringSession(toStringSession(o.session));
+    const data = sessionDataOf(o.session);
+    const session = new StringSession(toStringSession(data));
     // We keep access hashes ourselves (onPeers); GramJS's session cache grows with every update.
     session.processEntities = () => {};
     // Nothing is persisted through GramJS (and its save() throws for ports above 32767).
@@ -208,7 +209,7 @@ class GramjsConnection implements TelegramConnection {
     });
     this.transport = {
       call: (r) => this.call(r),
-      homeDcId: o.session.dcId,
+      homeDcId: data.dcId,
       getFileFromDc: (dcId, request) => this.crossDc.getFile(dcId, request),
     };
     this.crossDc = new CrossDcDownloader({

@@ -1,10 +1,10 @@
 // One Telegram key runs once: two connections with the same auth key get it killed
 // (AUTH_KEY_DUPLICATED), so a session is claimed by its key before a number starts on it.
 import { createHash } from "node:crypto";
-import type { SessionClaims } from "../domain/telegram-port.ts";
-import type { SessionData } from "../sessions/read.ts";
+import type { SessionClaims, SessionHandle } from "../domain/telegram-port.ts";
+import { sessionDataOf } from "./session-file.ts";
 
-const keyOf = (session: SessionData) => createHash("sha256").update(session.authKey).digest("hex");
+const keyOf = (session: SessionHandle) => createHash("sha256").update(sessionDataOf(session).authKey).digest("hex");
 
 export function createSessionClaims(): SessionClaims {
   const holders = new Map<string, number>();

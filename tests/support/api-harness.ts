@@ -7,7 +7,7 @@ import { createAppliance } from "../../src/appliance.ts";
 import { loadSettings, type Tunables } from "../../src/config.ts";
 import type { ClientRepository } from "../../src/domain/repositories.ts";
 import { createLogger } from "../../src/log.ts";
-import { toStringSession } from "../../src/sessions/read.ts";
+import { toStringSession } from "../../src/telegram/session-file.ts";
 import { callJson } from "./call-json.ts";
 import { FakeConnector, type FakeBehaviour } from "./fake-connector.ts";
 

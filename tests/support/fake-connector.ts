@@ -2,15 +2,19 @@
 // (The end-to-end tests use the real GramJS adapter against the loopback MTProto server.)
 import { telegramCapabilities } from "../../src/telegram/capabilities.ts";
 import { createSessionClaims } from "../../src/telegram/session-claims.ts";
+import { sessionDataOf, type SessionData } from "../../src/telegram/session-file.ts";
 import { TelegramFailure, type ConnectOptions, type TelegramConnection, type TelegramConnector } from "../../src/domain/telegram-port.ts";
+
+/** A connect's options with the session opened (the fake stands in for the connector, which may look inside). */
+export type FakeConnectOptions = Omit<ConnectOptions, "session"> & { session: SessionData };
 
 export interface FakeBehaviour {
   /** Decides each connect: resolve to go online, throw a TelegramFailure to fail. */
-  onConnect?: (options: ConnectOptions, attempt: number) => Promise<void> | void;
+  onConnect?: (options: FakeConnectOptions, attempt: number) => Promise<void> | void;
   /** Decides each liveness probe: resolve for a live account, throw a TelegramFailure for a gone one. */
   onProbe?: (attempt: number) => Promise<void> | void;
   /** The Telegram user a connect's session belongs to (default "1000"). */
-  selfOf?: (options: ConnectOptions) => string;
+  selfOf?: (options: FakeConnectOptions) => string;
 }
 
 export class FakeConnector implements TelegramConnector {
@@ -25,7 +29,8 @@ export class FakeConnector implements TelegramConnector {
 
   constructor(private readonly behaviour: FakeBehaviour = {}) {}
 
-  async connect(options: ConnectOptions): Promise<TelegramConnection> {
+  async connect(handed: ConnectOptions): Promise<TelegramConnection> {
+    const options: FakeConnectOptions = { ...handed, session: sessionDataOf(handed.session) };
     const key = Buffer.from(options.session.authKey).toString("hex").slice(0, 16);
     this.live.set(key, (this.live.get(key) ?? 0) + 1);
     this.maxLiveSameKey = Math.max(this.maxLiveSameKey, this.live.get(key)!);

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TelegramFailure } from "../../src/domain/telegram-port.ts";
-import { parseStringSession } from "../../src/sessions/read.ts";
+import { parseStringSession } from "../../src/telegram/session-file.ts";
 import { ADMIN, newSessionText, startApiHarness, startBody as start } from "../support/api-harness.ts";
 
 type Harness = Awaited<ReturnType<typeof startApiHarness>>;

@@ -5,8 +5,8 @@ import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clientFolderProblem, confinementFolder } from "../../src/sessions/confine.ts";
-import { locateSessionFile, readRegisteredSession, SessionFileError } from "../../src/sessions/locate.ts";
-import { parseStringSession, readSessionFile, toStringSession } from "../../src/sessions/read.ts";
+import { locateSessionFile, SessionFileError } from "../../src/sessions/locate.ts";
+import { parseStringSession, readRegisteredSession, readSessionFile, toStringSession } from "../../src/telegram/session-file.ts";
 import { writeTelethonSession } from "../support/telethon-session.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "pt-sessions-"));

@@ -4,9 +4,9 @@
 // Telegram account is still recognised. (The SQLite adapter settles its promises at once, which would
 // hide a missing await.)
 import { afterEach, expect, test } from "bun:test";
-import type { ConnectOptions } from "../../../src/domain/telegram-port.ts";
+import type { FakeConnectOptions } from "../../support/fake-connector.ts";
 import type { ClientRepository } from "../../../src/domain/repositories.ts";
-import { parseStringSession } from "../../../src/sessions/read.ts";
+import { parseStringSession } from "../../../src/telegram/session-file.ts";
 import { ADMIN, newSessionText, startApiHarness, startBody as start } from "../../support/api-harness.ts";
 
 type Harness = Awaited<ReturnType<typeof startApiHarness>>;
@@ -52,7 +52,7 @@ test("with a repository that truly waits: POST, GET, PUT and DELETE answer the s
 test("with a repository that truly waits: a session of another Telegram account is recognised and its identity stored", async () => {
   const other = newSessionText();
   const key = Buffer.from(parseStringSession(other).authKey);
-  const selfOf = (o: ConnectOptions) => (key.equals(Buffer.from(o.session.authKey)) ? "2000" : "1000");
+  const selfOf = (o: FakeConnectOptions) => (key.equals(Buffer.from(o.session.authKey)) ? "2000" : "1000");
   h = await startApiHarness({ selfOf }, { clients: slow });
   const a = await h.call("POST", "/client", start(h.session("a.txt")), ADMIN);
   expect(a.json).toMatchObject({ state: "online", telegram_user_id: "1000" });

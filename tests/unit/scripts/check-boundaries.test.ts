@@ -47,3 +47,24 @@ test("GramJS, Elysia, Drizzle, the Planfix form and cross-layer imports outside 
     'tests/support/loop.ts: imports bench/ ("../../bench/lib/bench.ts")',
   ]);
 });
+
+test("reading session files is the connector's: SQLite only in its reader, and the core never imports it", () => {
+  const own = mkdtempSync(join(tmpdir(), "pt-bounds-sessions-"));
+  const at = (path: string, text: string) => {
+    mkdirSync(dirname(join(own, path)), { recursive: true });
+    writeFileSync(join(own, path), text);
+  };
+  try {
+    at("src/telegram/session-file.ts", 'import { Database } from "bun:sqlite";\n');
+    at("src/sessions/read.ts", 'import { Database } from "bun:sqlite";\n');
+    at("src/sessions/locate.ts", 'import { parseSessionBytes } from "../telegram/session-file.ts";\n');
+    at("src/accounts/runner.ts", 'import type { SessionData } from "../telegram/session-file.ts";\n');
+    expect(violations(own)).toEqual([
+      'src/accounts/runner.ts: imports the Telegram connector ("../telegram/session-file.ts")',
+      'src/sessions/locate.ts: imports the Telegram connector ("../telegram/session-file.ts")',
+      'src/sessions/read.ts: imports Drizzle / SQLite ("bun:sqlite")',
+    ]);
+  } finally {
+    rmSync(own, { recursive: true, force: true });
+  }
+});

@@ -9,7 +9,7 @@ import { createAppliance } from "../../../src/appliance.ts";
 import { loadSettings } from "../../../src/config.ts";
 import type { ConnectOptions, PeerInfo, TelegramConnector, TelegramEvents, UpdateState } from "../../../src/domain/telegram-port.ts";
 import { createLogger } from "../../../src/log.ts";
-import { parseStringSession } from "../../../src/sessions/read.ts";
+import { parseStringSession } from "../../../src/telegram/session-file.ts";
 import { ClientStore } from "../../../src/store/clients.ts";
 import { flushWrites, openDb, type Db } from "../../../src/store/db.ts";
 import { PeerStore } from "../../../src/store/peers.ts";

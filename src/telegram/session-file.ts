@@ -1,8 +1,14 @@
 // Reads a session file by its content: a StringSession text (GramJS or Telethon flavour),
 // a Telethon `.session` SQLite file (with its stored access hashes and update state),
 // or a Pyrogram SQLite file (no server address: taken from Telegram's published DC list).
+// The core locates and reads the bytes (confined to a client's folder, src/sessions/); what they mean
+// is Telegram's: the core gets an opaque SessionHandle, never the key or the data centre.
 import { Database } from "bun:sqlite";
 import { readFileSync } from "node:fs";
+import { readRegisteredBytes } from "../sessions/locate.ts";
+import { type PeerInfo, type ReadSession, type SessionFormats, type SessionHandle, SessionReadError } from "../domain/telegram-port.ts";
+
+export { SessionReadError };
 
 export interface SessionData {
   dcId: number;
@@ -26,7 +32,47 @@ export interface SessionFile {
   updateState: { pts: number; qts: number; date: number; seq: number } | null;
 }
 
-export class SessionReadError extends Error {}
+/**
+ * The handle the core holds: the session inside a private field, so that a handle logged or serialised
+ * by mistake shows nothing of the key.
+ */
+class TelegramSession {
+  readonly #data: SessionData;
+  constructor(data: SessionData) {
+    this.#data = data;
+  }
+  static dataOf(handle: SessionHandle): SessionData {
+    // A bare SessionData (as the connector's own tests build one) is taken as it is.
+    return handle instanceof TelegramSession ? handle.#data : (handle as SessionData);
+  }
+  toJSON(): string {
+    return "[session]";
+  }
+}
+
+/** The session a handle stands for (inside src/telegram/ only). */
+export const sessionDataOf = (handle: SessionHandle): SessionData => TelegramSession.dataOf(handle);
+
+/** What the core gets of a session file (see SessionFormats). */
+export function toReadSession(file: SessionFile): ReadSession {
+  const knownPeers: PeerInfo[] = file.entities.map((e) => ({
+    userId: e.userId,
+    accessHash: e.accessHash,
+    username: e.username,
+    phone: e.phone,
+    firstName: e.name,
+    lastName: null,
+    isBot: false,
+    hasPhoto: false,
+  }));
+  const u = file.updateState;
+  return { handle: new TelegramSession(file.session), updateState: u ? { pts: u.pts, qts: u.qts, date: u.date } : null, knownPeers };
+}
+
+/** Telegram's session formats, for the core: bytes in, an opaque session out. */
+export const telegramSessionFormats: SessionFormats = {
+  read: (bytes) => toReadSession(parseSessionBytes(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))),
+};
 
 // Telegram's production DC addresses, for session formats that do not store one.
 const DC_ADDRESSES: Record<number, string> = {
@@ -47,6 +93,11 @@ export function readSessionFile(file: string): SessionFile {
     throw new SessionReadError("cannot be read");
   }
   return parseSessionBytes(bytes);
+}
+
+/** A registered session file, read as a start reads it (confined to its folder: see readRegisteredBytes) and parsed. */
+export function readRegisteredSession(sessionsDir: string, sessionPath: string, folder: string | null): SessionFile {
+  return parseSessionBytes(readRegisteredBytes(sessionsDir, sessionPath, folder));
 }
 
 /** Reads a session from its bytes (read once, after the confinement check: see confine.ts). */
