@@ -196,6 +196,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
     language: settings.language,
     log,
     connection,
+    canAddress: (accountId, userId) => connector.knows(accountId, userId),
     capabilities: connector.capabilities,
     transaction,
     metrics,

@@ -204,22 +204,21 @@ export class AccountRunner {
       const holder = this.deps.claimKey(this.accountId, file.session);
       if (holder) return this.setState("error", `the session's key is already in use by number ${holder}; one key may run only once`);
 
-      const known = await this.deps.peers.all(this.accountId);
-      if (known.length === 0 && file.entities.length > 0) {
-        // First start from a Telethon session: its entity table is a ready set of access hashes.
-        await this.deps.peers.save(
-          this.accountId,
-          file.entities.map((e) => ({
-            userId: e.userId,
-            accessHash: e.accessHash,
-            username: e.username,
-            phone: e.phone,
-            firstName: e.name,
-            lastName: null,
-            isBot: false,
-            hasPhoto: false,
-          })),
-        );
+      let knownPeers = await this.deps.peers.all(this.accountId);
+      if (knownPeers.length === 0 && file.entities.length > 0) {
+        // First start from a Telethon session: its entity table is a ready set of access hashes, for the
+        // connector to keep (the core keeps the names only).
+        knownPeers = file.entities.map((e) => ({
+          userId: e.userId,
+          accessHash: e.accessHash,
+          username: e.username,
+          phone: e.phone,
+          firstName: e.name,
+          lastName: null,
+          isBot: false,
+          hasPhoto: false,
+        }));
+        await this.deps.peers.save(this.accountId, knownPeers);
       }
       // The connector resumes from the state it kept for this number; the session file's is for a first start.
       const updateState = file.updateState ? { pts: file.updateState.pts, qts: file.updateState.qts, date: file.updateState.date } : null;
@@ -239,7 +238,7 @@ export class AccountRunner {
           timeoutMs: this.deps.connectTimeoutMs,
           proxy,
           updateState,
-          knownPeers: await this.deps.peers.all(this.accountId),
+          knownPeers,
           sameAccount: (selfUserId) => {
             const before = this.deps.clients.accountById(this.accountId)?.selfUserId ?? null;
             if (before === null || before === selfUserId) return true;

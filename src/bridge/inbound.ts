@@ -105,7 +105,8 @@ export class InboundBridge {
     // Our own sends come back as outgoing messages: they are already in Planfix.
     if (message.out && message.editDate === null && (await this.deps.jobs.isOurs(accountId, peer.userId, message.messageId))) return;
     const dedupKey = `m:${accountId}:${peer.userId}:${message.messageId}:${message.editDate ?? 0}`;
-    const stored: StoredMessage = { message };
+    // The access hash is the connector's (it fills it in again on whatever it is handed): not kept here.
+    const stored: StoredMessage = { message: { ...message, peer: { ...peer, accessHash: null } } };
     if (await this.deps.outbox.add({ accountId, chatKey: peer.userId, kind: "message", dedupKey, event: stored })) this.kick(accountId);
   }
 
@@ -118,7 +119,7 @@ export class InboundBridge {
     await this.deps.peers.save(accountId, [peer]);
     if (photoChanged) this.avatars.delete(`${accountId}:${peer.userId}`);
     if (!(await this.deps.outbox.hasChat(accountId, peer.userId))) return;
-    const event: StoredContact = { peer, photoChanged };
+    const event: StoredContact = { peer: { ...peer, accessHash: null }, photoChanged };
     // Each change is its own item (a name may change back and forth): the key only has to be unique.
     const dedupKey = `c:${accountId}:${peer.userId}:${Date.now()}:${randomBytes(4).toString("hex")}`;
     if (await this.deps.outbox.add({ accountId, chatKey: peer.userId, kind: "contact", dedupKey, event })) this.kick(accountId);

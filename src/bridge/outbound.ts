@@ -61,6 +61,8 @@ export interface OutboundDeps {
   /** The clock (tests: fake time). */
   now?: () => number;
   connection(accountId: number): TelegramConnection | null;
+  /** Whether the number can address the user without a lookup (the connector's `knows`), online or not. */
+  canAddress(accountId: number, userId: string): boolean;
   /** The messenger's rules (longest text, what a failure means). */
   capabilities: MessengerCapabilities;
   /** Where Telegram errors are counted (/metrics); nothing counted when absent. */
@@ -163,7 +165,7 @@ export class OutboundBridge {
   private async resolveFirst(account: Account, m: PlanfixInboundMessage, by: { username?: string; phone?: string }): Promise<string> {
     const ids = [...new Set([m.chatId, m.telegramUserId].filter((x): x is string => !!x && USER_ID.test(x)))];
     let known: string | undefined;
-    for (const id of ids) if (!known && (await this.deps.peers.byId(account.id, id))?.accessHash) known = id;
+    for (const id of ids) if (!known && this.deps.canAddress(account.id, id)) known = id;
     if (known) return known;
     if (!by.username && !by.phone) {
       // An id this number has not seen yet: kept as before, the send finds out (and reports an error status) if it cannot reach it.
@@ -447,10 +449,9 @@ export class OutboundBridge {
     }
   }
 
-  /** The recipient with this account's access hash: known peer → username → phone. */
+  /** The recipient, one this number can address (the connector puts its access hash on): known peer → username → phone. */
   private async recipient(job: Job, conn: TelegramConnection): Promise<PeerInfo | null> {
-    const known = await this.deps.peers.byId(job.accountId, job.peerUserId);
-    if (known?.accessHash) return known;
+    if (this.deps.canAddress(job.accountId, job.peerUserId)) return (await this.deps.peers.byId(job.accountId, job.peerUserId)) ?? bare(job.peerUserId);
     const lookup = job.lookup ? (JSON.parse(job.lookup) as { username?: string; phone?: string }) : {};
     const found = await this.lookup(job.accountId, conn, lookup);
     return found && found.userId === job.peerUserId ? found : null;
@@ -459,11 +460,11 @@ export class OutboundBridge {
   private async cachedLookup(accountId: number, by: { username?: string; phone?: string }): Promise<PeerInfo | null> {
     if (by.username) {
       const cached = await this.deps.peers.byUsername(accountId, by.username);
-      if (cached?.accessHash) return cached;
+      if (cached && this.deps.canAddress(accountId, cached.userId)) return cached;
     }
     if (by.phone) {
       const cached = await this.deps.peers.byPhone(accountId, by.phone);
-      if (cached?.accessHash) return cached;
+      if (cached && this.deps.canAddress(accountId, cached.userId)) return cached;
     }
     return null;
   }
@@ -480,4 +481,9 @@ export class OutboundBridge {
     if (found) await this.deps.peers.save(accountId, [found]);
     return found;
   }
+}
+
+/** A user known only by id (the connector addresses them by the access hash it kept). */
+function bare(userId: string): PeerInfo {
+  return { userId, accessHash: null, username: null, phone: null, firstName: null, lastName: null, isBot: false, hasPhoto: false };
 }

@@ -28,7 +28,11 @@ export class TelegramFailure extends Error {
   }
 }
 
-/** A Telegram user as one account sees it; the access hash is valid for that account only. */
+/**
+ * A Telegram user as one account sees it. The access hash (valid for that account only) is the
+ * connector's: it puts it on what it reports and fills it in on what it is handed; the core neither
+ * keeps nor reads it (it asks `KeepingConnector.knows` instead).
+ */
 export interface PeerInfo {
   userId: string;
   accessHash: string | null;
@@ -223,4 +227,13 @@ export interface TelegramConnector {
   readonly claims: SessionClaims;
   /** Connects, verifies with getMe, runs catch-up. Throws TelegramFailure. */
   connect(options: ConnectOptions): Promise<TelegramConnection>;
+}
+
+/** A connector that keeps what each number got (its own tables, by `ConnectOptions.accountId`). */
+export interface KeepingConnector extends TelegramConnector {
+  /**
+   * Whether the number can address the user without a lookup (it got an access hash for them), asked
+   * also while the number is offline: a message to such a user is accepted and waits for the number.
+   */
+  knows(accountId: number, userId: string): boolean;
 }

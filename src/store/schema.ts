@@ -54,7 +54,11 @@ export const accounts = sqliteTable(
   (t) => [index("accounts_client").on(t.clientId)],
 );
 
-/** Telegram users an account has seen, with the access hash *that account* got for them. */
+/**
+ * Telegram users an account has seen. `access_hash` is no longer written or read: the connector keeps
+ * each number's hashes in its own table (telegram_access_hashes, which copied this column); the column
+ * stays for a downgrade.
+ */
 export const peers = sqliteTable(
   "peers",
   {

@@ -2,13 +2,14 @@
 // the access hashes the number got. The core hands it the number's id and never sees the update state;
 // whatever connector it wraps (GramJS, or a test's fake) gets the stored state to resume from, the
 // stored hashes as known peers and on every peer it is asked to address, and has whatever is new saved.
-import type { ConnectOptions, PeerInfo, TelegramConnection, TelegramConnector, TelegramEvents } from "../../domain/telegram-port.ts";
+import type { ConnectOptions, KeepingConnector, PeerInfo, TelegramConnection, TelegramConnector, TelegramEvents } from "../../domain/telegram-port.ts";
 import type { TelegramStore } from "./store.ts";
 
-export function withTelegramStore(inner: TelegramConnector, store: TelegramStore): TelegramConnector {
+export function withTelegramStore(inner: TelegramConnector, store: TelegramStore): KeepingConnector {
   return {
     capabilities: inner.capabilities,
     claims: inner.claims,
+    knows: (accountId, userId) => store.accessHashOf(accountId, userId) !== null,
     async connect(o: ConnectOptions) {
       const accountId = o.accountId;
       if (accountId === undefined) return inner.connect(o);

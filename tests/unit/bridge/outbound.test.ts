@@ -47,6 +47,8 @@ function setup() {
   });
   const peer: PeerInfo = { userId: "6800630955", accessHash: "42", username: null, phone: null, firstName: "Olena", lastName: null, isBot: false, hasPhoto: false };
   void peers.save(account.id, [peer]);
+  // The connector's access hashes (telegram_access_hashes in the appliance): this number got Olena's.
+  const hashes = new Set([`${account.id}:${peer.userId}`]);
   let t = Date.now();
   const clock = { now: () => t, advance: (ms: number) => (t += ms) };
   const log = createLogger("silent");
@@ -99,6 +101,7 @@ function setup() {
     language: "en",
     log,
     connection,
+    canAddress: (accountId: number, userId: string) => hashes.has(`${accountId}:${userId}`),
     capabilities: telegramCapabilities,
     transaction: sqliteTransaction(db, { jobs, outbox }),
     now: clock.now,

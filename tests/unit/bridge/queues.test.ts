@@ -97,6 +97,7 @@ function setup() {
     language: "en",
     log,
     connection: () => null,
+    canAddress: () => false,
     capabilities: telegramCapabilities,
     transaction: sqliteTransaction(db, { jobs, outbox }),
   });

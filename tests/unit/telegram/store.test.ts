@@ -232,7 +232,9 @@ describe("access hashes", () => {
     const file = join(dir, "hashes-upgrade.db");
     const db = openDb(file);
     const id = addAccount(db);
-    new PeerStore(db).save(id, [person("501", "9001"), person("502", null)]);
+    // As the older release wrote them (the core's PeerStore keeps no hash any more).
+    new PeerStore(db).save(id, [person("501", null), person("502", null)]);
+    db.$client.query("UPDATE peers SET access_hash = '9001' WHERE account_id = ? AND user_id = '501'").run(id);
     db.$client.close();
     const upgraded = openDb(file);
     const store = new TelegramStore(upgraded);
@@ -322,6 +324,25 @@ describe("access hashes", () => {
     await connector.connect({ ...base, session: parseStringSession(newSessionText()), accountId: id, knownPeers: [] });
     expect(inner.opened[3]!.sameAccount!("2000")).toBe(false);
     expect(hashOf(db)).toEqual([]);
+    db.$client.close();
+  });
+
+  test("the bridge asks the connector whether a number can address a person (online or not); the core's peers table keeps no hash", async () => {
+    const db = fresh();
+    const store = new TelegramStore(db);
+    const id = addAccount(db);
+    const other = addAccount(db, "380955821320", "acme/two.session");
+    const connector = withTelegramStore(recordingConnector().connector, store);
+    expect(connector.knows(id, "501")).toBe(false);
+    await store.saveAccessHashes(id, [person("501", "9001")]);
+    expect(connector.knows(id, "501")).toBe(true);
+    expect(connector.knows(other, "501")).toBe(false); // a hash is valid for the number that got it only
+    await new PeerStore(db).save(id, [person("501", "9001"), person("502", "9002")]);
+    expect(db.$client.query("SELECT user_id AS userId, access_hash AS accessHash FROM peers ORDER BY user_id").all()).toEqual([
+      { userId: "501", accessHash: null },
+      { userId: "502", accessHash: null },
+    ]);
+    expect((await new PeerStore(db).byId(id, "501"))?.accessHash).toBeNull();
     db.$client.close();
   });
 
