@@ -176,6 +176,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
     language: settings.language,
     log,
     connection,
+    isOwnSend: (accountId, peerUserId, messageId) => connector.isOwnSend(accountId, peerUserId, messageId),
     planfixFor,
     capabilities: connector.capabilities,
     onOutcome,

@@ -17,7 +17,7 @@ import { countTelegramFailure } from "../metrics/telegram-failures.ts";
 /** What the message bridge plugs into a running number. */
 export interface AccountHooks {
   onMessage: TelegramEvents["onMessage"];
-  onReadOutbox: TelegramEvents["onReadOutbox"];
+  onRead: TelegramEvents["onRead"];
   onContactChanged?: TelegramEvents["onContactChanged"];
   onOnline(conn: TelegramConnection): void;
   onOffline(): void;
@@ -249,7 +249,7 @@ export class AccountRunner {
           log: this.log,
           events: {
             onMessage: hooks.onMessage,
-            onReadOutbox: hooks.onReadOutbox,
+            onRead: hooks.onRead,
             onContactChanged: hooks.onContactChanged,
             // Not awaited by the connector: a failed write (a full disk) keeps the older copy, and the
             // connector's own table has the access hashes too.

@@ -101,6 +101,8 @@ export const PEER_FLOOD_SHOWN_MS = 24 * 3600_000;
 
 /** A part's idempotency key: the same job and part always give the same key (a resend is recognised). */
 export const partKey = (seed: string, part: number): string => `${seed}:${part}`;
+/** The job's random seed in a part's key (what a read reported by key maps back to). */
+export const seedOfKey = (key: string): string => key.slice(0, key.lastIndexOf(":"));
 
 export class OutboundBridge {
   private readonly pumps = new PumpSet(
@@ -294,23 +296,22 @@ export class OutboundBridge {
       for (let i = job.partsDone; i < parts.length; i++) {
         const part = parts[i]!;
         const key = partKey(job.randomSeed, i);
-        let messageId: number | null;
         try {
-          const sent = part.kind === "text" ? await conn.sendText(peer, part.text, key) : await this.sendAttachment(job.accountId, conn, peer, part, key);
-          messageId = sent.messageId;
+          // The connector keeps the message it became under the key: its echo and its read map back here.
+          if (part.kind === "text") await conn.sendText(peer, part.text, key);
+          else await this.sendAttachment(job.accountId, conn, peer, part, key);
         } catch (e) {
           // This part was sent before a crash or a lost answer: the messenger refuses its key again.
           if (!(e instanceof TelegramFailure && this.deps.capabilities.meaningOf(e) === "already_sent")) throw e;
-          messageId = null;
         }
         if (i < parts.length - 1) {
-          await this.deps.jobs.partSent(job, i, messageId);
+          await this.deps.jobs.partSent(job, i);
           continue;
         }
         // The last part, the job marked sent and its "sent" status: one transaction, shared with other
         // writes of this event-loop turn.
         await this.deps.transaction(async (tx) => {
-          await tx.jobs.recordPart(job, i, messageId);
+          await tx.jobs.recordPart(job, i);
           await tx.jobs.finish(job.id, "sent");
           await this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
         });

@@ -56,11 +56,13 @@ function setup() {
   let onSend: (text: string, key: string) => void = () => {};
   let online = true;
   let nextId = 100;
+  const ownSends = new Set<number>();
   const conn = {
     sendText: async (_p: PeerInfo, text: string, key: string) => {
       onSend(text, key);
       sent.push({ text, key });
-      return { messageId: ++nextId };
+      ownSends.add(++nextId); // as the connector keeps its sends (telegram_sent_messages)
+      return { messageId: nextId };
     },
   } as unknown as TelegramConnection;
   const connection = () => (online ? conn : null);
@@ -80,6 +82,7 @@ function setup() {
     language: "en",
     log,
     connection,
+    isOwnSend: (_accountId: number, _peer: string, messageId: number) => ownSends.has(messageId),
     capabilities: telegramCapabilities,
     now: clock.now,
     onOutcome,

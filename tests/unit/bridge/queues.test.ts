@@ -69,6 +69,7 @@ function setup() {
     language: "en",
     log,
     connection: () => conn,
+    isOwnSend: () => false,
     capabilities: telegramCapabilities,
     now: clock.now,
     planfixFor: (a) => ({
