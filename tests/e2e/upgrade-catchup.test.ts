@@ -26,7 +26,12 @@ test("a database with the update state only in accounts.pts/qts/upd_date: after 
   expect(kept).toHaveLength(1);
   const { id, pts, qts, date } = kept[0]!;
   db.query("UPDATE accounts SET pts = ?, qts = ?, upd_date = ? WHERE id = ?").run(pts, qts, date, id);
-  db.exec("DROP TABLE telegram_update_state; DROP TABLE telegram_access_hashes; DROP TABLE telegram_migrations");
+  // The access hashes and sent-message ids as that release kept them, in the core's tables.
+  db.exec(`UPDATE peers SET access_hash = (SELECT h.access_hash FROM telegram_access_hashes h WHERE h.account_id = peers.account_id AND h.user_id = peers.user_id);
+    INSERT INTO sent_messages (account_id, peer_user_id, tg_message_id, job_id)
+      SELECT s.account_id, s.peer_user_id, s.message_id, j.id FROM telegram_sent_messages s
+        JOIN outbound_jobs j ON j.random_seed = substr(s.idempotency_key, 1, instr(s.idempotency_key, ':') - 1)`);
+  db.exec("DROP TABLE telegram_update_state; DROP TABLE telegram_access_hashes; DROP TABLE telegram_sent_messages; DROP TABLE telegram_migrations");
   db.close();
 
   // Written while the appliance is down: only a resumed catch-up can bring these (a fresh state starts after them).
