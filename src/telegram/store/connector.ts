@@ -1,8 +1,9 @@
 // A connector that keeps its own per-number state in the Telegram tables: where catch-up resumes, the
-// access hashes the number got, and its own sends (message id → the core's idempotency key). The core hands it the number's id and never sees the update state;
-// whatever connector it wraps (GramJS, or a test's fake) gets the stored state to resume from, the
-// stored hashes as known peers and on every peer it is asked to address, and has whatever is new saved.
-// Echoes of the number's own sends are not passed on, and reads are reported by idempotency key.
+// access hashes the number got, and its own sends (message id → the core's idempotency key). The core
+// hands it the number's id and never sees the update state, the hashes or the message ids; whatever
+// connector it wraps (GramJS, or a test's fake) gets the stored state to resume from, the stored hashes
+// as known peers and on every peer it is asked to address, and has whatever is new saved. Echoes of the
+// number's own sends are not passed on, and reads are reported by idempotency key.
 import type { ConnectOptions, KeepingConnector, PeerInfo, SentMessage, TelegramConnection, TelegramConnector, TelegramEvents } from "../../domain/telegram-port.ts";
 import type { TelegramStore } from "./store.ts";
 
@@ -34,12 +35,8 @@ export function withTelegramStore(inner: TelegramConnector, store: TelegramStore
           if (!ev.onRead) return ev.onReadOutbox?.(peer, maxId);
           const unread = store.unreadUpTo(accountId, peer, maxId);
           if (unread.length === 0) return;
-          const left = new Set(
-            await ev.onRead(
-              peer,
-              unread.map((u) => u.key),
-            ),
-          );
+          const keys = unread.map((u) => u.key);
+          const left = new Set(await ev.onRead(peer, keys));
           // Marked once taken (a crash before reports them again; the core takes a read once).
           await store.markRead(
             accountId,
