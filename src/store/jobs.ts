@@ -129,7 +129,7 @@ export class JobStore implements JobRepository {
    */
   readable(accountId: number, peerUserId: string, seeds: readonly string[]): { jobs: Job[]; pending: string[] } {
     if (seeds.length === 0) return { jobs: [], pending: [] };
-    // Through outbound_jobs_pending (account, state): the number's sent jobs are scanned for the seeds.
+    // Through outbound_jobs_seed (account, seed): one index lookup per seed.
     const rows = this.db
       .select()
       .from(outboundJobs)

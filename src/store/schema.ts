@@ -120,7 +120,12 @@ export const outboundJobs = sqliteTable(
     /** When the give-up clock started again (a resend); null: at created_at. */
     retryFrom: integer("retry_from"),
   },
-  (t) => [uniqueIndex("outbound_jobs_message").on(t.clientId, t.planfixMessageId), index("outbound_jobs_pending").on(t.accountId, t.state, t.id)],
+  (t) => [
+    uniqueIndex("outbound_jobs_message").on(t.clientId, t.planfixMessageId),
+    index("outbound_jobs_pending").on(t.accountId, t.state, t.id),
+    // A read reported by the connector names its jobs by their seed (the idempotency key's first part).
+    index("outbound_jobs_seed").on(t.accountId, t.randomSeed),
+  ],
 );
 
 /**
