@@ -24,7 +24,7 @@ import { countTelegramFailure } from "../metrics/telegram-failures.ts";
 /** What the message bridge plugs into a running number. */
 export interface AccountHooks {
   onMessage: TelegramEvents["onMessage"];
-  onReadOutbox: TelegramEvents["onReadOutbox"];
+  onRead: TelegramEvents["onRead"];
   onContactChanged?: TelegramEvents["onContactChanged"];
   onOnline(conn: TelegramConnection): void;
   onOffline(): void;
@@ -233,9 +233,13 @@ export class AccountRunner {
       const holder = await this.deps.claimKey(this.accountId, file.handle);
       if (holder) return this.setState("error", `the session's key is already in use by number ${holder}; one key may run only once`);
 
-      const known = await this.deps.peers.all(this.accountId);
-      // First start from a session file that carries access hashes (a Telethon file's entity table).
-      if (known.length === 0 && file.knownPeers.length > 0) await this.deps.peers.save(this.accountId, file.knownPeers);
+      let knownPeers = await this.deps.peers.all(this.accountId);
+      if (knownPeers.length === 0 && file.knownPeers.length > 0) {
+        // First start from a session file that carries access hashes (a Telethon file's entity table):
+        // the connector keeps the hashes, the core the names only.
+        knownPeers = file.knownPeers;
+        await this.deps.peers.save(this.accountId, knownPeers);
+      }
       // The connector resumes from the state it kept for this number; the session file's is for a first start.
       const updateState = file.updateState;
 
@@ -259,7 +263,7 @@ export class AccountRunner {
           timeoutMs: this.deps.connectTimeoutMs,
           proxy,
           updateState,
-          knownPeers: await this.deps.peers.all(this.accountId),
+          knownPeers,
           sameAccount: (selfUserId) => {
             if (before === null || before === selfUserId) return true;
             this.log.warn("the session belongs to another Telegram account than before: its update state and peers are dropped", { before, now: selfUserId });
@@ -269,7 +273,7 @@ export class AccountRunner {
           log: this.log,
           events: {
             onMessage: hooks.onMessage,
-            onReadOutbox: hooks.onReadOutbox,
+            onRead: hooks.onRead,
             onContactChanged: hooks.onContactChanged,
             // Not awaited by the connector: a failed write (a full disk) keeps the older copy, and the
             // connector's own table has the access hashes too.

@@ -3,7 +3,7 @@ import type { AccountHooks } from "../accounts/runner.ts";
 import type { TelegramConnection } from "../domain/telegram-port.ts";
 import type { Transaction } from "../domain/repositories.ts";
 import type { InboundBridge } from "./inbound.ts";
-import type { OutboundBridge } from "./outbound.ts";
+import { type OutboundBridge, seedOfKey } from "./outbound.ts";
 
 export class ConnectionRegistry {
   private readonly live = new Map<number, TelegramConnection>();
@@ -19,13 +19,18 @@ export class ConnectionRegistry {
 export function bridgeHooks(accountId: number, deps: { registry: ConnectionRegistry; inbound: InboundBridge; outbound: OutboundBridge; transaction: Transaction }): AccountHooks {
   return {
     onMessage: (message) => deps.inbound.accept(accountId, message),
-    onReadOutbox: async (peerUserId, maxId) => {
-      // The "read" marks and their statuses in one transaction: a crash between them would lose the ✓✓.
-      await deps.transaction(async (tx) => {
-        for (const job of await tx.jobs.takeRead(accountId, peerUserId, maxId)) {
+    onRead: async (peerUserId, keys) => {
+      // The keys are the jobs' (their random seed and the part): the "read" marks and their statuses in
+      // one transaction, a crash between them would lose the ✓✓.
+      const pending = await deps.transaction(async (tx) => {
+        const read = await tx.jobs.takeRead(accountId, peerUserId, keys.map(seedOfKey));
+        for (const job of read.jobs) {
           await deps.inbound.enqueueStatus(tx, accountId, peerUserId, `read:${job.id}`, { messageId: job.planfixMessageId, status: "read" });
         }
+        return new Set(read.pending);
       });
+      // A part read while its job is still being sent: asked again with the chat's next read.
+      return keys.filter((k) => pending.has(seedOfKey(k)));
     },
     onContactChanged: (peer, photoChanged) => deps.inbound.contactChanged(accountId, peer, photoChanged),
     onOnline: (conn) => {

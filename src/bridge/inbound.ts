@@ -42,6 +42,8 @@ export interface InboundDeps {
   language: Language;
   log: Logger;
   connection(accountId: number): TelegramConnection | null;
+  /** Whether a message of the number's chat is one of its own sends (the connector's `isOwnSend`): an echo, not bridged. */
+  isOwnSend(accountId: number, peerUserId: string, messageId: number): boolean;
   /** The messenger's rules (service accounts, what a failure means). */
   capabilities: MessengerCapabilities;
   /** Where delivery problems are recorded and logged once; one of its own when not given. */
@@ -111,9 +113,10 @@ export class InboundBridge {
       return;
     }
     // Our own sends come back as outgoing messages: they are already in Planfix.
-    if (message.out && message.editDate === null && (await this.deps.jobs.isOurs(accountId, peer.userId, message.messageId))) return;
+    if (message.out && message.editDate === null && this.deps.isOwnSend(accountId, peer.userId, message.messageId)) return;
     const dedupKey = `m:${accountId}:${peer.userId}:${message.messageId}:${message.editDate ?? 0}`;
-    const stored: StoredMessage = { message };
+    // The access hash is the connector's (it fills it in again on whatever it is handed): not kept here.
+    const stored: StoredMessage = { message: { ...message, peer: { ...peer, accessHash: null } } };
     if (await this.deps.outbox.add({ accountId, chatKey: peer.userId, kind: "message", dedupKey, event: stored })) this.kick(accountId);
   }
 
@@ -126,7 +129,7 @@ export class InboundBridge {
     await this.deps.peers.save(accountId, [peer]);
     if (photoChanged) this.avatars.delete(`${accountId}:${peer.userId}`);
     if (!(await this.deps.outbox.hasChat(accountId, peer.userId))) return;
-    const event: StoredContact = { peer, photoChanged };
+    const event: StoredContact = { peer: { ...peer, accessHash: null }, photoChanged };
     // Each change is its own item (a name may change back and forth): the key only has to be unique.
     const dedupKey = `c:${accountId}:${peer.userId}:${Date.now()}:${randomBytes(4).toString("hex")}`;
     if (await this.deps.outbox.add({ accountId, chatKey: peer.userId, kind: "contact", dedupKey, event })) this.kick(accountId);
@@ -274,7 +277,7 @@ export class InboundBridge {
     if (message.out && message.editDate === null) {
       // An echo of our own send that overtook the send's result: settle the send first, then decide.
       if (await this.deps.jobs.hasPending(account.id, message.peer.userId)) return "wait";
-      if (await this.deps.jobs.isOurs(account.id, message.peer.userId, message.messageId)) return "skip";
+      if (this.deps.isOwnSend(account.id, message.peer.userId, message.messageId)) return "skip";
     }
     const known = await this.deps.peers.byId(account.id, message.peer.userId);
     const peer: PeerInfo = {

@@ -60,6 +60,8 @@ export interface OutboundDeps {
   /** The clock (tests: fake time). */
   now?: () => number;
   connection(accountId: number): TelegramConnection | null;
+  /** Whether the number can address the user without a lookup (the connector's `knows`), online or not. */
+  canAddress(accountId: number, userId: string): boolean;
   /** The messenger's rules (longest text, what a failure means). */
   capabilities: MessengerCapabilities;
   /** Where Telegram errors are counted (/metrics); nothing counted when absent. */
@@ -98,6 +100,8 @@ export const PEER_FLOOD_SHOWN_MS = 24 * 3600_000;
 
 /** A part's idempotency key: the same job and part always give the same key (a resend is recognised). */
 export const partKey = (seed: string, part: number): string => `${seed}:${part}`;
+/** The job's random seed in a part's key (what a read reported by key maps back to). */
+export const seedOfKey = (key: string): string => key.slice(0, key.lastIndexOf(":"));
 
 export class OutboundBridge {
   private readonly pumps = new PumpSet(
@@ -162,7 +166,7 @@ export class OutboundBridge {
   private async resolveFirst(account: Account, m: PlanfixInboundMessage, by: { username?: string; phone?: string }): Promise<string> {
     const ids = [...new Set([m.chatId, m.telegramUserId].filter((x): x is string => !!x && USER_ID.test(x)))];
     let known: string | undefined;
-    for (const id of ids) if (!known && (await this.deps.peers.byId(account.id, id))?.accessHash) known = id;
+    for (const id of ids) if (!known && this.deps.canAddress(account.id, id)) known = id;
     if (known) return known;
     if (!by.username && !by.phone) {
       // An id this number has not seen yet: kept as before, the send finds out (and reports an error status) if it cannot reach it.
@@ -291,23 +295,22 @@ export class OutboundBridge {
       for (let i = job.partsDone; i < parts.length; i++) {
         const part = parts[i]!;
         const key = partKey(job.randomSeed, i);
-        let messageId: number | null;
         try {
-          const sent = part.kind === "text" ? await conn.sendText(peer, part.text, key) : await this.sendAttachment(job.accountId, conn, peer, part, key);
-          messageId = sent.messageId;
+          // The connector keeps the message it became under the key: its echo and its read map back here.
+          if (part.kind === "text") await conn.sendText(peer, part.text, key);
+          else await this.sendAttachment(job.accountId, conn, peer, part, key);
         } catch (e) {
           // This part was sent before a crash or a lost answer: the messenger refuses its key again.
           if (!(e instanceof TelegramFailure && this.deps.capabilities.meaningOf(e) === "already_sent")) throw e;
-          messageId = null;
         }
         if (i < parts.length - 1) {
-          await this.deps.jobs.partSent(job, i, messageId);
+          await this.deps.jobs.partSent(job, i);
           continue;
         }
         // The last part, the job marked sent and its "sent" status: one transaction, shared with other
         // writes of this event-loop turn.
         await this.deps.transaction(async (tx) => {
-          await tx.jobs.recordPart(job, i, messageId);
+          await tx.jobs.recordPart(job, i);
           await tx.jobs.finish(job.id, "sent");
           await this.deps.inbound.enqueueStatus(tx, job.accountId, job.peerUserId, `sent:${job.id}`, { messageId: job.planfixMessageId, status: "sent" });
         });
@@ -446,10 +449,9 @@ export class OutboundBridge {
     }
   }
 
-  /** The recipient with this account's access hash: known peer → username → phone. */
+  /** The recipient, one this number can address (the connector puts its access hash on): known peer → username → phone. */
   private async recipient(job: Job, conn: TelegramConnection): Promise<PeerInfo | null> {
-    const known = await this.deps.peers.byId(job.accountId, job.peerUserId);
-    if (known?.accessHash) return known;
+    if (this.deps.canAddress(job.accountId, job.peerUserId)) return (await this.deps.peers.byId(job.accountId, job.peerUserId)) ?? bare(job.peerUserId);
     const lookup = job.lookup ? (JSON.parse(job.lookup) as { username?: string; phone?: string }) : {};
     const found = await this.lookup(job.accountId, conn, lookup);
     return found && found.userId === job.peerUserId ? found : null;
@@ -458,11 +460,11 @@ export class OutboundBridge {
   private async cachedLookup(accountId: number, by: { username?: string; phone?: string }): Promise<PeerInfo | null> {
     if (by.username) {
       const cached = await this.deps.peers.byUsername(accountId, by.username);
-      if (cached?.accessHash) return cached;
+      if (cached && this.deps.canAddress(accountId, cached.userId)) return cached;
     }
     if (by.phone) {
       const cached = await this.deps.peers.byPhone(accountId, by.phone);
-      if (cached?.accessHash) return cached;
+      if (cached && this.deps.canAddress(accountId, cached.userId)) return cached;
     }
     return null;
   }
@@ -479,4 +481,9 @@ export class OutboundBridge {
     if (found) await this.deps.peers.save(accountId, [found]);
     return found;
   }
+}
+
+/** A user known only by id (the connector addresses them by the access hash it kept). */
+function bare(userId: string): PeerInfo {
+  return { userId, accessHash: null, username: null, phone: null, firstName: null, lastName: null, isBot: false, hasPhoto: false };
 }

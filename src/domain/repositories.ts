@@ -195,11 +195,9 @@ export interface JobRepository {
   /** The oldest pending job of each chat of an account: chats are served in strict order. */
   heads(accountId: number): Promise<Job[]>;
   hasPending(accountId: number, peerUserId: string): Promise<boolean>;
-  /** Records one sent part (the Telegram message id and the progress); resolves once committed. */
-  partSent(job: Job, part: number, tgMessageId: number | null): Promise<void>;
+  /** Records one sent part (the progress); resolves once committed. */
+  partSent(job: Job, part: number): Promise<void>;
   retryLater(id: number, attempts: number, at: number, error: string): Promise<void>;
-  /** Whether this Telegram message is one a job sent. */
-  isOurs(accountId: number, peerUserId: string, tgMessageId: number): Promise<boolean>;
   /** Failed jobs of a number (one, or all) back in their queue, with fresh retries; how many. */
   resend(accountId: number, id: number | null, now?: number): Promise<number>;
   /** Drops one failed or waiting job for good (the row stays); how many. */
@@ -220,9 +218,12 @@ export interface JobRepository {
 export interface WriteTx {
   jobs: {
     finish(id: number, state: JobOutcome, error?: string | null): Promise<void>;
-    recordPart(job: Job, part: number, tgMessageId: number | null): Promise<void>;
-    /** The sent jobs of a chat up to `maxId` not yet reported read; they are marked reported with the unit. */
-    takeRead(accountId: number, peerUserId: string, maxId: number): Promise<Job[]>;
+    recordPart(job: Job, part: number): Promise<void>;
+    /**
+     * The read of the chat's jobs with these random seeds: `jobs`, the sent ones not yet reported read
+     * (marked reported with the unit); `pending`, the seeds whose job is still being sent.
+     */
+    takeRead(accountId: number, peerUserId: string, seeds: readonly string[]): Promise<{ jobs: Job[]; pending: string[] }>;
   };
   outbox: {
     /** Adds an item unless one with its dedup key exists. */
@@ -235,9 +236,9 @@ export interface WriteTx {
 /** Runs `work` as one unit of work; resolves with its result once its writes are committed. */
 export type Transaction = <T>(work: (tx: WriteTx) => Promise<T>) => Promise<T>;
 
-/** The messenger's users each number has seen, with that number's access hash for them. */
+/** The messenger's users each number has seen (names, usernames, phones; the access hashes are the connector's). */
 export interface PeerRepository {
-  /** Inserts or refreshes; a known access hash (or name, username, phone) is never replaced by a missing one. */
+  /** Inserts or refreshes; a known name, username or phone is never replaced by a missing one. */
   save(accountId: number, list: readonly PeerInfo[]): Promise<void>;
   byId(accountId: number, userId: string): Promise<PeerInfo | undefined>;
   byUsername(accountId: number, username: string): Promise<PeerInfo | undefined>;

@@ -27,7 +27,11 @@ export class TelegramFailure extends Error {
   }
 }
 
-/** A Telegram user as one account sees it; the access hash is valid for that account only. */
+/**
+ * A Telegram user as one account sees it. The access hash (valid for that account only) is the
+ * connector's: it puts it on what it reports and fills it in on what it is handed; the core neither
+ * keeps nor reads it (it asks `KeepingConnector.knows` instead).
+ */
 export interface PeerInfo {
   userId: string;
   accessHash: string | null;
@@ -105,8 +109,17 @@ export interface SentMessage {
 export interface TelegramEvents {
   /** New or edited private message. Resolve only after it is stored: the update state moves on after. */
   onMessage(message: ChatMessage): Promise<void>;
-  /** The peer read our messages up to `maxId`. */
-  onReadOutbox(peerUserId: string, maxId: number): Promise<void>;
+  /**
+   * The peer read our messages up to `maxId`: what a bare connector reports. A keeping connector
+   * (`KeepingConnector`) turns it into `onRead`, by the idempotency keys of the sends read.
+   */
+  onReadOutbox?(peerUserId: string, maxId: number): Promise<void>;
+  /**
+   * The peer read these sends of ours (the idempotency keys they were sent with, each reported until
+   * taken). Resolves once durably handled, with the keys not taken yet (their send has not settled in
+   * the core): those are reported again with the next read of the chat.
+   */
+  onRead?(peerUserId: string, idempotencyKeys: string[]): Promise<string[]>;
   /** Users seen in updates (access hashes to keep). */
   onPeers(peers: PeerInfo[]): void;
   /**
@@ -250,4 +263,19 @@ export interface TelegramConnector {
   readonly claims: SessionClaims;
   /** Connects, verifies with getMe, runs catch-up. Throws TelegramFailure. */
   connect(options: ConnectOptions): Promise<TelegramConnection>;
+}
+
+/** A connector that keeps what each number got (its own tables, by `ConnectOptions.accountId`). */
+export interface KeepingConnector extends TelegramConnector {
+  /**
+   * Whether the number can address the user without a lookup (it got an access hash for them), asked
+   * also while the number is offline: a message to such a user is accepted and waits for the number.
+   */
+  knows(accountId: number, userId: string): boolean;
+  /**
+   * Whether this message (of the number's chat with the user) is one of the number's own sends through
+   * this connector. Their echoes are not reported as messages; this answers for one reported before the
+   * send's result was kept (the core asks once the send has settled).
+   */
+  isOwnSend(accountId: number, peerUserId: string, messageId: number): boolean;
 }

@@ -1,9 +1,9 @@
-// SQL for Planfix → Telegram jobs and the Telegram messages they produced.
-import { and, asc, eq, inArray, lte, sql } from "drizzle-orm";
+// SQL for Planfix → Telegram jobs (the Telegram messages they produced are the connector's: telegram_sent_messages).
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { param as $, paramValue as $v, writeSoon, type Db } from "./db.ts";
 import type { Job, JobOutcome, JobRepository, NewJob, QueueStats } from "../domain/repositories.ts";
 import { groupStats, statsOf } from "./outbox.ts";
-import { outboundJobs, sentMessages } from "./schema.ts";
+import { outboundJobs } from "./schema.ts";
 
 export type { JobOutcome, NewJob } from "../domain/repositories.ts";
 type JobRow = typeof outboundJobs.$inferSelect;
@@ -56,11 +56,6 @@ export class JobStore implements JobRepository {
         .from(outboundJobs)
         .where(and(eq(outboundJobs.accountId, $("accountId")), eq(outboundJobs.peerUserId, $("peerUserId")), eq(outboundJobs.state, "pending")))
         .prepare(),
-      sent: db
-        .insert(sentMessages)
-        .values({ accountId: $v("accountId"), peerUserId: $v("peerUserId"), tgMessageId: $v("tgMessageId"), jobId: $v("jobId") })
-        .onConflictDoNothing()
-        .prepare(),
       partsDone: db
         .update(outboundJobs)
         .set({ partsDone: $v("partsDone") })
@@ -70,11 +65,6 @@ export class JobStore implements JobRepository {
         .update(outboundJobs)
         .set({ state: $v("state"), lastError: $v("error") })
         .where(eq(outboundJobs.id, $("id")))
-        .prepare(),
-      isOurs: db
-        .select({ j: sentMessages.jobId })
-        .from(sentMessages)
-        .where(and(eq(sentMessages.accountId, $("accountId")), eq(sentMessages.peerUserId, $("peerUserId")), eq(sentMessages.tgMessageId, $("tgMessageId"))))
         .prepare(),
       // Every number's status answer runs this (GET /client, POST /client): built once.
       stats: db
@@ -115,14 +105,13 @@ export class JobStore implements JobRepository {
     return !!this.q.hasPending.get({ accountId, peerUserId });
   }
 
-  /** Records one sent part (the Telegram message id and the progress); resolves once committed. */
-  partSent(job: Job, part: number, tgMessageId: number | null): Promise<void> {
-    return writeSoon(this.db, () => this.recordPart(job, part, tgMessageId));
+  /** Records one sent part (the progress); resolves once committed. */
+  partSent(job: Job, part: number): Promise<void> {
+    return writeSoon(this.db, () => this.recordPart(job, part));
   }
 
   /** The same inside a unit of work (transaction.ts). */
-  recordPart(job: Job, part: number, tgMessageId: number | null): void {
-    if (tgMessageId !== null) this.q.sent.run({ accountId: job.accountId, peerUserId: job.peerUserId, tgMessageId, jobId: job.id });
+  recordPart(job: Job, part: number): void {
     this.q.partsDone.run({ id: job.id, partsDone: part + 1 });
   }
 
@@ -134,29 +123,29 @@ export class JobStore implements JobRepository {
     this.db.update(outboundJobs).set({ attempts, nextAttemptAt: at, lastError: error }).where(eq(outboundJobs.id, id)).run();
   }
 
-  async isOurs(accountId: number, peerUserId: string, tgMessageId: number): Promise<boolean> {
-    return !!this.q.isOurs.get({ accountId, peerUserId, tgMessageId });
-  }
-
-  /** Jobs of this chat sent at or before `maxId` and not yet reported read (marked by markReadReported). */
-  readable(accountId: number, peerUserId: string, maxId: number): Job[] {
-    const ids = this.db
-      .selectDistinct({ jobId: sentMessages.jobId })
-      .from(sentMessages)
-      .innerJoin(outboundJobs, eq(outboundJobs.id, sentMessages.jobId))
+  /**
+   * The chat's jobs with these random seeds: the sent ones not yet reported read (marked by
+   * markReadReported), oldest first, and the seeds whose job is still pending.
+   */
+  readable(accountId: number, peerUserId: string, seeds: readonly string[]): { jobs: Job[]; pending: string[] } {
+    if (seeds.length === 0) return { jobs: [], pending: [] };
+    // Through outbound_jobs_seed (account, seed): one index lookup per seed.
+    const rows = this.db
+      .select()
+      .from(outboundJobs)
       .where(
         and(
-          eq(sentMessages.accountId, accountId),
-          eq(sentMessages.peerUserId, peerUserId),
-          lte(sentMessages.tgMessageId, maxId),
-          eq(outboundJobs.readReported, false),
-          eq(outboundJobs.state, "sent"),
+          eq(outboundJobs.accountId, accountId),
+          inArray(outboundJobs.state, ["sent", "pending"]),
+          inArray(outboundJobs.randomSeed, [...new Set(seeds)]),
+          eq(outboundJobs.peerUserId, peerUserId),
         ),
       )
-      .all()
-      .map((r) => r.jobId);
-    const jobs = ids.map((id) => this.q.byId.get({ id })!);
-    return jobs.sort((a, b) => a.id - b.id);
+      .all();
+    return {
+      jobs: rows.filter((j) => j.state === "sent" && !j.readReported).sort((a, b) => a.id - b.id),
+      pending: rows.filter((j) => j.state === "pending").map((j) => j.randomSeed),
+    };
   }
 
   markReadReported(ids: number[]): void {

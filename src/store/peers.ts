@@ -1,4 +1,4 @@
-// Telegram users each account has seen, with that account's access hash for them.
+// Telegram users each account has seen: names, usernames and phones (the access hashes are the connector's).
 import { and, eq, sql } from "drizzle-orm";
 import type { PeerRepository } from "../domain/repositories.ts";
 import type { PeerInfo } from "../domain/telegram-port.ts";
@@ -20,7 +20,7 @@ export class PeerStore implements PeerRepository {
     };
   }
 
-  /** Inserts or refreshes; a known access hash is never replaced by a missing one. */
+  /** Inserts or refreshes; a known name, username or phone is never replaced by a missing one. The access hash is not kept. */
   async save(accountId: number, list: readonly PeerInfo[]): Promise<void> {
     if (list.length === 0) return;
     this.db.transaction((tx) => {
@@ -29,7 +29,6 @@ export class PeerStore implements PeerRepository {
           .values({
             accountId,
             userId: p.userId,
-            accessHash: p.accessHash,
             username: p.username?.toLowerCase() ?? null,
             phone: p.phone,
             firstName: p.firstName,
@@ -38,7 +37,6 @@ export class PeerStore implements PeerRepository {
           .onConflictDoUpdate({
             target: [peers.accountId, peers.userId],
             set: {
-              accessHash: sql`coalesce(excluded.access_hash, ${peers.accessHash})`,
               username: sql`coalesce(excluded.username, ${peers.username})`,
               phone: sql`coalesce(excluded.phone, ${peers.phone})`,
               firstName: sql`coalesce(excluded.first_name, ${peers.firstName})`,
@@ -82,7 +80,7 @@ export class PeerStore implements PeerRepository {
 function toPeer(row: typeof peers.$inferSelect): PeerInfo {
   return {
     userId: row.userId,
-    accessHash: row.accessHash,
+    accessHash: null, // the connector's (telegram_access_hashes); peers.access_hash is no longer read
     username: row.username,
     phone: row.phone,
     firstName: row.firstName,

@@ -54,7 +54,11 @@ export const accounts = sqliteTable(
   (t) => [index("accounts_client").on(t.clientId)],
 );
 
-/** Telegram users an account has seen, with the access hash *that account* got for them. */
+/**
+ * Telegram users an account has seen. `access_hash` is no longer written or read: the connector keeps
+ * each number's hashes in its own table (telegram_access_hashes, which copied this column); the column
+ * stays for a downgrade.
+ */
 export const peers = sqliteTable(
   "peers",
   {
@@ -116,10 +120,19 @@ export const outboundJobs = sqliteTable(
     /** When the give-up clock started again (a resend); null: at created_at. */
     retryFrom: integer("retry_from"),
   },
-  (t) => [uniqueIndex("outbound_jobs_message").on(t.clientId, t.planfixMessageId), index("outbound_jobs_pending").on(t.accountId, t.state, t.id)],
+  (t) => [
+    uniqueIndex("outbound_jobs_message").on(t.clientId, t.planfixMessageId),
+    index("outbound_jobs_pending").on(t.accountId, t.state, t.id),
+    // A read reported by the connector names its jobs by their seed (the idempotency key's first part).
+    index("outbound_jobs_seed").on(t.accountId, t.randomSeed),
+  ],
 );
 
-/** Telegram messages we sent for Planfix: so their echoes are not bridged back, and reads map to jobs. */
+/**
+ * Telegram messages an older release sent for Planfix (their echoes, their reads). No longer written or
+ * read: the connector keeps its sends by idempotency key (telegram_sent_messages, which copied these
+ * rows); the table stays for a downgrade.
+ */
 export const sentMessages = sqliteTable(
   "sent_messages",
   {

@@ -24,14 +24,14 @@ export function sqliteTransaction(db: Db, stores: { jobs: JobStore; outbox: Outb
     const tx: WriteTx = {
       jobs: {
         finish: (id, state, error = null) => take(() => stores.jobs.finish(id, state, error)),
-        recordPart: (job, part, tgMessageId) => take(() => stores.jobs.recordPart(job, part, tgMessageId)),
-        takeRead: async (accountId, peerUserId, maxId) => {
+        recordPart: (job, part) => take(() => stores.jobs.recordPart(job, part)),
+        takeRead: async (accountId, peerUserId, seeds) => {
           if (!open) throw new Error(ENDED);
           // A job's "sent" may still wait for this turn's commit: commit it first, so the read sees it.
           flushWrites(db);
-          const jobs = stores.jobs.readable(accountId, peerUserId, maxId);
-          if (jobs.length > 0) writes.push(() => stores.jobs.markReadReported(jobs.map((j) => j.id)));
-          return jobs;
+          const read = stores.jobs.readable(accountId, peerUserId, seeds);
+          if (read.jobs.length > 0) writes.push(() => stores.jobs.markReadReported(read.jobs.map((j) => j.id)));
+          return read;
         },
       },
       outbox: { add: (item) => take(() => void stores.outbox.insert(item)) },

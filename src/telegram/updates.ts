@@ -290,7 +290,7 @@ export class UpdateEngine {
     if (u instanceof Api.UpdateNewMessage) return this.deliverMessage(u.message, false);
     if (u instanceof Api.UpdateEditMessage) return this.deliverMessage(u.message, true);
     if (u instanceof Api.UpdateReadHistoryOutbox && u.peer instanceof Api.PeerUser) {
-      return this.deps.events.onReadOutbox(u.peer.userId.toString(), u.maxId);
+      return this.deps.events.onReadOutbox?.(u.peer.userId.toString(), u.maxId);
     }
   }
 

@@ -79,7 +79,8 @@ describe("removing numbers and clients for good (compiled binary)", () => {
     const db = new Database(join(w.dataDir, "planfix-telegram.db"), { readonly: true });
     const count = (sql: string) => (db.query(sql).get() as { n: number }).n;
     expect(count("SELECT count(*) AS n FROM accounts WHERE number = '" + anna.phone + "'")).toBe(0);
-    const left = ["peers", "planfix_outbox", "outbound_jobs", "sent_messages", "files"].map((t) => [
+    // The Telegram connector's own tables too (update state, access hashes, what it sent).
+    const left = ["peers", "planfix_outbox", "outbound_jobs", "sent_messages", "files", "telegram_update_state", "telegram_access_hashes", "telegram_sent_messages"].map((t) => [
       t,
       count(`SELECT count(*) AS n FROM ${t} WHERE account_id NOT IN (SELECT id FROM accounts) OR account_id IS NULL`),
     ]);
@@ -89,6 +90,9 @@ describe("removing numbers and clients for good (compiled binary)", () => {
       ["outbound_jobs", 0],
       ["sent_messages", 0],
       ["files", 0],
+      ["telegram_update_state", 0],
+      ["telegram_access_hashes", 0],
+      ["telegram_sent_messages", 0],
     ]);
     db.close();
     expect(readdirSync(join(w.dataDir, "files"))).toEqual([]);

@@ -43,6 +43,29 @@ export const TELEGRAM_MIGRATIONS: readonly TelegramMigration[] = [
         SELECT account_id, user_id, access_hash FROM peers WHERE access_hash IS NOT NULL;
     `,
   },
+  {
+    id: 3,
+    name: "sent_messages",
+    // The number's own sends, by Telegram message id → the idempotency key the core sent them with: so
+    // echoes are recognised and reads reported by key. Copies the core's sent_messages (0001_bridge),
+    // the key derived as the core derives it (the job's random seed, ":", the part: the parts of a job
+    // went out in order, so the nth message id is part n), and whether the job's read was reported.
+    sql: `
+      CREATE TABLE telegram_sent_messages (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        peer_user_id TEXT NOT NULL,
+        message_id INTEGER NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        read INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (account_id, peer_user_id, message_id)
+      );
+      INSERT INTO telegram_sent_messages (account_id, peer_user_id, message_id, idempotency_key, read)
+        SELECT s.account_id, s.peer_user_id, s.tg_message_id,
+               j.random_seed || ':' || (ROW_NUMBER() OVER (PARTITION BY s.job_id ORDER BY s.tg_message_id) - 1),
+               j.read_reported
+          FROM sent_messages s JOIN outbound_jobs j ON j.id = s.job_id;
+    `,
+  },
 ];
 
 /**

@@ -30,3 +30,20 @@ export const telegramAccessHashes = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.accountId, t.userId] })],
 );
+
+/**
+ * The number's own sends: Telegram's message id → the idempotency key the core sent it with. Echoes of
+ * these are not reported as messages, and a read of them is reported by key (`read`: reported and
+ * taken). Goes with the account, and is forgotten with the rest when another Telegram account runs on the number.
+ */
+export const telegramSentMessages = sqliteTable(
+  "telegram_sent_messages",
+  {
+    accountId: integer("account_id").notNull(),
+    peerUserId: text("peer_user_id").notNull(),
+    messageId: integer("message_id").notNull(),
+    idempotencyKey: text("idempotency_key").notNull(),
+    read: integer("read", { mode: "boolean" }).notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.peerUserId, t.messageId] })],
+);

@@ -1,9 +1,9 @@
 // The Telegram connector's repository: its own tables (schema.ts) in the appliance's database file.
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray, lte } from "drizzle-orm";
 import type { UpdateState } from "../../domain/telegram-port.ts";
 import { flushWrites, param as $, writeSoon, type Db } from "../../store/db.ts";
 import { migrateTelegram } from "./migrations.ts";
-import { telegramAccessHashes, telegramUpdateState } from "./schema.ts";
+import { telegramAccessHashes, telegramSentMessages, telegramUpdateState } from "./schema.ts";
 
 export class TelegramStore {
   private readonly q;
@@ -34,6 +34,28 @@ export class TelegramStore {
            SELECT $accountId, $selfUserId WHERE EXISTS (SELECT 1 FROM accounts WHERE id = $accountId)
          ON CONFLICT (account_id) DO UPDATE SET self_user_id = excluded.self_user_id`,
       ),
+      saveSent: db.$client.query(
+        `INSERT INTO telegram_sent_messages (account_id, peer_user_id, message_id, idempotency_key)
+           SELECT $accountId, $peerUserId, $messageId, $key WHERE EXISTS (SELECT 1 FROM accounts WHERE id = $accountId)
+         ON CONFLICT (account_id, peer_user_id, message_id) DO NOTHING`,
+      ),
+      sentKey: db
+        .select({ key: telegramSentMessages.idempotencyKey })
+        .from(telegramSentMessages)
+        .where(and(eq(telegramSentMessages.accountId, $("accountId")), eq(telegramSentMessages.peerUserId, $("peerUserId")), eq(telegramSentMessages.messageId, $("messageId"))))
+        .prepare(),
+      unread: db
+        .select({ messageId: telegramSentMessages.messageId, key: telegramSentMessages.idempotencyKey })
+        .from(telegramSentMessages)
+        .where(
+          and(
+            eq(telegramSentMessages.accountId, $("accountId")),
+            eq(telegramSentMessages.peerUserId, $("peerUserId")),
+            lte(telegramSentMessages.messageId, $("maxId")),
+            eq(telegramSentMessages.read, false),
+          ),
+        )
+        .prepare(),
       byAccount: db
         .select()
         .from(telegramUpdateState)
@@ -95,12 +117,42 @@ export class TelegramStore {
     });
   }
 
+  /** Keeps one of the number's sends (its message id → the key it was sent with); resolves once committed. */
+  saveSent(accountId: number, peerUserId: string, messageId: number, key: string): Promise<void> {
+    return writeSoon(this.db, () => {
+      this.q.saveSent.run({ accountId, peerUserId, messageId, key });
+    });
+  }
+
+  /** The key this message was sent with, when it is one of the number's sends; null otherwise. */
+  sentKeyOf(accountId: number, peerUserId: string, messageId: number): string | null {
+    return this.q.sentKey.get({ accountId, peerUserId, messageId })?.key ?? null;
+  }
+
+  /** The number's sends in this chat up to `maxId` whose read is not taken yet, oldest first. */
+  unreadUpTo(accountId: number, peerUserId: string, maxId: number): { messageId: number; key: string }[] {
+    return this.q.unread.all({ accountId, peerUserId, maxId }).sort((a, b) => a.messageId - b.messageId);
+  }
+
+  /** Their read was taken: not reported again. */
+  markRead(accountId: number, peerUserId: string, messageIds: readonly number[]): Promise<void> {
+    if (messageIds.length === 0) return Promise.resolve();
+    return writeSoon(this.db, () => {
+      this.db
+        .update(telegramSentMessages)
+        .set({ read: true })
+        .where(and(eq(telegramSentMessages.accountId, accountId), eq(telegramSentMessages.peerUserId, peerUserId), inArray(telegramSentMessages.messageId, [...messageIds])))
+        .run();
+    });
+  }
+
   /** Forgets what is kept for a number (another Telegram account runs on it now). */
   forget(accountId: number): void {
     flushWrites(this.db); // a queued write of the old session must not land after this
     this.db.transaction((tx) => {
       tx.delete(telegramUpdateState).where(eq(telegramUpdateState.accountId, accountId)).run();
       tx.delete(telegramAccessHashes).where(eq(telegramAccessHashes.accountId, accountId)).run();
+      tx.delete(telegramSentMessages).where(eq(telegramSentMessages.accountId, accountId)).run();
     });
   }
 }

@@ -47,6 +47,8 @@ async function setup() {
   });
   const peer: PeerInfo = { userId: "6800630955", accessHash: "42", username: null, phone: null, firstName: "Olena", lastName: null, isBot: false, hasPhoto: false };
   void peers.save(account.id, [peer]);
+  // The connector's access hashes (telegram_access_hashes in the appliance): this number got Olena's.
+  const hashes = new Set([`${account.id}:${peer.userId}`]);
   let t = Date.now();
   const clock = { now: () => t, advance: (ms: number) => (t += ms) };
   const log = createLogger("silent");
@@ -54,11 +56,13 @@ async function setup() {
   let onSend: (text: string, key: string) => void = () => {};
   let online = true;
   let nextId = 100;
+  const ownSends = new Set<number>();
   const conn = {
     sendText: async (_p: PeerInfo, text: string, key: string) => {
       onSend(text, key);
       sent.push({ text, key });
-      return { messageId: ++nextId };
+      ownSends.add(++nextId); // as the connector keeps its sends (telegram_sent_messages)
+      return { messageId: nextId };
     },
   } as unknown as TelegramConnection;
   const connection = () => (online ? conn : null);
@@ -78,6 +82,7 @@ async function setup() {
     language: "en",
     log,
     connection,
+    isOwnSend: (_accountId: number, _peer: string, messageId: number) => ownSends.has(messageId),
     capabilities: telegramCapabilities,
     now: clock.now,
     onOutcome,
@@ -99,6 +104,7 @@ async function setup() {
     language: "en",
     log,
     connection,
+    canAddress: (accountId: number, userId: string) => hashes.has(`${accountId}:${userId}`),
     capabilities: telegramCapabilities,
     transaction: sqliteTransaction(db, { jobs, outbox }),
     now: clock.now,

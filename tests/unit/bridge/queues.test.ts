@@ -69,6 +69,7 @@ async function setup() {
     language: "en",
     log,
     connection: () => conn,
+    isOwnSend: () => false,
     capabilities: telegramCapabilities,
     now: clock.now,
     planfixFor: (a) => ({
@@ -97,6 +98,7 @@ async function setup() {
     language: "en",
     log,
     connection: () => null,
+    canAddress: () => false,
     capabilities: telegramCapabilities,
     transaction: sqliteTransaction(db, { jobs, outbox }),
   });

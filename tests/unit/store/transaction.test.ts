@@ -54,7 +54,7 @@ test("the job's outcome and its status are committed together, and afterCommit r
   const s = await setup();
   let seenAfterCommit: string | undefined;
   const value = await s.transaction(async (tx) => {
-    await tx.jobs.recordPart(s.job, 0, 41);
+    await tx.jobs.recordPart(s.job, 0);
     await tx.jobs.finish(s.job.id, "sent");
     await tx.outbox.add(s.status("sent"));
     tx.afterCommit(() => {
@@ -65,7 +65,7 @@ test("the job's outcome and its status are committed together, and afterCommit r
   expect(value).toBe("done");
   expect(seenAfterCommit).toEqual({ state: "sent" } as never);
   expect((await s.outbox.list(s.account.id, "pending", 10)).map((r) => r.dedupKey)).toEqual(["sent"]);
-  expect(await s.jobs.isOurs(s.account.id, "7", 41)).toBe(true);
+  expect((await s.jobs.byId(s.job.id))?.partsDone).toBe(1);
   s.db.$client.close();
 });
 
@@ -73,19 +73,19 @@ test("a read mark that comes while the send's \"sent\" waits for this turn's com
   const s = await setup();
   // The send's unit has ended and waits for this turn's commit when the read mark comes in.
   const sent = s.transaction(async (tx) => {
-    await tx.jobs.recordPart(s.job, 0, 41);
+    await tx.jobs.recordPart(s.job, 0);
     await tx.jobs.finish(s.job.id, "sent");
   });
   const read = s.transaction(async (tx) => {
     for (let i = 0; i < 20; i++) await null;
     expect(s.db.$client.query("SELECT state FROM outbound_jobs").get()).toEqual({ state: "pending" });
-    const taken = await tx.jobs.takeRead(s.account.id, "7", 41);
-    for (const j of taken) await tx.outbox.add(s.status(`read:${j.id}`));
-    return taken.map((j) => j.planfixMessageId);
+    const taken = await tx.jobs.takeRead(s.account.id, "7", ["seed"]);
+    for (const j of taken.jobs) await tx.outbox.add(s.status(`read:${j.id}`));
+    return taken.jobs.map((j) => j.planfixMessageId);
   });
   await sent;
   expect(await read).toEqual(["pf-1"]);
-  expect(await s.transaction(async (tx) => (await tx.jobs.takeRead(s.account.id, "7", 41)).length)).toBe(0);
+  expect(await s.transaction(async (tx) => (await tx.jobs.takeRead(s.account.id, "7", ["seed"])).jobs.length)).toBe(0);
   expect((await s.outbox.list(s.account.id, "pending", 10)).map((r) => r.dedupKey)).toEqual([`read:${s.job.id}`]);
   s.db.$client.close();
 });

@@ -12,6 +12,7 @@ import { createLogger } from "../../../src/log.ts";
 import { parseStringSession } from "../../../src/telegram/session-file.ts";
 import { ClientStore } from "../../../src/store/clients.ts";
 import { flushWrites, openDb, type Db } from "../../../src/store/db.ts";
+import { JobStore } from "../../../src/store/jobs.ts";
 import { PeerStore } from "../../../src/store/peers.ts";
 import { SchemaTooNewError } from "../../../src/store/schema-guard.ts";
 import { telegramCapabilities } from "../../../src/telegram/capabilities.ts";
@@ -232,7 +233,9 @@ describe("access hashes", () => {
     const file = join(dir, "hashes-upgrade.db");
     const db = openDb(file);
     const id = await addAccount(db);
-    new PeerStore(db).save(id, [person("501", "9001"), person("502", null)]);
+    // As the older release wrote them (the core's PeerStore keeps no hash any more).
+    new PeerStore(db).save(id, [person("501", null), person("502", null)]);
+    db.$client.query("UPDATE peers SET access_hash = '9001' WHERE account_id = ? AND user_id = '501'").run(id);
     db.$client.close();
     const upgraded = openDb(file);
     const store = new TelegramStore(upgraded);
@@ -325,6 +328,25 @@ describe("access hashes", () => {
     db.$client.close();
   });
 
+  test("the bridge asks the connector whether a number can address a person (online or not); the core's peers table keeps no hash", async () => {
+    const db = fresh();
+    const store = new TelegramStore(db);
+    const id = await addAccount(db);
+    const other = await addAccount(db, "380955821320", "acme/two.session");
+    const connector = withTelegramStore(recordingConnector().connector, store);
+    expect(connector.knows(id, "501")).toBe(false);
+    await store.saveAccessHashes(id, [person("501", "9001")]);
+    expect(connector.knows(id, "501")).toBe(true);
+    expect(connector.knows(other, "501")).toBe(false); // a hash is valid for the number that got it only
+    await new PeerStore(db).save(id, [person("501", "9001"), person("502", "9002")]);
+    expect(db.$client.query("SELECT user_id AS userId, access_hash AS accessHash FROM peers ORDER BY user_id").all()).toEqual([
+      { userId: "501", accessHash: null },
+      { userId: "502", accessHash: null },
+    ]);
+    expect((await new PeerStore(db).byId(id, "501"))?.accessHash).toBeNull();
+    db.$client.close();
+  });
+
   test("hashes go with the number when it is deleted", async () => {
     const db = fresh();
     const store = new TelegramStore(db);
@@ -332,6 +354,150 @@ describe("access hashes", () => {
     await store.saveAccessHashes(id, [person("501", "9001")]);
     await new ClientStore(db).deleteAccount(id);
     expect(hashOf(db)).toEqual([]);
+    db.$client.close();
+  });
+});
+
+describe("sent messages", () => {
+  const sentOf = (db: Db) =>
+    db.$client.query("SELECT peer_user_id AS peer, message_id AS messageId, idempotency_key AS key, read FROM telegram_sent_messages ORDER BY message_id").all();
+  const olena = { userId: "501", accessHash: "9001", username: null, phone: null, firstName: "O", lastName: null, isBot: false, hasPhoto: false } satisfies PeerInfo;
+
+  test("the message ids an older release kept for its jobs (sent_messages) are copied with the key the core derives: seed:part, in order, and whether the read was reported", async () => {
+    const file = join(dir, "sent-upgrade.db");
+    const db = openDb(file);
+    const id = await addAccount(db);
+    const jobs = new JobStore(db);
+    const job = async (pf: string, seed: string) =>
+      (
+        await jobs.addOrGet({
+          clientId: 1,
+          planfixMessageId: pf,
+          accountId: id,
+          chatId: `c_501`,
+          contactId: "501",
+          peerUserId: "501",
+          text: "t",
+          attachments: "[]",
+          randomSeed: seed,
+        })
+      ).job;
+    const a = await job("pf-a", "aaaa");
+    const b = await job("pf-b", "bbbb");
+    // As the older release wrote them: job a went out as two messages and its read was reported.
+    const old = db.$client.query("INSERT INTO sent_messages (account_id, peer_user_id, tg_message_id, job_id) VALUES (?, '501', ?, ?)");
+    old.run(id, 12, a.id);
+    old.run(id, 11, a.id);
+    old.run(id, 13, b.id);
+    db.$client.query("UPDATE outbound_jobs SET state = 'sent', read_reported = ? WHERE id = ?").run(1, a.id);
+    db.$client.query("UPDATE outbound_jobs SET state = 'sent' WHERE id = ?").run(b.id);
+    db.$client.close();
+    const upgraded = openDb(file);
+    const store = new TelegramStore(upgraded);
+    expect(sentOf(upgraded)).toEqual([
+      { peer: "501", messageId: 11, key: "aaaa:0", read: 1 },
+      { peer: "501", messageId: 12, key: "aaaa:1", read: 1 },
+      { peer: "501", messageId: 13, key: "bbbb:0", read: 0 },
+    ]);
+    // A read of the chat after the upgrade still maps to the job sent before it.
+    expect(store.unreadUpTo(id, "501", 13)).toEqual([{ messageId: 13, key: "bbbb:0" }]);
+    upgraded.$client.close();
+  });
+
+  test("the connector keeps each send under its key: its echo is not passed on, reads come by key until taken, and all goes with another account's session", async () => {
+    const db = fresh();
+    const store = new TelegramStore(db);
+    const id = await addAccount(db);
+    let nextId = 40;
+    let inner: ConnectOptions | undefined;
+    const connector = withTelegramStore(
+      {
+        capabilities: telegramCapabilities,
+        claims: createSessionClaims(),
+        async connect(o) {
+          inner = o;
+          return {
+            self: { userId: "1", firstName: null, lastName: null, username: null, phone: null },
+            sendText: async () => ({ messageId: ++nextId }),
+            sendFile: async () => ({ messageId: ++nextId }),
+            resolveUsername: async () => null,
+            resolvePhone: async () => null,
+            getUser: async (p) => p,
+            downloadMedia: async () => new Uint8Array(),
+            downloadProfilePhoto: async () => null,
+            probe: async () => {},
+            close: async () => {},
+          };
+        },
+      },
+      store,
+    );
+    const messages: number[] = [];
+    const reads: string[][] = [];
+    let pending: string[] = [];
+    const conn = await connector.connect({
+      accountId: id,
+      session: parseStringSession(newSessionText()),
+      apiId: 1,
+      apiHash: "h",
+      timeoutMs: 1000,
+      updateState: null,
+      knownPeers: [],
+      log: createLogger("silent"),
+      events: {
+        onMessage: async (m) => void messages.push(m.messageId),
+        onRead: async (_peer, keys) => (reads.push(keys), keys.filter((k) => pending.includes(k))),
+        onPeers: () => {},
+        onLost: () => {},
+      },
+    });
+    expect(inner!.sameAccount!("1000")).toBe(true);
+    expect(await conn.sendText(olena, "one", "s1:0")).toEqual({ messageId: 41 });
+    await conn.sendFile(olena, { name: "a.txt", mimeType: "text/plain", bytes: new Uint8Array([1]) }, "", "s1:1");
+    await conn.sendText(olena, "two", "s2:0");
+    expect(connector.isOwnSend(id, "501", 42)).toBe(true);
+    expect(connector.isOwnSend(id, "501", 44)).toBe(false);
+    expect(connector.isOwnSend(id, "502", 42)).toBe(false);
+
+    // Echoes of our sends stay in the connector; the owner's own message and an edit of ours go on.
+    const msg = (messageId: number, out: boolean, editDate: number | null = null) => ({
+      peer: olena,
+      messageId,
+      out,
+      date: 1,
+      text: "x",
+      media: null,
+      kind: "text" as const,
+      editDate,
+    });
+    await inner!.events.onMessage(msg(41, true));
+    await inner!.events.onMessage(msg(44, true));
+    await inner!.events.onMessage(msg(42, true, 5));
+    expect(messages).toEqual([44, 42]);
+
+    // Reads by key; a key the core has not taken (its job still being sent) comes again with the next read.
+    pending = ["s2:0"];
+    await inner!.events.onReadOutbox!("501", 41);
+    await inner!.events.onReadOutbox!("501", 43);
+    pending = [];
+    await inner!.events.onReadOutbox!("501", 43);
+    await inner!.events.onReadOutbox!("501", 43);
+    expect(reads).toEqual([["s1:0"], ["s1:1", "s2:0"], ["s2:0"]]);
+
+    // Another Telegram account on the number: none of these are its sends.
+    await connector.connect({
+      accountId: id,
+      session: parseStringSession(newSessionText()),
+      apiId: 1,
+      apiHash: "h",
+      timeoutMs: 1000,
+      updateState: null,
+      knownPeers: [],
+      log: createLogger("silent"),
+      events: { onMessage: async () => {}, onPeers: () => {}, onLost: () => {} },
+    });
+    expect(inner!.sameAccount!("2000")).toBe(false);
+    expect(sentOf(db)).toEqual([]);
     db.$client.close();
   });
 });
