@@ -32,6 +32,7 @@ import { PromMetrics } from "./metrics/registry.ts";
 import { DestinationRefused, NetGuard } from "./net/guarded-fetch.ts";
 import { planfixClients } from "./planfix/client.ts";
 import { ClientStore } from "./store/clients.ts";
+import type { ClientRepository } from "./domain/repositories.ts";
 import { type Db, openDb } from "./store/db.ts";
 import { DiskWatch, isDiskFull, mbOf } from "./store/disk.ts";
 import { FileStore } from "./store/files.ts";
@@ -57,6 +58,8 @@ export interface ApplianceOverrides {
   /** The login flows; GramJS against TELEGRAM_ENDPOINT when absent. */
   login?: LoginConnector;
   tunables?: Partial<Tunables>;
+  /** Wraps the clients/accounts repository (tests: an adapter whose promises truly wait). */
+  clients?: (sqlite: ClientRepository) => ClientRepository;
   /** Listen on this port instead of settings.port (0: any free one). */
   port?: number;
   version?: string;
@@ -117,7 +120,8 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
       errorText(e),
     );
   }
-  const clients = new ClientStore(db);
+  const sqliteClients = new ClientStore(db);
+  const clients: ClientRepository = overrides.clients?.(sqliteClients) ?? sqliteClients;
   const peers = new PeerStore(db);
   let adminToken: string;
   try {
@@ -339,7 +343,7 @@ export function createAppliance(settings: Settings, overrides: ApplianceOverride
   // On a full disk the restore cannot record anything: it is tried again until there is room (numbers
   // not started yet leave their messages waiting in Telegram, so nothing is lost meanwhile).
   function restore(): void {
-    void pool.restore(clients.allAccounts()).catch((e) => {
+    void (async () => pool.restore(await clients.allAccounts()))().catch((e) => {
       if (!isDiskFull(e)) return log.error("restore failed", { error: errorText(e) });
       disk.noteFull();
       log.error("numbers not started yet: the disk is full; trying again in 10 s", { error: errorText(e) });

@@ -10,7 +10,7 @@ import { LoginFailure, type LoginConnector, type LoginFlow, type LoginMethod, ty
 import type { Logger } from "../log.ts";
 import { clientFolderProblem } from "../sessions/confine.ts";
 import { ensureClientFolder } from "../sessions/folders.ts";
-import type { ClientStore } from "../store/clients.ts";
+import type { ClientRepository } from "../domain/repositories.ts";
 import type { StartInput } from "./input.ts";
 import { BadInput, Conflict, NotFound, TooMany, Unavailable, UpstreamFailed, Unprocessable } from "../domain/errors.ts";
 import type { Caller, ClientService, NumberView } from "./service.ts";
@@ -94,7 +94,7 @@ export class LoginService {
   constructor(
     private readonly connector: LoginConnector,
     private readonly service: ClientService,
-    private readonly store: ClientStore,
+    private readonly store: ClientRepository,
     private readonly sessionsDir: string,
     private readonly log: Logger,
     limits: LoginLimits = {},
@@ -112,8 +112,8 @@ export class LoginService {
     if (caller.kind === "client" && input.name !== caller.client.name) throw new BadInput("name does not match the client of this token", "name");
     const problem = clientFolderProblem(input.name);
     if (problem) throw new BadInput(`name: ${problem}`, "name");
-    const existing = this.store.accountByNumber(input.number);
-    const owner = this.store.clientByName(input.name);
+    const existing = await this.store.accountByNumber(input.number);
+    const owner = await this.store.clientByName(input.name);
     if (existing && existing.clientId !== owner?.id) {
       throw caller.kind === "admin" ? new Conflict(`number ${input.number} belongs to another client`, "number") : new NotFound(`number ${input.number} not found`, "number");
     }
@@ -241,10 +241,10 @@ export class LoginService {
     renameSync(tmp, path);
     login.sessionFile = rel;
     this.log.info("login done: session written", { login: login.id, client: name, file: rel });
-    const client = this.store.clientByName(name);
+    const client = await this.store.clientByName(name);
     // The number starts under its own client's token (the admin may log in for any client).
     const as: Caller = client ? { kind: "client", client } : { kind: "admin" };
-    const existing = this.store.accountByNumber(number);
+    const existing = await this.store.accountByNumber(number);
     const { method: _m, ...fields } = login.input;
     if (existing && client && existing.clientId === client.id) {
       login.numberState = await this.service.update(as, { ...fields, path_session: rel });

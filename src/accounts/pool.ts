@@ -54,26 +54,26 @@ export class AccountPool {
 
   start(account: Account): Promise<void> {
     return this.serial(account.id, async () => {
-      this.deps.clients.setWanted(account.id, "running");
+      await this.deps.clients.setWanted(account.id, "running");
       this.runnerFor(account).start();
     });
   }
 
   stop(account: Account): Promise<void> {
     return this.serial(account.id, async () => {
-      this.deps.clients.setWanted(account.id, "stopped");
+      await this.deps.clients.setWanted(account.id, "stopped");
       const r = this.runners.get(account.id);
       if (r) {
         await r.stop();
         this.runners.delete(account.id);
       } else {
-        this.deps.clients.setState(account.id, { state: "stopped", stateReason: null });
+        await this.deps.clients.setState(account.id, { state: "stopped", stateReason: null });
       }
     });
   }
 
   /** Stops the number for good and runs `forget` (deleting its rows) while nothing of it runs. */
-  remove(account: Account, forget: () => void): Promise<void> {
+  remove(account: Account, forget: () => Promise<void>): Promise<void> {
     return this.serial(account.id, async () => {
       const r = this.runners.get(account.id);
       if (r) {
@@ -81,21 +81,21 @@ export class AccountPool {
         this.runners.delete(account.id);
       }
       this.releaseKey(account.id);
-      forget();
+      await forget();
       this.notify(account.id);
     });
   }
 
   /** Stops the number, applies `change` while nothing runs, then starts it again. */
-  restart(account: Account, change: () => void): Promise<void> {
+  restart(account: Account, change: () => Promise<void>): Promise<void> {
     return this.serial(account.id, async () => {
       const r = this.runners.get(account.id);
       if (r) {
         await r.stop();
         this.runners.delete(account.id);
       }
-      change();
-      this.deps.clients.setWanted(account.id, "running");
+      await change();
+      await this.deps.clients.setWanted(account.id, "running");
       this.runnerFor(account).start();
     });
   }
@@ -105,8 +105,9 @@ export class AccountPool {
     await (this.queues.get(accountId) ?? Promise.resolve());
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const state = this.runners.get(accountId)?.state ?? "stopped";
-      if (DECIDED_STATES.has(state)) return;
+      const runner = this.runners.get(accountId);
+      // The state is decided in memory at once; the answer that follows reads it stored.
+      if (DECIDED_STATES.has(runner?.state ?? "stopped")) return await runner?.stored;
       await new Promise<void>((resolve) => {
         const set = this.waiters.get(accountId) ?? new Set();
         this.waiters.set(accountId, set);
@@ -119,6 +120,7 @@ export class AccountPool {
         set.add(done);
       });
     }
+    await this.runners.get(accountId)?.stored;
   }
 
   stateOf(accountId: number): AccountState | null {
@@ -193,9 +195,9 @@ export class AccountPool {
 
   private readonly isRunning = (accountId: number): boolean => this.runners.get(accountId)?.running ?? false;
 
-  private claimKey(accountId: number, session: SessionHandle): string | null {
+  private async claimKey(accountId: number, session: SessionHandle): Promise<string | null> {
     const holder = this.deps.connector.claims.claim(accountId, session, this.isRunning);
-    return holder === null ? null : (this.deps.clients.accountById(holder)?.number ?? String(holder));
+    return holder === null ? null : ((await this.deps.clients.accountById(holder))?.number ?? String(holder));
   }
 
   private releaseKey(accountId: number): void {

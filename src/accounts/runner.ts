@@ -14,8 +14,7 @@ import {
 import { errorText, type Logger } from "../log.ts";
 import { confinementFolder } from "../sessions/confine.ts";
 import { readRegisteredBytes } from "../sessions/locate.ts";
-import type { ClientStore } from "../store/clients.ts";
-import type { PeerRepository } from "../domain/repositories.ts";
+import type { ClientRepository, PeerRepository } from "../domain/repositories.ts";
 import { backoffMs, interruptibleSleep } from "./backoff.ts";
 import { checkProxy, DIRECT, effectiveProxy, parseNumberProxy, type NumberProxy, type ProxyHostCheck, type ProxySpec } from "../domain/proxy.ts";
 import type { AccountState, StateChange } from "./states.ts";
@@ -35,7 +34,7 @@ export interface RunnerDeps {
   connector: TelegramConnector;
   /** What session files mean (the connector's formats); the runner reads their bytes itself. */
   sessions: SessionFormats;
-  clients: ClientStore;
+  clients: ClientRepository;
   peers: PeerRepository;
   sessionsDir: string;
   apiId: number | null;
@@ -46,8 +45,8 @@ export interface RunnerDeps {
   probeIntervalMs: number;
   log: Logger;
   hooks: (accountId: number) => AccountHooks;
-  /** Claims the session's auth key for this runner; false when another number holds the same key. */
-  claimKey(accountId: number, session: SessionHandle): string | null;
+  /** Claims the session's auth key for this runner; resolves to the number holding the same key, or null. */
+  claimKey(accountId: number, session: SessionHandle): Promise<string | null>;
   releaseKey(accountId: number): void;
   /** The one report of a state: stored already; the pool logs it and tells its listeners. */
   onStateChange(change: StateChange): void;
@@ -86,6 +85,15 @@ export class AccountRunner {
   private signalLost: ((f: TelegramFailure | null) => void) | null = null;
   private cancelConnect: AbortController | null = null;
   state: AccountState = "stopped";
+  /**
+   * The state writes, one after the other: `state` changes at once (the loop goes on), each change is
+   * stored and then reported. Awaited by stop and by the pool's waitDecided, so the answer that follows
+   * reads the state it waited for.
+   */
+  get stored(): Promise<void> {
+    return this.writes;
+  }
+  private writes: Promise<void> = Promise.resolve();
 
   constructor(
     readonly accountId: number,
@@ -122,18 +130,21 @@ export class AccountRunner {
     if (conn) await conn.close().catch(() => {});
     if (this.loop) await this.loop;
     this.setState(finalState, reason);
+    await this.stored;
   }
 
   private setState(state: AccountState, reason: string | null, floodUntil: number | null = null): void {
-    const from = this.state;
+    const change: StateChange = { accountId: this.accountId, from: this.state, to: state, reason, floodUntil, at: Date.now() };
     this.state = state;
-    try {
-      this.deps.clients.setState(this.accountId, { state, stateReason: reason, floodUntil });
-    } catch (e) {
-      // A full disk must not end the loop: it reconnects (and stores nothing it cannot) until space is freed.
-      this.log.warn("state not stored", { state, error: errorText(e) });
-    }
-    this.deps.onStateChange({ accountId: this.accountId, from, to: state, reason, floodUntil, at: Date.now() });
+    this.writes = this.writes.then(async () => {
+      try {
+        await this.deps.clients.setState(this.accountId, { state, stateReason: reason, floodUntil });
+      } catch (e) {
+        // A full disk must not end the loop: it reconnects (and stores nothing it cannot) until space is freed.
+        this.log.warn("state not stored", { state, error: errorText(e) });
+      }
+      this.deps.onStateChange(change);
+    });
   }
 
   private async pause(ms: number): Promise<void> {
@@ -190,7 +201,7 @@ export class AccountRunner {
       if (proxyFailed) this.setState("proxy_failed", `${lastFailure}; trying again`);
       else this.setState(attempt === 0 ? "connecting" : "reconnecting", lastFailure);
 
-      const account = this.deps.clients.accountById(this.accountId);
+      const account = await this.deps.clients.accountById(this.accountId);
       if (!account) return this.setState("error", "the number was removed");
       if (!this.deps.apiId || !this.deps.apiHash) {
         return this.setState("error", "TELEGRAM_API_ID and TELEGRAM_API_HASH are not set; set both and start the number again");
@@ -198,7 +209,7 @@ export class AccountRunner {
       let file: ReadSession;
       try {
         // Confinement is checked again on every start (see readSession).
-        const clientName = this.deps.clients.clientById(account.clientId)?.name ?? "";
+        const clientName = (await this.deps.clients.clientById(account.clientId))?.name ?? "";
         file = readSession(this.deps, account.sessionPath, clientName);
       } catch (e) {
         return this.setState("error", `session file "${account.sessionPath}" ${errorText(e)}`);
@@ -219,7 +230,7 @@ export class AccountRunner {
         if ("failed" in checked) proxyUnresolved = new TelegramFailure("proxy", checked.failed);
         else proxy = checked.proxy;
       }
-      const holder = this.deps.claimKey(this.accountId, file.handle);
+      const holder = await this.deps.claimKey(this.accountId, file.handle);
       if (holder) return this.setState("error", `the session's key is already in use by number ${holder}; one key may run only once`);
 
       let knownPeers = await this.deps.peers.all(this.accountId);
@@ -235,6 +246,11 @@ export class AccountRunner {
       const lost = new Promise<TelegramFailure | null>((resolve) => (this.signalLost = resolve));
       const hooks = this.deps.hooks(this.accountId);
       let failure: TelegramFailure | null;
+      // sameAccount is asked synchronously (before catch-up): it compares with who the number was when this
+      // attempt began (only this runner writes it), and the reset it starts is awaited before peers are
+      // stored and before the new identity is: the new session's peers never land before the old ones go.
+      const before = account.selfUserId;
+      let reset: Promise<void> = Promise.resolve();
       this.cancelConnect = new AbortController();
       try {
         if (proxyUnresolved) throw proxyUnresolved;
@@ -249,10 +265,9 @@ export class AccountRunner {
           updateState,
           knownPeers,
           sameAccount: (selfUserId) => {
-            const before = this.deps.clients.accountById(this.accountId)?.selfUserId ?? null;
             if (before === null || before === selfUserId) return true;
             this.log.warn("the session belongs to another Telegram account than before: its update state and peers are dropped", { before, now: selfUserId });
-            this.deps.clients.resetTelegramIdentity(this.accountId);
+            reset = this.deps.clients.resetTelegramIdentity(this.accountId).catch((e) => this.log.warn("the former account's peers not forgotten", { error: errorText(e) }));
             return false;
           },
           log: this.log,
@@ -262,7 +277,7 @@ export class AccountRunner {
             onContactChanged: hooks.onContactChanged,
             // Not awaited by the connector: a failed write (a full disk) keeps the older copy, and the
             // connector's own table has the access hashes too.
-            onPeers: (list) => void this.deps.peers.save(this.accountId, list).catch((e) => this.log.warn("peers not stored", { error: errorText(e) })),
+            onPeers: (list) => void reset.then(() => this.deps.peers.save(this.accountId, list)).catch((e) => this.log.warn("peers not stored", { error: errorText(e) })),
             onLost: (f) => this.signalLost?.(f),
           },
         });
@@ -272,7 +287,8 @@ export class AccountRunner {
           break;
         }
         attempt = 0;
-        this.deps.clients.setSelf(this.accountId, this.conn.self.userId);
+        await reset;
+        await this.deps.clients.setSelf(this.accountId, this.conn.self.userId);
         this.setState("online", null);
         hooks.onOnline(this.conn);
         const stopProbing = this.probeWhileOnline(this.conn);

@@ -11,7 +11,7 @@ import { locateSessionFile, SessionFileError } from "../sessions/locate.ts";
 import type { ReadSession } from "../domain/telegram-port.ts";
 import type { Account, Client } from "../domain/accounts.ts";
 import { checkProxy, DIRECT, parseNumberProxy, redactProxy, type NumberProxy, type ProxyHostCheck } from "../domain/proxy.ts";
-import type { ClientStore } from "../store/clients.ts";
+import type { ClientRepository } from "../domain/repositories.ts";
 import type { StartInput, UpdateInput } from "./input.ts";
 import type { AccountPool } from "./pool.ts";
 import type { NumberView, Removed, RotatedToken } from "./views.ts";
@@ -36,25 +36,25 @@ export interface ServiceSettings {
 
 export class ClientService {
   constructor(
-    private readonly store: ClientStore,
+    private readonly store: ClientRepository,
     private readonly pool: AccountPool,
     private readonly settings: ServiceSettings,
     private readonly log: Logger,
     private readonly queues?: { status(accountId: number): Promise<QueueStatus>; statusOfAll(): Promise<(accountId: number) => QueueStatus> },
   ) {}
 
-  authenticate(token: string | null): Caller {
+  async authenticate(token: string | null): Promise<Caller> {
     if (!token) throw new Unauthorized("missing token: send 'Authorization: Bearer <token>' or a 'token' header");
     if (sameSecret(token, this.settings.adminToken)) return { kind: "admin" };
-    const client = this.store.clientByTokenHash(hashToken(token));
+    const client = await this.store.clientByTokenHash(hashToken(token));
     if (!client) throw new Unauthorized("invalid token");
     return { kind: "client", client };
   }
 
   /** `listed`: the account was just read and its client and queues are known (a listing); otherwise both are read now. */
   async view(account: Account): Promise<NumberView> {
-    const fresh = this.store.accountById(account.id) ?? account;
-    const clientName = this.store.clientById(fresh.clientId)?.name ?? "";
+    const fresh = (await this.store.accountById(account.id)) ?? account;
+    const clientName = (await this.store.clientById(fresh.clientId))?.name ?? "";
     const queues = this.queues && (await this.queues.status(fresh.id));
     return this.viewOf(fresh, clientName, queues);
   }
@@ -78,13 +78,13 @@ export class ClientService {
   }
 
   /** The caller's own number (admin: any), for the queue calls; another client's is "not found". */
-  accountFor(caller: Caller, number: string, name?: string): Account {
+  accountFor(caller: Caller, number: string, name?: string): Promise<Account> {
     return this.ownAccount(caller, number, name);
   }
 
   /** The caller's own number; another client's number is "not found", exactly like an unknown one. */
-  private ownAccount(caller: Caller, number: string, name?: string): Account {
-    const account = caller.kind === "admin" ? this.store.accountByNumber(number) : this.store.accountOfClient(caller.client.id, number);
+  private async ownAccount(caller: Caller, number: string, name?: string): Promise<Account> {
+    const account = caller.kind === "admin" ? await this.store.accountByNumber(number) : await this.store.accountOfClient(caller.client.id, number);
     if (!account) throw new NotFound(`number ${number} not found`, "number");
     if (name !== undefined && caller.kind === "client" && name !== caller.client.name) {
       throw new BadInput("name does not match the client of this token", "name");
@@ -124,7 +124,7 @@ export class ClientService {
    * content, another client's file or the folder layout. The file is read exactly as a start will read
    * it (confined to the client's folder when it lies there), so what registers also starts.
    */
-  private sessionPath(caller: Caller, clientName: string, pathSession: string | undefined, nameSession: string | undefined, exceptAccountId: number | null): string {
+  private async sessionPath(caller: Caller, clientName: string, pathSession: string | undefined, nameSession: string | undefined, exceptAccountId: number | null): Promise<string> {
     const field = pathSession ? "path_session" : "name_session";
     let rel: string;
     try {
@@ -141,9 +141,9 @@ export class ClientService {
     }
     // The same file under another name (a symlink, a hard link) is the same session.
     const identity = fileIdentity(join(this.settings.sessionsDir, rel));
-    const other = this.store
-      .allAccounts()
-      .find((a) => a.id !== exceptAccountId && (a.sessionPath === rel || (identity !== null && fileIdentity(join(this.settings.sessionsDir, a.sessionPath)) === identity)));
+    const other = (await this.store.allAccounts()).find(
+      (a) => a.id !== exceptAccountId && (a.sessionPath === rel || (identity !== null && fileIdentity(join(this.settings.sessionsDir, a.sessionPath)) === identity)),
+    );
     if (other) throw new Conflict(`session file "${rel}" is already used by another number; a session may run only once`, field);
     // A copy of a running number's session carries its key: starting it would only fail (one key, one connection).
     if (this.pool.keyHolder(file.handle, exceptAccountId) !== null) {
@@ -159,13 +159,13 @@ export class ClientService {
       if (input.name !== caller.client.name) throw new BadInput("name does not match the client of this token", "name");
       client = caller.client;
     } else {
-      client = this.store.clientByName(input.name);
+      client = await this.store.clientByName(input.name);
       if (client) throw new Conflict(`client "${input.name}" exists already; add numbers with that client's token`, "name");
       const problem = clientFolderProblem(input.name);
       if (problem) throw new BadInput(`name: ${problem}`, "name");
     }
 
-    const existing = this.store.accountByNumber(input.number);
+    const existing = await this.store.accountByNumber(input.number);
     if (existing && client && existing.clientId === client.id) {
       // Starting a number again is harmless: a running one stays as it is, a stopped one starts.
       if (this.pool.runner(existing.id)?.running) return { created: false, token: null, view: await this.view(existing) };
@@ -176,18 +176,18 @@ export class ClientService {
 
     // The caller's own session file first: without a valid file of its own, a caller cannot tell another
     // client's number from an unknown one (both answer the same 422).
-    const sessionPath = this.sessionPath(caller, input.name, input.path_session, input.name_session, null);
+    const sessionPath = await this.sessionPath(caller, input.name, input.path_session, input.name_session, null);
     if (existing) throw new Conflict(`number ${input.number} belongs to another client`, "number");
     await this.ownProxy(input.proxy);
     let token: string | null = null;
     if (!client) {
       token = newToken();
-      client = this.store.createClient(input.name, hashToken(token));
+      client = await this.store.createClient(input.name, hashToken(token));
       // Creating the client's folder is the admin's act: from now on its token may use files in it.
       ensureClientFolder(this.settings.sessionsDir, client.name);
       this.log.info("client created", { client: client.id, name: client.name });
     }
-    const account = this.store.insertAccount({
+    const account = await this.store.insertAccount({
       clientId: client.id,
       number: input.number,
       urlPlanfix: input.url_planfix,
@@ -205,39 +205,36 @@ export class ClientService {
   }
 
   async status(caller: Caller, number: string, name?: string): Promise<NumberView> {
-    return this.view(this.ownAccount(caller, number, name));
+    return this.view(await this.ownAccount(caller, number, name));
   }
 
   async list(caller: Caller): Promise<NumberView[]> {
-    const accounts = caller.kind === "admin" ? this.store.allAccounts() : this.store.accountsOfClient(caller.client.id);
+    const accounts = caller.kind === "admin" ? await this.store.allAccounts() : await this.store.accountsOfClient(caller.client.id);
     // Two queries for every number's queues and one client read per client, not several queries a number:
     // /admin/clients with a thousand numbers stays cheap (it is polled).
     const queueOf = await this.queues?.statusOfAll();
     const names = new Map<number, string>();
-    const nameOf = (clientId: number) => {
-      if (!names.has(clientId)) names.set(clientId, this.store.clientById(clientId)?.name ?? "");
-      return names.get(clientId)!;
-    };
-    return accounts.map((a) => this.viewOf(a, nameOf(a.clientId), queueOf?.(a.id)));
+    for (const a of accounts) if (!names.has(a.clientId)) names.set(a.clientId, (await this.store.clientById(a.clientId))?.name ?? "");
+    return accounts.map((a) => this.viewOf(a, names.get(a.clientId) ?? "", queueOf?.(a.id)));
   }
 
   async stop(caller: Caller, number: string, name?: string): Promise<NumberView> {
-    const account = this.ownAccount(caller, number, name);
+    const account = await this.ownAccount(caller, number, name);
     await this.pool.stop(account);
     return this.view(account);
   }
 
   async update(caller: Caller, input: UpdateInput): Promise<NumberView> {
-    const account = this.ownAccount(caller, input.number, input.name);
+    const account = await this.ownAccount(caller, input.number, input.name);
     this.requireTelegramSettings();
     const sessionChanged = input.path_session !== undefined || input.name_session !== undefined;
-    const clientName = this.store.clientById(account.clientId)?.name ?? "";
+    const clientName = (await this.store.clientById(account.clientId))?.name ?? "";
     const sessionPath = sessionChanged
-      ? this.sessionPath(caller, clientName, input.path_session, input.name_session ?? account.nameSession ?? undefined, account.id)
+      ? await this.sessionPath(caller, clientName, input.path_session, input.name_session ?? account.nameSession ?? undefined, account.id)
       : account.sessionPath;
     if (input.proxy !== undefined) await this.ownProxy(input.proxy);
-    await this.pool.restart(account, () => {
-      this.store.updateAccount(account.id, {
+    await this.pool.restart(account, async () => {
+      await this.store.updateAccount(account.id, {
         urlPlanfix: input.url_planfix ?? account.urlPlanfix,
         tokenPlanfix: input.token_planfix ?? account.tokenPlanfix,
         providerId: input.provider_id ?? account.providerId,
@@ -258,18 +255,18 @@ export class ClientService {
    * A new token for a client, shown once: a client token rotates itself, the admin token names the
    * client. The old token stops working at once (only the new hash is kept).
    */
-  rotateToken(caller: Caller, name: string | undefined): RotatedToken {
+  async rotateToken(caller: Caller, name: string | undefined): Promise<RotatedToken> {
     let client: Client | undefined;
     if (caller.kind === "client") {
       if (name !== undefined && name !== caller.client.name) throw new BadInput("name does not match the client of this token", "name");
       client = caller.client;
     } else {
       if (name === undefined) throw new BadInput("name: is required with the admin token", "name");
-      client = this.store.clientByName(name);
+      client = await this.store.clientByName(name);
       if (!client) throw new NotFound(`client "${name}" not found`, "name");
     }
     const token = newToken();
-    this.store.setTokenHash(client.id, hashToken(token));
+    await this.store.setTokenHash(client.id, hashToken(token));
     this.log.info("client token rotated", { client: client.id, name: client.name, by: caller.kind });
     return { name: client.name, token };
   }
@@ -281,9 +278,9 @@ export class ClientService {
   /** Stops a number and forgets it with all its rows; its session file is deleted only when asked. */
   async removeNumber(caller: Caller, number: string, deleteSession: boolean): Promise<Removed> {
     this.requireAdmin(caller);
-    const account = this.store.accountByNumber(number);
+    const account = await this.store.accountByNumber(number);
     if (!account) throw new NotFound(`number ${number} not found`, "number");
-    const name = this.store.clientById(account.clientId)?.name ?? "";
+    const name = (await this.store.clientById(account.clientId))?.name ?? "";
     const deleted = await this.forget(account, deleteSession);
     return { removed: "number", name, numbers: [account.number], session_files_deleted: deleted ? 1 : 0 };
   }
@@ -291,17 +288,17 @@ export class ClientService {
   /** Stops every number of a client, forgets them and the client; its token stops working at once. */
   async removeClient(caller: Caller, name: string, deleteSession: boolean): Promise<Removed> {
     this.requireAdmin(caller);
-    const client = this.store.clientByName(name);
+    const client = await this.store.clientByName(name);
     if (!client) throw new NotFound(`client "${name}" not found`, "name");
     // The token goes first, so nothing of this client is accepted while its numbers are being stopped.
-    this.store.setTokenHash(client.id, `removed:${client.id}:${newToken()}`);
+    await this.store.setTokenHash(client.id, `removed:${client.id}:${newToken()}`);
     const numbers: string[] = [];
     let deleted = 0;
-    for (const account of this.store.accountsOfClient(client.id)) {
+    for (const account of await this.store.accountsOfClient(client.id)) {
       if (await this.forget(account, deleteSession)) deleted++;
       numbers.push(account.number);
     }
-    this.store.deleteClient(client.id);
+    await this.store.deleteClient(client.id);
     if (deleteSession) removeClientFolderIfEmpty(this.settings.sessionsDir, client.name);
     this.log.info("client removed", { client: client.id, name: client.name, numbers: numbers.length, sessionFilesDeleted: deleted });
     return { removed: "client", name: client.name, numbers, session_files_deleted: deleted };
@@ -309,8 +306,8 @@ export class ClientService {
 
   private async forget(account: Account, deleteSession: boolean): Promise<boolean> {
     let media: string[] = [];
-    await this.pool.remove(account, () => {
-      media = this.store.deleteAccount(account.id);
+    await this.pool.remove(account, async () => {
+      media = await this.store.deleteAccount(account.id);
     });
     if (this.settings.filesDir) for (const m of media) rmSync(join(this.settings.filesDir, basename(m)), { force: true });
     const deleted = deleteSession && deleteSessionFile(this.settings.sessionsDir, account.sessionPath);
@@ -320,11 +317,12 @@ export class ClientService {
 
   async adminOverview(): Promise<{ name: string; created_at: string; numbers: NumberView[] }[]> {
     const queueOf = await this.queues?.statusOfAll();
-    return this.store.allClients().map((c) => ({
-      name: c.name,
-      created_at: new Date(c.createdAt).toISOString(),
-      numbers: this.store.accountsOfClient(c.id).map((a) => this.viewOf(a, c.name, queueOf?.(a.id))),
-    }));
+    const overview = [];
+    for (const c of await this.store.allClients()) {
+      const numbers = (await this.store.accountsOfClient(c.id)).map((a) => this.viewOf(a, c.name, queueOf?.(a.id)));
+      overview.push({ name: c.name, created_at: new Date(c.createdAt).toISOString(), numbers });
+    }
+    return overview;
   }
 }
 

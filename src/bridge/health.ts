@@ -18,8 +18,8 @@ export class DeliveryHealth {
 
   constructor(
     private readonly log: Logger,
-    /** Log fields naming the number (client, number), never secrets. */
-    private readonly describe: (accountId: number) => Record<string, unknown>,
+    /** Log fields naming the number (client, number), never secrets; read from the store, so the line is written once they are. */
+    private readonly describe: (accountId: number) => Promise<Record<string, unknown>>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -32,11 +32,8 @@ export class DeliveryHealth {
       return;
     }
     this.problems.set(key, { message, since: this.now() });
-    this.log.warn(direction === "to_planfix" ? "delivery to Planfix is failing; items wait and are retried" : "delivery to Telegram is failing; items wait and are retried", {
-      ...this.describe(accountId),
-      direction,
-      error: message,
-    });
+    const text = direction === "to_planfix" ? "delivery to Planfix is failing; items wait and are retried" : "delivery to Telegram is failing; items wait and are retried";
+    void this.describe(accountId).then((fields) => this.log.warn(text, { ...fields, direction, error: message }));
   }
 
   /** A delivery went through: an ongoing problem is over. */
@@ -45,12 +42,9 @@ export class DeliveryHealth {
     const known = this.problems.get(key);
     if (!known) return;
     this.problems.delete(key);
-    this.log.info(direction === "to_planfix" ? "delivery to Planfix works again" : "delivery to Telegram works again", {
-      ...this.describe(accountId),
-      direction,
-      lastError: known.message,
-      lastedSeconds: Math.round((this.now() - known.since) / 1000),
-    });
+    const text = direction === "to_planfix" ? "delivery to Planfix works again" : "delivery to Telegram works again";
+    const lastedSeconds = Math.round((this.now() - known.since) / 1000);
+    void this.describe(accountId).then((fields) => this.log.info(text, { ...fields, direction, lastError: known.message, lastedSeconds }));
   }
 
   /**
@@ -62,7 +56,9 @@ export class DeliveryHealth {
     const known = this.activeLimit(key);
     this.limits.set(key, { message, since: known?.since ?? this.now(), until });
     if (known) return;
-    this.log.warn("the number is limited; shown on its status", { ...this.describe(accountId), direction, error: message, until: new Date(until).toISOString() });
+    void this.describe(accountId).then((fields) =>
+      this.log.warn("the number is limited; shown on its status", { ...fields, direction, error: message, until: new Date(until).toISOString() }),
+    );
   }
 
   current(accountId: number, direction: Direction): Problem | null {

@@ -10,8 +10,16 @@ import { TelegramFailure } from "../domain/telegram-port.ts";
 import type { NewMessageCommand, MessageStatusCommand, ContactCard, PlanfixFailure, PlanfixOutcome } from "../planfix/index.ts";
 import type { PlanfixPort, PlanfixPorts } from "./planfix-port.ts";
 import type { Account } from "../domain/accounts.ts";
-import { type FileRepository, type JobRepository, MediaNotKept, type OutboxEntry, type OutboxRepository, type PeerRepository, type WriteTx } from "../domain/repositories.ts";
-import type { ClientStore } from "../store/clients.ts";
+import {
+  type ClientRepository,
+  type FileRepository,
+  type JobRepository,
+  MediaNotKept,
+  type OutboxEntry,
+  type OutboxRepository,
+  type PeerRepository,
+  type WriteTx,
+} from "../domain/repositories.ts";
 import { ignoreReason } from "./filters.ts";
 import { dueAndNext } from "./heads.ts";
 import { PumpSet } from "./pump.ts";
@@ -22,7 +30,7 @@ import { textsFor, type Language } from "./texts.ts";
 import type { Outcome, OutcomeListener } from "./outcomes.ts";
 
 export interface InboundDeps {
-  clients: ClientStore;
+  clients: ClientRepository;
   peers: PeerRepository;
   outbox: OutboxRepository;
   jobs: JobRepository;
@@ -76,7 +84,7 @@ const SETTINGS_CHECK_MS = 1000;
 export class InboundBridge {
   private readonly pumps = new PumpSet(
     (id) => this.round(id),
-    (id, e) => this.deps.log.error("outbox round failed", { ...logFields(this.deps.clients, id), error: errorText(e) }),
+    (id, e) => void logFields(this.deps.clients, id).then((fields) => this.deps.log.error("outbox round failed", { ...fields, error: errorText(e) })),
   );
   /** Profile photo links already offered, per account and user (refreshed after a day). */
   private readonly avatars = new Map<string, { url: string; at: number }>();
@@ -96,7 +104,7 @@ export class InboundBridge {
 
   /** Stores a Telegram message for Planfix. Resolves once it is in SQLite (or deliberately skipped). */
   async accept(accountId: number, message: ChatMessage): Promise<void> {
-    const account = this.deps.clients.accountById(accountId);
+    const account = await this.deps.clients.accountById(accountId);
     if (!account) return;
     const peer = message.peer;
     const skip = ignoreReason(message, account.selfUserId, this.deps.capabilities);
@@ -154,7 +162,7 @@ export class InboundBridge {
   /** One pass over the number's chat heads; returns when the next pass is due (ms epoch), or null when idle. Public for fake-time tests. */
   async round(accountId: number): Promise<number | null> {
     const now = this.now();
-    const account = this.deps.clients.accountById(accountId);
+    const account = await this.deps.clients.accountById(accountId);
     if (!account) return null;
     const pause = this.paused.get(accountId);
     if (pause && pause.settings !== settingsKey(account)) {
@@ -208,7 +216,7 @@ export class InboundBridge {
     this.outcome(row, "delivered");
     if (this.paused.delete(account.id)) this.deps.log.info("Planfix accepts the key again; the queue resumes", { client: account.clientId, number: account.number });
     this.health.ok(account.id, "to_planfix");
-    if (account.planfixError) this.deps.clients.updateAccount(account.id, { planfixError: null });
+    if (account.planfixError) await this.deps.clients.updateAccount(account.id, { planfixError: null });
   }
 
   private async refused(account: Account, row: OutboxEntry, outcome: PlanfixFailure): Promise<void> {
@@ -217,7 +225,7 @@ export class InboundBridge {
       const message = `${outcome.message}; every item waits, retried every ${Math.round(this.deps.retry.pauseRetryMs / 1000)} s and at once after PUT /client`;
       this.paused.set(account.id, { settings: settingsKey(account), probeAt: this.now() + this.deps.retry.pauseRetryMs });
       this.health.problem(account.id, "to_planfix", message);
-      if (account.planfixError !== outcome.message) this.deps.clients.updateAccount(account.id, { planfixError: outcome.message });
+      if (account.planfixError !== outcome.message) await this.deps.clients.updateAccount(account.id, { planfixError: outcome.message });
       await this.deps.outbox.retryLater(row.id, row.attempts, 0, outcome.message);
       this.outcome(row, "retried");
       return;
@@ -225,7 +233,7 @@ export class InboundBridge {
     if (outcome.retry) {
       // Planfix down, 5xx, timeouts: a problem of the number's queue, logged once.
       this.health.problem(account.id, "to_planfix", outcome.message);
-      if (account.planfixError !== outcome.message) this.deps.clients.updateAccount(account.id, { planfixError: outcome.message });
+      if (account.planfixError !== outcome.message) await this.deps.clients.updateAccount(account.id, { planfixError: outcome.message });
       return this.later(row, outcome.message, true, outcome.retryAfterMs);
     }
     // A refusal of this item (400): a few tries, then parked.
@@ -238,7 +246,7 @@ export class InboundBridge {
     const attempts = countsAsAttempt ? row.attempts + 1 : row.attempts;
     // Every kind of failure counts towards the give-up, so no item can hold its chat forever.
     if (retryAge(row, now) >= this.deps.retry.giveUpAfterMs) {
-      const account = this.deps.clients.accountById(row.accountId);
+      const account = await this.deps.clients.accountById(row.accountId);
       if (account) return this.park(account, row, attempts, `${error} (gave up after ${Math.round(this.deps.retry.giveUpAfterMs / 3600_000)} h)`);
     }
     const at = afterMs ? now + afterMs : countsAsAttempt ? nextAttemptAt(this.deps.retry, row.attempts, now) : now + 2000;

@@ -7,9 +7,8 @@ import { type MessengerCapabilities, type Refusal, TelegramFailure, type Outgoin
 import { errorText, type Logger } from "../log.ts";
 import { logFields } from "./log-fields.ts";
 import type { PlanfixInboundMessage } from "../planfix/index.ts";
-import type { Job, JobRepository, PeerRepository, Transaction } from "../domain/repositories.ts";
+import type { ClientRepository, Job, JobRepository, PeerRepository, Transaction } from "../domain/repositories.ts";
 import type { Account, Client } from "../domain/accounts.ts";
-import type { ClientStore } from "../store/clients.ts";
 import { chatIdFor, parseChatId } from "./chat-id.ts";
 import type { NetGuard } from "../net/guarded-fetch.ts";
 import { DownloadError, downloadToFile, DownloadSlots } from "./download.ts";
@@ -35,7 +34,7 @@ export class WebhookError extends Error {
 }
 
 export interface OutboundDeps {
-  clients: ClientStore;
+  clients: ClientRepository;
   peers: PeerRepository;
   jobs: JobRepository;
   inbound: InboundBridge;
@@ -107,7 +106,7 @@ export const seedOfKey = (key: string): string => key.slice(0, key.lastIndexOf("
 export class OutboundBridge {
   private readonly pumps = new PumpSet(
     (id) => this.round(id),
-    (id, e) => this.deps.log.error("send round failed", { ...logFields(this.deps.clients, id), error: errorText(e) }),
+    (id, e) => void logFields(this.deps.clients, id).then((fields) => this.deps.log.error("send round failed", { ...fields, error: errorText(e) })),
   );
 
   private readonly slots: DownloadSlots;
@@ -127,13 +126,13 @@ export class OutboundBridge {
    * and returns the chatId / contactId to answer. A repeated messageId returns the first answer.
    */
   async accept(client: Client, m: PlanfixInboundMessage): Promise<{ chatId: string; contactId: string }> {
-    const { account, userId: ours } = this.route(client, m);
+    const { account, userId: ours } = await this.route(client, m);
     if (m.messageId !== undefined) {
       const prior = await this.deps.jobs.byMessage(client.id, m.messageId);
       if (prior) return { chatId: prior.chatId, contactId: prior.contactId };
     } else {
       this.deps.log.warn("Planfix sent no messageId: the message is sent, but a repeated call cannot be recognised and no status goes back", {
-        ...logFields(this.deps.clients, account.id),
+        ...(await logFields(this.deps.clients, account.id)),
       });
     }
 
@@ -202,21 +201,21 @@ export class OutboundBridge {
   }
 
   /** The number, and the Telegram user when chatId is one we handed out; otherwise channel or the client's only number. */
-  private route(client: Client, m: PlanfixInboundMessage): { account: Account; userId: string | null } {
+  private async route(client: Client, m: PlanfixInboundMessage): Promise<{ account: Account; userId: string | null }> {
     const own = (number: string) => this.deps.clients.accountOfClient(client.id, number);
     const parsed = m.chatId ? parseChatId(m.chatId) : null;
-    const account = parsed && own(parsed.number);
+    const account = parsed && (await own(parsed.number));
     if (account) return { account, userId: parsed!.userId };
     // Shaped like ours but for a number this client does not have (another client's, or none): refused
     // as before, never re-routed, so a reply meant for another chat cannot leave from this client's number.
     if (parsed) throw new WebhookError(400, `chatId "${m.chatId}" is not a chat of this client's numbers`, "chatId");
     // Not one of ours: Planfix's own chat id, or a bare Telegram user id as in the customer's task.
     if (m.channel) {
-      const byChannel = own(m.channel.replace(/\D/g, ""));
+      const byChannel = await own(m.channel.replace(/\D/g, ""));
       if (!byChannel) throw new WebhookError(400, `channel "${m.channel}" is not a number of this client`, "channel");
       return { account: byChannel, userId: null };
     }
-    const all = this.deps.clients.accountsOfClient(client.id);
+    const all = await this.deps.clients.accountsOfClient(client.id);
     if (all.length === 1) return { account: all[0]!, userId: null };
     if (all.length === 0) throw new WebhookError(400, "this client has no numbers", "channel");
     throw new WebhookError(
@@ -259,7 +258,7 @@ export class OutboundBridge {
       if (busy.has(job.chatId)) continue;
       busy.add(job.chatId);
       const p: Promise<void> = this.send(job)
-        .catch((e) => this.deps.log.error("send failed", { ...logFields(this.deps.clients, accountId), job: job.id, error: errorText(e) }))
+        .catch(async (e) => this.deps.log.error("send failed", { ...(await logFields(this.deps.clients, accountId)), job: job.id, error: errorText(e) }))
         .finally(() => {
           busy.delete(job.chatId);
           this.inFlight.delete(p);
@@ -272,7 +271,7 @@ export class OutboundBridge {
   }
 
   private async send(job: Job): Promise<void> {
-    const account = this.deps.clients.accountById(job.accountId);
+    const account = await this.deps.clients.accountById(job.accountId);
     if (!account) return;
     const conn = this.deps.connection(job.accountId);
     if (!conn) {
@@ -340,7 +339,7 @@ export class OutboundBridge {
 
   private async onError(job: Job, e: unknown): Promise<void> {
     const fresh = (await this.deps.jobs.byId(job.id)) ?? job;
-    const t = this.texts(this.deps.clients.accountById(job.accountId));
+    const t = this.texts(await this.deps.clients.accountById(job.accountId));
     if (e instanceof DownloadError) {
       if (e.retry && fresh.attempts < 5) {
         this.health.problem(job.accountId, "to_telegram", e.message);
@@ -381,7 +380,7 @@ export class OutboundBridge {
     });
     this.outcome(job, "parked");
     this.deps.log.warn("message not delivered to Telegram; reported to Planfix as an error, listed under GET /client/queue, re-sendable", {
-      ...logFields(this.deps.clients, job.accountId),
+      ...(await logFields(this.deps.clients, job.accountId)),
       job: job.id,
       reason,
     });
@@ -410,7 +409,7 @@ export class OutboundBridge {
       );
     }
     this.deps.log.warn("message refused by Telegram for good; reported to Planfix as an error, not retried", {
-      ...logFields(this.deps.clients, job.accountId),
+      ...(await logFields(this.deps.clients, job.accountId)),
       job: job.id,
       refusal,
       reason,

@@ -2,7 +2,59 @@
 // domain types in and out. The SQLite adapter (src/store/) implements them; a second adapter
 // (PostgreSQL) would implement the same interfaces without the core changing.
 
+import type { AccountState } from "../accounts/states.ts";
+import type { Account, Client } from "./accounts.ts";
 import type { PeerInfo } from "./telegram-port.ts";
+
+/** A number to register: what the operator gave; the rest (state, times, ids) the store fills in. */
+export type NewAccount = Pick<Account, "clientId" | "number" | "urlPlanfix" | "tokenPlanfix" | "sessionPath"> &
+  Partial<Pick<Account, "providerId" | "nameSession" | "wanted" | "language" | "proxy" | "planfixError" | "selfUserId">>;
+
+/** A state the runner reached, as stored (`stateSince` is set by the store). */
+export interface AccountStateChange {
+  state: AccountState;
+  stateReason: string | null;
+  floodUntil?: number | null;
+}
+
+/**
+ * Clients and their numbers. Writes take effect before their promise resolves (read-your-writes: an API
+ * answer reads the state it waited for), so an adapter runs them at once rather than batching them.
+ */
+export interface ClientRepository {
+  createClient(name: string, tokenHash: string): Promise<Client>;
+  clientByName(name: string): Promise<Client | undefined>;
+  clientByTokenHash(tokenHash: string): Promise<Client | undefined>;
+  clientById(id: number): Promise<Client | undefined>;
+  /** Every client, by name. */
+  allClients(): Promise<Client[]>;
+  accountByNumber(number: string): Promise<Account | undefined>;
+  accountById(id: number): Promise<Account | undefined>;
+  /** The client's own number, or undefined — never another client's. */
+  accountOfClient(clientId: number, number: string): Promise<Account | undefined>;
+  /** A client's numbers, by number. */
+  accountsOfClient(clientId: number): Promise<Account[]>;
+  /** How many numbers are in each state (every client together). */
+  countByState(): Promise<Record<string, number>>;
+  /** Every number, by id. */
+  allAccounts(): Promise<Account[]>;
+  insertAccount(values: NewAccount): Promise<Account>;
+  updateAccount(id: number, values: Partial<NewAccount>): Promise<Account>;
+  setWanted(id: number, wanted: "running" | "stopped"): Promise<void>;
+  setState(id: number, change: AccountStateChange): Promise<void>;
+  setSelf(id: number, selfUserId: string): Promise<void>;
+  /** A new token for the client: the old hash is gone at once, so the old token stops working. */
+  setTokenHash(clientId: number, tokenHash: string): Promise<void>;
+  /**
+   * Forgets a number and everything kept for it (peers, outbox, jobs, the rows of its media files)
+   * together; resolves to the media files' stored paths (the caller deletes their bytes). The number must be stopped first.
+   */
+  deleteAccount(id: number): Promise<string[]>;
+  /** Forgets a client whose numbers were deleted already; its leftover jobs go with it. */
+  deleteClient(id: number): Promise<void>;
+  /** A different session may be a different user: forgets who the number was and the people it saw. */
+  resetTelegramIdentity(id: number): Promise<void>;
+}
 
 /** A media file kept for Planfix (bytes on disk, reachable by an unguessable link until it expires). */
 export interface StoredFile {

@@ -25,9 +25,9 @@ export function adminRoutes(service: ClientService) {
       ({ request }) =>
         handle(
           request,
-          (caller, fields) => {
+          async (caller, fields) => {
             const input = parse(RotateInput, fields) as RotateInput;
-            return json(200, service.rotateToken(caller, input.name));
+            return json(200, await service.rotateToken(caller, input.name));
           },
           service,
         ),

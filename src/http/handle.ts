@@ -27,7 +27,7 @@ export async function handleRequest(
   opts: HandleOptions = {},
 ): Promise<Response> {
   try {
-    const caller = service.authenticate(tokenFromHeaders((n) => request.headers.get(n)));
+    const caller = await service.authenticate(tokenFromHeaders((n) => request.headers.get(n)));
     if (opts.adminOnly && caller.kind !== "admin") throw new HttpError(401, opts.adminOnly);
     // Bun never hands a GET request's body to the application: refuse one rather than answer as if
     // its fields had not been sent.

@@ -5,8 +5,7 @@ import { hashToken } from "../auth/tokens.ts";
 import { WebhookError, type OutboundBridge } from "../bridge/outbound.ts";
 import { errorText, type Logger } from "../log.ts";
 import { parsePlanfixWebhook } from "../planfix/index.ts";
-import type { ClientStore } from "../store/clients.ts";
-import type { FileRepository } from "../domain/repositories.ts";
+import type { ClientRepository, FileRepository } from "../domain/repositories.ts";
 import { BodyError, readBodyText } from "./body.ts";
 import { fileHeaders } from "./file-headers.ts";
 import { planfixErrorResponses } from "./openapi-schemas.ts";
@@ -14,7 +13,7 @@ import { json } from "./respond.ts";
 
 const invalid = (field: string, problem: string) => json(400, { error: "Invalid parameters", field, problem });
 
-export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBridge; files: FileRepository; log: Logger }) {
+export function planfixRoutes(deps: { clients: ClientRepository; outbound: OutboundBridge; files: FileRepository; log: Logger }) {
   return new Elysia()
     .post(
       "/planfix",
@@ -32,7 +31,7 @@ export function planfixRoutes(deps: { clients: ClientStore; outbound: OutboundBr
         }
         const parsed = parsePlanfixWebhook(text, type);
         const token = parsed.ok ? parsed.value.token : tokenOf(text, type);
-        const client = token ? deps.clients.clientByTokenHash(hashToken(token)) : undefined;
+        const client = token ? await deps.clients.clientByTokenHash(hashToken(token)) : undefined;
         if (!client) return json(401, { error: "Invalid token" });
         if (!parsed.ok) return invalid(parsed.field, parsed.problem);
         try {

@@ -35,7 +35,7 @@ export function queueRoutes(service: ClientService, queues: QueueService) {
       ({ request }) =>
         handle(request, service, async (caller, fields) => {
           const input = parse(ListInput, fields);
-          const account = service.accountFor(caller, input.number, input.name);
+          const account = await service.accountFor(caller, input.number, input.name);
           return json(200, {
             number: account.number,
             direction: input.direction,
@@ -69,7 +69,7 @@ export function queueRoutes(service: ClientService, queues: QueueService) {
       ({ request }) =>
         handle(request, service, async (caller, fields) => {
           const input = parse(ResendInput, fields);
-          const account = service.accountFor(caller, input.number, input.name);
+          const account = await service.accountFor(caller, input.number, input.name);
           const resent = await queues.resend(account.id, input.direction, input.id ?? null);
           if (input.id !== undefined && resent === 0) throw new NotFound(`no parked item ${input.id} on number ${account.number} (${input.direction})`, "id");
           return json(200, { resent });
@@ -90,7 +90,7 @@ export function queueRoutes(service: ClientService, queues: QueueService) {
       ({ request }) =>
         handle(request, service, async (caller, fields) => {
           const input = parse(DiscardInput, fields);
-          const account = service.accountFor(caller, input.number, input.name);
+          const account = await service.accountFor(caller, input.number, input.name);
           if ((await queues.discard(account.id, input.direction, input.id)) === 0)
             throw new NotFound(`no parked or waiting item ${input.id} on number ${account.number} (${input.direction})`, "id");
           return json(200, { discarded: 1 });

@@ -13,7 +13,7 @@ export interface QueueTotals {
 
 /** What the gauges read when scraped (cheap aggregate queries over every number). */
 export interface MetricsSources {
-  numbersByState(): Record<string, number>;
+  numbersByState(): Record<string, number> | Promise<Record<string, number>>;
   queues(): Record<MetricsDirection, QueueTotals> | Promise<Record<MetricsDirection, QueueTotals>>;
 }
 
@@ -81,8 +81,8 @@ export class PromMetrics implements Metrics {
       help: "Numbers by state (all clients together)",
       labelNames: ["state"],
       registers,
-      collect() {
-        const counts = sources.numbersByState();
+      async collect() {
+        const counts = await sources.numbersByState();
         for (const s of new Set<string>([...NUMBER_STATES, ...Object.keys(counts)])) this.set({ state: s }, counts[s] ?? 0);
       },
     });

@@ -1,7 +1,7 @@
 // Clients and their numbers (accounts): the only SQL for them.
 import { and, asc, eq, sql } from "drizzle-orm";
-import type { AccountState } from "../accounts/states.ts";
 import type { Account, Client } from "../domain/accounts.ts";
+import type { AccountStateChange, ClientRepository, NewAccount } from "../domain/repositories.ts";
 import { flushWrites, param as $, type Db } from "./db.ts";
 import { accounts, clients, files, outboundJobs, peers, planfixOutbox, sentMessages } from "./schema.ts";
 
@@ -10,15 +10,15 @@ export type { Account, Client } from "../domain/accounts.ts";
 // downgrade): the compiler checks each row still is one (a column the domain type lacks must be added there first).
 type Extends<T, _U extends T> = true;
 export type RowsAreDomain = [Extends<Client, typeof clients.$inferSelect>, Extends<Account, typeof accounts.$inferSelect>];
-export type NewAccount = Omit<typeof accounts.$inferInsert, "id" | "createdAt" | "updatedAt">;
+export type { AccountStateChange, NewAccount } from "../domain/repositories.ts";
+// A new account is one insertable row: the compiler checks the domain's NewAccount still fits the table.
+export type NewAccountIsARow = Extends<Omit<typeof accounts.$inferInsert, "id" | "createdAt" | "updatedAt">, NewAccount>;
 
-export interface AccountStateChange {
-  state: AccountState;
-  stateReason: string | null;
-  floodUntil?: number | null;
-}
-
-export class ClientStore {
+/**
+ * The SQLite ClientRepository. Its work is synchronous (each promise is settled when returned) and its
+ * writes run at once, not batched: the answer that follows a state write reads it.
+ */
+export class ClientStore implements ClientRepository {
   // Prepared once: the queries every message runs (building and preparing SQL each time cost more than running it).
   private readonly q;
 
@@ -47,58 +47,58 @@ export class ClientStore {
     };
   }
 
-  createClient(name: string, tokenHash: string): Client {
+  async createClient(name: string, tokenHash: string): Promise<Client> {
     return this.db.insert(clients).values({ name, tokenHash }).returning().get();
   }
 
-  clientByName(name: string): Client | undefined {
+  async clientByName(name: string): Promise<Client | undefined> {
     return this.db.select().from(clients).where(eq(clients.name, name)).get();
   }
 
-  clientByTokenHash(tokenHash: string): Client | undefined {
+  async clientByTokenHash(tokenHash: string): Promise<Client | undefined> {
     return this.q.clientByTokenHash.get({ tokenHash });
   }
 
-  clientById(id: number): Client | undefined {
+  async clientById(id: number): Promise<Client | undefined> {
     return this.q.clientById.get({ id });
   }
 
-  allClients(): Client[] {
+  async allClients(): Promise<Client[]> {
     return this.db.select().from(clients).orderBy(asc(clients.name)).all();
   }
 
-  accountByNumber(number: string): Account | undefined {
+  async accountByNumber(number: string): Promise<Account | undefined> {
     return this.db.select().from(accounts).where(eq(accounts.number, number)).get();
   }
 
-  accountById(id: number): Account | undefined {
+  async accountById(id: number): Promise<Account | undefined> {
     return this.q.accountById.get({ id });
   }
 
   /** The client's own number, or undefined — never another client's. */
-  accountOfClient(clientId: number, number: string): Account | undefined {
+  async accountOfClient(clientId: number, number: string): Promise<Account | undefined> {
     return this.q.accountOfClient.get({ clientId, number });
   }
 
-  accountsOfClient(clientId: number): Account[] {
+  async accountsOfClient(clientId: number): Promise<Account[]> {
     return this.db.select().from(accounts).where(eq(accounts.clientId, clientId)).orderBy(asc(accounts.number)).all();
   }
 
   /** How many numbers are in each state (every client together). */
-  countByState(): Record<string, number> {
+  async countByState(): Promise<Record<string, number>> {
     const rows = this.db.select({ state: accounts.state, n: sql<number>`count(*)` }).from(accounts).groupBy(accounts.state).all();
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
-  allAccounts(): Account[] {
+  async allAccounts(): Promise<Account[]> {
     return this.db.select().from(accounts).orderBy(asc(accounts.id)).all();
   }
 
-  insertAccount(values: NewAccount): Account {
+  async insertAccount(values: NewAccount): Promise<Account> {
     return this.db.insert(accounts).values(values).returning().get();
   }
 
-  updateAccount(id: number, values: Partial<NewAccount>): Account {
+  async updateAccount(id: number, values: Partial<NewAccount>): Promise<Account> {
     return this.db
       .update(accounts)
       .set({ ...values, updatedAt: Date.now() })
@@ -107,11 +107,11 @@ export class ClientStore {
       .get();
   }
 
-  setWanted(id: number, wanted: "running" | "stopped"): void {
+  async setWanted(id: number, wanted: "running" | "stopped"): Promise<void> {
     this.db.update(accounts).set({ wanted, updatedAt: Date.now() }).where(eq(accounts.id, id)).run();
   }
 
-  setState(id: number, change: AccountStateChange): void {
+  async setState(id: number, change: AccountStateChange): Promise<void> {
     this.db
       .update(accounts)
       .set({ state: change.state, stateReason: change.stateReason, stateSince: Date.now(), floodUntil: change.floodUntil ?? null })
@@ -119,12 +119,12 @@ export class ClientStore {
       .run();
   }
 
-  setSelf(id: number, selfUserId: string): void {
+  async setSelf(id: number, selfUserId: string): Promise<void> {
     this.db.update(accounts).set({ selfUserId }).where(eq(accounts.id, id)).run();
   }
 
   /** A new token for the client: the old hash is gone at once, so the old token stops working. */
-  setTokenHash(clientId: number, tokenHash: string): void {
+  async setTokenHash(clientId: number, tokenHash: string): Promise<void> {
     this.db.update(clients).set({ tokenHash }).where(eq(clients.id, clientId)).run();
   }
 
@@ -133,7 +133,7 @@ export class ClientStore {
    * of its media files — in one transaction. Returns the media files' stored paths (their bytes are
    * deleted by the caller). The number must be stopped first.
    */
-  deleteAccount(id: number): string[] {
+  async deleteAccount(id: number): Promise<string[]> {
     flushWrites(this.db); // a queued write of this number must not land after (or fail on) the delete
     return this.db.transaction((tx) => {
       const media = tx.select({ path: files.path }).from(files).where(eq(files.accountId, id)).all();
@@ -148,7 +148,7 @@ export class ClientStore {
   }
 
   /** Forgets a client whose numbers were deleted already (deleteAccount); its leftover jobs go with it. */
-  deleteClient(id: number): void {
+  async deleteClient(id: number): Promise<void> {
     flushWrites(this.db);
     this.db.transaction((tx) => {
       tx.delete(outboundJobs).where(eq(outboundJobs.clientId, id)).run();
@@ -160,7 +160,7 @@ export class ClientStore {
    * A different session may be a different user: forget who the number was and the people it saw. (The
    * connector forgets its own state for the number by itself when it sees another session.)
    */
-  resetTelegramIdentity(id: number): void {
+  async resetTelegramIdentity(id: number): Promise<void> {
     flushWrites(this.db); // a queued write of the old session must not land after the reset
     this.db.transaction((tx) => {
       tx.update(accounts).set({ selfUserId: null }).where(eq(accounts.id, id)).run();

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAppliance } from "../../src/appliance.ts";
 import { loadSettings, type Tunables } from "../../src/config.ts";
+import type { ClientRepository } from "../../src/domain/repositories.ts";
 import { createLogger } from "../../src/log.ts";
 import { toStringSession } from "../../src/telegram/session-file.ts";
 import { callJson } from "./call-json.ts";
@@ -26,7 +27,10 @@ export function newSessionText(): string {
   return toStringSession({ dcId: 2, serverAddress: "127.0.0.1", port: 443, authKey: randomBytes(256) });
 }
 
-export async function startApiHarness(behaviour: FakeBehaviour = {}, opts: { apiId?: number | null; tunables?: Partial<Tunables>; env?: Record<string, string> } = {}) {
+export async function startApiHarness(
+  behaviour: FakeBehaviour = {},
+  opts: { apiId?: number | null; tunables?: Partial<Tunables>; env?: Record<string, string>; clients?: (sqlite: ClientRepository) => ClientRepository } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), "pt-api-"));
   const sessionsDir = join(dir, "sessions");
   mkdirSync(sessionsDir, { recursive: true });
@@ -43,7 +47,14 @@ export async function startApiHarness(behaviour: FakeBehaviour = {}, opts: { api
     ...(apiId ? { TELEGRAM_API_ID: String(apiId), TELEGRAM_API_HASH: "hash" } : {}),
     ...opts.env,
   });
-  const appliance = createAppliance(settings, { log, connector, port: 0, version: "test", tunables: { connectTimeoutCapMs: 1000, reconnectBackoffBaseMs: 50, ...opts.tunables } });
+  const appliance = createAppliance(settings, {
+    log,
+    connector,
+    port: 0,
+    version: "test",
+    tunables: { connectTimeoutCapMs: 1000, reconnectBackoffBaseMs: 50, ...opts.tunables },
+    clients: opts.clients,
+  });
   await appliance.start();
   const { db, clients, pool } = appliance;
   const url = `http://127.0.0.1:${appliance.port}`;

@@ -130,8 +130,8 @@ describe("hostile requests", () => {
       const more = await h.call("POST", "/client", start(alias, { number: "380990000002" }), a.json.token);
       expect(more.status).toBe(409);
     }
-    expect(h.clients.allClients()).toHaveLength(1);
-    expect(h.clients.allAccounts()).toHaveLength(1);
+    expect(await h.clients.allClients()).toHaveLength(1);
+    expect(await h.clients.allAccounts()).toHaveLength(1);
     // The number's own session under another name is still its own.
     const own = await h.call("PUT", "/client", { number: "380955821319", path_session: "acme/link.txt" }, a.json.token);
     expect(own.status).toBe(200);

@@ -47,7 +47,7 @@ async function setup(limits = {}, ttlMs = 60_000) {
   const log = createLogger("silent");
   const service = new ClientService(h.clients, h.pool, { sessionsDir: h.sessionsDir, apiId: 1, apiHash: "hash", startTimeoutMs: 1500, adminToken: ADMIN }, log);
   const logins = new LoginService(connector, service, h.clients, h.sessionsDir, log, limits, null, ttlMs);
-  const admin = service.authenticate(ADMIN);
+  const admin = await service.authenticate(ADMIN);
   const input = (number = "380955821319") => ({ name: "acme", number, url_planfix: "https://acme.planfix.com/webchat/api", token_planfix: "k", method: "code" as const });
   return { logins, flows, admin, input };
 }

@@ -75,7 +75,7 @@ describe("POST /client", () => {
     const r = await h.call("POST", "/client", start(h.session("a.txt")), ADMIN);
     expect(r.status).toBe(503);
     expect(r.json.error).toContain("TELEGRAM_API_ID");
-    expect(h.clients.allClients()).toHaveLength(0);
+    expect(await h.clients.allClients()).toHaveLength(0);
   });
 });
 
@@ -94,7 +94,7 @@ describe("tokens", () => {
     expect(foreign.json.error.replace("380955821319", "N")).toBe(unknown.json.error.replace("380000000000", "N"));
     expect((await h.call("DELETE", "/client?number=380955821319", undefined, b.json.token)).status).toBe(404);
     expect((await h.call("PUT", "/client", { number: "380955821319", path_session: "b.txt" }, b.json.token)).status).toBe(404);
-    expect(h.pool.stateOf(h.clients.accountByNumber("380955821319")!.id)).toBe("online");
+    expect(h.pool.stateOf((await h.clients.accountByNumber("380955821319"))!.id)).toBe("online");
     // The `token` header works like Authorization: Bearer.
     const viaHeader = await h.call("GET", "/client?number=380955821319", undefined, null, { token: a.json.token });
     expect(viaHeader.status).toBe(200);
@@ -157,7 +157,7 @@ describe("bad input gets a 4xx naming the problem", () => {
     const byName = await h.call("POST", "/client", { ...start("a.txt"), path_session: undefined, name_session: "../../x" }, ADMIN);
     expect(byName.status).toBe(400);
     expect(byName.json.field).toBe("name_session");
-    expect(h.clients.allClients()).toHaveLength(0);
+    expect(await h.clients.allClients()).toHaveLength(0);
   });
 
   test("a missing or unreadable session file is a 422 naming the file", async () => {
@@ -198,7 +198,7 @@ describe("stop, update, states", () => {
     expect(p.json.state).toBe("online");
     const open = h.connector.connections.filter((c) => !c.closed);
     expect(open).toHaveLength(1);
-    expect(h.clients.accountByNumber("380955821319")!.sessionPath).toBe("acme/c.txt");
+    expect((await h.clients.accountByNumber("380955821319"))!.sessionPath).toBe("acme/c.txt");
   });
 
   test("rapid POST / PUT / DELETE on one number never has the key live twice", async () => {
@@ -252,8 +252,8 @@ describe("stop, update, states", () => {
     first.lose(new TelegramFailure("network", "connection reset"));
     for (let i = 0; i < 100 && h.connector.connections.length < 2; i++) await Bun.sleep(20);
     expect(h.connector.connections).toHaveLength(2);
-    await h.pool.waitDecided(h.clients.accountByNumber("380955821319")!.id, 1000);
+    await h.pool.waitDecided((await h.clients.accountByNumber("380955821319"))!.id, 1000);
     expect(first.closed).toBe(true);
-    expect(h.pool.stateOf(h.clients.accountByNumber("380955821319")!.id)).toBe("online");
+    expect(h.pool.stateOf((await h.clients.accountByNumber("380955821319"))!.id)).toBe("online");
   });
 });

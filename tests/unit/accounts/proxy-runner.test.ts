@@ -45,8 +45,8 @@ describe("which proxy a connect goes through", () => {
     expect(r.json.state).toBe("online");
     const attempts = h.connector.attempts;
     // As if the operator's data had been changed under it: the runner checks again on every connect.
-    const account = h.clients.accountByNumber("380955821319")!;
-    h.clients.updateAccount(account.id, { proxy: "socks5://10.1.2.3:1080" });
+    const account = (await h.clients.accountByNumber("380955821319"))!;
+    await h.clients.updateAccount(account.id, { proxy: "socks5://10.1.2.3:1080" });
     const put = await h.call("PUT", "/client", { number: "380955821319", provider_id: "other" }, r.json.token);
     expect(put.json).toMatchObject({ state: "error" });
     expect(put.json.reason).toBe("proxy socks5://10.1.2.3:1080 is not allowed (10.1.2.3 is a private address); ALLOW_PRIVATE_NETWORKS opens private networks");

@@ -29,15 +29,15 @@ const en = textsFor("en");
 const OFFLINE_GIVE_UP_MS = 15 * 60_000;
 
 let n = 0;
-function setup() {
+async function setup() {
   const db = openDb(join(dir, `o${++n}.db`));
   const clients = new ClientStore(db);
   const outbox = new OutboxStore(db);
   const jobs = new JobStore(db);
   const peers = new PeerStore(db);
   const files = new FileStore(db, join(dir, `files${n}`), 86_400_000);
-  const client = clients.createClient("acme", "hash");
-  const account = clients.insertAccount({
+  const client = await clients.createClient("acme", "hash");
+  const account = await clients.insertAccount({
     clientId: client.id,
     number: "380955821319",
     urlPlanfix: "http://127.0.0.1:1/webchat/api",
@@ -146,9 +146,9 @@ function setup() {
   };
 }
 
-let s: ReturnType<typeof setup>;
-beforeEach(() => {
-  s = setup();
+let s: Awaited<ReturnType<typeof setup>>;
+beforeEach(async () => {
+  s = await setup();
 });
 
 test("offline: the message waits for its number, then is given up as an error status in the customer's language", async () => {

@@ -33,15 +33,15 @@ const invalid: PlanfixOutcome = { ok: false, retry: false, kind: "rejected", sta
 const down: PlanfixOutcome = { ok: false, retry: true, kind: "server", status: 502, message: "Planfix answered newMessage with 502" };
 
 let n = 0;
-function setup() {
+async function setup() {
   const db = openDb(join(dir, `q${++n}.db`));
   const clients = new ClientStore(db);
   const outbox = new OutboxStore(db);
   const jobs = new JobStore(db);
   const peers = new PeerStore(db);
   const files = new FileStore(db, join(dir, `files${n}`), 86_400_000);
-  const client = clients.createClient("acme", "hash");
-  const account = clients.insertAccount({
+  const client = await clients.createClient("acme", "hash");
+  const account = await clients.insertAccount({
     clientId: client.id,
     number: "380955821319",
     urlPlanfix: "http://127.0.0.1:1/webchat/api",
@@ -74,7 +74,7 @@ function setup() {
     now: clock.now,
     planfixFor: (a) => ({
       newMessage: async (cmd: NewMessageCommand) => {
-        const out = answer(cmd, clients.accountById(a.id)!);
+        const out = answer(cmd, (await clients.accountById(a.id))!);
         if (out.ok) sent.push({ token: a.tokenPlanfix, text: cmd.message });
         return out;
       },
@@ -144,9 +144,9 @@ function setup() {
   };
 }
 
-let s: ReturnType<typeof setup>;
-beforeEach(() => {
-  s = setup();
+let s: Awaited<ReturnType<typeof setup>>;
+beforeEach(async () => {
+  s = await setup();
 });
 
 test("401: the whole queue waits in order, is probed every pauseRetryMs, and resumes at once after the key changes", async () => {
@@ -168,7 +168,7 @@ test("401: the whole queue waits in order, is probed every pauseRetryMs, and res
   expect(s.warns()).toHaveLength(1);
 
   // The key is fixed (PUT /client): the next round goes, without waiting for the probe interval.
-  s.clients.updateAccount(s.account.id, { tokenPlanfix: "good-key" });
+  await s.clients.updateAccount(s.account.id, { tokenPlanfix: "good-key" });
   s.clock.advance(1000);
   await s.drain();
   expect(s.sent.map((x) => x.text).sort()).toEqual(["a1", "a2", "b1"]);
@@ -283,7 +283,7 @@ test("a wrong url_planfix (404) holds the queue like a wrong key; a 5xx that las
   s.add("1", "wrong url");
   await s.drain();
   expect(await s.status()).toMatchObject({ waiting: 1, parked: 0, paused: true });
-  s.clients.updateAccount(s.account.id, { urlPlanfix: "http://127.0.0.1:2/webchat/api" });
+  await s.clients.updateAccount(s.account.id, { urlPlanfix: "http://127.0.0.1:2/webchat/api" });
   s.answer(() => down);
   s.clock.advance(1000);
   await s.drain();

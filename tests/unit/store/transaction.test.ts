@@ -20,8 +20,8 @@ async function setup() {
   const clients = new ClientStore(db);
   const jobs = new JobStore(db);
   const outbox = new OutboxStore(db);
-  const client = clients.createClient("acme", "hash");
-  const account = clients.insertAccount({ clientId: client.id, number: "380955821319", urlPlanfix: "http://x", tokenPlanfix: "k", sessionPath: "a.session" });
+  const client = await clients.createClient("acme", "hash");
+  const account = await clients.insertAccount({ clientId: client.id, number: "380955821319", urlPlanfix: "http://x", tokenPlanfix: "k", sessionPath: "a.session" });
   const { job } = await jobs.addOrGet({
     clientId: client.id,
     planfixMessageId: "pf-1",

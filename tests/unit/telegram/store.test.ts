@@ -29,10 +29,10 @@ let n = 0;
 const fresh = () => openDb(join(dir, `db-${++n}.db`));
 
 /** A client and one number in the core tables, as the core writes them; returns the account id. */
-function addAccount(db: Db, number = "380955821319", sessionPath = "acme/one.session"): number {
+async function addAccount(db: Db, number = "380955821319", sessionPath = "acme/one.session"): Promise<number> {
   const clients = new ClientStore(db);
-  const client = clients.clientByName("acme") ?? clients.createClient("acme", `h-${number}`);
-  return clients.insertAccount({ clientId: client.id, number, urlPlanfix: "http://127.0.0.1:9/webchat/api", tokenPlanfix: "k", sessionPath }).id;
+  const client = (await clients.clientByName("acme")) ?? (await clients.createClient("acme", `h-${number}`));
+  return (await clients.insertAccount({ clientId: client.id, number, urlPlanfix: "http://127.0.0.1:9/webchat/api", tokenPlanfix: "k", sessionPath })).id;
 }
 const rows = (db: Db) => db.$client.query("SELECT account_id AS accountId, pts, qts, date, self_user_id AS selfUserId FROM telegram_update_state ORDER BY account_id").all();
 
@@ -49,11 +49,11 @@ describe("Telegram migrations", () => {
     again.$client.close();
   });
 
-  test("the update state an older release kept in accounts.pts/qts/upd_date is copied; numbers without one get no row", () => {
+  test("the update state an older release kept in accounts.pts/qts/upd_date is copied; numbers without one get no row", async () => {
     const file = join(dir, "upgrade.db");
     const db = openDb(file); // the core schema only, as an older release left it
-    const withState = addAccount(db, "380955821319");
-    addAccount(db, "380955821320");
+    const withState = await addAccount(db, "380955821319");
+    await addAccount(db, "380955821320");
     db.$client.query("UPDATE accounts SET pts = 4711, qts = 3, upd_date = 1700000000 WHERE id = ?").run(withState);
     db.$client.close();
 
@@ -80,7 +80,7 @@ describe("TelegramStore", () => {
   test("saves a number's update state with the other writes of the turn, and reads it back", async () => {
     const db = fresh();
     const store = new TelegramStore(db);
-    const id = addAccount(db);
+    const id = await addAccount(db);
     expect(store.updateStateOf(id)).toBeNull();
     await store.saveUpdateState(id, { pts: 10, qts: 0, date: 100 });
     await store.saveUpdateState(id, { pts: 12, qts: 1, date: 101 });
@@ -93,10 +93,10 @@ describe("TelegramStore", () => {
   test("a state reported for a number being deleted neither fails nor takes the other writes of its batch with it", async () => {
     const db = fresh();
     const store = new TelegramStore(db);
-    const kept = addAccount(db, "380955821319");
-    const gone = addAccount(db, "380955821320");
+    const kept = await addAccount(db, "380955821319");
+    const gone = await addAccount(db, "380955821320");
     await store.saveUpdateState(gone, { pts: 5, qts: 0, date: 1 });
-    new ClientStore(db).deleteAccount(gone);
+    await new ClientStore(db).deleteAccount(gone);
     expect(store.updateStateOf(gone)).toBeNull(); // went with the account
     const late = store.saveUpdateState(gone, { pts: 6, qts: 0, date: 2 });
     const other = store.saveUpdateState(kept, { pts: 7, qts: 0, date: 3 });
@@ -135,7 +135,7 @@ describe("the connector keeps its own update state", () => {
   test("resumes from the kept state (not the session file's), saves each new one, keeps it for the same account's new session and forgets it for another account's", async () => {
     const db = fresh();
     const store = new TelegramStore(db);
-    const id = addAccount(db);
+    const id = await addAccount(db);
     const fake = new FakeConnector({ selfOf });
     const connector = withTelegramStore(fake, store);
     const fromFile = { pts: 1, qts: 0, date: 1 };
@@ -174,7 +174,7 @@ describe("the connector keeps its own update state", () => {
 
   test("a state copied from an older release is used by the first session that connects, and then belongs to its account", async () => {
     const db = fresh();
-    const id = addAccount(db);
+    const id = await addAccount(db);
     db.$client.query("UPDATE accounts SET pts = 70, qts = 1, upd_date = 700 WHERE id = ?").run(id);
     const store = new TelegramStore(db); // the copy: no account recorded for the row
     expect(store.selfUserOf(id)).toBeNull();
@@ -197,7 +197,7 @@ test("an appliance upgraded from a database with the update state in accounts re
   writeFileSync(join(sessionsDir, "acme", "one.session"), newSessionText());
   // The database as the previous release left it: the core schema, a running number with its update state.
   const old = openDb(join(data, "planfix-telegram.db"));
-  const id = addAccount(old);
+  const id = await addAccount(old);
   old.$client.query("UPDATE accounts SET pts = 4711, qts = 3, upd_date = 1700000000 WHERE id = ?").run(id);
   old.$client.close();
 
@@ -229,10 +229,10 @@ describe("access hashes", () => {
     hasPhoto: false,
   });
 
-  test("the hashes an older release kept beside each person (peers.access_hash) are copied; people without one are not", () => {
+  test("the hashes an older release kept beside each person (peers.access_hash) are copied; people without one are not", async () => {
     const file = join(dir, "hashes-upgrade.db");
     const db = openDb(file);
-    const id = addAccount(db);
+    const id = await addAccount(db);
     // As the older release wrote them (the core's PeerStore keeps no hash any more).
     new PeerStore(db).save(id, [person("501", null), person("502", null)]);
     db.$client.query("UPDATE peers SET access_hash = '9001' WHERE account_id = ? AND user_id = '501'").run(id);
@@ -274,7 +274,7 @@ describe("access hashes", () => {
   test("the connector keeps the hashes it sees and addresses people by them when the core's copy has none; a session of another account forgets them", async () => {
     const db = fresh();
     const store = new TelegramStore(db);
-    const id = addAccount(db);
+    const id = await addAccount(db);
     const inner = recordingConnector();
     const connector = withTelegramStore(inner.connector, store);
     const base = {
@@ -331,8 +331,8 @@ describe("access hashes", () => {
   test("the bridge asks the connector whether a number can address a person (online or not); the core's peers table keeps no hash", async () => {
     const db = fresh();
     const store = new TelegramStore(db);
-    const id = addAccount(db);
-    const other = addAccount(db, "380955821320", "acme/two.session");
+    const id = await addAccount(db);
+    const other = await addAccount(db, "380955821320", "acme/two.session");
     const connector = withTelegramStore(recordingConnector().connector, store);
     expect(connector.knows(id, "501")).toBe(false);
     await store.saveAccessHashes(id, [person("501", "9001")]);
@@ -350,9 +350,9 @@ describe("access hashes", () => {
   test("hashes go with the number when it is deleted", async () => {
     const db = fresh();
     const store = new TelegramStore(db);
-    const id = addAccount(db);
+    const id = await addAccount(db);
     await store.saveAccessHashes(id, [person("501", "9001")]);
-    new ClientStore(db).deleteAccount(id);
+    await new ClientStore(db).deleteAccount(id);
     expect(hashOf(db)).toEqual([]);
     db.$client.close();
   });
@@ -366,7 +366,7 @@ describe("sent messages", () => {
   test("the message ids an older release kept for its jobs (sent_messages) are copied with the key the core derives: seed:part, in order, and whether the read was reported", async () => {
     const file = join(dir, "sent-upgrade.db");
     const db = openDb(file);
-    const id = addAccount(db);
+    const id = await addAccount(db);
     const jobs = new JobStore(db);
     const job = async (pf: string, seed: string) =>
       (
@@ -407,7 +407,7 @@ describe("sent messages", () => {
   test("the connector keeps each send under its key: its echo is not passed on, reads come by key until taken, and all goes with another account's session", async () => {
     const db = fresh();
     const store = new TelegramStore(db);
-    const id = addAccount(db);
+    const id = await addAccount(db);
     let nextId = 40;
     let inner: ConnectOptions | undefined;
     const connector = withTelegramStore(
