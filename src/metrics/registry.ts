@@ -2,6 +2,7 @@
 // can run several side by side), the counters behind the Metrics interface, and the gauges read from the
 // stores at scrape time. Labels are bounded sets only: no phone numbers, client names or free text.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { ACCOUNT_STATES } from "../accounts/states.ts";
 import { TELEGRAM_ERROR_NAMES, telegramErrorLabel, type MessageOutcome, type Metrics, type MetricsDirection } from "./metrics.ts";
 
 export interface QueueTotals {
@@ -17,20 +18,8 @@ export interface MetricsSources {
   queues(): Record<MetricsDirection, QueueTotals> | Promise<Record<MetricsDirection, QueueTotals>>;
 }
 
-export const NUMBER_STATES = [
-  "starting",
-  "connecting",
-  "online",
-  "reconnecting",
-  "stopped",
-  "unauthorized",
-  "banned",
-  "flood_wait",
-  "duplicated",
-  "error",
-  "frozen",
-  "proxy_failed",
-] as const;
+/** Every number state gets a series, 0 when no number is in it (a missing series reads as "no data"). */
+export const NUMBER_STATES = ACCOUNT_STATES;
 const OUTCOMES: Record<MetricsDirection, MessageOutcome[]> = { to_planfix: ["delivered", "retried", "parked"], to_telegram: ["sent", "failed", "parked", "refused"] };
 const DIRECTIONS: MetricsDirection[] = ["to_planfix", "to_telegram"];
 const PLANFIX_CALLS = ["newMessage", "messageStatus", "updateContact"];

@@ -30,3 +30,14 @@ export async function introduce(w: World, ivan: WorldUser, anna: WorldUser, chat
 
 export const texts = (w: World, chatId?: string) => w.planfix.newMessages(chatId).map((c) => c.fields.message);
 export const received = (w: World, user: WorldUser, from: WorldUser) => w.tg.driver.messages(user, from).filter((m) => !m.out);
+
+/** Polls `probe` until it returns something truthy (fails after `ms`). */
+export async function until<T>(probe: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await Bun.sleep(100);
+  }
+}

@@ -3,24 +3,13 @@
 // listed and re-sent by one call; a file gone in Telegram becomes a note; a message Telegram refused is
 // listed and re-sendable.
 import { afterEach, expect, test } from "bun:test";
-import { introduce, onlineWorld, texts, untilMessages, type World } from "./bridge-world.ts";
+import { introduce, onlineWorld, texts, until, untilMessages, type World } from "./bridge-world.ts";
 
 let w: World | undefined;
 afterEach(async () => {
   await w?.close();
   w = undefined;
 });
-
-/** Polls `probe` until it returns something truthy (fails after `ms`). */
-async function until<T>(probe: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await Bun.sleep(100);
-  }
-}
 
 test("a wrong token_planfix holds the message (status says so); PUT with the right key delivers it", async () => {
   const o = await onlineWorld();

@@ -6,7 +6,7 @@ import { afterEach, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { WorldSession } from "../support/telegram/index.ts";
-import { introduce, onlineWorld, texts, untilMessages, type World } from "./bridge-world.ts";
+import { introduce, onlineWorld, texts, until, untilMessages, type World } from "./bridge-world.ts";
 
 let w: World | undefined;
 afterEach(async () => {
@@ -23,16 +23,6 @@ function sessionFile(o: Online, session: WorldSession, name: string): string {
 }
 
 const stateOf = async (o: Online) => (await o.w.app.call("GET", `/client?number=${o.anna.phone}`, undefined, o.token)).json;
-
-async function until<T>(probe: () => Promise<T | undefined | null | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await Bun.sleep(100);
-  }
-}
 
 test("signed in again after a revocation: what the customer wrote meanwhile reaches Planfix, the held reply goes out", async () => {
   const o = await onlineWorld();
