@@ -112,8 +112,8 @@ export class InboundBridge {
       this.deps.log.debug("not bridged", { client: account.clientId, number: account.number, peer: peer.userId, why: skip });
       return;
     }
-    // Our own sends come back as outgoing messages: they are already in Planfix.
-    if (message.out && message.editDate === null && this.deps.isOwnSend(accountId, peer.userId, message.messageId)) return;
+    // Echoes of our own sends are dropped by the connector; one that came before its send was kept is
+    // recognised before delivery (prepare), once the chat has no send in flight.
     const dedupKey = `m:${accountId}:${peer.userId}:${message.messageId}:${message.editDate ?? 0}`;
     // The access hash is the connector's (it fills it in again on whatever it is handed): not kept here.
     const stored: StoredMessage = { message: { ...message, peer: { ...peer, accessHash: null } } };

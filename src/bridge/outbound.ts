@@ -165,8 +165,7 @@ export class OutboundBridge {
    */
   private async resolveFirst(account: Account, m: PlanfixInboundMessage, by: { username?: string; phone?: string }): Promise<string> {
     const ids = [...new Set([m.chatId, m.telegramUserId].filter((x): x is string => !!x && USER_ID.test(x)))];
-    let known: string | undefined;
-    for (const id of ids) if (!known && this.deps.canAddress(account.id, id)) known = id;
+    const known = ids.find((id) => this.deps.canAddress(account.id, id));
     if (known) return known;
     if (!by.username && !by.phone) {
       // An id this number has not seen yet: kept as before, the send finds out (and reports an error status) if it cannot reach it.
